@@ -1,0 +1,90 @@
+# gpatch — build, demo, tests.  `make demo` and `make test` install what is
+# missing first (Debian packages only), so a fresh Debian 12 machine needs
+# nothing else.
+CC      ?= gcc
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Wno-unused-parameter
+BUILD   := build
+PREFIX  ?= /usr/local
+VERSION := 0.1.0
+
+LIB_SRC := $(wildcard shim/*.c) $(wildcard runtime/*.c)
+LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+BOOST_A := /usr/lib/x86_64-linux-gnu/libboost_context.a
+
+PROG_SRC := $(wildcard tests/progs/*.c)
+PROGS    := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC)) \
+            $(BUILD)/progs/fortified $(BUILD)/progs/cxx_threads
+TEST_SRC := $(wildcard tests/unit/*.c) $(wildcard tests/e2e/*.c)
+RT_SRC   := $(wildcard runtime/*.c) shim/real.c
+
+DEBS := libuv1-dev libboost-context-dev libcriterion-dev pkg-config gcc g++ make
+
+.PHONY: all lib progs deps demo test check-tests install uninstall clean
+all: lib progs
+lib: $(BUILD)/libgpatch.so
+
+deps:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(BUILD)/obj/%.o: %.c $(wildcard runtime/*.h shim/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -D_GNU_SOURCE -c $< -o $@
+
+# fcontext assembly only: the three members of Debian's libboost_context.a
+$(BUILD)/obj/fcontext/.done: $(BOOST_A)
+	@mkdir -p $(dir $@)
+	cd $(dir $@) && ar x $(BOOST_A) make_x86_64_sysv_elf_gas.o jump_x86_64_sysv_elf_gas.o ontop_x86_64_sysv_elf_gas.o
+	touch $@
+FCTX := $(BUILD)/obj/fcontext/make_x86_64_sysv_elf_gas.o $(BUILD)/obj/fcontext/jump_x86_64_sysv_elf_gas.o \
+        $(BUILD)/obj/fcontext/ontop_x86_64_sysv_elf_gas.o
+
+$(BUILD)/libgpatch.so: $(LIB_OBJ) $(BUILD)/obj/fcontext/.done shim/gpatch.map
+	$(CC) -shared -o $@ $(LIB_OBJ) $(FCTX) -Wl,--version-script=shim/gpatch.map \
+	  -Wl,-z,noexecstack -Wl,-z,now -luv -ldl -lpthread
+
+# the subjects: ordinary programs, built stock, never linked to us
+$(BUILD)/progs/%: tests/progs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -Wall -o $@ $< -lpthread
+$(BUILD)/progs/fortified: tests/progs/io_edge.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -D_FORTIFY_SOURCE=2 -Wall -o $@ $< -lpthread
+$(BUILD)/progs/cxx_threads: tests/progs/cxx/cxx_threads.cpp
+	@mkdir -p $(dir $@)
+	g++ -std=c++17 -O2 -Wall -o $@ $< -pthread
+progs: $(PROGS)
+
+# one Criterion runner: unit tests link the runtime (never the hooks), e2e
+# tests run the progs above with LD_PRELOAD in the child's environment only
+$(BUILD)/tests/gptest: $(TEST_SRC) $(RT_SRC) $(BUILD)/obj/fcontext/.done tests/e2e/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -o $@ $(TEST_SRC) $(RT_SRC) $(FCTX) \
+	  -Iruntime -lcriterion -luv -ldl -lpthread
+
+check-tests: all $(BUILD)/tests/gptest
+	GPATCH_ROOT=$(CURDIR) $(BUILD)/tests/gptest -j2 --timeout 120
+
+test: deps
+	$(MAKE) check-tests
+
+demo: deps
+	$(MAKE) all
+	bash tests/demo.sh
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib/gpatch $(DESTDIR)$(PREFIX)/bin
+	install -m 0644 $(BUILD)/libgpatch.so $(DESTDIR)$(PREFIX)/lib/gpatch/libgpatch.so
+	install -m 0755 gpatch $(DESTDIR)$(PREFIX)/bin/gpatch
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/gpatch $(DESTDIR)$(PREFIX)/lib/gpatch/libgpatch.so
+	-rmdir $(DESTDIR)$(PREFIX)/lib/gpatch
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,132 @@
+/* coro.c — what a green thread is made of: its record and its stack.
+ *
+ * Records live in one arena reserved at start (address space only, pages
+ * appear as they are touched). That makes "is this pthread_t one of ours?"
+ * a range check, never a dereference of a value the program made up, and
+ * lets a record be reused without ever being unmapped.
+ *
+ * Stacks are mmap'd MAP_NORESERVE | MAP_STACK with a PROT_NONE guard page
+ * below them: reserved, not committed, so a gthread costs the pages it
+ * touches. Stacks of the default size are recycled through a pool; a
+ * recycled stack gives back (MADV_DONTNEED) everything but its top pages,
+ * which the next gthread is about to touch anyway.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define ARENA_SLOTS (1u << 20) /* a million gthreads alive at once */
+#define POOL_MAX 4096
+#define KEEP_HOT (16u * 1024)  /* top of a recycled stack kept resident */
+
+size_t gp__default_stack;
+static struct gp_gthread *arena;
+static unsigned arena_used;
+static struct gp_list free_records;  /* via ->runq */
+static struct gp_list stack_pool;    /* via the stack's own top bytes */
+static unsigned pool_n;
+static size_t page;
+
+size_t gp__page(void)
+{
+    if (!page) page = (size_t)sysconf(_SC_PAGESIZE);
+    return page;
+}
+
+struct gp_gthread *gp__gthread_alloc(void)
+{
+    if (!arena) {
+        void *p = mmap(NULL, (size_t)ARENA_SLOTS * sizeof *arena, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) return NULL;
+        arena = p;
+        gp_list_init(&free_records);
+        gp_list_init(&stack_pool);
+    }
+    struct gp_list *n = gp_list_pop(&free_records);
+    struct gp_gthread *g;
+    if (n) {
+        g = gp_container(n, struct gp_gthread, runq);
+    } else {
+        if (arena_used == ARENA_SLOTS) return NULL;
+        g = &arena[arena_used++];
+        g->timer.loop = NULL; /* timer not yet initialised */
+    }
+    uv_timer_t keep = g->timer; /* an initialised timer stays with its record */
+    memset(g, 0, sizeof *g);
+    g->timer = keep;
+    g->magic = GT_MAGIC;
+    gp_list_init(&g->runq);
+    gp_list_init(&g->all);
+    g->handle = (uintptr_t)g;
+    return g;
+}
+
+void gp__gthread_free(struct gp_gthread *g)
+{
+    g->magic = 0;
+    g->state = GT_FREE;
+    gp_list_push(&free_records, &g->runq);
+}
+
+struct gp_gthread *gp__gthread_from_handle(uintptr_t h)
+{
+    struct gp_worker *w = gp__w;
+    if (!w) return NULL;
+    if (w->g0 && h == w->g0->handle) return w->g0;
+    if (!arena || h < (uintptr_t)arena || h >= (uintptr_t)(arena + arena_used)) return NULL;
+    if ((h - (uintptr_t)arena) % sizeof *arena) return NULL;
+    struct gp_gthread *g = (struct gp_gthread *)h;
+    return g->magic == GT_MAGIC ? g : NULL;
+}
+
+/* A pooled stack keeps its size in a small header at its top. */
+struct pooled { struct gp_list link; void *base; size_t size; };
+
+int gp__stack_alloc(struct gp_gthread *g, size_t size)
+{
+    size_t pg = gp__page();
+    size = (size + pg - 1) & ~(pg - 1);
+    if (size == gp__default_stack && pool_n) {
+        struct pooled *p = gp_container(gp_list_pop(&stack_pool), struct pooled, link);
+        pool_n--;
+        g->map_base = p->base;
+        g->map_size = p->size;
+    } else {
+        size_t total = size + pg;
+        void *base = mmap(NULL, total, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (base == MAP_FAILED) return -EAGAIN; /* as pthread_create when out of memory */
+        if (mprotect(base, pg, PROT_NONE) != 0) {
+            munmap(base, total);
+            return -EAGAIN;
+        }
+        g->map_base = base;
+        g->map_size = total;
+    }
+    g->stack_lo = (char *)g->map_base + pg;
+    g->stack_size = g->map_size - pg;
+    return 0;
+}
+
+void gp__stack_release(struct gp_gthread *g)
+{
+    if (!g->map_base) return; /* the program's own stack, or main's */
+    size_t pg = gp__page();
+    if (g->stack_size == gp__default_stack && pool_n < POOL_MAX) {
+        if (g->stack_size > KEEP_HOT)
+            madvise(g->stack_lo, g->stack_size - KEEP_HOT, MADV_DONTNEED);
+        struct pooled *p = (struct pooled *)((char *)g->stack_lo + g->stack_size) - 1;
+        p->base = g->map_base;
+        p->size = g->map_size;
+        gp_list_push(&stack_pool, &p->link);
+        pool_n++;
+    } else {
+        munmap(g->map_base, g->map_size);
+    }
+    (void)pg;
+    g->map_base = NULL;
+}

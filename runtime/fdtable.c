@@ -1,0 +1,335 @@
+/* fdtable.c — per fd: what kind of file it is, one uv_poll_t, its waiters;
+ * and the I/O loop every blocking call on an fd goes through.
+ *
+ * Kinds are decided lazily, on the first blocking use of an fd number (fstat),
+ * so fds opened before we started or inherited from a parent count too:
+ *   SOCK      sockets: each attempt is non-blocking per call (MSG_DONTWAIT);
+ *   RWF       pipes, FIFOs, terminals: preadv2/pwritev2(RWF_NOWAIT); a kernel
+ *             or file that refuses it (EOPNOTSUPP) drops to POLLFIRST;
+ *   POLLFIRST eventfd, timerfd and other anon inodes: a zero-timeout poll,
+ *             then the plain call;
+ *   PASS      regular files, directories, other devices: the plain call.
+ * The runtime never sets O_NONBLOCK on a program's file (invariant 3), so the
+ * program's own view of the flag is the real one; on EAGAIN we ask it.
+ *
+ * One uv_poll_t per fd number, initialised once and kept: libuv binds it to
+ * the number, not to the open file, so after close() (which stops it before
+ * the real close) it serves the next file with that number. While a waiter
+ * is likely to come back the watcher stays started, so steady keep-alive
+ * traffic pays no epoll_ctl; an event that finds nobody waiting stops it.
+ * Waiter records live on the waiting gthread's stack.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <termios.h>
+
+#include "../shim/real.h"
+
+enum { K_UNKNOWN, K_SOCK, K_RWF, K_POLLFIRST, K_PASS };
+
+struct fdent {
+    uv_poll_t poll;
+    uv_loop_t *loop;   /* the loop poll was initialised on, NULL if never */
+    int fd, kind, stream;
+    int polling;       /* events the watcher is started with, 0 stopped */
+    struct gp_list waiters;
+};
+
+struct waiter {
+    struct gp_list link;
+    struct gp_gthread *g;
+    int events;
+};
+
+static struct fdent **tab;
+static size_t cap;
+
+static struct fdent *entry(int fd, int create)
+{
+    if (fd < 0) return NULL;
+    if ((size_t)fd >= cap) {
+        if (!create) return NULL;
+        size_t n = cap ? cap : 256;
+        while (n <= (size_t)fd) n *= 2;
+        struct fdent **t = realloc(tab, n * sizeof *t);
+        if (!t) return NULL;
+        memset(t + cap, 0, (n - cap) * sizeof *t);
+        tab = t;
+        cap = n;
+    }
+    struct fdent *e = tab[fd];
+    if (!e && create) {
+        e = calloc(1, sizeof *e);
+        if (!e) return NULL;
+        e->fd = fd;
+        gp_list_init(&e->waiters);
+        tab[fd] = e;
+    }
+    return e;
+}
+
+static int classify(struct fdent *e)
+{
+    struct stat st;
+    if (fstat(e->fd, &st) != 0) return -1;
+    e->stream = 0;
+    switch (st.st_mode & S_IFMT) {
+    case S_IFSOCK: {
+        int type = 0;
+        socklen_t len = sizeof type;
+        getsockopt(e->fd, SOL_SOCKET, SO_TYPE, &type, &len);
+        e->kind = K_SOCK;
+        e->stream = type == SOCK_STREAM;
+        break;
+    }
+    case S_IFIFO:
+        e->kind = K_RWF;
+        e->stream = 1;
+        break;
+    case S_IFCHR: {
+        struct termios tio;
+        e->kind = tcgetattr(e->fd, &tio) == 0 ? K_RWF : K_PASS;
+        e->stream = 1;
+        break;
+    }
+    case 0:
+        e->kind = K_POLLFIRST; /* anon inodes: eventfd, timerfd, signalfd... */
+        break;
+    default:
+        e->kind = K_PASS;
+    }
+    return 0;
+}
+
+/* The entry for fd, classified; NULL when fd is not open (let the call say). */
+static struct fdent *lookup(int fd)
+{
+    struct fdent *e = entry(fd, 1);
+    if (!e) return NULL;
+    if (e->kind == K_UNKNOWN && classify(e) != 0) return NULL;
+    return e;
+}
+
+static int program_nonblocking(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+static gp_deadline socket_deadline(struct fdent *e, int events)
+{
+    if (e->kind != K_SOCK) return GP_FOREVER;
+    struct timeval tv = {0, 0};
+    socklen_t len = sizeof tv;
+    if (getsockopt(e->fd, SOL_SOCKET, (events & GP_IN) ? SO_RCVTIMEO : SO_SNDTIMEO, &tv, &len) != 0 ||
+        (tv.tv_sec == 0 && tv.tv_usec == 0))
+        return GP_FOREVER;
+    return gp_after_ns((int64_t)tv.tv_sec * GP_NSEC + (int64_t)tv.tv_usec * 1000);
+}
+
+static int ready_now(int fd, int events)
+{
+    struct pollfd p = {fd, (short)(((events & GP_IN) ? POLLIN : 0) | ((events & GP_OUT) ? POLLOUT : 0)), 0};
+    return R(poll)(&p, 1, 0) > 0;
+}
+
+/* ---- watching ------------------------------------------------------------ */
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    struct fdent *e = h->data;
+    int ev = status < 0 ? (GP_IN | GP_OUT | GP_PRI) : events;
+    int woke = 0, want = 0;
+    for (struct gp_list *n = e->waiters.next; n != &e->waiters; n = n->next) {
+        struct waiter *wt = gp_container(n, struct waiter, link);
+        if (wt->g->state != GT_PARKED) continue;
+        if (wt->events & ev) {
+            gp__ready(wt->g, 0);
+            woke = 1;
+        } else {
+            want |= wt->events;
+        }
+    }
+    if (woke && status >= 0) return; /* they will likely wait again: stay started */
+    if (!want) {
+        uv_poll_stop(&e->poll);
+        e->polling = 0;
+    } else if (want != e->polling) {
+        uv_poll_start(&e->poll, want, on_poll);
+        e->polling = want;
+    }
+}
+
+static int watch(struct fdent *e, int events)
+{
+    struct gp_worker *w = gp__w;
+    if (e->loop != &w->loop) {
+        /* uv_poll_init sets O_NONBLOCK on the fd (ioctl FIONBIO): the shim
+         * swallows that request, the file stays as the program made it. */
+        gp__tls.swallow_nb = 1;
+        int r = uv_poll_init(&w->loop, &e->poll, e->fd);
+        gp__tls.swallow_nb = 0;
+        if (r != 0) return r;
+        e->loop = &w->loop;
+        e->poll.data = e;
+        e->polling = 0;
+    }
+    if ((e->polling | events) != e->polling) {
+        int r = uv_poll_start(&e->poll, e->polling | events, on_poll);
+        if (r != 0) return r;
+        e->polling |= events;
+    }
+    return 0;
+}
+
+static int wait_fd(struct fdent *e, int events, gp_deadline dl, int intr)
+{
+    struct waiter wt = {.g = gp__w->cur, .events = events};
+    int r = watch(e, events);
+    if (r != 0) return r;
+    gp_list_push(&e->waiters, &wt.link);
+    r = gp__park("fd", dl, intr);
+    gp_list_del(&wt.link);
+    return r;
+}
+
+/* ---- the I/O loop ---------------------------------------------------------- */
+
+ssize_t gp_io(struct gp_io *op)
+{
+    gp_deadline dl = -2; /* not computed yet */
+    for (;;) {
+        struct fdent *e = lookup(op->fd);
+        if (!e || e->kind == K_PASS) return op->attempt(op, GP_PLAIN);
+        ssize_t r;
+        if (e->kind == K_SOCK) {
+            r = op->attempt(op, GP_SOCK);
+            if (r == -ENOTSOCK) { /* the number was reused behind our back */
+                e->kind = K_UNKNOWN;
+                if (classify(e) == 0 && e->kind != K_SOCK) continue;
+            }
+        } else if (e->kind == K_RWF) {
+            r = op->attempt(op, GP_RWF);
+            if (r == -EOPNOTSUPP) {
+                e->kind = K_POLLFIRST;
+                continue;
+            }
+        } else {
+            r = ready_now(op->fd, op->events) ? op->attempt(op, GP_PLAIN) : -EAGAIN;
+        }
+
+        if (r == -EINPROGRESS && op->connect) {
+            if (program_nonblocking(op->fd)) return r;
+            gp_deadline cdl = socket_deadline(e, GP_OUT);
+            int w;
+            do w = wait_fd(e, GP_OUT, cdl, cdl == GP_FOREVER ? GP_RESTARTABLE : GP_NORESTART);
+            while (w == 0 && !ready_now(op->fd, GP_OUT));
+            if (w == -ETIMEDOUT) return -EINPROGRESS;
+            if (w < 0) return w;
+            return op->attempt(op, GP_FINISH);
+        }
+        if (r >= 0) {
+            if (op->newfd) gp_fd_new((int)r);
+            if (!op->all || !e->stream) return r;
+            op->done += (size_t)r;
+            if (r == 0 || op->done >= op->len) return (ssize_t)op->done;
+            continue;
+        }
+        if (r != -EAGAIN || program_nonblocking(op->fd)) return op->done ? (ssize_t)op->done : r;
+        if (dl == -2) dl = socket_deadline(e, op->events);
+        int w = wait_fd(e, op->events, dl, dl == GP_FOREVER ? GP_RESTARTABLE : GP_NORESTART);
+        if (w == 0) continue;
+        if (w == UV_EPERM || w == UV_EEXIST || w == UV_ENOTSOCK) { /* cannot be watched */
+            e->kind = K_PASS;
+            continue;
+        }
+        if (op->done) return (ssize_t)op->done;
+        if (w == -ETIMEDOUT) return -EAGAIN;
+        return w;
+    }
+}
+
+static int poll_events(short ev)
+{
+    int r = 0;
+    if (ev & (POLLIN | POLLRDNORM | POLLRDBAND | POLLRDHUP)) r |= GP_IN;
+    if (ev & (POLLOUT | POLLWRNORM | POLLWRBAND)) r |= GP_OUT;
+    if (ev & POLLPRI) r |= GP_PRI;
+    return r;
+}
+
+int gp_poll(struct gp_pollop *op)
+{
+    struct waiter local[16], *ws = local;
+    if (op->nwait > 16 && !(ws = malloc(op->nwait * sizeof *ws))) return -ENOMEM;
+    int r;
+    for (;;) {
+        r = op->attempt(op);
+        if (r != 0) break;
+        if (op->deadline == 0 || (op->deadline > 0 && gp_now() >= op->deadline)) break;
+        nfds_t nw = 0;
+        for (nfds_t i = 0; i < op->nwait; i++) {
+            int ev = poll_events(op->wait[i].events);
+            struct fdent *e = ev ? entry(op->wait[i].fd, 1) : NULL;
+            if (!e || watch(e, ev) != 0) continue;
+            ws[nw] = (struct waiter){.g = gp__w->cur, .events = ev};
+            gp_list_push(&e->waiters, &ws[nw].link);
+            nw++;
+        }
+        int w = gp__park("poll", op->deadline, GP_NORESTART);
+        for (nfds_t i = 0; i < nw; i++) gp_list_del(&ws[i].link);
+        if (w == -EINTR) {
+            r = -EINTR;
+            break;
+        }
+        if (w == -ETIMEDOUT) {
+            r = op->attempt(op);
+            break;
+        }
+    }
+    if (ws != local) free(ws);
+    return r;
+}
+
+/* ---- fd lifecycle ------------------------------------------------------------ */
+
+static void forget(struct fdent *e)
+{
+    for (struct gp_list *n = e->waiters.next; n != &e->waiters; n = n->next)
+        gp__ready(gp_container(n, struct waiter, link)->g, -EBADF);
+    if (e->polling) {
+        uv_poll_stop(&e->poll);
+        e->polling = 0;
+    }
+    e->kind = K_UNKNOWN;
+}
+
+int gp_fd_close(int fd)
+{
+    struct gp_worker *w = gp__w;
+    if (!w) return 0;
+    if (w->cur != &w->sched && gp__loop_owns_fd(fd)) return -EBADF;
+    struct fdent *e = entry(fd, 0);
+    if (e) forget(e);
+    return 0;
+}
+
+void gp_fd_new(int fd)
+{
+    if (!gp__w) return;
+    struct fdent *e = entry(fd, 0);
+    if (e) forget(e);
+}
+
+void gp__fd_fork_reset(void)
+{
+    /* the entries belong to the parent's loop: leave them, start empty */
+    tab = NULL;
+    cap = 0;
+}

@@ -1,0 +1,151 @@
+/* gp.h — the only header shim/ includes: the runtime's entry points.
+ *
+ * Conventions (see DESIGN.md, STYLE.md):
+ *   - every gp_* call returns >= 0 on success or -errno; the runtime never
+ *     touches errno (except to save and restore it across switches);
+ *   - time is one type, gp_deadline: absolute CLOCK_MONOTONIC nanoseconds,
+ *     GP_FOREVER (-1) for never, 0 for "poll, do not wait";
+ *   - nothing here knows which libc function a hook stands for: the shim
+ *     describes a call (an attempt function, an fd, a direction) and the
+ *     runtime decides how and when to make it.
+ */
+#ifndef GP_H
+#define GP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+#include <poll.h>
+
+typedef int64_t gp_deadline;
+#define GP_FOREVER ((gp_deadline)-1)
+#define GP_NSEC 1000000000LL
+
+/* Per OS thread state the shim reads on every hooked call. `managed` is 1
+ * exactly when the calling code is a green thread on its worker, outside the
+ * runtime and outside a signal handler, and another green thread exists that
+ * could run while this one waits (otherwise a blocking call may as well go
+ * straight to libc). The runtime keeps it current at every switch. */
+struct gp_tls {
+    int managed;     /* hooked calls go through the runtime */
+    int worker;      /* this OS thread runs a scheduler */
+    int swallow_nb;  /* libuv is about to set O_NONBLOCK on a program fd: ignore it */
+};
+extern __thread struct gp_tls gp__tls __attribute__((tls_model("initial-exec")));
+
+static inline int gp_managed(void) { return gp__tls.managed; }
+static inline int gp_started_here(void) { return gp__tls.worker; }
+static inline int gp_swallowing_nonblock(void) { return gp__tls.swallow_nb; }
+
+/* ---- time ------------------------------------------------------------- */
+static inline gp_deadline gp_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (gp_deadline)ts.tv_sec * GP_NSEC + ts.tv_nsec;
+}
+/* A relative interval (already validated, >= 0) to a deadline. */
+static inline gp_deadline gp_after_ns(int64_t ns)
+{
+    gp_deadline now = gp_now();
+    if (ns > INT64_MAX - now) return GP_FOREVER;
+    return now + ns;
+}
+static inline int64_t gp_ts_ns(const struct timespec *ts)
+{
+    if (ts->tv_sec > INT64_MAX / GP_NSEC - 1) return INT64_MAX;
+    return (int64_t)ts->tv_sec * GP_NSEC + ts->tv_nsec;
+}
+/* Remaining ns until dl, 0 if passed. */
+static inline int64_t gp_left(gp_deadline dl)
+{
+    if (dl < 0) return INT64_MAX;
+    gp_deadline now = gp_now();
+    return dl > now ? dl - now : 0;
+}
+
+/* ---- green threads ----------------------------------------------------- */
+struct gp_thread_attr {
+    size_t stack_size;  /* usable bytes */
+    void *stack_addr;   /* lowest address of a program-provided stack, or NULL */
+    int detached;
+};
+/* May the calling code create a green thread (it is the main OS thread or a
+ * gthread, not the scheduler, not a signal handler)? */
+int gp_can_spawn(void);
+int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a,
+                     void *(*fn)(void *), void *arg);
+/* Does this pthread_t name a green thread (alive, or dead but not joined)? */
+int gp_is_thread(uintptr_t h);
+int gp_is_current_gthread(void);  /* caller is a gthread (on its worker) */
+uintptr_t gp_thread_self(void);
+/* dl: GP_FOREVER to wait, 0 for tryjoin (-EBUSY), else -ETIMEDOUT at dl */
+int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl);
+int gp_thread_detach(uintptr_t h);
+_Noreturn void gp_thread_exit(void *ret);
+int gp_thread_alive(uintptr_t h);  /* 0 alive, -ESRCH */
+int gp_thread_cancel(uintptr_t h);
+int gp_test_cancel(void);  /* exits the gthread if cancelled (and enabled) */
+int gp_thread_setcancelstate(int enable, int *old);
+struct gp_stack_info { void *lo; size_t size; size_t guard; int detached; };
+int gp_thread_stack(uintptr_t h, struct gp_stack_info *si);
+int gp_thread_setname(uintptr_t h, const char *name);
+int gp_thread_getname(uintptr_t h, char *buf, size_t len);
+uintptr_t gp_thread_os_handle(uintptr_t h); /* the worker OS thread's own pthread_t */
+int gp_thread_prefer_signal(uintptr_t h); /* next EINTR goes to this gthread */
+int gp_yield(void);
+
+/* ---- sleeping ------------------------------------------------------------ */
+/* Park until dl. 0 when reached, -EINTR when a signal handler interrupted. */
+int gp_sleep(gp_deadline dl);
+
+/* ---- I/O ------------------------------------------------------------------ */
+enum { GP_IN = 1, GP_OUT = 2, GP_PRI = 8 };  /* as libuv's UV_READABLE... */
+enum gp_how {
+    GP_PLAIN,   /* make the call as the program asked (it will not block, or may) */
+    GP_SOCK,    /* a socket: add MSG_DONTWAIT (or its equivalent) */
+    GP_RWF,     /* a pipe/FIFO/tty: use preadv2/pwritev2 with RWF_NOWAIT */
+    GP_FINISH,  /* a connect in progress became writable: collect its result */
+};
+struct gp_io {
+    /* Make the call once without blocking (as `how` says), continuing after
+     * op->done bytes; return bytes moved, or -errno (-EAGAIN: would block). */
+    ssize_t (*attempt)(struct gp_io *op, int how);
+    int fd;
+    short events;          /* GP_IN or GP_OUT */
+    unsigned char all;     /* a blocking call moves all of len (write, MSG_WAITALL) */
+    unsigned char connect; /* -EINPROGRESS means: wait writable, then GP_FINISH */
+    unsigned char newfd;   /* the result is a new fd (accept) */
+    size_t len, done;
+};
+ssize_t gp_io(struct gp_io *op);
+
+struct gp_pollop {
+    /* Check readiness without waiting: > 0 ready, 0 none, -errno. */
+    int (*attempt)(struct gp_pollop *op);
+    struct pollfd *wait;   /* what to wait on between attempts */
+    nfds_t nwait;
+    gp_deadline deadline;
+};
+/* Attempt, and between attempts wait until one of the fds may be ready, the
+ * deadline passes (then 0) or a signal handler interrupts (-EINTR). */
+int gp_poll(struct gp_pollop *op);
+
+/* fd lifecycle: the program closes or replaces fd (wakes its waiters with
+ * EBADF first); -EBADF when fd is one of the runtime's own. */
+int gp_fd_close(int fd);
+void gp_fd_new(int fd);  /* a fresh fd appeared under this number */
+
+/* ---- signals, fork ------------------------------------------------------- */
+/* From a signal handler trampoline (async-signal-safe): a handler ran;
+ * restart: it was installed with SA_RESTART. */
+void gp_signal_note(int restart);
+void gp_fork_child(void);
+
+/* ---- settings and diagnostics -------------------------------------------- */
+void gp_configure(size_t default_stack, int debug);
+void gp_debugf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern int gp_debug_on;
+
+#endif

@@ -1,0 +1,119 @@
+/* internal.h — what the runtime's files share with each other (gp__*).
+ * Never included by shim/. */
+#ifndef GP_INTERNAL_H
+#define GP_INTERNAL_H
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <signal.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "fcontext.h"
+#include "gp.h"
+
+/* ---- intrusive doubly linked list (libuv queue.h style) --------------- */
+struct gp_list { struct gp_list *next, *prev; };
+static inline void gp_list_init(struct gp_list *l) { l->next = l->prev = l; }
+static inline int gp_list_empty(const struct gp_list *l) { return l->next == l; }
+static inline void gp_list_push(struct gp_list *l, struct gp_list *n)
+{
+    n->prev = l->prev; n->next = l; l->prev->next = n; l->prev = n;
+}
+static inline void gp_list_del(struct gp_list *n)
+{
+    n->prev->next = n->next; n->next->prev = n->prev; n->next = n->prev = n;
+}
+static inline struct gp_list *gp_list_pop(struct gp_list *l)
+{
+    if (gp_list_empty(l)) return NULL;
+    struct gp_list *n = l->next; gp_list_del(n); return n;
+}
+#define gp_container(ptr, type, field) ((type *)((char *)(ptr) - offsetof(type, field)))
+
+/* ---- a green thread --------------------------------------------------- */
+enum gp_state { GT_FREE, GT_READY, GT_RUNNING, GT_PARKED, GT_DEAD };
+/* How a park reacts to a signal handler: not at all (joins, locks), like a
+ * restartable call (resumes waiting if the handler had SA_RESTART), or like a
+ * call that is never restarted (sleep, poll, socket calls with a timeout). */
+enum gp_intr { GP_NOINTR, GP_RESTARTABLE, GP_NORESTART };
+
+#define GT_MAGIC 0x67746872u /* "gthr" */
+
+struct gp_gthread {
+    fcontext_t ctx;           /* saved context while not running */
+    uint32_t magic;
+    int id;                   /* 0 is main */
+    int state;
+    int err;                  /* errno, saved across switches */
+    int wake;                 /* result handed over by gp__ready */
+    int intr;                 /* enum gp_intr of the current park */
+    const char *reason;       /* why it is parked: traces and the monitor */
+    int detached, cancelled, cancel_off, joined;
+    struct gp_gthread *joiner;
+    void *(*fn)(void *);
+    void *arg, *ret;
+    /* stack: [map_base, map_base+map_size) with a guard page at the bottom,
+     * or a program-provided one (map_base == NULL) */
+    void *map_base; size_t map_size;
+    void *stack_lo; size_t stack_size;
+    uv_timer_t timer;         /* this gthread's one deadline timer */
+    struct gp_list runq;      /* link in the run queue */
+    struct gp_list all;       /* link in the worker's list of live gthreads */
+    uintptr_t handle;         /* the pthread_t the program sees */
+    char name[16];
+};
+
+/* ---- the worker ------------------------------------------------------- */
+struct gp_worker {
+    uv_loop_t loop;
+    struct gp_gthread sched;   /* the scheduler context (no gthread) */
+    struct gp_gthread *g0;     /* main */
+    struct gp_gthread *cur;
+    struct gp_list runq;
+    struct gp_list all;
+    int nlive;                 /* gthreads that have not exited */
+    int next_id;
+    int budget;                /* direct switches left before the loop turns */
+    uv_async_t async;          /* wake-ups from signal handlers, other threads */
+    volatile sig_atomic_t sig_pending, sig_norestart;
+    struct gp_gthread *sig_target;
+    uintptr_t os_thread;       /* pthread_self() of the worker OS thread */
+    void *sched_stack; size_t sched_stack_size;
+};
+extern struct gp_worker *gp__w;
+
+/* sched.c */
+int gp__start(void);
+void gp__ready(struct gp_gthread *g, int result);
+/* Park the current gthread until gp__ready, dl, or a signal (per intr).
+ * Returns the wake result: 0, -ETIMEDOUT, -EINTR, or what gp__ready gave. */
+int gp__park(const char *reason, gp_deadline dl, int intr);
+void gp__update_managed(void);
+void gp__signals(void);   /* act on signal handlers that ran */
+
+/* coro.c */
+struct gp_gthread *gp__gthread_alloc(void);
+void gp__gthread_free(struct gp_gthread *g);
+int gp__stack_alloc(struct gp_gthread *g, size_t size);
+void gp__stack_release(struct gp_gthread *g);
+struct gp_gthread *gp__gthread_from_handle(uintptr_t h);
+size_t gp__page(void);
+extern size_t gp__default_stack;
+
+/* loop.c */
+int gp__loop_init(struct gp_worker *w);
+void gp__timer_arm(struct gp_gthread *g, gp_deadline dl);
+void gp__timer_disarm(struct gp_gthread *g);
+int gp__loop_owns_fd(int fd);
+
+/* fdtable.c */
+void gp__fd_fork_reset(void);
+
+/* log.c */
+void gp__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#define GP_ASSERT(c) ((c) ? (void)0 : gp__fatal("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__))
+#define GP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#endif

@@ -1,0 +1,61 @@
+/* loop.c — the worker's libuv loop: its async wake-up and gthread timers.
+ *
+ * The loop is private (never uv_default_loop(): the program may use libuv
+ * itself). It is turned only by the scheduler context. An async handle stays
+ * active so an idle worker sleeps in epoll_wait instead of spinning, and so
+ * signal handlers (any OS thread) can wake it: uv_async_send is
+ * async-signal-safe.
+ */
+#include "internal.h"
+
+#include <errno.h>
+
+static void on_async(uv_async_t *a)
+{
+    (void)a;
+    gp__signals();
+}
+
+int gp__loop_init(struct gp_worker *w)
+{
+    if (uv_loop_init(&w->loop) != 0) return -1;
+    if (uv_async_init(&w->loop, &w->async, on_async) != 0) return -1;
+    return 0;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    gp__ready(t->data, -ETIMEDOUT);
+}
+
+/* libuv timers count whole milliseconds of loop time (CLOCK_MONOTONIC, maybe
+ * its coarse variant, which never runs ahead): round the deadline up so the
+ * timer never fires before it. */
+void gp__timer_arm(struct gp_gthread *g, gp_deadline dl)
+{
+    uv_loop_t *loop = &gp__w->loop;
+    uv_update_time(loop);
+    uint64_t due = (uint64_t)(dl + 999999) / 1000000, now = uv_now(loop);
+    uv_timer_start(&g->timer, on_timer, due > now ? due - now : 0, 0);
+}
+
+void gp__timer_disarm(struct gp_gthread *g)
+{
+    uv_timer_stop(&g->timer);
+}
+
+int gp__loop_owns_fd(int fd)
+{
+    uv_loop_t *l = &gp__w->loop;
+    return fd >= 0 && (fd == l->backend_fd || fd == l->async_io_watcher.fd || fd == l->async_wfd ||
+                       fd == l->signal_pipefd[0] || fd == l->signal_pipefd[1]);
+}
+
+void gp_signal_note(int restart)
+{
+    struct gp_worker *w = gp__w;
+    if (!w) return;
+    if (!restart) w->sig_norestart = 1;
+    w->sig_pending = 1;
+    uv_async_send(&w->async);
+}

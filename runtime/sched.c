@@ -1,0 +1,455 @@
+/* sched.c — green threads on one worker: run queue, park/ready, switching.
+ *
+ * The model
+ * ---------
+ * A worker is an OS thread that owns a libuv loop. Its green threads
+ * (gthreads) are coroutines: main is gthread 0 and runs on the original
+ * stack; every pthread_create of the program makes another, with an mmap'd
+ * stack (coro.c). Exactly one of them runs at a time. A gthread that must
+ * wait for something *parks*: it records why (a reason string, shown in
+ * traces), registers interest (an fd watcher, its timer, a join), and
+ * switches away. Whoever makes the thing happen calls gp__ready(g, result),
+ * which puts g on the run queue with the result its park returns.
+ *
+ * Switching
+ * ---------
+ * Switches are boost.context's jump_fcontext: a few registers saved on the
+ * old stack, the stack pointer swapped. Every jump passes the gthread being
+ * left; whoever resumes stores the left one's context (after_switch). A
+ * parking gthread switches *directly* to the next ready one; only when none
+ * is ready, or after BUDGET direct switches in a row (so that I/O is polled
+ * even while gthreads keep readying each other), does it switch to the
+ * scheduler context. The scheduler runs on a small stack of its own and
+ * turns the loop: uv_run(UV_RUN_ONCE) blocks in epoll_wait until an fd, a
+ * timer or an async wake-up readies someone.
+ *
+ * Why not...
+ *  - ...always go through the scheduler? A yield would cost two jumps
+ *    instead of one; the direct path keeps a ping-pong at one jump each way.
+ *  - ...ucontext? swapcontext makes a sigprocmask system call per switch.
+ *  - ...run the loop on a gthread? The loop's callbacks ready gthreads; they
+ *    must run where no gthread's stack is live, so a dead gthread's stack can
+ *    be recycled by whoever runs next (after_switch), never by itself.
+ *
+ * errno is per OS thread in libc, so each switch saves the leaving gthread's
+ * errno and restores the arriving one's (DESIGN invariant 4).
+ *
+ * "Managed": gp__tls.managed tells the shim whether a hooked call should come
+ * here. It is 1 only on a gthread (never the scheduler), and only while more
+ * than one gthread is alive: a lone gthread could not let anyone else run,
+ * so its blocking calls go straight to libc, which keeps programs that never
+ * create a thread exactly as they were.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "../shim/real.h"
+
+#define BUDGET 256
+#define SCHED_STACK (256u * 1024)
+
+__thread struct gp_tls gp__tls __attribute__((tls_model("initial-exec")));
+struct gp_worker *gp__w;
+static struct gp_worker the_worker;
+
+void gp__update_managed(void)
+{
+    struct gp_worker *w = gp__w;
+    gp__tls.managed = w && w->cur != &w->sched && w->nlive > 1;
+}
+
+static void finish_dead(struct gp_gthread *g)
+{
+    gp__stack_release(g);
+    if (g->detached && g != gp__w->g0) gp__gthread_free(g);
+}
+
+static inline void after_switch(transfer_t t)
+{
+    struct gp_gthread *prev = t.data;
+    prev->ctx = t.fctx;
+    if (GP_UNLIKELY(prev->state == GT_DEAD)) finish_dead(prev);
+}
+
+static void switch_to(struct gp_gthread *to)
+{
+    struct gp_worker *w = gp__w;
+    struct gp_gthread *from = w->cur;
+    if (to == from) {
+        from->state = GT_RUNNING;
+        return;
+    }
+    from->err = errno;
+    w->cur = to;
+    if (to != &w->sched) to->state = GT_RUNNING;
+    gp__tls.managed = to != &w->sched && w->nlive > 1;
+    transfer_t t = jump_fcontext(to->ctx, from);
+    after_switch(t);
+    errno = w->cur->err;
+}
+
+/* Who runs when the current gthread stops: the next ready one, directly,
+ * while the budget lasts; otherwise the scheduler. */
+static struct gp_gthread *next_to_run(void)
+{
+    struct gp_worker *w = gp__w;
+    if (w->budget > 0) {
+        struct gp_list *n = gp_list_pop(&w->runq);
+        if (n) {
+            w->budget--;
+            return gp_container(n, struct gp_gthread, runq);
+        }
+    }
+    return &w->sched;
+}
+
+void gp__ready(struct gp_gthread *g, int result)
+{
+    if (g->state != GT_PARKED) return;
+    g->state = GT_READY;
+    g->wake = result;
+    gp_list_push(&gp__w->runq, &g->runq);
+}
+
+int gp__park(const char *reason, gp_deadline dl, int intr)
+{
+    struct gp_worker *w = gp__w;
+    struct gp_gthread *g = w->cur;
+    GP_ASSERT(g != &w->sched);
+    if (intr != GP_NOINTR && g->cancelled && !g->cancel_off) gp_thread_exit(PTHREAD_CANCELED);
+    if (dl == 0) return -ETIMEDOUT;
+    if (dl > 0) {
+        if (dl <= gp_now()) return -ETIMEDOUT;
+        gp__timer_arm(g, dl);
+    }
+    g->state = GT_PARKED;
+    g->reason = reason;
+    g->intr = intr;
+    g->wake = 0;
+    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d parks: %s", g->id, reason);
+    switch_to(next_to_run());
+    if (dl > 0) gp__timer_disarm(g);
+    g->intr = GP_NOINTR;
+    g->reason = NULL;
+    if (g->wake == -ECANCELED && g->cancelled && !g->cancel_off) gp_thread_exit(PTHREAD_CANCELED);
+    return g->wake;
+}
+
+int gp_yield(void)
+{
+    struct gp_worker *w = gp__w;
+    if (!w || w->cur == &w->sched) return 0;
+    struct gp_gthread *g = w->cur;
+    if (gp_list_empty(&w->runq) && --w->budget > 0) return 0; /* nobody else to run */
+    g->state = GT_READY;
+    gp_list_push(&w->runq, &g->runq);
+    switch_to(next_to_run());
+    return 0;
+}
+
+/* Signal handlers ran (gp_signal_note): interrupt one parked gthread the way
+ * the kernel would interrupt one blocked thread. The program's target of
+ * choice (pthread_kill) first, then main, then whoever parked first. */
+static int interruptible(struct gp_gthread *g)
+{
+    return g && g->state == GT_PARKED && g->intr != GP_NOINTR;
+}
+
+void gp__signals(void)
+{
+    struct gp_worker *w = gp__w;
+    if (!w->sig_pending) return;
+    w->sig_pending = 0;
+    int norestart = w->sig_norestart;
+    w->sig_norestart = 0;
+    struct gp_gthread *t = w->sig_target;
+    w->sig_target = NULL;
+    if (!interruptible(t)) t = interruptible(w->g0) ? w->g0 : NULL;
+    for (struct gp_list *n = w->all.next; !t && n != &w->all; n = n->next) {
+        struct gp_gthread *g = gp_container(n, struct gp_gthread, all);
+        if (interruptible(g)) t = g;
+    }
+    if (t && (norestart || t->intr == GP_NORESTART)) gp__ready(t, -EINTR);
+}
+
+static _Noreturn void sched_main(transfer_t t)
+{
+    after_switch(t);
+    struct gp_worker *w = gp__w;
+    for (;;) {
+        struct gp_list *n = gp_list_pop(&w->runq);
+        if (n) {
+            w->budget = BUDGET;
+            switch_to(gp_container(n, struct gp_gthread, runq));
+            if (!gp_list_empty(&w->runq)) {
+                uv_run(&w->loop, UV_RUN_NOWAIT);
+                gp__signals();
+            }
+            continue;
+        }
+        if (w->nlive == 0) exit(0); /* the last thread called pthread_exit: as glibc */
+        uv_run(&w->loop, UV_RUN_ONCE);
+        gp__signals();
+    }
+}
+
+static void gthread_entry(transfer_t t)
+{
+    after_switch(t);
+    errno = 0;
+    struct gp_gthread *g = gp__w->cur;
+    gp_thread_exit(g->fn(g->arg));
+}
+
+int gp__start(void)
+{
+    struct gp_worker *w = &the_worker;
+    memset(w, 0, sizeof *w);
+    gp_list_init(&w->runq);
+    gp_list_init(&w->all);
+    if (gp__loop_init(w) != 0) return -EAGAIN;
+    size_t pg = gp__page();
+    w->sched_stack_size = SCHED_STACK;
+    w->sched_stack = mmap(NULL, SCHED_STACK + pg, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (w->sched_stack == MAP_FAILED) return -EAGAIN;
+    mprotect(w->sched_stack, pg, PROT_NONE);
+    w->sched.ctx = make_fcontext((char *)w->sched_stack + pg + SCHED_STACK, SCHED_STACK, sched_main);
+    w->sched.magic = GT_MAGIC;
+    w->sched.id = -1;
+    w->os_thread = (uintptr_t)R(pthread_self)();
+    gp__w = w;
+    struct gp_gthread *g0 = gp__gthread_alloc();
+    if (!g0) {
+        gp__w = NULL;
+        return -EAGAIN;
+    }
+    g0->handle = w->os_thread; /* main keeps its real pthread_t */
+    g0->id = 0;
+    g0->state = GT_RUNNING;
+    uv_timer_init(&w->loop, &g0->timer);
+    g0->timer.data = g0;
+    gp_list_push(&w->all, &g0->all);
+    w->g0 = g0;
+    w->cur = g0;
+    w->nlive = 1;
+    w->next_id = 1;
+    gp__tls.worker = 1;
+    gp__update_managed();
+    return 0;
+}
+
+/* ---- the pthread-facing operations ------------------------------------- */
+
+int gp_can_spawn(void)
+{
+    struct gp_worker *w = gp__w;
+    if (gp__tls.worker) return w->cur != &w->sched;
+    /* not started: only the process's main thread becomes the worker */
+    return !w && gettid() == getpid();
+}
+
+int gp_is_current_gthread(void)
+{
+    struct gp_worker *w = gp__w;
+    return gp__tls.worker && w->cur != &w->sched;
+}
+
+int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)(void *), void *arg)
+{
+    if (!gp__w) {
+        int r = gp__start();
+        if (r) return r;
+    }
+    struct gp_worker *w = gp__w;
+    struct gp_gthread *g = gp__gthread_alloc();
+    if (!g) return -EAGAIN;
+    if (a->stack_addr) {
+        g->stack_lo = a->stack_addr;
+        g->stack_size = a->stack_size;
+    } else {
+        if (!gp__default_stack) gp__default_stack = 8u << 20; /* before our constructor ran */
+        int r = gp__stack_alloc(g, a->stack_size ? a->stack_size : gp__default_stack);
+        if (r) {
+            gp__gthread_free(g);
+            return r;
+        }
+    }
+    if (g->timer.loop != &w->loop) uv_timer_init(&w->loop, &g->timer);
+    g->timer.data = g;
+    g->fn = fn;
+    g->arg = arg;
+    g->detached = a->detached;
+    g->id = w->next_id++;
+    g->ctx = make_fcontext((char *)g->stack_lo + g->stack_size, g->stack_size, gthread_entry);
+    g->state = GT_READY;
+    gp_list_push(&w->runq, &g->runq);
+    gp_list_push(&w->all, &g->all);
+    w->nlive++;
+    gp__update_managed();
+    *out = g->handle;
+    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d created, stack %zu KiB", g->id, g->stack_size >> 10);
+    return 0;
+}
+
+int gp_is_thread(uintptr_t h)
+{
+    struct gp_gthread *g = gp__gthread_from_handle(h);
+    if (!g) return 0;
+    return g == gp__w->g0 ? 2 : 1;
+}
+
+uintptr_t gp_thread_self(void)
+{
+    return gp__w->cur->handle;
+}
+
+void gp_thread_exit(void *ret)
+{
+    struct gp_worker *w = gp__w;
+    struct gp_gthread *g = w->cur;
+    GP_ASSERT(g != &w->sched);
+    g->ret = ret;
+    g->state = GT_DEAD;
+    gp_list_del(&g->all);
+    w->nlive--;
+    if (g->joiner) gp__ready(g->joiner, 0);
+    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d exits", g->id);
+    switch_to(next_to_run());
+    gp__fatal("a dead green thread was resumed");
+}
+
+int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl)
+{
+    struct gp_worker *w = gp__w;
+    struct gp_gthread *g = gp__gthread_from_handle(h), *self = w->cur;
+    if (!g) return -ESRCH;
+    if (g == self) return -EDEADLK;
+    if (g->detached) return -EINVAL;
+    if (g->joiner && g->joiner != self) return -EINVAL;
+    if (self->joiner == g) return -EDEADLK; /* joining each other */
+    while (g->state != GT_DEAD) {
+        if (dl == 0) return -EBUSY;
+        g->joiner = self;
+        int r = gp__park("pthread_join", dl, GP_NOINTR);
+        if (g->state == GT_DEAD) break;
+        if (r == -ETIMEDOUT) {
+            g->joiner = NULL;
+            return -ETIMEDOUT;
+        }
+    }
+    if (ret) *ret = g->ret;
+    if (g != w->g0) gp__gthread_free(g);
+    else g->detached = 1, g->joiner = NULL;
+    return 0;
+}
+
+int gp_thread_detach(uintptr_t h)
+{
+    struct gp_gthread *g = gp__gthread_from_handle(h);
+    if (!g) return -ESRCH;
+    if (g->detached) return -EINVAL;
+    g->detached = 1;
+    if (g->state == GT_DEAD && g != gp__w->g0) gp__gthread_free(g);
+    return 0;
+}
+
+int gp_thread_alive(uintptr_t h)
+{
+    struct gp_gthread *g = gp__gthread_from_handle(h);
+    return g && g->state != GT_DEAD ? 0 : -ESRCH;
+}
+
+int gp_thread_cancel(uintptr_t h)
+{
+    struct gp_gthread *g = gp__gthread_from_handle(h);
+    if (!g) return -ESRCH;
+    g->cancelled = 1;
+    if (!g->cancel_off && g->state == GT_PARKED && g->intr != GP_NOINTR) gp__ready(g, -ECANCELED);
+    return 0;
+}
+
+int gp_test_cancel(void)
+{
+    struct gp_gthread *g = gp__w->cur;
+    if (g->cancelled && !g->cancel_off) gp_thread_exit(PTHREAD_CANCELED);
+    return 0;
+}
+
+int gp_thread_setcancelstate(int enable, int *old)
+{
+    struct gp_gthread *g = gp__w->cur;
+    if (old) *old = !g->cancel_off;
+    g->cancel_off = !enable;
+    return 0;
+}
+
+int gp_thread_stack(uintptr_t h, struct gp_stack_info *si)
+{
+    struct gp_gthread *g = gp__gthread_from_handle(h);
+    if (!g) return -ESRCH;
+    si->lo = g->stack_lo;
+    si->size = g->stack_size;
+    si->guard = g->map_base ? gp__page() : 0;
+    si->detached = g->detached;
+    return 0;
+}
+
+int gp_thread_setname(uintptr_t h, const char *name)
+{
+    struct gp_gthread *g = gp__gthread_from_handle(h);
+    if (!g) return -ESRCH;
+    size_t n = strlen(name);
+    if (n >= sizeof g->name) return -ERANGE;
+    memcpy(g->name, name, n + 1);
+    return 0;
+}
+
+int gp_thread_getname(uintptr_t h, char *buf, size_t len)
+{
+    struct gp_gthread *g = gp__gthread_from_handle(h);
+    if (!g) return -ESRCH;
+    size_t n = strlen(g->name);
+    if (len < n + 1) return -ERANGE;
+    memcpy(buf, g->name, n + 1);
+    return 0;
+}
+
+uintptr_t gp_thread_os_handle(uintptr_t h)
+{
+    (void)h;
+    return gp__w->os_thread;
+}
+
+int gp_thread_prefer_signal(uintptr_t h)
+{
+    struct gp_gthread *g = gp__gthread_from_handle(h);
+    if (!g || g->state == GT_DEAD) return -ESRCH;
+    gp__w->sig_target = g;
+    return 0;
+}
+
+int gp_sleep(gp_deadline dl)
+{
+    int r = gp__park("sleep", dl, GP_NORESTART);
+    return r == -EINTR ? -EINTR : 0;
+}
+
+void gp_fork_child(void)
+{
+    struct gp_worker *w = gp__w;
+    if (!w) return;
+    /* The child keeps the calling gthread only, now a plain thread; the
+     * loop's epoll instance is shared with the parent and must not be
+     * touched: drop our copies of its fds and start afresh on demand. */
+    R(close)(w->loop.backend_fd);
+    R(close)(w->loop.async_io_watcher.fd);
+    if (w->loop.async_wfd >= 0 && w->loop.async_wfd != w->loop.async_io_watcher.fd) R(close)(w->loop.async_wfd);
+    gp__fd_fork_reset();
+    gp__w = NULL;
+    memset(&gp__tls, 0, sizeof gp__tls);
+}

@@ -1,0 +1,93 @@
+/* fd.c — the fd lifecycle the runtime must see: close (wakes waiters with
+ * EBADF before the real close), fclose, dup2/dup3 over a watched fd, pipes;
+ * and ioctl, where libuv's request to make a program's fd non-blocking is
+ * swallowed (the program's file stays exactly as it made it). */
+#include "real.h"
+#include "../runtime/gp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
+
+GP_EXPORT int close(int fd)
+{
+    if (gp_started_here()) {
+        int r = gp_fd_close(fd);
+        if (r < 0) { /* one of the runtime's own: not the program's to close */
+            errno = -r;
+            return -1;
+        }
+    }
+    return R(close)(fd);
+}
+
+GP_EXPORT int fclose(FILE *fp)
+{
+    if (gp_started_here() && fp) {
+        int fd = fileno(fp);
+        if (fd >= 0) gp_fd_close(fd);
+    }
+    return R(fclose)(fp);
+}
+
+static int replace(int oldfd, int newfd)
+{
+    /* only when the dup will happen: a bad oldfd leaves newfd alone */
+    if (!gp_started_here() || oldfd == newfd || fcntl(oldfd, F_GETFD) < 0) return 0;
+    return gp_fd_close(newfd);
+}
+
+GP_EXPORT int dup2(int oldfd, int newfd)
+{
+    int saved = errno;
+    int r = replace(oldfd, newfd);
+    errno = saved;
+    if (r < 0) {
+        errno = -r;
+        return -1;
+    }
+    return R(dup2)(oldfd, newfd);
+}
+
+GP_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+    int saved = errno;
+    int r = replace(oldfd, newfd);
+    errno = saved;
+    if (r < 0) {
+        errno = -r;
+        return -1;
+    }
+    return R(dup3)(oldfd, newfd, flags);
+}
+
+GP_EXPORT int pipe(int fds[2])
+{
+    int r = R(pipe)(fds);
+    if (r == 0 && gp_started_here()) {
+        gp_fd_new(fds[0]);
+        gp_fd_new(fds[1]);
+    }
+    return r;
+}
+
+GP_EXPORT int pipe2(int fds[2], int flags)
+{
+    int r = R(pipe2)(fds, flags);
+    if (r == 0 && gp_started_here()) {
+        gp_fd_new(fds[0]);
+        gp_fd_new(fds[1]);
+    }
+    return r;
+}
+
+GP_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+    va_list ap;
+    va_start(ap, req);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    if (gp_swallowing_nonblock() && req == FIONBIO) return 0;
+    return R(ioctl)(fd, req, arg);
+}

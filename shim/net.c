@@ -1,0 +1,198 @@
+/* net.c — recv*, send*, accept*, connect, and the sockets' creators (so the
+ * runtime forgets whatever it knew of a reused fd number). */
+#include "call.h"
+
+#include <fcntl.h>
+
+/* ---- recv, recvfrom, recvmsg ------------------------------------------------ */
+static ssize_t recvfrom_try(struct gp_io *op, int how)
+{
+    struct call *c = (struct call *)op;
+    int fl = c->flags | (how == GP_SOCK ? MSG_DONTWAIT : 0);
+    if (c->io.all) fl &= ~MSG_WAITALL; /* the runtime gathers all of it */
+    char *p = (char *)c->buf + op->done;
+    return neg(R(recvfrom)(op->fd, p, op->len - op->done, fl, c->addr, c->addrlen));
+}
+
+static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *alen)
+{
+    struct call c = {.io = {.attempt = recvfrom_try, .fd = fd, .events = GP_IN, .len = n,
+                            .all = (flags & MSG_WAITALL) && !(flags & MSG_DONTWAIT)},
+                     .buf = buf, .flags = flags, .addr = addr, .addrlen = alen};
+    return GP_CALL(gp_io(&c.io));
+}
+
+GP_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+    if (!gp_managed()) return R(recv)(fd, buf, n, flags);
+    return do_recvfrom(fd, buf, n, flags, NULL, NULL);
+}
+
+GP_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *alen)
+{
+    if (!gp_managed()) return R(recvfrom)(fd, buf, n, flags, addr, alen);
+    return do_recvfrom(fd, buf, n, flags, addr, alen);
+}
+
+GP_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+    if (n > buflen) __chk_fail();
+    return recv(fd, buf, n, flags);
+}
+
+GP_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+                                 struct sockaddr *addr, socklen_t *alen)
+{
+    if (n > buflen) __chk_fail();
+    return recvfrom(fd, buf, n, flags, addr, alen);
+}
+
+static ssize_t recvmsg_try(struct gp_io *op, int how)
+{
+    struct call *c = (struct call *)op;
+    return neg(R(recvmsg)(op->fd, c->msg, c->flags | (how == GP_SOCK ? MSG_DONTWAIT : 0)));
+}
+
+GP_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    /* MSG_WAITALL over a vector: rare enough to let it block as stock */
+    if (!gp_managed() || (flags & MSG_WAITALL)) return R(recvmsg)(fd, msg, flags);
+    struct call c = {.io = {.attempt = recvmsg_try, .fd = fd, .events = GP_IN}, .msg = msg, .flags = flags};
+    return GP_CALL(gp_io(&c.io));
+}
+
+/* ---- send, sendto, sendmsg ---------------------------------------------------- */
+static ssize_t sendto_try(struct gp_io *op, int how)
+{
+    struct call *c = (struct call *)op;
+    int fl = c->flags | (how == GP_SOCK ? MSG_DONTWAIT : 0);
+    return neg(R(sendto)(op->fd, (const char *)c->cbuf + op->done, op->len - op->done, fl, c->to, c->tolen));
+}
+
+GP_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+    if (!gp_managed()) return R(send)(fd, buf, n, flags);
+    struct call c = {.io = {.attempt = sendto_try, .fd = fd, .events = GP_OUT, .len = n, .all = 1},
+                     .cbuf = buf, .flags = flags};
+    return GP_CALL(gp_io(&c.io));
+}
+
+GP_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t tolen)
+{
+    if (!gp_managed()) return R(sendto)(fd, buf, n, flags, to, tolen);
+    struct call c = {.io = {.attempt = sendto_try, .fd = fd, .events = GP_OUT, .len = n, .all = 1},
+                     .cbuf = buf, .flags = flags, .to = to, .tolen = tolen};
+    return GP_CALL(gp_io(&c.io));
+}
+
+static ssize_t sendmsg_try(struct gp_io *op, int how)
+{
+    struct call *c = (struct call *)op;
+    int fl = c->flags | (how == GP_SOCK ? MSG_DONTWAIT : 0);
+    if (!op->done) {
+        ssize_t r = neg(R(sendmsg)(op->fd, c->cmsg, fl));
+        /* the kernel has read the header and vector: now we may */
+        if (r != -EFAULT) op->len = iov_total(c->cmsg->msg_iov, (int)c->cmsg->msg_iovlen);
+        return r;
+    }
+    /* continue a stream after a partial send: the rest of the data only */
+    int i;
+    size_t off;
+    iov_skip(c->cmsg->msg_iov, (int)c->cmsg->msg_iovlen, op->done, &i, &off);
+    struct iovec one, *iov = c->cmsg->msg_iov + i;
+    size_t cnt = c->cmsg->msg_iovlen - (size_t)i;
+    if (off) {
+        one = (struct iovec){(char *)iov->iov_base + off, iov->iov_len - off};
+        iov = &one;
+        cnt = 1;
+    }
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = cnt};
+    return neg(R(sendmsg)(op->fd, &m, fl));
+}
+
+GP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    if (!gp_managed()) return R(sendmsg)(fd, msg, flags);
+    struct call c = {.io = {.attempt = sendmsg_try, .fd = fd, .events = GP_OUT, .len = SIZE_MAX, .all = 1},
+                     .cmsg = msg, .flags = flags};
+    return GP_CALL(gp_io(&c.io));
+}
+
+/* ---- accept, accept4 ------------------------------------------------------------ */
+/* accept has no per-call "don't wait": ask whether a connection is queued
+ * first (any revents: a bad or non-listening fd makes accept say why). */
+static ssize_t accept_try(struct gp_io *op, int how)
+{
+    struct call *c = (struct call *)op;
+    if (how == GP_SOCK) {
+        struct pollfd p = {op->fd, POLLIN, 0};
+        if (R(poll)(&p, 1, 0) == 0) return -EAGAIN;
+    }
+    return neg(R(accept4)(op->fd, c->addr, c->addrlen, c->flags));
+}
+
+GP_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
+{
+    if (!gp_managed()) {
+        int r = R(accept4)(fd, addr, alen, flags);
+        if (r >= 0 && gp_started_here()) gp_fd_new(r);
+        return r;
+    }
+    struct call c = {.io = {.attempt = accept_try, .fd = fd, .events = GP_IN, .newfd = 1},
+                     .addr = addr, .addrlen = alen, .flags = flags};
+    return (int)GP_CALL(gp_io(&c.io));
+}
+
+GP_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *alen)
+{
+    return accept4(fd, addr, alen, 0);
+}
+
+/* ---- connect ------------------------------------------------------------------------ */
+/* connect cannot be made non-blocking per call: set O_NONBLOCK for the one
+ * system call and put the flags back at once (the connection goes on in the
+ * kernel either way), then wait for writability and read SO_ERROR. */
+static ssize_t connect_try(struct gp_io *op, int how)
+{
+    struct call *c = (struct call *)op;
+    if (how == GP_FINISH) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(op->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -errno;
+        return err ? -err : 0;
+    }
+    if (how != GP_SOCK) return neg(R(connect)(op->fd, c->to, c->tolen));
+    int fl = fcntl(op->fd, F_GETFL);
+    if (fl < 0) return -errno;
+    if (fl & O_NONBLOCK) return neg(R(connect)(op->fd, c->to, c->tolen));
+    fcntl(op->fd, F_SETFL, fl | O_NONBLOCK);
+    ssize_t r = neg(R(connect)(op->fd, c->to, c->tolen));
+    fcntl(op->fd, F_SETFL, fl);
+    return r;
+}
+
+GP_EXPORT int connect(int fd, const struct sockaddr *to, socklen_t tolen)
+{
+    if (!gp_managed()) return R(connect)(fd, to, tolen);
+    struct call c = {.io = {.attempt = connect_try, .fd = fd, .events = GP_OUT, .connect = 1},
+                     .to = to, .tolen = tolen};
+    return (int)GP_CALL(gp_io(&c.io));
+}
+
+/* ---- creators ----------------------------------------------------------------------- */
+GP_EXPORT int socket(int domain, int type, int proto)
+{
+    int r = R(socket)(domain, type, proto);
+    if (r >= 0 && gp_started_here()) gp_fd_new(r);
+    return r;
+}
+
+GP_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
+{
+    int r = R(socketpair)(domain, type, proto, sv);
+    if (r == 0 && gp_started_here()) {
+        gp_fd_new(sv[0]);
+        gp_fd_new(sv[1]);
+    }
+    return r;
+}

@@ -1,0 +1,55 @@
+/* real.c — resolve the table of real libc functions, once. */
+#include "real.h"
+
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <errno.h>
+
+#define GP_REAL_DEF(name, required) __typeof__(name) *real_##name;
+GP_REAL_LIST(GP_REAL_DEF)
+#undef GP_REAL_DEF
+
+static void say(const char *a, const char *b)
+{
+    /* libc's own write: the table may be half-built here */
+    struct iovec v[3] = {{(void *)"gpatch: ", 8}, {(void *)a, strlen(a)}, {(void *)b, strlen(b)}};
+    (void)!syscall(SYS_writev, 2, v, 3);
+}
+
+void gp_real_init(void)
+{
+    static int done;
+    if (__atomic_load_n(&done, __ATOMIC_ACQUIRE)) return;
+#define GP_REAL_RESOLVE(name, required)                                         \
+    {                                                                           \
+        void *p = dlsym(RTLD_NEXT, #name);                                      \
+        if (p == (void *)&name) p = NULL; /* never ourselves */                 \
+        if (!p && required) {                                                   \
+            say("cannot find the real ", #name "\n");                          \
+            abort();                                                            \
+        }                                                                       \
+        __atomic_store_n(&real_##name, (__typeof__(name) *)p, __ATOMIC_RELEASE); \
+    }
+    GP_REAL_LIST(GP_REAL_RESOLVE)
+#undef GP_REAL_RESOLVE
+    __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+}
+
+int gp_copy_in(void *dst, const void *src, size_t n)
+{
+    if (!src) return -EFAULT;
+    int saved = errno;
+    struct iovec local = {dst, n}, remote = {(void *)src, n};
+    ssize_t r = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    int err = errno;
+    errno = saved;
+    if (r == (ssize_t)n) return 0;
+    if (r < 0 && err != EFAULT) { /* not permitted (seccomp...): trust the pointer */
+        memcpy(dst, src, n);
+        return 0;
+    }
+    return -EFAULT;
+}

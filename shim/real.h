@@ -1,0 +1,73 @@
+/* real.h — the one table of libc's real functions (STYLE habit 9).
+ *
+ * Each hooked name has a pointer real_<name>, resolved once with
+ * dlsym(RTLD_NEXT) by gp_real_init(): from the constructor, or from the first
+ * hook that runs before it (another library's constructor may call us first).
+ * R(name) is the pointer, resolving the table on first use. */
+#ifndef GP_REAL_H
+#define GP_REAL_H
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GP_REAL_LIST(X)                                                        \
+    X(read, 1) X(write, 1) X(readv, 1) X(writev, 1) X(recv, 1) X(recvfrom, 1) \
+    X(recvmsg, 1) X(send, 1) X(sendto, 1) X(sendmsg, 1) X(accept, 1)          \
+    X(accept4, 1) X(connect, 1) X(poll, 1) X(ppoll, 1) X(select, 1)           \
+    X(pselect, 1) X(sleep, 1) X(usleep, 1) X(nanosleep, 1)                     \
+    X(clock_nanosleep, 1) X(close, 1) X(fclose, 1) X(dup2, 1) X(dup3, 1)      \
+    X(ioctl, 1) X(socket, 1) X(socketpair, 1) X(pipe, 1) X(pipe2, 1)          \
+    X(sched_yield, 1) X(sigaction, 1) X(pthread_create, 1)                    \
+    X(pthread_join, 1) X(pthread_detach, 1) X(pthread_exit, 1)                \
+    X(pthread_self, 1) X(pthread_equal, 1) X(pthread_getattr_np, 1)           \
+    X(pthread_kill, 1) X(pthread_cancel, 1) X(pthread_setname_np, 1)          \
+    X(pthread_getname_np, 1) X(pthread_tryjoin_np, 1)                         \
+    X(pthread_timedjoin_np, 1) X(pthread_clockjoin_np, 1)                     \
+    X(pthread_setschedparam, 1) X(pthread_getschedparam, 1)                   \
+    X(pthread_setschedprio, 1) X(pthread_getcpuclockid, 1)                    \
+    X(pthread_setaffinity_np, 1) X(pthread_getaffinity_np, 1)                 \
+    X(pthread_sigqueue, 1) X(pthread_testcancel, 1)                           \
+    X(pthread_setcancelstate, 1)
+
+#define GP_REAL_DECL(name, required) extern __typeof__(name) *real_##name;
+GP_REAL_LIST(GP_REAL_DECL)
+#undef GP_REAL_DECL
+
+void gp_real_init(void);
+/* glibc's: reports a _FORTIFY_SOURCE overflow and aborts */
+extern void __chk_fail(void) __attribute__((noreturn));
+#define R(name) (__builtin_expect(real_##name != 0, 1) ? real_##name : (gp_real_init(), real_##name))
+
+/* The shim's export marker: only libc's names leave the library. */
+#define GP_EXPORT __attribute__((visibility("default")))
+
+
+/* Call into the runtime and apply libc's convention: -errno becomes -1 with
+ * errno set last; on success errno is what it was before the call. */
+#define GP_CALL(expr)                         \
+    ({                                        \
+        int gp_saved_errno_ = errno;          \
+        long gp_r_ = (long)(expr);            \
+        if (gp_r_ < 0) {                      \
+            errno = (int)-gp_r_;              \
+            gp_r_ = -1;                       \
+        } else {                              \
+            errno = gp_saved_errno_;          \
+        }                                     \
+        gp_r_;                                \
+    })
+
+/* Copy n bytes from a pointer the program gave us, or -EFAULT where the
+ * kernel would have said so (instead of crashing inside the shim). */
+int gp_copy_in(void *dst, const void *src, size_t n);
+#endif

@@ -1,0 +1,261 @@
+/* thread.c — pthread_create makes a green thread; every pthread function
+ * that takes a pthread_t accepts a green thread's handle (DESIGN: "a returned
+ * pthread_t must be safe to hand to any pthread function").
+ *
+ * Main keeps its real pthread_t, so what works on the main OS thread keeps
+ * working on it. Functions about the OS thread (scheduling, affinity, CPU
+ * clock, signals) act, for a green thread, on the worker OS thread it runs on.
+ */
+#include "real.h"
+#include "../runtime/gp.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void once_msg(int *said, const char *msg)
+{
+    if (__atomic_exchange_n(said, 1, __ATOMIC_RELAXED)) return;
+    (void)!R(write)(2, msg, strlen(msg));
+}
+
+static size_t glibc_default_stack(void)
+{
+    static size_t v;
+    if (!v) {
+        pthread_attr_t a;
+        size_t s = 0;
+        if (pthread_getattr_default_np(&a) == 0) {
+            pthread_attr_getstacksize(&a, &s);
+            pthread_attr_destroy(&a);
+        }
+        v = s ? s : 8u << 20;
+    }
+    return v;
+}
+
+GP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+    if (!gp_can_spawn()) return R(pthread_create)(t, attr, fn, arg);
+    struct gp_thread_attr a = {0, NULL, 0};
+    if (attr) {
+        int ds = PTHREAD_CREATE_JOINABLE;
+        size_t ss = 0;
+        void *lo = NULL;
+        pthread_attr_getdetachstate(attr, &ds);
+        a.detached = ds == PTHREAD_CREATE_DETACHED;
+        pthread_attr_getstack(attr, &lo, &ss);
+        if ((uintptr_t)lo + ss != 0) { /* pthread_attr_setstack: the program's own stack */
+            a.stack_addr = lo;
+            a.stack_size = ss;
+        } else {
+            pthread_attr_getstacksize(attr, &ss);
+            if (ss != glibc_default_stack()) a.stack_size = ss; /* else GPATCH_STACK_SIZE */
+        }
+    }
+    uintptr_t h;
+    int r = gp_thread_create(&h, &a, fn, arg);
+    if (r < 0) return -r;
+    *t = (pthread_t)h;
+    return 0;
+}
+
+GP_EXPORT pthread_t pthread_self(void)
+{
+    if (gp_started_here() && gp_is_current_gthread()) return (pthread_t)gp_thread_self();
+    return R(pthread_self)();
+}
+
+GP_EXPORT int pthread_equal(pthread_t a, pthread_t b)
+{
+    return a == b;
+}
+
+GP_EXPORT void pthread_exit(void *ret)
+{
+    if (gp_started_here() && gp_is_current_gthread()) gp_thread_exit(ret);
+    R(pthread_exit)(ret);
+    __builtin_unreachable();
+}
+
+static int cross_thread(void)
+{
+    static int said;
+    once_msg(&said, "gpatch: waiting for a green thread from an OS thread that is not one is not supported: EINVAL\n");
+    return EINVAL;
+}
+
+/* Is t ours, and may the caller wait on it? 1 ours, 0 not ours */
+static int ours(pthread_t t)
+{
+    return gp_started_here() && gp_is_thread((uintptr_t)t);
+}
+
+static int join_until(pthread_t t, void **ret, gp_deadline dl)
+{
+    if (!gp_is_current_gthread()) return cross_thread();
+    return -gp_thread_join((uintptr_t)t, ret, dl);
+}
+
+GP_EXPORT int pthread_join(pthread_t t, void **ret)
+{
+    if (!ours(t)) return R(pthread_join)(t, ret);
+    return join_until(t, ret, GP_FOREVER);
+}
+
+GP_EXPORT int pthread_tryjoin_np(pthread_t t, void **ret)
+{
+    if (!ours(t)) return R(pthread_tryjoin_np)(t, ret);
+    return join_until(t, ret, 0);
+}
+
+static int abs_deadline(clockid_t clk, const struct timespec *abst, gp_deadline *dl)
+{
+    struct timespec ts, now;
+    if (gp_copy_in(&ts, abst, sizeof ts) != 0) return EFAULT;
+    if (ts.tv_nsec < 0 || ts.tv_nsec >= GP_NSEC) return EINVAL;
+    if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
+    if (clock_gettime(clk, &now) != 0) return EINVAL;
+    int64_t d = gp_ts_ns(&ts) - gp_ts_ns(&now);
+    *dl = d <= 0 ? 0 : gp_after_ns(d);
+    return 0;
+}
+
+GP_EXPORT int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *abst)
+{
+    if (!ours(t)) return R(pthread_timedjoin_np)(t, ret, abst);
+    gp_deadline dl = GP_FOREVER;
+    if (abst) {
+        int e = abs_deadline(CLOCK_REALTIME, abst, &dl);
+        if (e) return e;
+    }
+    int r = join_until(t, ret, dl);
+    return r == EBUSY ? ETIMEDOUT : r;
+}
+
+GP_EXPORT int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clk, const struct timespec *abst)
+{
+    if (!ours(t)) return R(pthread_clockjoin_np)(t, ret, clk, abst);
+    gp_deadline dl = GP_FOREVER;
+    if (abst) {
+        int e = abs_deadline(clk, abst, &dl);
+        if (e) return e;
+    }
+    int r = join_until(t, ret, dl);
+    return r == EBUSY ? ETIMEDOUT : r;
+}
+
+GP_EXPORT int pthread_detach(pthread_t t)
+{
+    if (!ours(t)) return R(pthread_detach)(t);
+    return -gp_thread_detach((uintptr_t)t);
+}
+
+GP_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
+{
+    if (!ours(t) || gp_is_thread((uintptr_t)t) == 2) return R(pthread_getattr_np)(t, attr);
+    struct gp_stack_info si;
+    int r = gp_thread_stack((uintptr_t)t, &si);
+    if (r < 0) return -r;
+    pthread_attr_init(attr);
+    pthread_attr_setstack(attr, si.lo, si.size);
+    pthread_attr_setguardsize(attr, si.guard);
+    pthread_attr_setdetachstate(attr, si.detached ? PTHREAD_CREATE_DETACHED : PTHREAD_CREATE_JOINABLE);
+    return 0;
+}
+
+/* A green thread's OS-level identity is its worker's. */
+static pthread_t os_of(pthread_t t)
+{
+    return ours(t) ? (pthread_t)gp_thread_os_handle((uintptr_t)t) : t;
+}
+
+GP_EXPORT int pthread_kill(pthread_t t, int sig)
+{
+    if (!ours(t)) return R(pthread_kill)(t, sig);
+    if (sig < 0 || sig >= NSIG) return EINVAL;
+    if (gp_thread_alive((uintptr_t)t) != 0) return ESRCH;
+    if (sig == 0) return 0;
+    gp_thread_prefer_signal((uintptr_t)t);
+    return R(pthread_kill)(os_of(t), sig);
+}
+
+GP_EXPORT int pthread_sigqueue(pthread_t t, int sig, const union sigval val)
+{
+    if (!ours(t)) return R(pthread_sigqueue)(t, sig, val);
+    if (gp_thread_alive((uintptr_t)t) != 0) return ESRCH;
+    if (sig > 0 && sig < NSIG) gp_thread_prefer_signal((uintptr_t)t);
+    return R(pthread_sigqueue)(os_of(t), sig, val);
+}
+
+GP_EXPORT int pthread_cancel(pthread_t t)
+{
+    if (!ours(t)) return R(pthread_cancel)(t);
+    return -gp_thread_cancel((uintptr_t)t);
+}
+
+GP_EXPORT void pthread_testcancel(void)
+{
+    if (gp_started_here() && gp_is_current_gthread()) gp_test_cancel();
+    else R(pthread_testcancel)();
+}
+
+GP_EXPORT int pthread_setcancelstate(int state, int *old)
+{
+    if (!(gp_started_here() && gp_is_current_gthread())) return R(pthread_setcancelstate)(state, old);
+    if (state != PTHREAD_CANCEL_ENABLE && state != PTHREAD_CANCEL_DISABLE) return EINVAL;
+    int was;
+    gp_thread_setcancelstate(state == PTHREAD_CANCEL_ENABLE, &was);
+    if (old) *old = was ? PTHREAD_CANCEL_ENABLE : PTHREAD_CANCEL_DISABLE;
+    return 0;
+}
+
+GP_EXPORT int pthread_setname_np(pthread_t t, const char *name)
+{
+    if (!ours(t) || gp_is_thread((uintptr_t)t) == 2) return R(pthread_setname_np)(t, name);
+    return -gp_thread_setname((uintptr_t)t, name);
+}
+
+GP_EXPORT int pthread_getname_np(pthread_t t, char *buf, size_t len)
+{
+    if (!ours(t) || gp_is_thread((uintptr_t)t) == 2) return R(pthread_getname_np)(t, buf, len);
+    int r = gp_thread_getname((uintptr_t)t, buf, len);
+    if (r == 0 && buf[0] == '\0') /* never named: a new thread carries the process's name */
+        return R(pthread_getname_np)(os_of(t), buf, len);
+    return -r;
+}
+
+GP_EXPORT int pthread_setschedparam(pthread_t t, int policy, const struct sched_param *p)
+{
+    return R(pthread_setschedparam)(os_of(t), policy, p);
+}
+
+GP_EXPORT int pthread_getschedparam(pthread_t t, int *policy, struct sched_param *p)
+{
+    return R(pthread_getschedparam)(os_of(t), policy, p);
+}
+
+GP_EXPORT int pthread_setschedprio(pthread_t t, int prio)
+{
+    return R(pthread_setschedprio)(os_of(t), prio);
+}
+
+GP_EXPORT int pthread_getcpuclockid(pthread_t t, clockid_t *clk)
+{
+    return R(pthread_getcpuclockid)(os_of(t), clk);
+}
+
+GP_EXPORT int pthread_setaffinity_np(pthread_t t, size_t n, const cpu_set_t *set)
+{
+    return R(pthread_setaffinity_np)(os_of(t), n, set);
+}
+
+GP_EXPORT int pthread_getaffinity_np(pthread_t t, size_t n, cpu_set_t *set)
+{
+    return R(pthread_getaffinity_np)(os_of(t), n, set);
+}
+
+GP_EXPORT int sched_yield(void)
+{
+    if (!gp_managed()) return R(sched_yield)();
+    return gp_yield();
+}
