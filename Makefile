@@ -88,3 +88,8 @@ uninstall:
 
 clean:
 	rm -rf $(BUILD)
+
+$(BUILD)/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -o $@ $<
+progs: $(BUILD)/tools/loadgen

@@ -32,6 +32,52 @@ static void say(const char *m)
     (void)!R(write)(2, m, strlen(m));
 }
 
+/* GPATCH_NO_INHERIT: this process keeps gpatch, what it execs does not.
+ * environ is edited in place: the program may define its own getenv and
+ * setenv (bash does), which do not work before its main. */
+extern char **environ;
+
+/* getenv without the program's getenv (bash has its own) */
+static const char *env(const char *name)
+{
+    size_t n = strlen(name);
+    for (char **e = environ; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+    return NULL;
+}
+
+static void drop_from_ld_preload(void)
+{
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "LD_PRELOAD=", 11) != 0) continue;
+        const char *pre = *e + 11;
+        char *copy = strdup(pre), *out = malloc(strlen(*e) + 1);
+        if (!copy || !out) {
+            free(copy);
+            free(out);
+            return;
+        }
+        strcpy(out, "LD_PRELOAD=");
+        size_t n = 11;
+        for (char *save = NULL, *tok = strtok_r(copy, ": ", &save); tok; tok = strtok_r(NULL, ": ", &save)) {
+            const char *base = strrchr(tok, '/');
+            if (strcmp(base ? base + 1 : tok, "libgpatch.so") == 0) continue;
+            if (n > 11) out[n++] = ':';
+            strcpy(out + n, tok);
+            n += strlen(tok);
+        }
+        free(copy);
+        if (n > 11) {
+            *e = out; /* the old string belongs to the kernel's stack: left as is */
+        } else {
+            free(out);
+            char **d = e;
+            do d[0] = d[1]; while (*d++);
+        }
+        return;
+    }
+}
+
 static void child_after_fork(void)
 {
     gp_fork_child();
@@ -47,14 +93,16 @@ __attribute__((constructor)) static void gp_init(void)
     struct rlimit rl;
     if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= 16384)
         stack = rl.rlim_cur;
-    const char *s = getenv("GPATCH_STACK_SIZE");
+    const char *s = env("GPATCH_STACK_SIZE");
     if (s && *s) {
         size_t v = parse_size(s);
         if (v >= 16384) stack = v;
         else say("gpatch: GPATCH_STACK_SIZE must be a size of at least 16k (e.g. 64k, 8M); using the default\n");
     }
-    const char *d = getenv("GPATCH_DEBUG");
+    const char *d = env("GPATCH_DEBUG");
     gp_configure(stack, d && *d && strcmp(d, "0") != 0);
+    const char *ni = env("GPATCH_NO_INHERIT");
+    if (ni && *ni && strcmp(ni, "0") != 0) drop_from_ld_preload();
     pthread_atfork(NULL, NULL, child_after_fork);
     errno = saved;
 }

@@ -1,0 +1,113 @@
+/* loadgen — N concurrent HTTP clients on one thread (epoll), never
+ * preloaded. Opens all N connections at once, sends one request on each,
+ * reads each answer to EOF; meanwhile samples the server's /proc/PID/status
+ * for its peak OS thread count and peak RSS.
+ * Usage: loadgen PORT N [SERVER_PID] [TIMEOUT_S]
+ * Prints: answered=A/N wall_s=W peak_threads=T peak_rss_kib=R */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+struct conn { int fd, sent, ok, done; size_t got; char head[16]; };
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void sample(int pid, long *threads, long *rss)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    while (fgets(line, sizeof line, f)) {
+        long v;
+        if (sscanf(line, "Threads: %ld", &v) == 1 && v > *threads) *threads = v;
+        if (sscanf(line, "VmHWM: %ld", &v) == 1 && v > *rss) *rss = v;
+    }
+    fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: loadgen PORT N [SERVER_PID] [TIMEOUT_S]\n");
+        return 2;
+    }
+    int port = atoi(argv[1]), n = atoi(argv[2]), pid = argc > 3 ? atoi(argv[3]) : 0;
+    double timeout = argc > 4 ? atof(argv[4]) : 30;
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    struct conn *c = calloc((size_t)n, sizeof *c);
+    int ep = epoll_create1(0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    double t0 = now();
+    for (int i = 0; i < n; i++) {
+        c[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (c[i].fd < 0) { perror("socket"); c[i].done = 1; continue; }
+        if (connect(c[i].fd, (struct sockaddr *)&a, sizeof a) != 0 && errno != EINPROGRESS) {
+            c[i].done = 1;
+            continue;
+        }
+        struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.u32 = (uint32_t)i};
+        epoll_ctl(ep, EPOLL_CTL_ADD, c[i].fd, &ev);
+    }
+    long threads = 0, rss = 0;
+    int done = 0, answered = 0;
+    for (int i = 0; i < n; i++) done += c[i].done;
+    struct epoll_event evs[256];
+    double last_sample = 0;
+    while (done < n && now() - t0 < timeout) {
+        if (pid && now() - last_sample > 0.02) {
+            sample(pid, &threads, &rss);
+            last_sample = now();
+        }
+        int k = epoll_wait(ep, evs, 256, 20);
+        for (int j = 0; j < k; j++) {
+            struct conn *x = &c[evs[j].data.u32];
+            if (x->done) continue;
+            if (!x->sent && (evs[j].events & EPOLLOUT)) {
+                const char *req = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+                if (write(x->fd, req, strlen(req)) == (ssize_t)strlen(req)) x->sent = 1;
+                struct epoll_event ev = {.events = EPOLLIN, .data.u32 = evs[j].data.u32};
+                epoll_ctl(ep, EPOLL_CTL_MOD, x->fd, &ev);
+            }
+            if (evs[j].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+                char buf[4096];
+                ssize_t r;
+                while ((r = read(x->fd, buf, sizeof buf)) > 0) {
+                    size_t take = x->got < sizeof x->head - 1 ? sizeof x->head - 1 - x->got : 0;
+                    if (take > (size_t)r) take = (size_t)r;
+                    memcpy(x->head + x->got, buf, take);
+                    x->got += (size_t)r;
+                }
+                if (r == 0 || (r < 0 && errno != EAGAIN)) {
+                    x->ok = strncmp(x->head, "HTTP/1.1 200", 12) == 0;
+                    answered += x->ok;
+                    x->done = 1;
+                    done++;
+                    close(x->fd);
+                }
+            }
+        }
+    }
+    double wall = now() - t0;
+    if (pid) sample(pid, &threads, &rss);
+    printf("answered=%d/%d wall_s=%.3f peak_threads=%ld peak_rss_kib=%ld\n", answered, n, wall, threads, rss);
+    return answered == n ? 0 : 1;
+}
