@@ -227,12 +227,13 @@ ssize_t gp_io(struct gp_io *op)
         if (r == -EINPROGRESS && op->connect) {
             if (program_nonblocking(op->fd)) return r;
             gp_deadline cdl = socket_deadline(e, GP_OUT);
-            int w;
-            do w = wait_fd(e, GP_OUT, cdl, cdl == GP_FOREVER ? GP_RESTARTABLE : GP_NORESTART);
-            while (w == 0 && !ready_now(op->fd, GP_OUT));
-            if (w == -ETIMEDOUT) return -EINPROGRESS;
-            if (w < 0) return w;
-            return op->attempt(op, GP_FINISH);
+            for (;;) {
+                int w = wait_fd(e, GP_OUT, cdl, cdl == GP_FOREVER ? GP_RESTARTABLE : GP_NORESTART);
+                if (w == -ETIMEDOUT) return -EINPROGRESS;
+                if (w < 0) return w;
+                r = op->attempt(op, GP_FINISH);
+                if (r != -EALREADY && r != -EINPROGRESS) return r; /* else: woken early */
+            }
         }
         if (r >= 0) {
             if (op->newfd) gp_fd_new((int)r);
@@ -267,12 +268,16 @@ static int poll_events(short ev)
 int gp_poll(struct gp_pollop *op)
 {
     struct waiter local[16], *ws = local;
-    if (op->nwait > 16 && !(ws = malloc(op->nwait * sizeof *ws))) return -ENOMEM;
     int r;
     for (;;) {
-        r = op->attempt(op);
+        r = op->attempt(op); /* validates the arguments before we touch them */
         if (r != 0) break;
         if (op->deadline == 0 || (op->deadline > 0 && gp_now() >= op->deadline)) break;
+        if (op->nwait > 16 && ws == local && !(ws = malloc(op->nwait * sizeof *ws))) {
+            ws = local;
+            r = -ENOMEM;
+            break;
+        }
         nfds_t nw = 0;
         for (nfds_t i = 0; i < op->nwait; i++) {
             int ev = poll_events(op->wait[i].events);

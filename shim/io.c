@@ -20,7 +20,8 @@ static ssize_t read_try(struct gp_io *op, int how)
 
 GP_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-    if (!gp_managed()) return R(read)(fd, buf, n);
+    /* nothing to wait for: a zero-length read answers at once, as stock */
+    if (!gp_managed() || n == 0) return R(read)(fd, buf, n);
     struct call c = {.io = {.attempt = read_try, .fd = fd, .events = GP_IN, .len = n}, .buf = buf};
     return GP_CALL(gp_io(&c.io));
 }

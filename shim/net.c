@@ -24,13 +24,13 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 
 GP_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-    if (!gp_managed()) return R(recv)(fd, buf, n, flags);
+    if (!gp_managed() || n == 0 || (flags & MSG_DONTWAIT)) return R(recv)(fd, buf, n, flags);
     return do_recvfrom(fd, buf, n, flags, NULL, NULL);
 }
 
 GP_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *alen)
 {
-    if (!gp_managed()) return R(recvfrom)(fd, buf, n, flags, addr, alen);
+    if (!gp_managed() || n == 0 || (flags & MSG_DONTWAIT)) return R(recvfrom)(fd, buf, n, flags, addr, alen);
     return do_recvfrom(fd, buf, n, flags, addr, alen);
 }
 
@@ -56,7 +56,7 @@ static ssize_t recvmsg_try(struct gp_io *op, int how)
 GP_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     /* MSG_WAITALL over a vector: rare enough to let it block as stock */
-    if (!gp_managed() || (flags & MSG_WAITALL)) return R(recvmsg)(fd, msg, flags);
+    if (!gp_managed() || (flags & (MSG_WAITALL | MSG_DONTWAIT))) return R(recvmsg)(fd, msg, flags);
     struct call c = {.io = {.attempt = recvmsg_try, .fd = fd, .events = GP_IN}, .msg = msg, .flags = flags};
     return GP_CALL(gp_io(&c.io));
 }
@@ -71,7 +71,7 @@ static ssize_t sendto_try(struct gp_io *op, int how)
 
 GP_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-    if (!gp_managed()) return R(send)(fd, buf, n, flags);
+    if (!gp_managed() || (flags & MSG_DONTWAIT)) return R(send)(fd, buf, n, flags); /* never parks */
     struct call c = {.io = {.attempt = sendto_try, .fd = fd, .events = GP_OUT, .len = n, .all = 1},
                      .cbuf = buf, .flags = flags};
     return GP_CALL(gp_io(&c.io));
@@ -79,7 +79,7 @@ GP_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 
 GP_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t tolen)
 {
-    if (!gp_managed()) return R(sendto)(fd, buf, n, flags, to, tolen);
+    if (!gp_managed() || (flags & MSG_DONTWAIT)) return R(sendto)(fd, buf, n, flags, to, tolen);
     struct call c = {.io = {.attempt = sendto_try, .fd = fd, .events = GP_OUT, .len = n, .all = 1},
                      .cbuf = buf, .flags = flags, .to = to, .tolen = tolen};
     return GP_CALL(gp_io(&c.io));
@@ -112,7 +112,7 @@ static ssize_t sendmsg_try(struct gp_io *op, int how)
 
 GP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    if (!gp_managed()) return R(sendmsg)(fd, msg, flags);
+    if (!gp_managed() || (flags & MSG_DONTWAIT)) return R(sendmsg)(fd, msg, flags);
     struct call c = {.io = {.attempt = sendmsg_try, .fd = fd, .events = GP_OUT, .len = SIZE_MAX, .all = 1},
                      .cmsg = msg, .flags = flags};
     return GP_CALL(gp_io(&c.io));
@@ -155,13 +155,10 @@ GP_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *alen)
 static ssize_t connect_try(struct gp_io *op, int how)
 {
     struct call *c = (struct call *)op;
-    if (how == GP_FINISH) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (getsockopt(op->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -errno;
-        return err ? -err : 0;
-    }
-    if (how != GP_SOCK) return neg(R(connect)(op->fd, c->to, c->tolen));
+    /* GP_FINISH: connect again, as a blocking connect does inside the
+     * kernel: it reports the outcome (0, or ECONNREFUSED...) and marks the
+     * socket connected, so a later connect says EISCONN as stock */
+    if (how != GP_SOCK && how != GP_FINISH) return neg(R(connect)(op->fd, c->to, c->tolen));
     int fl = fcntl(op->fd, F_GETFL);
     if (fl < 0) return -errno;
     if (fl & O_NONBLOCK) return neg(R(connect)(op->fd, c->to, c->tolen));

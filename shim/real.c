@@ -19,6 +19,14 @@ static void say(const char *a, const char *b)
     (void)!syscall(SYS_writev, 2, v, 3);
 }
 
+/* Does p lie in the object this code is in (a symbol resolving back to us)? */
+static int is_ours(void *p)
+{
+    Dl_info a, b;
+    if (!dladdr(p, &a) || !dladdr((void *)&gp_real_init, &b)) return 0;
+    return a.dli_fbase == b.dli_fbase;
+}
+
 void gp_real_init(void)
 {
     static int done;
@@ -26,7 +34,7 @@ void gp_real_init(void)
 #define GP_REAL_RESOLVE(name, required)                                         \
     {                                                                           \
         void *p = dlsym(RTLD_NEXT, #name);                                      \
-        if (p == (void *)&name) p = NULL; /* never ourselves */                 \
+        if (p && is_ours(p)) p = NULL; /* never ourselves */                   \
         if (!p && required) {                                                   \
             say("cannot find the real ", #name "\n");                          \
             abort();                                                            \
