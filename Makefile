@@ -13,7 +13,7 @@ LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 BOOST_A := /usr/lib/x86_64-linux-gnu/libboost_context.a
 
 PROG_SRC := $(wildcard tests/progs/*.c)
-PROGS    := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC)) \
+PROGS    := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(filter-out tests/progs/fortified.c,$(PROG_SRC))) \
             $(BUILD)/progs/fortified $(BUILD)/progs/cxx_threads
 TEST_SRC := $(wildcard tests/unit/*.c) $(wildcard tests/e2e/*.c)
 RT_SRC   := $(wildcard runtime/*.c) shim/real.c
@@ -52,7 +52,10 @@ $(BUILD)/libgpatch.so: $(LIB_OBJ) $(BUILD)/obj/fcontext/.done shim/gpatch.map
 $(BUILD)/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -Wall -o $@ $< -lpthread
-$(BUILD)/progs/fortified: tests/progs/io_edge.c
+$(BUILD)/progs/static_hello: tests/progs/static_hello.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O1 -o $@ $<
+$(BUILD)/progs/fortified: tests/progs/fortified.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -D_FORTIFY_SOURCE=2 -Wall -o $@ $< -lpthread
 $(BUILD)/progs/cxx_threads: tests/progs/cxx/cxx_threads.cpp

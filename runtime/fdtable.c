@@ -172,10 +172,15 @@ static int watch(struct fdent *e, int events)
     if (e->loop != &w->loop) {
         /* uv_poll_init sets O_NONBLOCK on the fd (ioctl FIONBIO): the shim
          * swallows that request, the file stays as the program made it. */
+        int before = fcntl(e->fd, F_GETFL);
         gp__tls.swallow_nb = 1;
         int r = uv_poll_init(&w->loop, &e->poll, e->fd);
         gp__tls.swallow_nb = 0;
         if (r != 0) return r;
+        /* and if it got through all the same (a libuv built to use fcntl),
+         * put the flag back at once */
+        if (before >= 0 && !(before & O_NONBLOCK) && (fcntl(e->fd, F_GETFL) & O_NONBLOCK))
+            fcntl(e->fd, F_SETFL, before);
         e->loop = &w->loop;
         e->poll.data = e;
         e->polling = 0;

@@ -326,8 +326,9 @@ void gp_thread_exit(void *ret)
 int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl)
 {
     struct gp_worker *w = gp__w;
-    struct gp_gthread *g = gp__gthread_from_handle(h), *self = w->cur;
+    struct gp_gthread *g = gp__gthread_from_handle(h);
     if (!g) return -ESRCH;
+    struct gp_gthread *self = w->cur;
     if (g == self) return -EDEADLK;
     if (g->detached) return -EINVAL;
     if (g->joiner && g->joiner != self) return -EINVAL;

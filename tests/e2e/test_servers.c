@@ -1,0 +1,109 @@
+/* Servers: the stock-built thread-per-connection programs under gpatch,
+ * 1,000 concurrent clients on loopback, compared with the same run stock. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+TestSuite(servers, .fini = h_cleanup, .timeout = 120);
+
+/* N clients at once, each sends its own 1 KiB and expects it back intact.
+ * Returns how many got their bytes back; *peak_threads from /proc. */
+static int echo_clients(int port, int n, pid_t server, long *peak_threads)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    int *fd = calloc((size_t)n, sizeof *fd);
+    size_t *got = calloc((size_t)n, sizeof *got);
+    int ep = epoll_create1(0), ok = 0, done = 0;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < n; i++) {
+        fd[i] = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd[i] < 0 || connect(fd[i], (struct sockaddr *)&a, sizeof a) != 0) {
+            done++;
+            continue;
+        }
+        char msg[1024];
+        memset(msg, 'a' + i % 26, sizeof msg);
+        snprintf(msg, 16, "%08d", i);
+        (void)!write(fd[i], msg, sizeof msg);
+        fcntl(fd[i], F_SETFL, O_NONBLOCK);
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        epoll_ctl(ep, EPOLL_CTL_ADD, fd[i], &ev);
+    }
+    *peak_threads = h_status_field(server, "Threads");
+    struct epoll_event evs[128];
+    time_t t0 = time(NULL);
+    while (done < n && time(NULL) - t0 < 60) {
+        int k = epoll_wait(ep, evs, 128, 100);
+        for (int j = 0; j < k; j++) {
+            int i = (int)evs[j].data.u32;
+            char buf[2048];
+            ssize_t r = read(fd[i], buf, sizeof buf);
+            if (r <= 0) continue;
+            if (got[i] == 0) {
+                char want[16];
+                snprintf(want, sizeof want, "%08d", i);
+                if (r < 8 || memcmp(buf, want, 8) != 0) got[i] = 1u << 30; /* wrong data */
+            }
+            got[i] += (size_t)r;
+            if (got[i] == 1024) {
+                ok++;
+                done++;
+                close(fd[i]);
+            }
+        }
+        long th = h_status_field(server, "Threads");
+        if (th > *peak_threads) *peak_threads = th;
+    }
+    free(fd);
+    free(got);
+    close(ep);
+    return ok;
+}
+
+static void echo_run(int preload, int *ok, long *threads)
+{
+    char *argv[] = {h_path("build/progs/echo_server"), "0", NULL};
+    struct h_proc pr = h_spawn(argv, preload, NULL);
+    int port = h_port(&pr, 10);
+    cr_assert(port > 0, "echo_server did not start");
+    *ok = echo_clients(port, 1000, pr.pid, threads);
+    h_cleanup();
+}
+
+Test(servers, echo_1000_concurrent_clients)
+{
+    int ok_stock, ok_gp;
+    long th_stock, th_gp;
+    echo_run(0, &ok_stock, &th_stock);
+    echo_run(1, &ok_gp, &th_gp);
+    cr_assert_eq(ok_stock, 1000, "stock answered %d", ok_stock);
+    cr_assert_eq(ok_gp, 1000, "under gpatch answered %d", ok_gp);
+    cr_assert_gt(th_stock, 100, "stock should run a thread per connection (%ld)", th_stock);
+    cr_assert_eq(th_gp, 1, "under gpatch the server should stay on one OS thread, saw %ld", th_gp);
+}
+
+/* the seed scenario: handler sleeps 1 s, 1,000 clients at once; all answer,
+ * on one OS thread (the wall time is the benchmark's to quote, not a test's) */
+Test(servers, sleep_scenario_one_os_thread)
+{
+    char *argv[] = {h_path("build/progs/sleep_server"), "0", "1000", NULL};
+    struct h_proc pr = h_spawn(argv, 1, NULL);
+    int port = h_port(&pr, 10);
+    cr_assert(port > 0);
+    char ports[16], pids[16], out[512];
+    snprintf(ports, sizeof ports, "%d", port);
+    snprintf(pids, sizeof pids, "%d", (int)pr.pid);
+    char *lg[] = {h_path("build/tools/loadgen"), ports, "1000", pids, "60", NULL};
+    int st = h_run(lg, 0, out, sizeof out, 90);
+    cr_assert_eq(st, 0, "loadgen: %s", out);
+    cr_assert(strstr(out, "answered=1000/1000"), "%s", out);
+    cr_assert(strstr(out, "peak_threads=1 "), "the server left its one OS thread: %s", out);
+}
