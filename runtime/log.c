@@ -14,7 +14,9 @@ int gp_debug_on;
 static void emit(const char *prefix, const char *fmt, va_list ap)
 {
     char buf[512];
-    int n = snprintf(buf, sizeof buf, "gpatch[%d]: %s", (int)getpid(), prefix);
+    gp_deadline now = gp_now();
+    int n = snprintf(buf, sizeof buf, "gpatch[%d] %lld.%03lld: %s", (int)getpid(), (long long)(now / GP_NSEC % 1000),
+                     (long long)(now / 1000000 % 1000), prefix);
     if (n < 0) return;
     int m = vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
     if (m < 0) return;

@@ -25,6 +25,7 @@ int gp__loop_init(struct gp_worker *w)
 
 static void on_timer(uv_timer_t *t)
 {
+    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d timer fired", ((struct gp_gthread *)t->data)->id);
     gp__ready(t->data, -ETIMEDOUT);
 }
 
@@ -37,6 +38,7 @@ void gp__timer_arm(struct gp_gthread *g, gp_deadline dl)
     uv_update_time(loop);
     uint64_t due = (uint64_t)(dl + 999999) / 1000000, now = uv_now(loop);
     uv_timer_start(&g->timer, on_timer, due > now ? due - now : 0, 0);
+    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d timer in %llu ms (heap %u)", g->id, (unsigned long long)(due > now ? due - now : 0), loop->timer_heap.nelts);
 }
 
 void gp__timer_disarm(struct gp_gthread *g)

@@ -83,6 +83,7 @@ static void switch_to(struct gp_gthread *to)
         from->state = GT_RUNNING;
         return;
     }
+    GP_ASSERT(to == &w->sched || to->state == GT_READY);
     from->err = errno;
     w->cur = to;
     if (to != &w->sched) to->state = GT_RUNNING;
@@ -109,10 +110,15 @@ static struct gp_gthread *next_to_run(void)
 
 void gp__ready(struct gp_gthread *g, int result)
 {
+    struct gp_worker *w = gp__w;
     if (g->state != GT_PARKED) return;
     g->state = GT_READY;
     g->wake = result;
-    gp_list_push(&gp__w->runq, &g->runq);
+    gp_list_push(&w->runq, &g->runq);
+    /* From a loop callback: make uv_run return instead of going on to block
+     * in epoll_wait (UV_RUN_ONCE blocks after running due timers at its top
+     * if no I/O callback ran). */
+    if (w->cur == &w->sched) uv_stop(&w->loop);
 }
 
 int gp__park(const char *reason, gp_deadline dl, int intr)
@@ -192,6 +198,7 @@ static _Noreturn void sched_main(transfer_t t)
             continue;
         }
         if (w->nlive == 0) exit(0); /* the last thread called pthread_exit: as glibc */
+        if (GP_UNLIKELY(gp_debug_on)) gp_debugf("loop: wait, next timer in %d ms", uv_backend_timeout(&w->loop));
         uv_run(&w->loop, UV_RUN_ONCE);
         gp__signals();
     }
@@ -312,7 +319,7 @@ void gp_thread_exit(void *ret)
 {
     struct gp_worker *w = gp__w;
     struct gp_gthread *g = w->cur;
-    GP_ASSERT(g != &w->sched);
+    GP_ASSERT(g != &w->sched && g->state == GT_RUNNING);
     g->ret = ret;
     g->state = GT_DEAD;
     gp_list_del(&g->all);

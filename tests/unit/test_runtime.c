@@ -223,3 +223,35 @@ Test(runtime, many_gthreads)
     for (int i = 0; i < N; i++) cr_assert_eq(gp_thread_create(&h[i], &defaults, sleeper, (void *)10L), 0);
     for (int i = 0; i < N; i++) cr_assert_eq(gp_thread_join(h[i], NULL, GP_FOREVER), 0);
 }
+
+/* A timer that falls due while gthreads run is fired at the top of the next
+ * loop turn; the loop must then come back to run its gthread rather than
+ * block in epoll_wait (it did, once: UV_RUN_ONCE only returns early for I/O). */
+static void *busy_then_read(void *a)
+{
+    gp_deadline end = gp_now() + 30 * 1000000LL;
+    while (gp_now() < end) { /* computes: the 5 ms sleeper's timer falls due */ }
+    char c;
+    struct rd r = {{.attempt = try_recv, .fd = pair[0], .events = GP_IN, .len = 1}, &c};
+    return (void *)(long)gp_io(&r.io);
+}
+
+static void *short_sleep(void *a)
+{
+    gp_sleep(gp_after_ns(5 * 1000000));
+    return a;
+}
+
+Test(runtime, timer_due_during_a_run_wakes_its_gthread, .timeout = 10)
+{
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+    uintptr_t s, b;
+    gp_thread_create(&s, &defaults, short_sleep, (void *)7L);
+    gp_thread_create(&b, &defaults, busy_then_read, NULL);
+    void *r;
+    cr_assert_eq(gp_thread_join(s, &r, GP_FOREVER), 0);
+    cr_assert_eq((long)r, 7);
+    gp_fd_close(pair[0]);
+    cr_assert_eq(gp_thread_join(b, &r, GP_FOREVER), 0);
+    cr_assert_eq((long)r, -EBADF);
+}
