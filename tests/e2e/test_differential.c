@@ -36,6 +36,26 @@ Test(differential, fortified_build)
  * remaining seconds, nanosleep's rem */
 Test(differential, eintr) { same_output("build/progs/signals", 60); }
 
+/* pthread_exit from main: the process lives until its threads end, then
+ * exits 0 through atexit, as glibc; pthread_attr_setstack honoured */
+Test(differential, pthread_exit_from_main_and_setstack)
+{
+    same_output("build/progs/exit_main", 30);
+    cr_assert(strstr(patched, "worker 3 done\natexit handler ran"), "%s", patched);
+    cr_assert(strstr(patched, "on the given stack: 1"), "%s", patched);
+}
+
+/* SIGPIPE with its default action kills the writer, as stock */
+Test(differential, sigpipe_default_action)
+{
+    char *argv[] = {h_path("build/progs/sigpipe"), NULL};
+    int a = h_run(argv, 0, stock, sizeof stock, 20);
+    int b = h_run(argv, 1, patched, sizeof patched, 20);
+    cr_assert_eq(a, 128 + SIGPIPE, "stock: %d", a);
+    cr_assert_eq(b, a, "under gpatch: %d", b);
+    cr_assert_str_eq(patched, stock);
+}
+
 /* std::thread: the same results, on one OS thread under gpatch */
 Test(differential, cxx_std_thread)
 {
