@@ -44,6 +44,10 @@ $(BUILD)/obj/fcontext/.done: $(BOOST_A)
 FCTX := $(BUILD)/obj/fcontext/make_x86_64_sysv_elf_gas.o $(BUILD)/obj/fcontext/jump_x86_64_sysv_elf_gas.o \
         $(BUILD)/obj/fcontext/ontop_x86_64_sysv_elf_gas.o
 
+# the version script lists every GP_EXPORT of shim/: regenerated when they change
+shim/gpatch.map: $(wildcard shim/*.c) shim/gen-map.sh
+	sh shim/gen-map.sh
+
 $(BUILD)/libgpatch.so: $(LIB_OBJ) $(BUILD)/obj/fcontext/.done shim/gpatch.map
 	$(CC) -shared -o $@ $(LIB_OBJ) $(FCTX) -Wl,--version-script=shim/gpatch.map \
 	  -Wl,-z,noexecstack -Wl,-z,now -luv -ldl -lpthread

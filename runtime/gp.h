@@ -137,6 +137,24 @@ int gp_poll(struct gp_pollop *op);
 int gp_fd_close(int fd);
 void gp_fd_new(int fd);  /* a fresh fd appeared under this number */
 
+/* ---- synchronisation objects (sync.c) ------------------------------------ */
+/* Wait on the object at key: try(ctx) returns 0 (got it), -EAGAIN (not yet)
+ * or another -errno (returned). Parks between tries until gp_sync_wake(key),
+ * dl (then -ETIMEDOUT), or, if intr, a signal (-EINTR). poll_ns > 0 also
+ * tries again that often, for wakers that may not call gp_sync_wake. */
+int gp_sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadline dl, int intr, int64_t poll_ns);
+/* Wake up to n gthreads waiting on key, from any thread; returns how many. */
+int gp_sync_wake(const void *key, int n);
+/* Condition wait: queue on key, release(ctx), park until woken or dl,
+ * reacquire(ctx). 0, -ETIMEDOUT, or reacquire's error. */
+int gp_cond_wait(const void *key, void (*release)(void *ctx), int (*reacquire)(void *ctx), void *ctx, gp_deadline dl);
+enum { GP_INTR_NONE = 0, GP_INTR_ALWAYS = 2 }; /* as gp_intr: never / EINTR */
+void gp_key_dtor(unsigned key, void (*dtor)(void *));
+void *gp_tsd_get(unsigned key);
+int gp_tsd_set(unsigned key, const void *v);
+/* an id for the current gthread that no OS thread id can equal */
+int gp_owner_id(void);
+
 /* ---- signals, fork ------------------------------------------------------- */
 /* From a signal handler trampoline (async-signal-safe): a handler ran;
  * restart: it was installed with SA_RESTART. */

@@ -61,6 +61,7 @@ struct gp_gthread {
     struct gp_list runq;      /* link in the run queue */
     struct gp_list all;       /* link in the worker's list of live gthreads */
     uintptr_t handle;         /* the pthread_t the program sees */
+    void **tsd; unsigned tsd_n; /* pthread_setspecific values (sync.c) */
     char name[16];
 };
 
@@ -106,6 +107,10 @@ int gp__loop_init(struct gp_worker *w);
 void gp__timer_arm(struct gp_gthread *g, gp_deadline dl);
 void gp__timer_disarm(struct gp_gthread *g);
 int gp__loop_owns_fd(int fd);
+
+/* sync.c */
+void gp__sync_drain_remote(void);
+void gp__tsd_run_dtors(struct gp_gthread *g);
 
 /* fdtable.c */
 void gp__fd_fork_reset(void);

@@ -13,6 +13,7 @@
 static void on_async(uv_async_t *a)
 {
     (void)a;
+    gp__sync_drain_remote();
     gp__signals();
 }
 

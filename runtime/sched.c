@@ -320,6 +320,7 @@ void gp_thread_exit(void *ret)
     struct gp_worker *w = gp__w;
     struct gp_gthread *g = w->cur;
     GP_ASSERT(g != &w->sched && g->state == GT_RUNNING);
+    if (g->tsd) gp__tsd_run_dtors(g);
     g->ret = ret;
     g->state = GT_DEAD;
     gp_list_del(&g->all);
@@ -443,8 +444,11 @@ int gp_thread_prefer_signal(uintptr_t h)
 
 int gp_sleep(gp_deadline dl)
 {
-    int r = gp__park("sleep", dl, GP_NORESTART);
-    return r == -EINTR ? -EINTR : 0;
+    for (;;) { /* a spurious wake-up does not end a sleep */
+        int r = gp__park("sleep", dl, GP_NORESTART);
+        if (r == -EINTR) return -EINTR;
+        if (r == -ETIMEDOUT || dl < 0 || gp_now() >= dl) return 0;
+    }
 }
 
 void gp_fork_child(void)
@@ -460,4 +464,11 @@ void gp_fork_child(void)
     gp__fd_fork_reset();
     gp__w = NULL;
     memset(&gp__tls, 0, sizeof gp__tls);
+}
+
+int gp_owner_id(void)
+{
+    struct gp_gthread *g = gp__w->cur;
+    /* main is the main OS thread: what it locked before we started is its */
+    return g == gp__w->g0 ? (int)gettid() : 0x40000000 | (g->id & 0x3fffffff);
 }

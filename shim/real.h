@@ -11,6 +11,7 @@
 #endif
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/select.h>
@@ -37,7 +38,18 @@
     X(pthread_setschedprio, 1) X(pthread_getcpuclockid, 1)                    \
     X(pthread_setaffinity_np, 1) X(pthread_getaffinity_np, 1)                 \
     X(pthread_sigqueue, 1) X(pthread_testcancel, 1)                           \
-    X(pthread_setcancelstate, 1)
+    X(pthread_setcancelstate, 1) X(pthread_mutex_lock, 1)                  \
+    X(pthread_mutex_trylock, 1) X(pthread_mutex_timedlock, 1)                 \
+    X(pthread_mutex_clocklock, 1) X(pthread_mutex_unlock, 1) X(sem_wait, 1)  \
+    X(sem_timedwait, 1) X(sem_clockwait, 1) X(sem_trywait, 1) X(sem_post, 1) \
+    X(pthread_rwlock_rdlock, 1) X(pthread_rwlock_wrlock, 1)                   \
+    X(pthread_rwlock_timedrdlock, 1) X(pthread_rwlock_timedwrlock, 1)         \
+    X(pthread_rwlock_clockrdlock, 1) X(pthread_rwlock_clockwrlock, 1)         \
+    X(pthread_rwlock_tryrdlock, 1) X(pthread_rwlock_trywrlock, 1)             \
+    X(pthread_rwlock_unlock, 1) X(pthread_spin_lock, 1)                       \
+    X(pthread_spin_trylock, 1) X(pthread_key_create, 1)                       \
+    X(pthread_key_delete, 1) X(pthread_getspecific, 1)                        \
+    X(pthread_setspecific, 1)
 
 #define GP_REAL_DECL(name, required) extern __typeof__(name) *real_##name;
 GP_REAL_LIST(GP_REAL_DECL)

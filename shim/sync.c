@@ -1,0 +1,521 @@
+/* sync.c — pthread mutexes, condition variables, rwlocks, semaphores,
+ * barriers, once, spinlocks and keys, cooperative for green threads.
+ *
+ * State stays in the program's own object, in glibc's layout where glibc's
+ * own code may also touch it (mutexes, semaphores, rwlocks: an OS thread that
+ * is not a green thread still uses glibc's real functions on them, and they
+ * interoperate through the same futex words). Condition variables and
+ * barriers are ours entirely (every entry point is hooked, for every caller),
+ * so their layout inside the program's object is ours too.
+ *
+ * Owners: glibc records a mutex owner as the OS thread id, which all green
+ * threads of a worker share. A green thread other than main is recorded
+ * under an id no OS thread can have (gp_owner_id), so recursive and
+ * errorcheck mutexes keep their meaning between green threads.
+ *
+ * Robust, priority-inheritance/protect and process-shared mutexes keep
+ * glibc's implementation (a wait on them blocks the worker; README). */
+#include "real.h"
+#include "../runtime/gp.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <semaphore.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/syscall.h>
+
+#define POLL_NS (50 * 1000000LL)        /* belt and braces for wake-ups we cannot see */
+#define POLL_SHARED_NS (2 * 1000000LL)  /* process-shared objects: other processes post */
+
+static inline int gthread(void) { return gp_started_here() && gp_is_current_gthread(); }
+
+static long futex(void *addr, int op, int val, const struct timespec *ts, int val3)
+{
+    return syscall(SYS_futex, addr, op, val, ts, NULL, val3);
+}
+
+/* An absolute time on clock clk as a monotonic deadline; EINVAL as glibc. */
+static int abs_to_deadline(clockid_t clk, const struct timespec *abst, gp_deadline *dl)
+{
+    struct timespec ts, now;
+    if (gp_copy_in(&ts, abst, sizeof ts) != 0) return EFAULT;
+    if (ts.tv_nsec < 0 || ts.tv_nsec >= GP_NSEC) return EINVAL;
+    if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
+    if (ts.tv_sec < 0) { /* already passed */
+        *dl = 0;
+        return 0;
+    }
+    clock_gettime(clk, &now);
+    int64_t d = gp_ts_ns(&ts) - gp_ts_ns(&now);
+    *dl = d <= 0 ? 0 : gp_after_ns(d);
+    return 0;
+}
+
+/* ---- mutexes --------------------------------------------------------------- */
+#define M_TYPE(m) ((m)->__data.__kind & 3) /* normal, recursive, errorcheck, adaptive */
+#define M_SPECIAL 0xf0                     /* robust, PI, PP, process-shared */
+#define M_FAKE_OWNER(o) (((o) & 0x40000000) != 0)
+
+static int glibc_handles(pthread_mutex_t *m)
+{
+    int k = m->__data.__kind;
+    return k < 0 || (k & M_SPECIAL);
+}
+
+struct mctx { pthread_mutex_t *m; int id; };
+
+static int mutex_try(void *ctx)
+{
+    struct mctx *c = ctx;
+    pthread_mutex_t *m = c->m;
+    int zero = 0;
+    if (!__atomic_compare_exchange_n(&m->__data.__lock, &zero, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return -EAGAIN;
+    m->__data.__owner = c->id;
+    if (M_TYPE(m) == PTHREAD_MUTEX_RECURSIVE) m->__data.__count = 1;
+    m->__data.__nusers++;
+    return 0;
+}
+
+/* a gthread locks: 0 or an error number */
+static int g_mutex_lock(pthread_mutex_t *m, clockid_t clk, const struct timespec *abst, int try)
+{
+    struct mctx c = {m, gp_owner_id()};
+    if (m->__data.__owner == c.id && m->__data.__lock != 0) {
+        if (M_TYPE(m) == PTHREAD_MUTEX_RECURSIVE) {
+            if (m->__data.__count + 1 == 0) return EAGAIN;
+            m->__data.__count++;
+            return 0;
+        }
+        if (M_TYPE(m) == PTHREAD_MUTEX_ERRORCHECK) return try ? EBUSY : EDEADLK;
+    }
+    if (mutex_try(&c) == 0) return 0;
+    if (try) return EBUSY;
+    gp_deadline dl = GP_FOREVER;
+    if (abst) {
+        int e = abs_to_deadline(clk, abst, &dl);
+        if (e) return e;
+    }
+    int r = gp_sync_wait(m, mutex_try, &c, dl, GP_INTR_NONE, POLL_NS);
+    return r == -ETIMEDOUT ? ETIMEDOUT : -r;
+}
+
+static int mutex_unlock_impl(pthread_mutex_t *m)
+{
+    if (glibc_handles(m)) return R(pthread_mutex_unlock)(m);
+    int g = gthread(), owner = m->__data.__owner;
+    if (!g && !M_FAKE_OWNER(owner)) { /* an OS thread's own mutex: glibc's unlock */
+        int r = R(pthread_mutex_unlock)(m);
+        if (r == 0) gp_sync_wake(m, 1);
+        return r;
+    }
+    int id = g ? gp_owner_id() : (int)gettid();
+    int type = M_TYPE(m);
+    if ((type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) &&
+        (owner != id || m->__data.__lock == 0))
+        return EPERM;
+    if (type == PTHREAD_MUTEX_RECURSIVE && --m->__data.__count != 0) return 0;
+    m->__data.__owner = 0;
+    m->__data.__nusers--;
+    int old = __atomic_exchange_n(&m->__data.__lock, 0, __ATOMIC_RELEASE);
+    if (old > 1) futex(&m->__data.__lock, FUTEX_WAKE_PRIVATE, 1, NULL, 0); /* OS threads in glibc's lock */
+    gp_sync_wake(m, 1);
+    return 0;
+}
+
+GP_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
+{
+    if (!gthread() || glibc_handles(m)) return R(pthread_mutex_lock)(m);
+    return g_mutex_lock(m, CLOCK_REALTIME, NULL, 0);
+}
+
+GP_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
+{
+    if (!gthread() || glibc_handles(m)) return R(pthread_mutex_trylock)(m);
+    return g_mutex_lock(m, CLOCK_REALTIME, NULL, 1);
+}
+
+GP_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abst)
+{
+    if (!gthread() || glibc_handles(m)) return R(pthread_mutex_timedlock)(m, abst);
+    return g_mutex_lock(m, CLOCK_REALTIME, abst, 0);
+}
+
+GP_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const struct timespec *abst)
+{
+    if (!gthread() || glibc_handles(m)) return R(pthread_mutex_clocklock)(m, clk, abst);
+    if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
+    return g_mutex_lock(m, clk, abst, 0);
+}
+
+GP_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+    return mutex_unlock_impl(m);
+}
+
+static int mutex_lock_any(pthread_mutex_t *m)
+{
+    return pthread_mutex_lock(m);
+}
+
+/* ---- condition variables: ours for every caller --------------------------------- */
+struct gcond {
+    uint32_t seq;        /* futex word of OS-thread waiters */
+    uint32_t os_waiters;
+    uint32_t monotonic;  /* the clock of timed waits */
+};
+_Static_assert(sizeof(struct gcond) <= sizeof(pthread_cond_t), "cond layout");
+
+GP_EXPORT int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a)
+{
+    memset(c, 0, sizeof *c);
+    clockid_t clk = CLOCK_REALTIME;
+    if (a) pthread_condattr_getclock(a, &clk);
+    ((struct gcond *)c)->monotonic = clk == CLOCK_MONOTONIC;
+    return 0;
+}
+
+GP_EXPORT int pthread_cond_destroy(pthread_cond_t *c)
+{
+    (void)c;
+    return 0;
+}
+
+GP_EXPORT int pthread_cond_signal(pthread_cond_t *c)
+{
+    struct gcond *gc = (struct gcond *)c;
+    int woke = gp_sync_wake(c, 1);
+    if (!woke && __atomic_load_n(&gc->os_waiters, __ATOMIC_ACQUIRE)) {
+        __atomic_fetch_add(&gc->seq, 1, __ATOMIC_RELEASE);
+        futex(&gc->seq, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
+    }
+    return 0;
+}
+
+GP_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
+{
+    struct gcond *gc = (struct gcond *)c;
+    gp_sync_wake(c, INT_MAX);
+    if (__atomic_load_n(&gc->os_waiters, __ATOMIC_ACQUIRE)) {
+        __atomic_fetch_add(&gc->seq, 1, __ATOMIC_RELEASE);
+        futex(&gc->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, 0);
+    }
+    return 0;
+}
+
+static void cond_release(void *m) { mutex_unlock_impl(m); }
+static int cond_reacquire(void *m) { return -mutex_lock_any(m); }
+
+static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk, const struct timespec *abst)
+{
+    struct gcond *gc = (struct gcond *)c;
+    if (abst) {
+        struct timespec ts;
+        if (gp_copy_in(&ts, abst, sizeof ts) != 0) return EFAULT;
+        if (ts.tv_nsec < 0 || ts.tv_nsec >= GP_NSEC) return EINVAL;
+    }
+    if (gthread()) {
+        gp_deadline dl = GP_FOREVER;
+        if (abst) {
+            int e = abs_to_deadline(clk, abst, &dl);
+            if (e) return e;
+        }
+        int r = gp_cond_wait(c, cond_release, cond_reacquire, m, dl);
+        return r == -ETIMEDOUT ? ETIMEDOUT : -r;
+    }
+    /* an OS thread: a futex wait on our sequence word */
+    uint32_t seq = __atomic_load_n(&gc->seq, __ATOMIC_ACQUIRE);
+    __atomic_fetch_add(&gc->os_waiters, 1, __ATOMIC_ACQ_REL);
+    int r = mutex_unlock_impl(m);
+    if (r != 0) {
+        __atomic_fetch_sub(&gc->os_waiters, 1, __ATOMIC_RELEASE);
+        return r;
+    }
+    int timedout = 0;
+    int op = FUTEX_WAIT_BITSET_PRIVATE | (clk == CLOCK_REALTIME ? FUTEX_CLOCK_REALTIME : 0);
+    if (futex(&gc->seq, op, (int)seq, abst, FUTEX_BITSET_MATCH_ANY) != 0 && errno == ETIMEDOUT) timedout = 1;
+    __atomic_fetch_sub(&gc->os_waiters, 1, __ATOMIC_RELEASE);
+    r = mutex_lock_any(m);
+    if (r != 0) return r;
+    return timedout ? ETIMEDOUT : 0;
+}
+
+static clockid_t cond_clock(pthread_cond_t *c)
+{
+    return ((struct gcond *)c)->monotonic ? CLOCK_MONOTONIC : CLOCK_REALTIME;
+}
+
+GP_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+    int e = errno, r = cond_wait(c, m, CLOCK_REALTIME, NULL);
+    errno = e;
+    return r;
+}
+
+GP_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abst)
+{
+    int e = errno, r = cond_wait(c, m, cond_clock(c), abst);
+    errno = e;
+    return r;
+}
+
+GP_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk, const struct timespec *abst)
+{
+    if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
+    int e = errno, r = cond_wait(c, m, clk, abst);
+    errno = e;
+    return r;
+}
+
+/* ---- semaphores: glibc's, with a queue for green threads ---------------------- */
+struct sctx { sem_t *s; };
+
+static int sem_try(void *ctx)
+{
+    int e = errno;
+    int r = R(sem_trywait)(((struct sctx *)ctx)->s) == 0 ? 0 : -errno;
+    errno = e;
+    return r;
+}
+
+static int sem_shared(sem_t *s)
+{
+    /* glibc's new_sem: { uint64 data; int private; }: 0 when process-shared */
+    return ((int *)s)[2] == 0;
+}
+
+static int g_sem_wait(sem_t *s, clockid_t clk, const struct timespec *abst)
+{
+    struct sctx c = {s};
+    int r = sem_try(&c);
+    if (r != -EAGAIN) return r;
+    gp_deadline dl = GP_FOREVER;
+    if (abst) {
+        int e = abs_to_deadline(clk, abst, &dl);
+        if (e) return -e;
+    }
+    return gp_sync_wait(s, sem_try, &c, dl, GP_INTR_ALWAYS, sem_shared(s) ? POLL_SHARED_NS : POLL_NS);
+}
+
+GP_EXPORT int sem_wait(sem_t *s)
+{
+    if (!gthread()) return R(sem_wait)(s);
+    return (int)GP_CALL(g_sem_wait(s, CLOCK_REALTIME, NULL));
+}
+
+GP_EXPORT int sem_timedwait(sem_t *s, const struct timespec *abst)
+{
+    if (!gthread()) return R(sem_timedwait)(s, abst);
+    return (int)GP_CALL(g_sem_wait(s, CLOCK_REALTIME, abst));
+}
+
+GP_EXPORT int sem_clockwait(sem_t *s, clockid_t clk, const struct timespec *abst)
+{
+    if (!gthread()) return R(sem_clockwait)(s, clk, abst);
+    if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) {
+        errno = EINVAL;
+        return -1;
+    }
+    return (int)GP_CALL(g_sem_wait(s, clk, abst));
+}
+
+GP_EXPORT int sem_post(sem_t *s)
+{
+    int r = R(sem_post)(s);
+    if (r == 0) {
+        int e = errno;
+        gp_sync_wake(s, 1);
+        errno = e;
+    }
+    return r;
+}
+
+/* ---- rwlocks: glibc's, with a queue for green threads --------------------------- */
+struct rwctx { pthread_rwlock_t *rw; int write; };
+
+static int rw_try(void *ctx)
+{
+    struct rwctx *c = ctx;
+    int r = c->write ? R(pthread_rwlock_trywrlock)(c->rw) : R(pthread_rwlock_tryrdlock)(c->rw);
+    return r == EBUSY ? -EAGAIN : -r;
+}
+
+static int g_rw_lock(pthread_rwlock_t *rw, int write, clockid_t clk, const struct timespec *abst)
+{
+    struct rwctx c = {rw, write};
+    int r = rw_try(&c);
+    if (r != -EAGAIN) return -r;
+    gp_deadline dl = GP_FOREVER;
+    if (abst) {
+        int e = abs_to_deadline(clk, abst, &dl);
+        if (e) return e;
+    }
+    r = gp_sync_wait(rw, rw_try, &c, dl, GP_INTR_NONE, POLL_NS);
+    return r == -ETIMEDOUT ? ETIMEDOUT : -r;
+}
+
+GP_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *rw)
+{
+    if (!gthread()) return R(pthread_rwlock_rdlock)(rw);
+    return g_rw_lock(rw, 0, CLOCK_REALTIME, NULL);
+}
+
+GP_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *rw)
+{
+    if (!gthread()) return R(pthread_rwlock_wrlock)(rw);
+    return g_rw_lock(rw, 1, CLOCK_REALTIME, NULL);
+}
+
+GP_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespec *abst)
+{
+    if (!gthread()) return R(pthread_rwlock_timedrdlock)(rw, abst);
+    return g_rw_lock(rw, 0, CLOCK_REALTIME, abst);
+}
+
+GP_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespec *abst)
+{
+    if (!gthread()) return R(pthread_rwlock_timedwrlock)(rw, abst);
+    return g_rw_lock(rw, 1, CLOCK_REALTIME, abst);
+}
+
+GP_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clk, const struct timespec *abst)
+{
+    if (!gthread()) return R(pthread_rwlock_clockrdlock)(rw, clk, abst);
+    if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
+    return g_rw_lock(rw, 0, clk, abst);
+}
+
+GP_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clk, const struct timespec *abst)
+{
+    if (!gthread()) return R(pthread_rwlock_clockwrlock)(rw, clk, abst);
+    if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
+    return g_rw_lock(rw, 1, clk, abst);
+}
+
+GP_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *rw)
+{
+    int r = R(pthread_rwlock_unlock)(rw);
+    if (r == 0) gp_sync_wake(rw, INT_MAX); /* readers and writers try again */
+    return r;
+}
+
+/* ---- once ----------------------------------------------------------------------- */
+/* glibc's encoding: 0 not run, bit 0 running, 2 done */
+static int once_try(void *ctx)
+{
+    return __atomic_load_n((int *)ctx, __ATOMIC_ACQUIRE) == 2 ? 0 : -EAGAIN;
+}
+
+GP_EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
+{
+    int *w = (int *)once;
+    for (;;) {
+        int v = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+        if (v == 2) return 0;
+        if (v == 0 && __atomic_compare_exchange_n(w, &v, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            fn();
+            __atomic_store_n(w, 2, __ATOMIC_RELEASE);
+            futex(w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, 0);
+            gp_sync_wake(w, INT_MAX);
+            return 0;
+        }
+        if (gthread()) gp_sync_wait(w, once_try, w, GP_FOREVER, GP_INTR_NONE, POLL_NS);
+        else futex(w, FUTEX_WAIT_PRIVATE, 1, NULL, 0);
+    }
+}
+
+/* ---- spinlocks: a spinning green thread yields ------------------------------------ */
+GP_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
+{
+    if (!gthread()) return R(pthread_spin_lock)(l);
+    while (R(pthread_spin_trylock)(l) != 0) gp_yield();
+    return 0;
+}
+
+/* ---- barriers: ours for every caller ---------------------------------------------- */
+struct gbarrier { uint32_t count, arrived, gen, lock; };
+_Static_assert(sizeof(struct gbarrier) <= sizeof(pthread_barrier_t), "barrier layout");
+
+GP_EXPORT int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr_t *a, unsigned count)
+{
+    (void)a;
+    if (count == 0) return EINVAL;
+    struct gbarrier *gb = (struct gbarrier *)b;
+    memset(b, 0, sizeof *b);
+    gb->count = count;
+    return 0;
+}
+
+GP_EXPORT int pthread_barrier_destroy(pthread_barrier_t *b)
+{
+    struct gbarrier *gb = (struct gbarrier *)b;
+    if (__atomic_load_n(&gb->arrived, __ATOMIC_ACQUIRE) != 0) return EBUSY;
+    return 0;
+}
+
+struct bctx { struct gbarrier *b; uint32_t gen; };
+static int barrier_try(void *ctx)
+{
+    struct bctx *c = ctx;
+    return __atomic_load_n(&c->b->gen, __ATOMIC_ACQUIRE) != c->gen ? 0 : -EAGAIN;
+}
+
+GP_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
+{
+    struct gbarrier *gb = (struct gbarrier *)b;
+    while (__atomic_exchange_n(&gb->lock, 1, __ATOMIC_ACQUIRE)) __builtin_ia32_pause();
+    uint32_t gen = gb->gen;
+    if (++gb->arrived == gb->count) {
+        gb->arrived = 0;
+        __atomic_store_n(&gb->gen, gen + 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&gb->lock, 0, __ATOMIC_RELEASE);
+        futex(&gb->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, 0);
+        gp_sync_wake(b, INT_MAX);
+        return PTHREAD_BARRIER_SERIAL_THREAD;
+    }
+    __atomic_store_n(&gb->lock, 0, __ATOMIC_RELEASE);
+    struct bctx c = {gb, gen};
+    if (gthread()) {
+        gp_sync_wait(b, barrier_try, &c, GP_FOREVER, GP_INTR_NONE, POLL_NS);
+    } else {
+        while (barrier_try(&c) != 0) futex(&gb->gen, FUTEX_WAIT_PRIVATE, (int)gen, NULL, 0);
+    }
+    return 0;
+}
+
+/* ---- thread-specific data: per green thread --------------------------------------- */
+/* main keeps glibc's (it is the main OS thread); other green threads get their
+ * own values, and their destructors run when they exit */
+static int own_tsd(void)
+{
+    return gthread() && gp_is_thread(gp_thread_self()) == 1;
+}
+
+GP_EXPORT int pthread_key_create(pthread_key_t *k, void (*dtor)(void *))
+{
+    int r = R(pthread_key_create)(k, dtor);
+    if (r == 0) gp_key_dtor(*k, dtor);
+    return r;
+}
+
+GP_EXPORT int pthread_key_delete(pthread_key_t k)
+{
+    int r = R(pthread_key_delete)(k);
+    if (r == 0) gp_key_dtor(k, NULL);
+    return r;
+}
+
+GP_EXPORT void *pthread_getspecific(pthread_key_t k)
+{
+    if (!own_tsd()) return R(pthread_getspecific)(k);
+    return gp_tsd_get(k);
+}
+
+GP_EXPORT int pthread_setspecific(pthread_key_t k, const void *v)
+{
+    if (!own_tsd()) return R(pthread_setspecific)(k, v);
+    if (k >= PTHREAD_KEYS_MAX) return EINVAL;
+    return -gp_tsd_set(k, v);
+}
