@@ -32,6 +32,10 @@ Test(differential, fortified_build)
     same_output("build/progs/fortified", 30);
 }
 
+/* mutexes (held while parked), conds, sems, rwlocks, barriers, once, keys,
+ * spin, cancel: contention across 500 threads and every bad input */
+Test(differential, sync_primitives) { same_output("build/progs/sync_edge", 60); }
+
 /* EINTR as stock: SA_RESTART or not, calls that never restart, sleep's
  * remaining seconds, nanosleep's rem */
 Test(differential, eintr) { same_output("build/progs/signals", 60); }
