@@ -155,6 +155,10 @@ int gp_tsd_set(unsigned key, const void *v);
 /* an id for the current gthread that no OS thread id can equal */
 int gp_owner_id(void);
 
+/* ---- helper threads (pool.c) ------------------------------------------------ */
+/* Run fn(ctx) on a helper OS thread while the calling gthread parks. */
+int gp_offload(void (*fn)(void *ctx), void *ctx);
+
 /* ---- signals, fork ------------------------------------------------------- */
 /* From a signal handler trampoline (async-signal-safe): a handler ran;
  * restart: it was installed with SA_RESTART. */

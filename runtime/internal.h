@@ -46,6 +46,7 @@ struct gp_gthread {
     int id;                   /* 0 is main */
     int state;
     int err;                  /* errno, saved across switches */
+    int herr;                 /* h_errno, likewise */
     int wake;                 /* result handed over by gp__ready */
     int intr;                 /* enum gp_intr of the current park */
     const char *reason;       /* why it is parked: traces and the monitor */
@@ -111,6 +112,10 @@ int gp__loop_owns_fd(int fd);
 /* sync.c */
 void gp__sync_drain_remote(void);
 void gp__tsd_run_dtors(struct gp_gthread *g);
+void gp__sync_fork_reset(void);
+
+/* pool.c */
+void gp__pool_fork_reset(void);
 
 /* fdtable.c */
 void gp__fd_fork_reset(void);

@@ -45,6 +45,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
 #include <sys/mman.h>
 
 #include "../shim/real.h"
@@ -85,12 +86,14 @@ static void switch_to(struct gp_gthread *to)
     }
     GP_ASSERT(to == &w->sched || to->state == GT_READY);
     from->err = errno;
+    from->herr = *__h_errno_location();
     w->cur = to;
     if (to != &w->sched) to->state = GT_RUNNING;
     gp__tls.managed = to != &w->sched && w->nlive > 1;
     transfer_t t = jump_fcontext(to->ctx, from);
     after_switch(t);
     errno = w->cur->err;
+    *__h_errno_location() = w->cur->herr;
 }
 
 /* Who runs when the current gthread stops: the next ready one, directly,
@@ -462,6 +465,8 @@ void gp_fork_child(void)
     R(close)(w->loop.async_io_watcher.fd);
     if (w->loop.async_wfd >= 0 && w->loop.async_wfd != w->loop.async_io_watcher.fd) R(close)(w->loop.async_wfd);
     gp__fd_fork_reset();
+    gp__sync_fork_reset();
+    gp__pool_fork_reset();
     gp__w = NULL;
     memset(&gp__tls, 0, sizeof gp__tls);
 }

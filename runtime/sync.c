@@ -166,6 +166,14 @@ int gp_cond_wait(const void *key, void (*release)(void *ctx), int (*reacquire)(v
     return w == -ETIMEDOUT ? -ETIMEDOUT : 0;
 }
 
+void gp__sync_fork_reset(void)
+{
+    /* only the forking gthread survives: no waiter is left anywhere */
+    lock_word = 0;
+    nwaiting = 0;
+    inited = 0;
+}
+
 /* ---- thread-specific data, per gthread ------------------------------------ */
 #define KEYS_MAX 1024
 static void (*dtors[KEYS_MAX])(void *);

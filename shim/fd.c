@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <linux/close_range.h>
 
 GP_EXPORT int close(int fd)
 {
@@ -90,4 +92,47 @@ GP_EXPORT int ioctl(int fd, unsigned long req, ...)
     va_end(ap);
     if (gp_swallowing_nonblock() && req == FIONBIO) return 0;
     return R(ioctl)(fd, req, arg);
+}
+
+/* ---- more creators: the runtime forgets what it knew of a reused number ---- */
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+
+static int fresh(int fd)
+{
+    if (fd >= 0 && gp_started_here()) gp_fd_new(fd);
+    return fd;
+}
+
+GP_EXPORT int eventfd(unsigned int v, int flags) { return fresh(R(eventfd)(v, flags)); }
+GP_EXPORT int timerfd_create(int clk, int flags) { return fresh(R(timerfd_create)(clk, flags)); }
+GP_EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
+{
+    int r = R(signalfd)(fd, mask, flags);
+    return fd == -1 ? fresh(r) : r;
+}
+GP_EXPORT int epoll_create(int size) { return fresh(R(epoll_create)(size)); }
+GP_EXPORT int epoll_create1(int flags) { return fresh(R(epoll_create1)(flags)); }
+
+GP_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+    if (gp_started_here() && !(flags & CLOSE_RANGE_CLOEXEC)) {
+        /* stop watching each number first; the runtime's own fds are skipped
+         * by closing around them, never by letting the program close them */
+        unsigned int top = last;
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && top >= rl.rlim_cur)
+            top = (unsigned int)rl.rlim_cur - 1;
+        unsigned int from = first;
+        for (unsigned int fd = first; fd <= top && fd >= first; fd++) {
+            if (gp_fd_close((int)fd) < 0) { /* ours: close what lies before it */
+                if (fd > from && R(close_range)(from, fd - 1, flags) != 0) return -1;
+                from = fd + 1;
+            }
+        }
+        if (from > last) return 0;
+        return R(close_range)(from, last, flags);
+    }
+    return R(close_range)(first, last, flags);
 }

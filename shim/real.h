@@ -12,6 +12,15 @@
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <sys/wait.h>
+#include <sys/epoll.h>
+#include <netdb.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/select.h>
@@ -49,7 +58,15 @@
     X(pthread_rwlock_unlock, 1) X(pthread_spin_lock, 1)                       \
     X(pthread_spin_trylock, 1) X(pthread_key_create, 1)                       \
     X(pthread_key_delete, 1) X(pthread_getspecific, 1)                        \
-    X(pthread_setspecific, 1)
+    X(pthread_setspecific, 1) X(waitpid, 1) X(wait4, 1) X(waitid, 1)        \
+    X(system, 1) X(flock, 1) X(lockf, 1) X(fcntl64, 1) X(dup, 1)     \
+    X(epoll_wait, 1) X(epoll_pwait, 1) X(epoll_pwait2, 0)         \
+    X(getaddrinfo, 1) X(getnameinfo, 1) X(gethostbyname, 1)                  \
+    X(gethostbyname2, 1) X(gethostbyaddr, 1) X(gethostbyname_r, 1)           \
+    X(gethostbyname2_r, 1) X(gethostbyaddr_r, 1) \
+    X(eventfd, 1) X(timerfd_create, 1) X(signalfd, 1) X(epoll_create, 1)      \
+    X(epoll_create1, 1) X(close_range, 0) X(pause, 1) X(sigsuspend, 1)        \
+    X(sigwait, 1) X(sigwaitinfo, 1) X(sigtimedwait, 1)
 
 #define GP_REAL_DECL(name, required) extern __typeof__(name) *real_##name;
 GP_REAL_LIST(GP_REAL_DECL)

@@ -126,3 +126,93 @@ GP_EXPORT int siginterrupt(int sig, int flag)
     else a.sa_flags |= SA_RESTART;
     return sigaction(sig, &a, NULL);
 }
+
+/* ---- waiting for signals ----------------------------------------------------- */
+#include <sys/signalfd.h>
+
+GP_EXPORT int pause(void)
+{
+    if (!gp_managed()) return R(pause)();
+    gp_sleep(GP_FOREVER); /* only a handler ends it */
+    errno = EINTR;
+    return -1;
+}
+
+GP_EXPORT int sigsuspend(const sigset_t *mask)
+{
+    if (!gp_managed()) return R(sigsuspend)(mask);
+    sigset_t old, m;
+    if (gp_copy_in(&m, mask, sizeof m) != 0) {
+        errno = EFAULT;
+        return -1;
+    }
+    /* the mask is the worker's (README: signal masks are per OS thread) */
+    pthread_sigmask(SIG_SETMASK, &m, &old);
+    gp_sleep(GP_FOREVER);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = EINTR;
+    return -1;
+}
+
+struct sigwaitcall {
+    struct gp_pollop op;
+    struct pollfd self;
+    sigset_t set;
+    siginfo_t *info;
+};
+
+static int sigwait_try(struct gp_pollop *op)
+{
+    struct sigwaitcall *c = (struct sigwaitcall *)op;
+    struct timespec zero = {0, 0};
+    int r = R(sigtimedwait)(&c->set, c->info, &zero);
+    if (r > 0) return r;
+    return errno == EAGAIN ? 0 : -errno;
+}
+
+/* A signal from set, with a signalfd to park on: the signal number, 0 at
+ * the deadline, or -errno. */
+static int wait_signal(const sigset_t *set, siginfo_t *info, gp_deadline dl)
+{
+    siginfo_t local;
+    struct sigwaitcall c = {.op = {.attempt = sigwait_try, .nwait = 1, .deadline = dl}, .info = info ? info : &local};
+    if (gp_copy_in(&c.set, set, sizeof c.set) != 0) return -EFAULT;
+    c.self.fd = R(signalfd)(-1, &c.set, SFD_NONBLOCK | SFD_CLOEXEC);
+    c.self.events = POLLIN;
+    if (c.self.fd < 0) return -errno;
+    c.op.wait = &c.self;
+    int r = gp_poll(&c.op);
+    int e = errno;
+    close(c.self.fd);
+    errno = e;
+    return r;
+}
+
+GP_EXPORT int sigwait(const sigset_t *set, int *sig)
+{
+    if (!gp_managed()) return R(sigwait)(set, sig);
+    int r;
+    while ((r = wait_signal(set, NULL, GP_FOREVER)) == -EINTR) {
+    } /* sigwait is never interrupted */
+    if (r < 0) return -r;
+    *sig = r;
+    return 0;
+}
+
+GP_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+    if (!gp_managed()) return R(sigwaitinfo)(set, info);
+    return (int)GP_CALL(wait_signal(set, info, GP_FOREVER));
+}
+
+GP_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *tmo)
+{
+    if (!gp_managed() || !tmo) return tmo ? R(sigtimedwait)(set, info, tmo) : sigwaitinfo(set, info);
+    struct timespec ts;
+    if (gp_copy_in(&ts, tmo, sizeof ts) != 0 || ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= GP_NSEC ||
+        (ts.tv_sec == 0 && ts.tv_nsec == 0))
+        return R(sigtimedwait)(set, info, tmo);
+    int r = wait_signal(set, info, gp_after_ns(gp_ts_ns(&ts)));
+    if (r == 0) r = -EAGAIN;
+    return (int)GP_CALL(r);
+}

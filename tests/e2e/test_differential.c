@@ -36,6 +36,10 @@ Test(differential, fortified_build)
  * spin, cancel: contention across 500 threads and every bad input */
 Test(differential, sync_primitives) { same_output("build/progs/sync_edge", 60); }
 
+/* waitpid, system, flock (helper threads), DNS, epoll_wait, eventfd, sigwait,
+ * fork+exec, threads after fork, C11 threads, named semaphores */
+Test(differential, blocking_calls_beyond_one_fd) { same_output("build/progs/blocking_calls", 60); }
+
 /* EINTR as stock: SA_RESTART or not, calls that never restart, sleep's
  * remaining seconds, nanosleep's rem */
 Test(differential, eintr) { same_output("build/progs/signals", 60); }

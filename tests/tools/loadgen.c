@@ -97,7 +97,7 @@ int main(int argc, char **argv)
                     x->got += (size_t)r;
                 }
                 if (r == 0 || (r < 0 && errno != EAGAIN)) {
-                    x->ok = strncmp(x->head, "HTTP/1.1 200", 12) == 0;
+                    x->ok = strncmp(x->head, "HTTP/1.", 7) == 0 && strncmp(x->head + 8, " 200", 4) == 0;
                     answered += x->ok;
                     x->done = 1;
                     done++;

@@ -1,0 +1,60 @@
+/* epoll.c — epoll_wait, epoll_pwait, epoll_pwait2 park the green thread: an
+ * epoll fd is itself pollable (readable when an event is ready), so each
+ * attempt is the real call with a zero timeout and the park waits on the
+ * epoll fd. Event-loop programs with worker threads run this way. */
+#include "real.h"
+#include "../runtime/gp.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+
+struct epcall {
+    struct gp_pollop op;
+    struct pollfd self;
+    struct epoll_event *ev;
+    int max;
+    const sigset_t *mask;
+    int with_mask;
+};
+
+static int ep_try(struct gp_pollop *op)
+{
+    struct epcall *c = (struct epcall *)op;
+    int r = c->with_mask ? R(epoll_pwait)(c->self.fd, c->ev, c->max, 0, c->mask)
+                         : R(epoll_wait)(c->self.fd, c->ev, c->max, 0);
+    return r < 0 ? -errno : r;
+}
+
+static int ep_wait(int epfd, struct epoll_event *ev, int max, gp_deadline dl, const sigset_t *mask, int with_mask)
+{
+    struct epcall c = {.op = {.attempt = ep_try, .nwait = 1, .deadline = dl},
+                       .self = {epfd, POLLIN, 0}, .ev = ev, .max = max, .mask = mask, .with_mask = with_mask};
+    c.op.wait = &c.self;
+    return (int)GP_CALL(gp_poll(&c.op));
+}
+
+GP_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+    if (!gp_managed() || timeout == 0) return R(epoll_wait)(epfd, ev, max, timeout);
+    return ep_wait(epfd, ev, max, timeout < 0 ? GP_FOREVER : gp_after_ns((int64_t)timeout * 1000000), NULL, 0);
+}
+
+GP_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
+{
+    if (!gp_managed() || timeout == 0) return R(epoll_pwait)(epfd, ev, max, timeout, mask);
+    return ep_wait(epfd, ev, max, timeout < 0 ? GP_FOREVER : gp_after_ns((int64_t)timeout * 1000000), mask, 1);
+}
+
+GP_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *tmo, const sigset_t *mask)
+{
+    if (!gp_managed()) return R(epoll_pwait2)(epfd, ev, max, tmo, mask);
+    gp_deadline dl = GP_FOREVER;
+    if (tmo) {
+        struct timespec ts;
+        if (gp_copy_in(&ts, tmo, sizeof ts) != 0 || ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= GP_NSEC ||
+            (ts.tv_sec == 0 && ts.tv_nsec == 0))
+            return R(epoll_pwait2)(epfd, ev, max, tmo, mask); /* bad input or a poll: at once */
+        dl = gp_after_ns(gp_ts_ns(&ts));
+    }
+    return ep_wait(epfd, ev, max, dl, mask, 1);
+}

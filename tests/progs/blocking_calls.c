@@ -1,0 +1,262 @@
+/* blocking_calls — the differential subject for the calls that wait on
+ * something other than one fd: waitpid/system (a helper thread under
+ * gpatch), flock, DNS from /etc/hosts, epoll_wait, eventfd, sigwait, fork
+ * then exec, fork then threads in the child, C11 threads, named semaphores.
+ * A ticking thread shows the others kept running while one waited. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <threads.h>
+#include <time.h>
+#include <unistd.h>
+
+static void show(const char *label, long v)
+{
+    printf("%-48s %ld\n", label, v);
+    fflush(stdout);
+}
+
+static volatile int ticking = 1, ticks;
+static void *ticker(void *arg)
+{
+    while (ticking) {
+        usleep(10000);
+        ticks++;
+    }
+    return arg;
+}
+
+static int ticks_during(void)
+{
+    int t = ticks;
+    return t;
+}
+
+static char lockpath[64];
+static void *hold_flock(void *arg)
+{
+    int fd = open(lockpath, O_RDWR);
+    flock(fd, LOCK_EX);
+    *(int *)arg = 1;
+    usleep(100000);
+    *(int *)arg = 2;
+    flock(fd, LOCK_UN);
+    close(fd);
+    return NULL;
+}
+
+static int sv[2];
+static void *epoll_waiter(void *arg)
+{
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = sv[0]};
+    epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &ev);
+    struct epoll_event out[4];
+    long n = epoll_wait(ep, out, 4, 5000);
+    close(ep);
+    return (void *)n;
+}
+
+static int efd;
+static void *eventfd_reader(void *arg)
+{
+    uint64_t v = 0;
+    (void)!read(efd, &v, sizeof v);
+    return (void *)(long)v;
+}
+
+static void *sig_waiter(void *arg)
+{
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGUSR2);
+    int sig = 0;
+    sigwait(&s, &sig);
+    return (void *)(long)sig;
+}
+
+static mtx_t cm;
+static cnd_t cc;
+static int c11_done;
+static int c11_worker(void *arg)
+{
+    struct timespec d = {0, 20000000};
+    thrd_sleep(&d, NULL);
+    mtx_lock(&cm);
+    c11_done++;
+    cnd_signal(&cc);
+    mtx_unlock(&cm);
+    return (int)(intptr_t)arg;
+}
+
+static sem_t *named;
+static void *named_poster(void *arg)
+{
+    usleep(20000);
+    sem_post(named);
+    return arg;
+}
+
+static void *child_thread(void *arg) { usleep(10000); return (void *)((long)arg * 2); }
+
+int main(void)
+{
+    /* SIGUSR2 is for sigwait: blocked everywhere, as sigwait requires */
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    pthread_t tick;
+    pthread_create(&tick, NULL, ticker, NULL);
+
+    /* waitpid while others run */
+    pid_t pid = fork();
+    if (pid == 0) {
+        usleep(200000);
+        _exit(7);
+    }
+    int t0 = ticks_during(), st = 0;
+    show("waitpid returns the child", waitpid(pid, &st, 0) == pid);
+    show("  exit status", WEXITSTATUS(st));
+    show("  other threads ran meanwhile (ticks > 5)", ticks - t0 > 5);
+    show("waitpid no child (ECHILD)", waitpid(-1, &st, 0) == -1 && errno == ECHILD);
+    show("system(\"exit 3\")", WEXITSTATUS(system("exit 3")));
+
+    /* flock held by another thread */
+    snprintf(lockpath, sizeof lockpath, "/tmp/gpatch-flock-%d", (int)getpid());
+    close(open(lockpath, O_CREAT | O_RDWR, 0600));
+    int state = 0;
+    pthread_t h;
+    pthread_create(&h, NULL, hold_flock, &state);
+    while (state == 0) usleep(1000);
+    int fd = open(lockpath, O_RDWR);
+    show("flock waits for the holder", flock(fd, LOCK_EX) == 0 && state == 2);
+    show("flock LOCK_NB on a held... (own: 0)", flock(fd, LOCK_EX | LOCK_NB));
+    flock(fd, LOCK_UN);
+    close(fd);
+    pthread_join(h, NULL);
+    unlink(lockpath);
+    show("flock bad fd (EBADF)", flock(-1, LOCK_EX) == -1 && errno == EBADF);
+
+    /* DNS from /etc/hosts and numeric */
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    show("getaddrinfo localhost", getaddrinfo("localhost", "80", &hints, &res));
+    show("  first address is 127.0.0.1", res && ((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr == htonl(INADDR_LOOPBACK));
+    if (res) freeaddrinfo(res);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(80)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char host[64], serv[32];
+    show("getnameinfo numeric", getnameinfo((struct sockaddr *)&a, sizeof a, host, sizeof host, serv, sizeof serv,
+                                            NI_NUMERICHOST | NI_NUMERICSERV));
+    printf("  %s:%s\n", host, serv);
+    show("getaddrinfo bad flags (EAI_BADFLAGS)", getaddrinfo("localhost", NULL, &(struct addrinfo){.ai_flags = -1}, &res) == EAI_BADFLAGS);
+    struct hostent *he = gethostbyname("localhost");
+    show("gethostbyname localhost", he != NULL && he->h_addrtype == AF_INET);
+
+    /* epoll_wait in a thread */
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    pthread_t ew;
+    pthread_create(&ew, NULL, epoll_waiter, NULL);
+    usleep(20000);
+    (void)!write(sv[1], "e", 1);
+    void *rv;
+    pthread_join(ew, &rv);
+    show("epoll_wait wakes on data", (long)rv);
+    int ep = epoll_create1(0);
+    struct epoll_event evs[2];
+    show("epoll_wait timeout", epoll_wait(ep, evs, 2, 20));
+    show("epoll_wait bad fd (EBADF)", epoll_wait(-1, evs, 2, 20) == -1 && errno == EBADF);
+    show("epoll_wait maxevents 0 (EINVAL)", epoll_wait(ep, evs, 0, 20) == -1 && errno == EINVAL);
+    close(ep);
+
+    /* eventfd */
+    efd = eventfd(0, 0);
+    pthread_t er;
+    pthread_create(&er, NULL, eventfd_reader, NULL);
+    usleep(20000);
+    uint64_t five = 5;
+    (void)!write(efd, &five, sizeof five);
+    pthread_join(er, &rv);
+    show("eventfd read gets 5", (long)rv);
+    close(efd);
+
+    /* sigwait */
+    pthread_t sw;
+    pthread_create(&sw, NULL, sig_waiter, NULL);
+    usleep(20000);
+    kill(getpid(), SIGUSR2);
+    pthread_join(sw, &rv);
+    show("sigwait got SIGUSR2", (long)rv == SIGUSR2);
+
+    /* fork then exec, from a threaded program */
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        execl("/bin/echo", "echo", "exec'd child ran", (char *)NULL);
+        _exit(127);
+    }
+    waitpid(pid, &st, 0);
+    show("fork+exec child status", WEXITSTATUS(st));
+    /* fork, then threads in the child */
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        pthread_t ct[3];
+        long sum = 0;
+        for (long i = 0; i < 3; i++) pthread_create(&ct[i], NULL, child_thread, (void *)i);
+        for (int i = 0; i < 3; i++) {
+            pthread_join(ct[i], &rv);
+            sum += (long)rv;
+        }
+        printf("child: threads after fork, sum %ld\n", sum);
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(pid, &st, 0);
+    show("fork child status", WEXITSTATUS(st));
+
+    /* C11 threads */
+    mtx_init(&cm, mtx_plain);
+    cnd_init(&cc);
+    thrd_t ts[10];
+    for (int i = 0; i < 10; i++) thrd_create(&ts[i], c11_worker, (void *)(intptr_t)i);
+    mtx_lock(&cm);
+    while (c11_done < 10) cnd_wait(&cc, &cm);
+    mtx_unlock(&cm);
+    int sum = 0;
+    for (int i = 0; i < 10; i++) {
+        int r;
+        thrd_join(ts[i], &r);
+        sum += r;
+    }
+    show("C11: 10 threads joined, sum of results", sum);
+
+    /* a named semaphore */
+    char name[64];
+    snprintf(name, sizeof name, "/gpatch-test-%d", (int)getpid());
+    named = sem_open(name, O_CREAT | O_EXCL, 0600, 0);
+    sem_unlink(name);
+    pthread_t np;
+    pthread_create(&np, NULL, named_poster, NULL);
+    show("named semaphore: sem_wait", sem_wait(named));
+    pthread_join(np, NULL);
+    sem_close(named);
+
+    ticking = 0;
+    pthread_join(tick, NULL);
+    return 0;
+}
