@@ -154,6 +154,11 @@ void *gp_tsd_get(unsigned key);
 int gp_tsd_set(unsigned key, const void *v);
 /* an id for the current gthread that no OS thread id can equal */
 int gp_owner_id(void);
+/* the owner id of a caller that is not a gthread (its tid; in a child
+ * forked by a gthread, the main thread keeps that gthread's id) */
+int gp_os_owner_id(void);
+/* in a child forked by a gthread, before any new thread: its pthread_t */
+uintptr_t gp_inherited_self(void);
 
 /* ---- helper threads (pool.c) ------------------------------------------------ */
 /* Run fn(ctx) on a helper OS thread while the calling gthread parks. */

@@ -57,6 +57,32 @@ __thread struct gp_tls gp__tls __attribute__((tls_model("initial-exec")));
 struct gp_worker *gp__w;
 static struct gp_worker the_worker;
 
+/* A child forked by a gthread keeps that gthread's identity (its pthread_t,
+ * its owner id): the program may have recorded them before the fork (CPython
+ * does, for its import lock). */
+static uintptr_t inherited_handle;
+static int inherited_owner;
+
+static int fake_owner(struct gp_gthread *g) { return 0x40000000 | (g->id & 0x3fffffff); }
+
+int gp_owner_id(void)
+{
+    struct gp_gthread *g = gp__w->cur;
+    /* main is the main OS thread: what it locked before we started is its */
+    return g == gp__w->g0 ? gp_os_owner_id() : fake_owner(g);
+}
+
+int gp_os_owner_id(void)
+{
+    pid_t tid = gettid();
+    return inherited_owner && tid == getpid() ? inherited_owner : (int)tid;
+}
+
+uintptr_t gp_inherited_self(void)
+{
+    return !gp__w && inherited_handle && gettid() == getpid() ? inherited_handle : 0;
+}
+
 void gp__update_managed(void)
 {
     struct gp_worker *w = gp__w;
@@ -217,6 +243,7 @@ static void gthread_entry(transfer_t t)
 
 int gp__start(void)
 {
+    uintptr_t inherited = gp_inherited_self();
     struct gp_worker *w = &the_worker;
     memset(w, 0, sizeof *w);
     gp_list_init(&w->runq);
@@ -238,7 +265,7 @@ int gp__start(void)
         gp__w = NULL;
         return -EAGAIN;
     }
-    g0->handle = w->os_thread; /* main keeps its real pthread_t */
+    g0->handle = inherited ? inherited : w->os_thread; /* main keeps its pthread_t */
     g0->id = 0;
     g0->state = GT_RUNNING;
     uv_timer_init(&w->loop, &g0->timer);
@@ -458,6 +485,10 @@ void gp_fork_child(void)
 {
     struct gp_worker *w = gp__w;
     if (!w) return;
+    if (w->cur != &w->sched && w->cur != w->g0) {
+        inherited_handle = w->cur->handle;
+        inherited_owner = fake_owner(w->cur);
+    }
     /* The child keeps the calling gthread only, now a plain thread; the
      * loop's epoll instance is shared with the parent and must not be
      * touched: drop our copies of its fds and start afresh on demand. */
@@ -471,9 +502,3 @@ void gp_fork_child(void)
     memset(&gp__tls, 0, sizeof gp__tls);
 }
 
-int gp_owner_id(void)
-{
-    struct gp_gthread *g = gp__w->cur;
-    /* main is the main OS thread: what it locked before we started is its */
-    return g == gp__w->g0 ? (int)gettid() : 0x40000000 | (g->id & 0x3fffffff);
-}

@@ -111,7 +111,7 @@ static int mutex_unlock_impl(pthread_mutex_t *m)
         if (r == 0) gp_sync_wake(m, 1);
         return r;
     }
-    int id = g ? gp_owner_id() : (int)gettid();
+    int id = g ? gp_owner_id() : gp_os_owner_id();
     int type = M_TYPE(m);
     if ((type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) &&
         (owner != id || m->__data.__lock == 0))
@@ -282,8 +282,10 @@ static int sem_try(void *ctx)
 
 static int sem_shared(sem_t *s)
 {
-    /* glibc's new_sem: { uint64 data; int private; }: 0 when process-shared */
-    return ((int *)s)[2] == 0;
+    /* glibc's new_sem: { uint64 data; int private; }: private is 0 for a
+     * process-private semaphore and FUTEX_PRIVATE_FLAG for a shared one
+     * (glibc's LLL_SHARED: the flag is flipped again at the futex call) */
+    return ((int *)s)[2] != 0;
 }
 
 static int g_sem_wait(sem_t *s, clockid_t clk, const struct timespec *abst)

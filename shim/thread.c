@@ -62,7 +62,8 @@ GP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
 GP_EXPORT pthread_t pthread_self(void)
 {
     if (gp_started_here() && gp_is_current_gthread()) return (pthread_t)gp_thread_self();
-    return R(pthread_self)();
+    uintptr_t inherited = gp_inherited_self();
+    return inherited ? (pthread_t)inherited : R(pthread_self)();
 }
 
 GP_EXPORT int pthread_equal(pthread_t a, pthread_t b)
