@@ -20,7 +20,7 @@ RT_SRC   := $(wildcard runtime/*.c) shim/real.c
 
 DEBS := libuv1-dev libboost-context-dev libcriterion-dev pkg-config gcc g++ make
 
-.PHONY: all lib progs deps demo test check-tests install uninstall clean
+.PHONY: all lib progs deps demo test check-tests install uninstall clean bench bench-build bench-deps
 all: lib progs
 lib: $(BUILD)/libgpatch.so
 
@@ -100,3 +100,29 @@ $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -o $@ $<
 progs: $(BUILD)/tools/loadgen
+
+# ---- benchmarks (issue: bench) ------------------------------------------------
+BENCH_DEBS := wrk gnuplot-nox python3 util-linux
+$(BUILD)/bench/%: bench/progs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -o $@ $< -lpthread
+$(BUILD)/bench/%: bench/micro/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -o $@ $< -lpthread
+$(BUILD)/bench/uv_http: bench/native/uv_http.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -o $@ $< -luv
+$(BUILD)/bench/raw_fcontext: bench/micro/raw_fcontext.c $(BUILD)/obj/fcontext/.done
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -o $@ $< $(FCTX)
+bench-build: all $(BUILD)/bench/http_keepalive $(BUILD)/bench/uv_http $(BUILD)/bench/switch \
+             $(BUILD)/bench/spawn $(BUILD)/bench/memory $(BUILD)/bench/raw_fcontext
+bench-deps: deps
+	@missing=""; for p in $(BENCH_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+bench: bench-deps
+	$(MAKE) bench-build
+	ulimit -n $$(ulimit -Hn); /usr/bin/python3 bench/run.py

@@ -237,8 +237,15 @@ static void gthread_entry(transfer_t t)
 {
     after_switch(t);
     errno = 0;
+    *__h_errno_location() = 0;
     struct gp_gthread *g = gp__w->cur;
-    gp_thread_exit(g->fn(g->arg));
+    void *ret = g->fn(g->arg);
+    /* In a child forked by this gthread the runtime was reset: this is now
+     * the process's only thread, and a thread that ends last ends the
+     * process, as in glibc. If the child has started a runtime since, this
+     * context is its main gthread. */
+    if (!gp__w) exit(0);
+    gp_thread_exit(ret);
 }
 
 int gp__start(void)

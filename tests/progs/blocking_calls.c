@@ -113,6 +113,22 @@ static void *named_poster(void *arg)
 
 static void *child_thread(void *arg) { usleep(10000); return (void *)((long)arg * 2); }
 
+/* a thread forks; in the child it is the only thread, and when it returns
+ * from its start routine the child ends (status 0), as stock */
+static void *forking_thread(void *arg)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        printf("child of a thread: running\n");
+        fflush(stdout);
+        return NULL;
+    }
+    int st = -1;
+    waitpid(pid, &st, 0);
+    return (void *)(long)st;
+}
+
 int main(void)
 {
     /* SIGUSR2 is for sigwait: blocked everywhere, as sigwait requires */
@@ -228,6 +244,11 @@ int main(void)
     }
     waitpid(pid, &st, 0);
     show("fork child status", WEXITSTATUS(st));
+
+    pthread_t ft;
+    pthread_create(&ft, NULL, forking_thread, NULL);
+    pthread_join(ft, &rv);
+    show("child of a thread returned from it: status", (long)rv);
 
     /* C11 threads */
     mtx_init(&cm, mtx_plain);

@@ -1,0 +1,319 @@
+#!/usr/bin/python3
+"""bench/run.py — `make bench`: gpatch against stock threads and a native libuv
+server, measured side by side in one run, alternating, medians of repeated
+runs. Writes bench/RESULTS.md, bench/results.dat and bench/rps.png.
+
+Everything talks to 127.0.0.1 only and stops by itself. Servers are pinned to
+CPU 0 and wrk to CPU 1 (taskset), so client and server do not share a core.
+"""
+import datetime
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+B = os.path.join(ROOT, "build")
+LIB = os.path.join(B, "libgpatch.so")
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+DUR = int(os.environ.get("BENCH_SECONDS", "4"))
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+
+commands = []  # every command we ran, for RESULTS.md
+
+
+def env_for(mode):
+    e = dict(os.environ)
+    e.pop("LD_PRELOAD", None)
+    if mode == "gpatch":
+        e["LD_PRELOAD"] = LIB
+    return e
+
+
+def run(cmd, mode="stock", timeout=300):
+    commands.append(("LD_PRELOAD=build/libgpatch.so " if mode == "gpatch" else "") + " ".join(cmd))
+    out = subprocess.run(cmd, env=env_for(mode), capture_output=True, text=True, timeout=timeout)
+    return out.stdout.strip()
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def fmt_range(xs, f="{:.1f}"):
+    if not xs:
+        return "n/a"
+    return (f + " ({}–{})").format(med(xs), f.format(min(xs)), f.format(max(xs)))
+
+
+# ---- micro -------------------------------------------------------------------
+def micro():
+    res = {k: [] for k in ["raw", "yield_gp", "pipe_stock", "cond_stock", "pipe_gp", "cond_gp",
+                           "spawn_stock", "spawn_gp", "ratio_yield_raw", "ratio_spawn"]}
+    for _ in range(RUNS):
+        raw = float(run([B + "/bench/raw_fcontext", "20000000"]))
+        y = float(run([B + "/bench/switch", "yield", "2000000"], "gpatch"))
+        ps = float(run([B + "/bench/switch", "pipe", "100000"]))
+        cs = float(run([B + "/bench/switch", "condvar", "100000"]))
+        pg = float(run([B + "/bench/switch", "pipe", "200000"], "gpatch"))
+        cg = float(run([B + "/bench/switch", "condvar", "1000000"], "gpatch"))
+        ss = float(run([B + "/bench/spawn", "50000"]))
+        sg = float(run([B + "/bench/spawn", "200000"], "gpatch"))
+        for k, v in [("raw", raw), ("yield_gp", y), ("pipe_stock", ps), ("cond_stock", cs), ("pipe_gp", pg),
+                     ("cond_gp", cg), ("spawn_stock", ss), ("spawn_gp", sg)]:
+            res[k].append(v)
+        res["ratio_yield_raw"].append(y / raw)
+        res["ratio_spawn"].append(ss / sg)
+    return res
+
+
+def memory():
+    res = {"stock": [], "gpatch": [], "threads_stock": [], "threads_gp": []}
+    n = 2000 if QUICK else 10000
+    for _ in range(3):
+        for mode in ("stock", "gpatch"):
+            kib, thr = run([B + "/bench/memory", str(n)], mode).split()
+            res[mode].append(float(kib))
+            res["threads_stock" if mode == "stock" else "threads_gp"].append(int(thr))
+    limits = {}
+    cap = 20000 if QUICK else 60000
+    for mode in ("stock", "gpatch"):
+        e = env_for(mode)
+        e["MAX"] = "1"
+        cmd = [B + "/bench/memory", str(cap)]
+        commands.append(("MAX=1 " + ("LD_PRELOAD=build/libgpatch.so " if mode == "gpatch" else "")) + " ".join(cmd))
+        out = subprocess.run(cmd, env=e, capture_output=True, text=True, timeout=600).stdout.strip()
+        limits[mode] = out
+    return res, limits, n
+
+
+def read_limits():
+    def rd(p):
+        try:
+            return open(p).read().strip()
+        except OSError:
+            return "?"
+    return {
+        "vm.max_map_count": rd("/proc/sys/vm/max_map_count"),
+        "kernel.threads-max": rd("/proc/sys/kernel/threads-max"),
+        "kernel.pid_max": rd("/proc/sys/kernel/pid_max"),
+        "RLIMIT_NOFILE": subprocess.run(["bash", "-c", "ulimit -n"], capture_output=True, text=True).stdout.strip(),
+        "RLIMIT_NPROC": subprocess.run(["bash", "-c", "ulimit -u"], capture_output=True, text=True).stdout.strip(),
+    }
+
+
+# ---- servers -------------------------------------------------------------------
+class Server:
+    def __init__(self, mode, argv):
+        self.mode = mode
+        cmd = ["taskset", "-c", "0"] + argv
+        commands.append(("LD_PRELOAD=build/libgpatch.so " if mode == "gpatch" else "") + " ".join(cmd))
+        self.p = subprocess.Popen(cmd, env=env_for(mode), stdout=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline()
+        self.port = int(line.split()[1])
+        self.peak_threads = 0
+        self.stop_flag = False
+        self.t = threading.Thread(target=self.sample, daemon=True)
+        self.t.start()
+
+    def status(self, field):
+        try:
+            for line in open(f"/proc/{self.p.pid}/status"):
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def sample(self):
+        while not self.stop_flag:
+            self.peak_threads = max(self.peak_threads, self.status("Threads"))
+            time.sleep(0.05)
+
+    def stop(self):
+        self.stop_flag = True
+        self.t.join()
+        rss = self.status("VmHWM")
+        self.p.send_signal(signal.SIGKILL)
+        self.p.wait()
+        return rss
+
+
+def to_ms(s):
+    m = re.match(r"([\d.]+)(us|ms|s)", s)
+    v = float(m.group(1))
+    return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
+
+
+def wrk(port, conns):
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{DUR}s", "--latency", "--timeout", "10s",
+           f"http://127.0.0.1:{port}/"]
+    commands.append(" ".join(cmd))
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=DUR + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = to_ms(re.search(r"50%\s+(\S+)", out).group(1))
+    p99 = to_ms(re.search(r"99%\s+(\S+)", out).group(1))
+    errs = re.search(r"Socket errors: (.*)", out)
+    return rps, p50, p99, (errs.group(1) if errs else "")
+
+
+def servers():
+    variants = {
+        "stock": ("stock", [B + "/bench/http_keepalive", "0"]),
+        "gpatch": ("gpatch", [B + "/bench/http_keepalive", "0"]),
+        "native": ("stock", [B + "/bench/uv_http", "0"]),
+    }
+    levels = [50, 1000] if QUICK else [50, 1000, 10000]
+    res = {}
+    for conns in levels:
+        for _ in range(RUNS):
+            for name, (mode, argv) in variants.items():  # alternating: stock, gpatch, native, stock...
+                s = Server(mode, argv)
+                try:
+                    rps, p50, p99, errs = wrk(s.port, conns)
+                except Exception as e:  # a server that fails under the load is a result too
+                    rps, p50, p99, errs = 0.0, float("nan"), float("nan"), f"wrk failed: {e}"
+                rss = s.stop()
+                r = res.setdefault((conns, name), {"rps": [], "p50": [], "p99": [], "rss": [], "thr": [], "errs": []})
+                r["rps"].append(rps)
+                r["p50"].append(p50)
+                r["p99"].append(p99)
+                r["rss"].append(rss / 1024)
+                r["thr"].append(s.peak_threads)
+                if errs:
+                    r["errs"].append(errs)
+    return res, levels
+
+
+def seed():
+    res = {}
+    levels = [1000] if QUICK else [1000, 10000]
+    for n in levels:
+        for _ in range(3):
+            for mode in ("stock", "gpatch"):
+                s = Server(mode, [B + "/progs/sleep_server", "0", "1000"])
+                cmd = [B + "/tools/loadgen", str(s.port), str(n), str(s.p.pid), "60"]
+                commands.append(" ".join(cmd))
+                out = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+                s.stop()
+                d = dict(kv.split("=") for kv in out.split())
+                r = res.setdefault((n, mode), {"ok": [], "wall": [], "thr": [], "rss": []})
+                r["ok"].append(d["answered"])
+                r["wall"].append(float(d["wall_s"]))
+                r["thr"].append(int(d["peak_threads"]))
+                r["rss"].append(int(d["peak_rss_kib"]) / 1024)
+    return res, levels
+
+
+def main():
+    t0 = time.time()
+    print("bench: micro", flush=True)
+    mi = micro()
+    print("bench: memory", flush=True)
+    mem, limits, nmem = memory()
+    print("bench: servers", flush=True)
+    sv, levels = servers()
+    print("bench: seed scenario", flush=True)
+    sd, seed_levels = seed()
+    lim = read_limits()
+
+    L = []
+    L.append("# gpatch benchmark results\n")
+    L.append(f"Made by `make bench` on {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} UTC; "
+             f"{RUNS} runs of each measurement (3 for memory and the seed scenario), alternating stock / gpatch / "
+             f"native within each round; medians, with min–max in parentheses; ratios are medians of per-round ratios "
+             f"where the rows were measured in the same round. Took {time.time() - t0:.0f} s.\n")
+    L.append(f"Machine: {platform.node()} — {os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
+             f"Linux {platform.release()}, shared and noisy (numbers drift with other load; compare within a table). "
+             f"Servers pinned to CPU 0, wrk to CPU 1.\n")
+    L.append("## Micro\n")
+    L.append("| measurement | ns | target |")
+    L.append("|---|---|---|")
+    L.append(f"| raw `jump_fcontext` round trip | {fmt_range(mi['raw'], '{:.2f}')} | |")
+    L.append(f"| gthread yield round trip (sched_yield ping-pong under gpatch) | {fmt_range(mi['yield_gp'])} | ≤ 2× raw |")
+    L.append(f"| OS threads, pipe ping-pong (stock) | {fmt_range(mi['pipe_stock'])} | |")
+    L.append(f"| OS threads, mutex+condvar ping-pong (stock) | {fmt_range(mi['cond_stock'])} | |")
+    L.append(f"| gthreads, pipe ping-pong (gpatch) | {fmt_range(mi['pipe_gp'])} | |")
+    L.append(f"| gthreads, mutex+condvar ping-pong (gpatch) | {fmt_range(mi['cond_gp'])} | |")
+    L.append(f"| pthread_create+join, stock | {fmt_range(mi['spawn_stock'])} | |")
+    L.append(f"| pthread_create+join, gpatch | {fmt_range(mi['spawn_gp'])} | ≤ 1/10 of stock |")
+    L.append("")
+    ry = med(mi["ratio_yield_raw"])
+    rp = med(mi["pipe_stock"]) / med(mi["yield_gp"])
+    rc = med(mi["cond_stock"]) / med(mi["yield_gp"])
+    rs = med(mi["ratio_spawn"])
+    L.append(f"- yield round trip / raw jump: **{ry:.2f}×** (target ≤ 2×: {'met' if ry <= 2 else 'not met'})")
+    L.append(f"- OS-thread pipe ping-pong / gthread yield: **{rp:.0f}×**; mutex+condvar: **{rc:.0f}×** "
+             f"(target ≥ 20×: {'met' if min(rp, rc) >= 20 else 'not met'})")
+    L.append(f"- stock spawn+join / gpatch spawn+join: **{rs:.1f}×** (target ≥ 10×: {'met' if rs >= 10 else 'not met'})\n")
+    L.append(f"## Memory: RSS added per thread blocked in read(), {nmem} threads\n")
+    L.append("| | KiB per thread | OS threads |")
+    L.append("|---|---|---|")
+    L.append(f"| stock | {fmt_range(mem['stock'], '{:.2f}')} | {max(mem['threads_stock'])} |")
+    L.append(f"| gpatch | {fmt_range(mem['gpatch'], '{:.2f}')} | {max(mem['threads_gp'])} |")
+    rm = med(mem["gpatch"]) / med(mem["stock"])
+    L.append(f"\ngpatch / stock: **{rm:.2f}** (target ≤ 0.25: {'met' if rm <= 0.25 else 'not met'}).\n")
+    L.append("Most threads one process can hold blocked in read() (cap given on the command line):\n")
+    L.append(f"- stock: {limits['stock']}")
+    L.append(f"- gpatch: {limits['gpatch']}")
+    L.append("- limits on this machine: " + ", ".join(f"{k}={v}" for k, v in lim.items()) +
+             ". A gthread costs two memory mappings (stack + guard page), so vm.max_map_count/2 bounds gpatch; "
+             "stock threads are bounded by threads-max, pid_max and RLIMIT_NPROC.\n")
+    L.append("## Servers: thread-per-connection keep-alive HTTP/1.1, wrk\n")
+    L.append(f"`wrk -t1 -cN -d{DUR}s --latency`; the same stock-built binary stock and under gpatch; `native` is "
+             "bench/native/uv_http.c on libuv.\n")
+    L.append("| conns | server | req/s | p50 ms | p99 ms | peak RSS MiB | peak OS threads | errors |")
+    L.append("|---|---|---|---|---|---|---|---|")
+    dat = []
+    for c in levels:
+        for name in ("stock", "gpatch", "native"):
+            r = sv[(c, name)]
+            errs = "; ".join(sorted(set(r["errs"])))[:80]
+            L.append(f"| {c} | {name} | {fmt_range(r['rps'], '{:.0f}')} | {med(r['p50']):.2f} | {med(r['p99']):.2f} | "
+                     f"{med(r['rss']):.1f} | {max(r['thr'])} | {errs} |")
+        dat.append((c, med(sv[(c, 'stock')]['rps']), med(sv[(c, 'gpatch')]['rps']), med(sv[(c, 'native')]['rps'])))
+    L.append("")
+    for c in levels:
+        g = sv[(c, "gpatch")]["rps"]
+        n = sv[(c, "native")]["rps"]
+        s = sv[(c, "stock")]["rps"]
+        rn = med([a / b for a, b in zip(g, n) if b])
+        rst = med([a / b for a, b in zip(g, s) if b]) if any(s) else float("inf")
+        L.append(f"- {c} connections: gpatch / native **{rn:.2f}**, gpatch / stock **{rst:.2f}**")
+    L.append("\nTargets: ≥ 0.90 of native at 50 and 1,000; ≥ stock at 50; ≥ 2× stock (or stock fails) at 10,000.\n")
+    L.append("![requests/s against connections](rps.png)\n")
+    L.append("## The seed scenario: the handler sleeps 1 s\n")
+    L.append("| clients | run | answered | wall s | peak OS threads | peak RSS MiB |")
+    L.append("|---|---|---|---|---|---|")
+    for n in seed_levels:
+        for mode in ("stock", "gpatch"):
+            r = sd[(n, mode)]
+            L.append(f"| {n} | {mode} | {', '.join(sorted(set(r['ok'])))} | {fmt_range(r['wall'], '{:.3f}')} | "
+                     f"{max(r['thr'])} | {med(r['rss']):.1f} |")
+    L.append("\nTarget: 10,000 clients in ≤ 1.5 s wall on one OS thread.\n")
+    L.append("## Commands\n")
+    L.append("Each distinct command line (ports vary per run):\n")
+    L.append("```")
+    seen = set()
+    for c in commands:
+        k = re.sub(r"\b\d{4,5}\b", "PORT", c) if "loadgen" in c or "127.0.0.1" in c else c
+        if k not in seen:
+            seen.add(k)
+            L.append(k.replace(ROOT + "/", ""))
+    L.append("```")
+    open(os.path.join(ROOT, "bench", "RESULTS.md"), "w").write("\n".join(L) + "\n")
+    with open(os.path.join(ROOT, "bench", "results.dat"), "w") as f:
+        f.write("# conns stock gpatch native (requests/s, medians)\n")
+        for row in dat:
+            f.write(" ".join(str(x) for x in row) + "\n")
+    subprocess.run(["gnuplot", os.path.join(ROOT, "bench", "rps.gp")], cwd=os.path.join(ROOT, "bench"))
+    print("\n".join(L[:60]))
+
+
+if __name__ == "__main__":
+    main()
