@@ -206,7 +206,17 @@ static int wait_fd(struct fdent *e, int events, gp_deadline dl, int intr)
 
 /* ---- the I/O loop ---------------------------------------------------------- */
 
+static ssize_t io_loop(struct gp_io *op);
+
 ssize_t gp_io(struct gp_io *op)
+{
+    struct gp_gthread *g = gp__call_begin();
+    ssize_t r = io_loop(op);
+    gp__call_end(g);
+    return r;
+}
+
+static ssize_t io_loop(struct gp_io *op)
 {
     gp_deadline dl = -2; /* not computed yet */
     for (;;) {
@@ -270,7 +280,17 @@ static int poll_events(short ev)
     return r;
 }
 
+static int poll_loop(struct gp_pollop *op);
+
 int gp_poll(struct gp_pollop *op)
+{
+    struct gp_gthread *g = gp__call_begin();
+    int r = poll_loop(op);
+    gp__call_end(g);
+    return r;
+}
+
+static int poll_loop(struct gp_pollop *op)
 {
     struct waiter local[16], *ws = local;
     int r;

@@ -49,6 +49,8 @@ struct gp_gthread {
     int herr;                 /* h_errno, likewise */
     int wake;                 /* result handed over by gp__ready */
     int intr;                 /* enum gp_intr of the current park */
+    int in_call;              /* inside a blocking call (gp_io, gp_poll, gp_sleep, a sync wait) */
+    int sigpend;              /* a handler ran while it was in that call: 1 SA_RESTART, 2 not */
     const char *reason;       /* why it is parked: traces and the monitor */
     int detached, cancelled, cancel_off, joined;
     struct gp_gthread *joiner;
@@ -81,6 +83,7 @@ struct gp_worker {
     volatile sig_atomic_t sig_pending, sig_norestart;
     struct gp_gthread *sig_target;
     uintptr_t os_thread;       /* pthread_self() of the worker OS thread */
+    int *errno_at, *h_errno_at; /* this OS thread's errno and h_errno: saved per gthread */
     void *sched_stack; size_t sched_stack_size;
 };
 extern struct gp_worker *gp__w;
@@ -93,6 +96,15 @@ void gp__ready(struct gp_gthread *g, int result);
 int gp__park(const char *reason, gp_deadline dl, int intr);
 void gp__update_managed(void);
 void gp__signals(void);   /* act on signal handlers that ran */
+/* bracket a blocking call: a signal handled while it runs interrupts it */
+static inline struct gp_gthread *gp__call_begin(void)
+{
+    struct gp_gthread *g = gp__w->cur;
+    g->in_call = 1;
+    g->sigpend = 0;
+    return g;
+}
+static inline void gp__call_end(struct gp_gthread *g) { g->in_call = 0; }
 
 /* coro.c */
 struct gp_gthread *gp__gthread_alloc(void);

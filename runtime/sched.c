@@ -102,7 +102,7 @@ static inline void after_switch(transfer_t t)
     if (GP_UNLIKELY(prev->state == GT_DEAD)) finish_dead(prev);
 }
 
-static void switch_to(struct gp_gthread *to)
+static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *to)
 {
     struct gp_worker *w = gp__w;
     struct gp_gthread *from = w->cur;
@@ -111,15 +111,15 @@ static void switch_to(struct gp_gthread *to)
         return;
     }
     GP_ASSERT(to == &w->sched || to->state == GT_READY);
-    from->err = errno;
-    from->herr = *__h_errno_location();
+    from->err = *w->errno_at;
+    from->herr = *w->h_errno_at;
     w->cur = to;
     if (to != &w->sched) to->state = GT_RUNNING;
     gp__tls.managed = to != &w->sched && w->nlive > 1;
     transfer_t t = jump_fcontext(to->ctx, from);
     after_switch(t);
-    errno = w->cur->err;
-    *__h_errno_location() = w->cur->herr;
+    *w->errno_at = from->err;
+    *w->h_errno_at = from->herr;
 }
 
 /* Who runs when the current gthread stops: the next ready one, directly,
@@ -156,6 +156,11 @@ int gp__park(const char *reason, gp_deadline dl, int intr)
     struct gp_gthread *g = w->cur;
     GP_ASSERT(g != &w->sched);
     if (intr != GP_NOINTR && g->cancelled && !g->cancel_off) gp_thread_exit(PTHREAD_CANCELED);
+    if (GP_UNLIKELY(g->sigpend) && intr != GP_NOINTR) { /* handled while this call ran */
+        int p = g->sigpend;
+        g->sigpend = 0;
+        if (p == 2 || intr == GP_NORESTART) return -EINTR;
+    }
     if (dl == 0) return -ETIMEDOUT;
     if (dl > 0) {
         if (dl <= gp_now()) return -ETIMEDOUT;
@@ -266,6 +271,8 @@ int gp__start(void)
     w->sched.magic = GT_MAGIC;
     w->sched.id = -1;
     w->os_thread = (uintptr_t)R(pthread_self)();
+    w->errno_at = &errno; /* addresses of thread-local variables: fixed per OS thread */
+    w->h_errno_at = __h_errno_location();
     gp__w = w;
     struct gp_gthread *g0 = gp__gthread_alloc();
     if (!g0) {
@@ -481,11 +488,18 @@ int gp_thread_prefer_signal(uintptr_t h)
 
 int gp_sleep(gp_deadline dl)
 {
+    struct gp_gthread *g = gp__call_begin();
+    int r;
     for (;;) { /* a spurious wake-up does not end a sleep */
-        int r = gp__park("sleep", dl, GP_NORESTART);
-        if (r == -EINTR) return -EINTR;
-        if (r == -ETIMEDOUT || dl < 0 || gp_now() >= dl) return 0;
+        r = gp__park("sleep", dl, GP_NORESTART);
+        if (r == -EINTR) break;
+        if (r == -ETIMEDOUT || dl < 0 || gp_now() >= dl) {
+            r = 0;
+            break;
+        }
     }
+    gp__call_end(g);
+    return r;
 }
 
 void gp_fork_child(void)

@@ -109,7 +109,17 @@ int gp_sync_wake(const void *key, int n)
     return woke;
 }
 
+static int sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadline dl, int intr, int64_t poll_ns);
+
 int gp_sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadline dl, int intr, int64_t poll_ns)
+{
+    struct gp_gthread *g = gp__call_begin();
+    int r = sync_wait(key, try, ctx, dl, intr, poll_ns);
+    gp__call_end(g);
+    return r;
+}
+
+static int sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadline dl, int intr, int64_t poll_ns)
 {
     init_once();
     struct swait sw = {.key = key, .g = gp__w->cur};
