@@ -73,13 +73,14 @@ def micro():
 
 
 def memory():
-    res = {"stock": [], "gpatch": [], "threads_stock": [], "threads_gp": []}
+    res = {"stock": [], "gpatch": [], "threads_stock": [], "threads_gp": [], "kern_stock": [], "kern_gp": []}
     n = 2000 if QUICK else 10000
     for _ in range(3):
         for mode in ("stock", "gpatch"):
-            kib, thr = run([B + "/bench/memory", str(n)], mode).split()
+            kib, thr, kern = run([B + "/bench/memory", str(n)], mode).split()
             res[mode].append(float(kib))
             res["threads_stock" if mode == "stock" else "threads_gp"].append(int(thr))
+            res["kern_stock" if mode == "stock" else "kern_gp"].append(float(kern))
     limits = {}
     cap = 20000 if QUICK else 60000
     for mode in ("stock", "gpatch"):
@@ -252,10 +253,10 @@ def main():
              f"(target ≥ 20×: {'met' if min(rp, rc) >= 20 else 'not met'})")
     L.append(f"- stock spawn+join / gpatch spawn+join: **{rs:.1f}×** (target ≥ 10×: {'met' if rs >= 10 else 'not met'})\n")
     L.append(f"## Memory: RSS added per thread blocked in read(), {nmem} threads\n")
-    L.append("| | KiB per thread | OS threads |")
-    L.append("|---|---|---|")
-    L.append(f"| stock | {fmt_range(mem['stock'], '{:.2f}')} | {max(mem['threads_stock'])} |")
-    L.append(f"| gpatch | {fmt_range(mem['gpatch'], '{:.2f}')} | {max(mem['threads_gp'])} |")
+    L.append("| | RSS KiB per thread | OS threads | kernel KiB per thread (KernelStack + unreclaimable slab) |")
+    L.append("|---|---|---|---|")
+    L.append(f"| stock | {fmt_range(mem['stock'], '{:.2f}')} | {max(mem['threads_stock'])} | {fmt_range(mem['kern_stock'], '{:.1f}')} |")
+    L.append(f"| gpatch | {fmt_range(mem['gpatch'], '{:.2f}')} | {max(mem['threads_gp'])} | {fmt_range(mem['kern_gp'], '{:.1f}')} |")
     rm = med(mem["gpatch"]) / med(mem["stock"])
     L.append(f"\ngpatch / stock: **{rm:.2f}** (target ≤ 0.25: {'met' if rm <= 0.25 else 'not met'}).\n")
     L.append("Most threads one process can hold blocked in read() (cap given on the command line):\n")
