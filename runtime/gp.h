@@ -31,10 +31,18 @@ struct gp_tls {
     int managed;     /* hooked calls go through the runtime */
     int worker;      /* this OS thread runs a scheduler */
     int swallow_nb;  /* libuv is about to set O_NONBLOCK on a program fd: ignore it */
+    const char *last; /* the last hooked call a gthread made here (monitor, traces) */
 };
 extern __thread struct gp_tls gp__tls __attribute__((tls_model("initial-exec")));
 
 static inline int gp_managed(void) { return gp__tls.managed; }
+extern int gp_trace_calls; /* GPATCH_DEBUG */
+void gp_trace_call(const char *name);
+/* gp_managed() for a hook, noting its name (__func__ is the libc name) for
+ * the blocking monitor and GPATCH_DEBUG's trace of every managed call */
+#define GP_MANAGED()                                                         \
+    (gp__tls.managed && (gp__tls.last = __func__,                            \
+                         __builtin_expect(gp_trace_calls, 0) ? (gp_trace_call(__func__), 1) : 1))
 static inline int gp_started_here(void) { return gp__tls.worker; }
 static inline int gp_swallowing_nonblock(void) { return gp__tls.swallow_nb; }
 
@@ -172,6 +180,7 @@ void gp_fork_child(void);
 
 /* ---- settings and diagnostics -------------------------------------------- */
 void gp_configure(size_t default_stack, int debug);
+void gp_configure_monitor(int stats, long monitor_ms, int trace_calls);
 void gp_debugf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int gp_debug_on;
 

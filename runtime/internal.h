@@ -47,6 +47,7 @@ struct gp_gthread {
     int state;
     int err;                  /* errno, saved across switches */
     int herr;                 /* h_errno, likewise */
+    const char *last;         /* its last hooked call (gp__tls.last while it runs) */
     int wake;                 /* result handed over by gp__ready */
     int intr;                 /* enum gp_intr of the current park */
     int in_call;              /* inside a blocking call (gp_io, gp_poll, gp_sleep, a sync wait) */
@@ -84,9 +85,25 @@ struct gp_worker {
     struct gp_gthread *sig_target;
     uintptr_t os_thread;       /* pthread_self() of the worker OS thread */
     int *errno_at, *h_errno_at; /* this OS thread's errno and h_errno: saved per gthread */
+    struct gp_tls *tls;        /* the worker's gp__tls, for the watchdog to read */
+    gp_deadline away_since;    /* when the scheduler last handed the worker to gthreads, 0 while home */
+    const char *last_call;     /* unused: the watchdog reads tls->last */
     void *sched_stack; size_t sched_stack_size;
 };
 extern struct gp_worker *gp__w;
+
+/* monitor.c */
+#define GP_STAT_REASONS 16
+struct gp_stats {
+    unsigned long created, peak_alive, switches, turns, pool_jobs;
+    int64_t longest_stall_ns;
+    const char *reason[GP_STAT_REASONS];
+    unsigned long parks[GP_STAT_REASONS];
+};
+extern struct gp_stats gp__stats;
+extern int gp__stats_on;
+void gp__stat_park(const char *reason);
+void gp__monitor_start(struct gp_worker *w);
 
 /* sched.c */
 int gp__start(void);

@@ -85,6 +85,7 @@ static int job_done(void *ctx)
 int gp_offload(void (*fn)(void *ctx), void *ctx)
 {
     struct job j = {fn, ctx, NULL, 0};
+    __atomic_add_fetch(&gp__stats.pool_jobs, 1, __ATOMIC_RELAXED);
     plock();
     *tail = &j;
     tail = &j.next;

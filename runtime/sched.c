@@ -111,8 +111,11 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
         return;
     }
     GP_ASSERT(to == &w->sched || to->state == GT_READY);
+    gp__stats.switches++;
     from->err = *w->errno_at;
     from->herr = *w->h_errno_at;
+    from->last = gp__tls.last;
+    gp__tls.last = to->last;
     w->cur = to;
     if (to != &w->sched) to->state = GT_RUNNING;
     gp__tls.managed = to != &w->sched && w->nlive > 1;
@@ -171,6 +174,7 @@ int gp__park(const char *reason, gp_deadline dl, int intr)
     g->intr = intr;
     g->wake = 0;
     if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d parks: %s", g->id, reason);
+    if (GP_UNLIKELY(gp__stats_on)) gp__stat_park(reason);
     switch_to(next_to_run());
     if (dl > 0) gp__timer_disarm(g);
     g->intr = GP_NOINTR;
@@ -216,6 +220,18 @@ void gp__signals(void)
     if (t && (norestart || t->intr == GP_NORESTART)) gp__ready(t, -EINTR);
 }
 
+/* One turn of the loop. Between turns the worker is "away" running gthreads:
+ * the monitor measures how long (w->away_since), the stats keep the longest. */
+static void loop_turn(struct gp_worker *w, uv_run_mode mode)
+{
+    int64_t away = gp_now() - w->away_since;
+    if (away > gp__stats.longest_stall_ns) gp__stats.longest_stall_ns = away;
+    __atomic_store_n(&w->away_since, 0, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&gp__stats.turns, 1, __ATOMIC_RELEASE);
+    uv_run(&w->loop, mode);
+    __atomic_store_n(&w->away_since, gp_now(), __ATOMIC_RELEASE);
+}
+
 static _Noreturn void sched_main(transfer_t t)
 {
     after_switch(t);
@@ -226,14 +242,14 @@ static _Noreturn void sched_main(transfer_t t)
             w->budget = BUDGET;
             switch_to(gp_container(n, struct gp_gthread, runq));
             if (!gp_list_empty(&w->runq)) {
-                uv_run(&w->loop, UV_RUN_NOWAIT);
+                loop_turn(w, UV_RUN_NOWAIT);
                 gp__signals();
             }
             continue;
         }
         if (w->nlive == 0) exit(0); /* the last thread called pthread_exit: as glibc */
         if (GP_UNLIKELY(gp_debug_on)) gp_debugf("loop: wait, next timer in %d ms", uv_backend_timeout(&w->loop));
-        uv_run(&w->loop, UV_RUN_ONCE);
+        loop_turn(w, UV_RUN_ONCE);
         gp__signals();
     }
 }
@@ -289,8 +305,11 @@ int gp__start(void)
     w->cur = g0;
     w->nlive = 1;
     w->next_id = 1;
+    w->tls = &gp__tls;
+    w->away_since = gp_now(); /* main is running, away from the loop */
     gp__tls.worker = 1;
     gp__update_managed();
+    gp__monitor_start(w);
     return 0;
 }
 
@@ -341,6 +360,8 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
     gp_list_push(&w->runq, &g->runq);
     gp_list_push(&w->all, &g->all);
     w->nlive++;
+    gp__stats.created++;
+    if ((unsigned long)w->nlive > gp__stats.peak_alive) gp__stats.peak_alive = (unsigned long)w->nlive;
     gp__update_managed();
     *out = g->handle;
     if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d created, stack %zu KiB", g->id, g->stack_size >> 10);

@@ -66,7 +66,7 @@ static void resolve(struct dns *d)
 
 GP_EXPORT int getaddrinfo(const char *node, const char *svc, const struct addrinfo *hints, struct addrinfo **res)
 {
-    if (!gp_managed()) return R(getaddrinfo)(node, svc, hints, res);
+    if (!GP_MANAGED()) return R(getaddrinfo)(node, svc, hints, res);
     struct dns d = {.kind = GAI, .a = {node, svc, hints}, .out = {res}};
     resolve(&d);
     return (int)d.ret;
@@ -75,7 +75,7 @@ GP_EXPORT int getaddrinfo(const char *node, const char *svc, const struct addrin
 GP_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, socklen_t hostlen, char *serv,
                           socklen_t servlen, int flags)
 {
-    if (!gp_managed()) return R(getnameinfo)(sa, salen, host, hostlen, serv, servlen, flags);
+    if (!GP_MANAGED()) return R(getnameinfo)(sa, salen, host, hostlen, serv, servlen, flags);
     struct dns d = {.kind = GNI, .a = {sa}, .n = {salen, hostlen, servlen, flags}, .out = {host, serv}};
     resolve(&d);
     return (int)d.ret;
@@ -83,7 +83,7 @@ GP_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host
 
 GP_EXPORT struct hostent *gethostbyname(const char *name)
 {
-    if (!gp_managed()) return R(gethostbyname)(name);
+    if (!GP_MANAGED()) return R(gethostbyname)(name);
     struct dns d = {.kind = GHBN, .a = {name}};
     resolve(&d);
     return d.out[5];
@@ -91,7 +91,7 @@ GP_EXPORT struct hostent *gethostbyname(const char *name)
 
 GP_EXPORT struct hostent *gethostbyname2(const char *name, int af)
 {
-    if (!gp_managed()) return R(gethostbyname2)(name, af);
+    if (!GP_MANAGED()) return R(gethostbyname2)(name, af);
     struct dns d = {.kind = GHBN2, .a = {name}, .n = {af}};
     resolve(&d);
     return d.out[5];
@@ -99,7 +99,7 @@ GP_EXPORT struct hostent *gethostbyname2(const char *name, int af)
 
 GP_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int type)
 {
-    if (!gp_managed()) return R(gethostbyaddr)(addr, len, type);
+    if (!GP_MANAGED()) return R(gethostbyaddr)(addr, len, type);
     struct dns d = {.kind = GHBA, .a = {addr}, .n = {len, type}};
     resolve(&d);
     return d.out[5];
@@ -108,7 +108,7 @@ GP_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int typ
 GP_EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
                               struct hostent **result, int *herr)
 {
-    if (!gp_managed()) return R(gethostbyname_r)(name, ret, buf, buflen, result, herr);
+    if (!GP_MANAGED()) return R(gethostbyname_r)(name, ret, buf, buflen, result, herr);
     struct dns d = {.kind = GHBN_R, .a = {name}, .n = {(long)buflen}, .out = {ret, buf, result, herr}};
     resolve(&d);
     return (int)d.ret;
@@ -117,7 +117,7 @@ GP_EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, 
 GP_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf, size_t buflen,
                                struct hostent **result, int *herr)
 {
-    if (!gp_managed()) return R(gethostbyname2_r)(name, af, ret, buf, buflen, result, herr);
+    if (!GP_MANAGED()) return R(gethostbyname2_r)(name, af, ret, buf, buflen, result, herr);
     struct dns d = {.kind = GHBN2_R, .a = {name}, .n = {(long)buflen, af}, .out = {ret, buf, result, herr}};
     resolve(&d);
     return (int)d.ret;
@@ -126,7 +126,7 @@ GP_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, ch
 GP_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type, struct hostent *ret, char *buf,
                               size_t buflen, struct hostent **result, int *herr)
 {
-    if (!gp_managed()) return R(gethostbyaddr_r)(addr, len, type, ret, buf, buflen, result, herr);
+    if (!GP_MANAGED()) return R(gethostbyaddr_r)(addr, len, type, ret, buf, buflen, result, herr);
     struct dns d = {.kind = GHBA_R, .a = {addr}, .n = {(long)buflen, len, type}, .out = {ret, buf, result, herr}};
     resolve(&d);
     return (int)d.ret;

@@ -35,19 +35,19 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, gp_deadline dl, co
 
 GP_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 {
-    if (!gp_managed() || timeout == 0) return R(epoll_wait)(epfd, ev, max, timeout);
+    if (!GP_MANAGED() || timeout == 0) return R(epoll_wait)(epfd, ev, max, timeout);
     return ep_wait(epfd, ev, max, timeout < 0 ? GP_FOREVER : gp_after_ns((int64_t)timeout * 1000000), NULL, 0);
 }
 
 GP_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
 {
-    if (!gp_managed() || timeout == 0) return R(epoll_pwait)(epfd, ev, max, timeout, mask);
+    if (!GP_MANAGED() || timeout == 0) return R(epoll_pwait)(epfd, ev, max, timeout, mask);
     return ep_wait(epfd, ev, max, timeout < 0 ? GP_FOREVER : gp_after_ns((int64_t)timeout * 1000000), mask, 1);
 }
 
 GP_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *tmo, const sigset_t *mask)
 {
-    if (!gp_managed()) return R(epoll_pwait2)(epfd, ev, max, tmo, mask);
+    if (!GP_MANAGED()) return R(epoll_pwait2)(epfd, ev, max, tmo, mask);
     gp_deadline dl = GP_FOREVER;
     if (tmo) {
         struct timespec ts;

@@ -100,7 +100,19 @@ __attribute__((constructor)) static void gp_init(void)
         else say("gpatch: GPATCH_STACK_SIZE must be a size of at least 16k (e.g. 64k, 8M); using the default\n");
     }
     const char *d = env("GPATCH_DEBUG");
-    gp_configure(stack, d && *d && strcmp(d, "0") != 0);
+    int debug = d && *d && strcmp(d, "0") != 0;
+    gp_configure(stack, debug);
+    const char *st = env("GPATCH_STATS"), *mon = env("GPATCH_MONITOR_MS");
+    long mon_ms = 0;
+    if (mon && *mon) {
+        char *end;
+        mon_ms = strtol(mon, &end, 10);
+        if (*end || mon_ms <= 0) {
+            say("gpatch: GPATCH_MONITOR_MS must be a positive number of milliseconds; monitor off\n");
+            mon_ms = 0;
+        }
+    }
+    gp_configure_monitor(st && *st && strcmp(st, "0") != 0, mon_ms, debug);
     const char *ni = env("GPATCH_NO_INHERIT");
     if (ni && *ni && strcmp(ni, "0") != 0) drop_from_ld_preload();
     pthread_atfork(NULL, NULL, child_after_fork);

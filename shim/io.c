@@ -21,7 +21,7 @@ static ssize_t read_try(struct gp_io *op, int how)
 GP_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
     /* nothing to wait for: a zero-length read answers at once, as stock */
-    if (!gp_managed() || n == 0) return R(read)(fd, buf, n);
+    if (!GP_MANAGED() || n == 0) return R(read)(fd, buf, n);
     struct call c = {.io = {.attempt = read_try, .fd = fd, .events = GP_IN, .len = n}, .buf = buf};
     return GP_CALL(gp_io(&c.io));
 }
@@ -48,7 +48,7 @@ static ssize_t write_try(struct gp_io *op, int how)
 
 GP_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-    if (!gp_managed()) return R(write)(fd, buf, n);
+    if (!GP_MANAGED()) return R(write)(fd, buf, n);
     struct call c = {.io = {.attempt = write_try, .fd = fd, .events = GP_OUT, .all = 1, .len = n}, .cbuf = buf};
     return GP_CALL(gp_io(&c.io));
 }
@@ -68,7 +68,7 @@ static ssize_t readv_try(struct gp_io *op, int how)
 GP_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
     /* a bad count is refused by the kernel at once, as stock */
-    if (!gp_managed() || cnt <= 0 || cnt > IOV_MAX) return R(readv)(fd, iov, cnt);
+    if (!GP_MANAGED() || cnt <= 0 || cnt > IOV_MAX) return R(readv)(fd, iov, cnt);
     struct call c = {.io = {.attempt = readv_try, .fd = fd, .events = GP_IN}, .iov = iov, .iovcnt = cnt};
     return GP_CALL(gp_io(&c.io));
 }
@@ -109,7 +109,7 @@ static ssize_t writev_try(struct gp_io *op, int how)
 
 GP_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-    if (!gp_managed() || cnt <= 0 || cnt > IOV_MAX) return R(writev)(fd, iov, cnt);
+    if (!GP_MANAGED() || cnt <= 0 || cnt > IOV_MAX) return R(writev)(fd, iov, cnt);
     struct call c = {.io = {.attempt = writev_try, .fd = fd, .events = GP_OUT, .all = 1, .len = SIZE_MAX},
                      .iov = iov, .iovcnt = cnt};
     return GP_CALL(gp_io(&c.io));

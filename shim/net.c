@@ -24,13 +24,13 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 
 GP_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-    if (!gp_managed() || n == 0 || (flags & MSG_DONTWAIT)) return R(recv)(fd, buf, n, flags);
+    if (!GP_MANAGED() || n == 0 || (flags & MSG_DONTWAIT)) return R(recv)(fd, buf, n, flags);
     return do_recvfrom(fd, buf, n, flags, NULL, NULL);
 }
 
 GP_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *alen)
 {
-    if (!gp_managed() || n == 0 || (flags & MSG_DONTWAIT)) return R(recvfrom)(fd, buf, n, flags, addr, alen);
+    if (!GP_MANAGED() || n == 0 || (flags & MSG_DONTWAIT)) return R(recvfrom)(fd, buf, n, flags, addr, alen);
     return do_recvfrom(fd, buf, n, flags, addr, alen);
 }
 
@@ -56,7 +56,7 @@ static ssize_t recvmsg_try(struct gp_io *op, int how)
 GP_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     /* MSG_WAITALL over a vector: rare enough to let it block as stock */
-    if (!gp_managed() || (flags & (MSG_WAITALL | MSG_DONTWAIT))) return R(recvmsg)(fd, msg, flags);
+    if (!GP_MANAGED() || (flags & (MSG_WAITALL | MSG_DONTWAIT))) return R(recvmsg)(fd, msg, flags);
     struct call c = {.io = {.attempt = recvmsg_try, .fd = fd, .events = GP_IN}, .msg = msg, .flags = flags};
     return GP_CALL(gp_io(&c.io));
 }
@@ -71,7 +71,7 @@ static ssize_t sendto_try(struct gp_io *op, int how)
 
 GP_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-    if (!gp_managed() || (flags & MSG_DONTWAIT)) return R(send)(fd, buf, n, flags); /* never parks */
+    if (!GP_MANAGED() || (flags & MSG_DONTWAIT)) return R(send)(fd, buf, n, flags); /* never parks */
     struct call c = {.io = {.attempt = sendto_try, .fd = fd, .events = GP_OUT, .len = n, .all = 1},
                      .cbuf = buf, .flags = flags};
     return GP_CALL(gp_io(&c.io));
@@ -79,7 +79,7 @@ GP_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 
 GP_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t tolen)
 {
-    if (!gp_managed() || (flags & MSG_DONTWAIT)) return R(sendto)(fd, buf, n, flags, to, tolen);
+    if (!GP_MANAGED() || (flags & MSG_DONTWAIT)) return R(sendto)(fd, buf, n, flags, to, tolen);
     struct call c = {.io = {.attempt = sendto_try, .fd = fd, .events = GP_OUT, .len = n, .all = 1},
                      .cbuf = buf, .flags = flags, .to = to, .tolen = tolen};
     return GP_CALL(gp_io(&c.io));
@@ -112,7 +112,7 @@ static ssize_t sendmsg_try(struct gp_io *op, int how)
 
 GP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    if (!gp_managed() || (flags & MSG_DONTWAIT)) return R(sendmsg)(fd, msg, flags);
+    if (!GP_MANAGED() || (flags & MSG_DONTWAIT)) return R(sendmsg)(fd, msg, flags);
     struct call c = {.io = {.attempt = sendmsg_try, .fd = fd, .events = GP_OUT, .len = SIZE_MAX, .all = 1},
                      .cmsg = msg, .flags = flags};
     return GP_CALL(gp_io(&c.io));
@@ -133,7 +133,7 @@ static ssize_t accept_try(struct gp_io *op, int how)
 
 GP_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
 {
-    if (!gp_managed()) {
+    if (!GP_MANAGED()) {
         int r = R(accept4)(fd, addr, alen, flags);
         if (r >= 0 && gp_started_here()) gp_fd_new(r);
         return r;
@@ -170,7 +170,7 @@ static ssize_t connect_try(struct gp_io *op, int how)
 
 GP_EXPORT int connect(int fd, const struct sockaddr *to, socklen_t tolen)
 {
-    if (!gp_managed()) return R(connect)(fd, to, tolen);
+    if (!GP_MANAGED()) return R(connect)(fd, to, tolen);
     struct call c = {.io = {.attempt = connect_try, .fd = fd, .events = GP_OUT, .connect = 1},
                      .to = to, .tolen = tolen};
     return (int)GP_CALL(gp_io(&c.io));

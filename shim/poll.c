@@ -34,7 +34,7 @@ static int poll_try(struct gp_pollop *op)
 
 GP_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-    if (!gp_managed() || timeout == 0) return R(poll)(fds, n, timeout);
+    if (!GP_MANAGED() || timeout == 0) return R(poll)(fds, n, timeout);
     struct pollcall c = {.op = {.attempt = poll_try, .wait = fds, .nwait = n,
                                 .deadline = timeout < 0 ? GP_FOREVER : gp_after_ns((int64_t)timeout * 1000000)},
                          .fds = fds, .n = n};
@@ -49,7 +49,7 @@ GP_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdsle
 
 GP_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask)
 {
-    if (!gp_managed()) return R(ppoll)(fds, n, tmo, mask);
+    if (!GP_MANAGED()) return R(ppoll)(fds, n, tmo, mask);
     gp_deadline dl = GP_FOREVER;
     if (tmo) {
         struct timespec ts;
@@ -127,7 +127,7 @@ static int select_setup(struct selcall *c, int nfds, fd_set *r, fd_set *w, fd_se
 
 GP_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
-    if (!gp_managed()) return R(select)(nfds, r, w, e, tv);
+    if (!GP_MANAGED()) return R(select)(nfds, r, w, e, tv);
     struct timeval t;
     gp_deadline dl = GP_FOREVER;
     if (tv) {
@@ -152,7 +152,7 @@ GP_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *
 
 GP_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts, const sigset_t *mask)
 {
-    if (!gp_managed()) return R(pselect)(nfds, r, w, e, ts, mask);
+    if (!GP_MANAGED()) return R(pselect)(nfds, r, w, e, ts, mask);
     struct timespec t;
     gp_deadline dl = GP_FOREVER;
     if (ts) {

@@ -13,7 +13,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-static inline int offloading(void) { return gp_managed(); }
+#define offloading() GP_MANAGED()
 
 /* one record for every offloaded call: arguments in, result and errno out */
 struct off {

@@ -132,7 +132,7 @@ GP_EXPORT int siginterrupt(int sig, int flag)
 
 GP_EXPORT int pause(void)
 {
-    if (!gp_managed()) return R(pause)();
+    if (!GP_MANAGED()) return R(pause)();
     gp_sleep(GP_FOREVER); /* only a handler ends it */
     errno = EINTR;
     return -1;
@@ -140,7 +140,7 @@ GP_EXPORT int pause(void)
 
 GP_EXPORT int sigsuspend(const sigset_t *mask)
 {
-    if (!gp_managed()) return R(sigsuspend)(mask);
+    if (!GP_MANAGED()) return R(sigsuspend)(mask);
     sigset_t old, m;
     if (gp_copy_in(&m, mask, sizeof m) != 0) {
         errno = EFAULT;
@@ -190,7 +190,7 @@ static int wait_signal(const sigset_t *set, siginfo_t *info, gp_deadline dl)
 
 GP_EXPORT int sigwait(const sigset_t *set, int *sig)
 {
-    if (!gp_managed()) return R(sigwait)(set, sig);
+    if (!GP_MANAGED()) return R(sigwait)(set, sig);
     int r;
     while ((r = wait_signal(set, NULL, GP_FOREVER)) == -EINTR) {
     } /* sigwait is never interrupted */
@@ -201,13 +201,13 @@ GP_EXPORT int sigwait(const sigset_t *set, int *sig)
 
 GP_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
 {
-    if (!gp_managed()) return R(sigwaitinfo)(set, info);
+    if (!GP_MANAGED()) return R(sigwaitinfo)(set, info);
     return (int)GP_CALL(wait_signal(set, info, GP_FOREVER));
 }
 
 GP_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *tmo)
 {
-    if (!gp_managed() || !tmo) return tmo ? R(sigtimedwait)(set, info, tmo) : sigwaitinfo(set, info);
+    if (!GP_MANAGED() || !tmo) return tmo ? R(sigtimedwait)(set, info, tmo) : sigwaitinfo(set, info);
     struct timespec ts;
     if (gp_copy_in(&ts, tmo, sizeof ts) != 0 || ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= GP_NSEC ||
         (ts.tv_sec == 0 && ts.tv_nsec == 0))

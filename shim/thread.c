@@ -257,6 +257,6 @@ GP_EXPORT int pthread_getaffinity_np(pthread_t t, size_t n, cpu_set_t *set)
 
 GP_EXPORT int sched_yield(void)
 {
-    if (!gp_managed()) return R(sched_yield)();
+    if (!GP_MANAGED()) return R(sched_yield)();
     return gp_yield();
 }

@@ -8,7 +8,7 @@
 
 GP_EXPORT unsigned int sleep(unsigned int s)
 {
-    if (!gp_managed()) return R(sleep)(s);
+    if (!GP_MANAGED()) return R(sleep)(s);
     gp_deadline dl = gp_after_ns((int64_t)s * GP_NSEC);
     if (gp_sleep(dl) == 0) return 0;
     errno = EINTR;
@@ -17,7 +17,7 @@ GP_EXPORT unsigned int sleep(unsigned int s)
 
 GP_EXPORT int usleep(useconds_t us)
 {
-    if (!gp_managed()) return R(usleep)(us);
+    if (!GP_MANAGED()) return R(usleep)(us);
     return (int)GP_CALL(gp_sleep(gp_after_ns((int64_t)us * 1000)));
 }
 
@@ -39,7 +39,7 @@ static void put_left(struct timespec *rem, gp_deadline dl)
 
 GP_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
-    if (!gp_managed()) return R(nanosleep)(req, rem);
+    if (!GP_MANAGED()) return R(nanosleep)(req, rem);
     struct timespec ts;
     int r = take_ts(req, &ts);
     if (r < 0) {
@@ -55,7 +55,7 @@ GP_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 GP_EXPORT int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req, struct timespec *rem)
 {
     /* other clocks (CPU time...) keep the real call: stock says what they do */
-    if (!gp_managed() || (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC && clk != CLOCK_BOOTTIME))
+    if (!GP_MANAGED() || (clk != CLOCK_REALTIME && clk != CLOCK_MONOTONIC && clk != CLOCK_BOOTTIME))
         return R(clock_nanosleep)(clk, flags, req, rem);
     struct timespec ts;
     int r = take_ts(req, &ts);

@@ -1,0 +1,173 @@
+/* monitor.c — what gpatch tells its user while a program runs:
+ *   GPATCH_STATS=1      one block on stderr at exit (counters below);
+ *   GPATCH_MONITOR_MS=N a watchdog OS thread reports a worker that has not
+ *                       come back to its loop for N ms: which gthread, the
+ *                       last hooked call it made, and a backtrace, once per
+ *                       stall (gevent's monitor thread, for native code);
+ *   stack overflow      a fault in a gthread's guard page is reported as
+ *                       such, then the process dies the way it would stock.
+ * Everything here writes with the real write(2) (log.c).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <execinfo.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../shim/real.h"
+
+struct gp_stats gp__stats;
+int gp__stats_on;
+#define stats_on gp__stats_on
+static long monitor_ms;
+int gp_trace_calls;
+
+void gp_trace_call(const char *name)
+{
+    struct gp_worker *w = gp__w;
+    gp_debugf("gthread %d calls %s", w && w->cur ? w->cur->id : 0, name);
+}
+
+/* ---- statistics ------------------------------------------------------------- */
+void gp__stat_park(const char *reason)
+{
+    for (int i = 0; i < GP_STAT_REASONS; i++) {
+        if (gp__stats.reason[i] == reason || !gp__stats.reason[i]) {
+            gp__stats.reason[i] = reason;
+            gp__stats.parks[i]++;
+            return;
+        }
+    }
+}
+
+static void print_stats(void)
+{
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf,
+                     "gpatch stats [%d]: gthreads created %lu, peak alive %lu; switches %lu; loop turns %lu; "
+                     "pool jobs %lu; longest worker stall %.1f ms\n",
+                     (int)getpid(), gp__stats.created, gp__stats.peak_alive, gp__stats.switches, gp__stats.turns,
+                     gp__stats.pool_jobs, gp__stats.longest_stall_ns / 1e6);
+    n += snprintf(buf + n, sizeof buf - (size_t)n, "gpatch stats [%d]: parks by reason:", (int)getpid());
+    for (int i = 0; i < GP_STAT_REASONS && gp__stats.reason[i] && n < (int)sizeof buf - 64; i++)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, " %s %lu", gp__stats.reason[i], gp__stats.parks[i]);
+    if (n < (int)sizeof buf - 1) buf[n++] = '\n';
+    (void)!R(write)(2, buf, (size_t)n);
+}
+
+/* ---- the blocking monitor ------------------------------------------------------ */
+#define BT_SIG (SIGRTMIN + 7)
+static volatile int bt_done;
+
+static void on_bt(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)si;
+    (void)uc;
+    int e = errno;
+    void *frames[32];
+    int n = backtrace(frames, 32);
+    backtrace_symbols_fd(frames, n, 2);
+    bt_done = 1;
+    errno = e;
+}
+
+static void *watchdog(void *arg)
+{
+    struct gp_worker *w = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    unsigned long reported = (unsigned long)-1; /* the loop turn a stall was reported in */
+    for (;;) {
+        struct timespec ts = {monitor_ms / 2000, (monitor_ms / 2 % 1000) * 1000000};
+        R(nanosleep)(&ts, NULL);
+        gp_deadline since = __atomic_load_n(&w->away_since, __ATOMIC_ACQUIRE);
+        unsigned long turn = __atomic_load_n(&gp__stats.turns, __ATOMIC_ACQUIRE);
+        if (!since || turn == reported) continue; /* home, or this stall was told */
+        gp_deadline away = gp_now() - since;
+        if (away < monitor_ms * 1000000LL) continue;
+        reported = turn; /* once per stall */
+        struct gp_gthread *g = __atomic_load_n(&w->cur, __ATOMIC_ACQUIRE);
+        const char *last = __atomic_load_n(&w->tls->last, __ATOMIC_ACQUIRE);
+        gp_debugf("monitor: the worker has not returned to its loop for %lld ms: green thread %d is running "
+                  "(last hooked call: %s); a computation, or a blocking call gpatch does not reroute. Its stack:",
+                  (long long)(away / 1000000), g ? g->id : -1, last ? last : "none");
+        bt_done = 0;
+        R(pthread_kill)((pthread_t)w->os_thread, BT_SIG);
+        for (int i = 0; i < 100 && !bt_done; i++) {
+            struct timespec t = {0, 1000000};
+            R(nanosleep)(&t, NULL);
+        }
+    }
+    return NULL;
+}
+
+/* ---- stack overflow ------------------------------------------------------------ */
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    struct gp_worker *w = gp__w;
+    if (w && gp__tls.worker) {
+        struct gp_gthread *g = w->cur;
+        char *a = si->si_addr, *guard = g ? g->map_base : NULL;
+        size_t pg = gp__page();
+        if (guard && a >= guard - 16 * pg && a < guard + pg)
+            gp_debugf("green thread %d overflowed its %zu KiB stack; raise GPATCH_STACK_SIZE "
+                      "(gpatch run --stack-size) or the program's pthread_attr_setstacksize",
+                      g->id, g->stack_size >> 10);
+    }
+    /* die as stock would: default action, the fault happens again on return */
+    struct sigaction d;
+    memset(&d, 0, sizeof d);
+    d.sa_handler = SIG_DFL;
+    R(sigaction)(sig, &d, NULL);
+}
+
+/* On the worker at start: an alternate signal stack for the overflow report,
+ * the SIGSEGV handler (unless the program has its own), stats, monitor. */
+void gp__monitor_start(struct gp_worker *w)
+{
+    stack_t ss = {.ss_size = 64 * 1024, .ss_flags = 0};
+    ss.ss_sp = malloc(ss.ss_size);
+    stack_t old;
+    if (ss.ss_sp && sigaltstack(NULL, &old) == 0 && (old.ss_flags & SS_DISABLE)) sigaltstack(&ss, NULL);
+    struct sigaction cur;
+    if (R(sigaction)(SIGSEGV, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL && !(cur.sa_flags & SA_SIGINFO)) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_segv;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+        R(sigaction)(SIGSEGV, &sa, NULL);
+    }
+    if (stats_on) atexit(print_stats);
+    if (monitor_ms > 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_bt;
+        sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+        R(sigaction)(BT_SIG, &sa, NULL);
+        void *frames[1];
+        backtrace(frames, 1); /* load libgcc now, not in the signal handler */
+        pthread_t t;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&a, 128 * 1024);
+        R(pthread_create)(&t, &a, watchdog, w);
+        pthread_attr_destroy(&a);
+    }
+}
+
+void gp_configure_monitor(int stats, long mon_ms, int trace)
+{
+    stats_on = stats;
+    monitor_ms = mon_ms;
+    gp_trace_calls = trace;
+}
