@@ -18,7 +18,7 @@ PROGS    := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(filter-out tests/progs
 TEST_SRC := $(wildcard tests/unit/*.c) $(wildcard tests/e2e/*.c)
 RT_SRC   := $(wildcard runtime/*.c) shim/real.c
 
-DEBS := libuv1-dev libboost-context-dev libcriterion-dev pkg-config gcc g++ make
+DEBS := libuv1-dev libboost-context-dev libcriterion-dev pkg-config gcc g++ make binutils
 
 .PHONY: all lib progs deps demo test check-tests install uninstall clean bench bench-build bench-deps
 all: lib progs
@@ -87,12 +87,15 @@ demo: deps
 	bash tests/demo.sh
 
 install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib/gpatch $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/lib/gpatch $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0644 $(BUILD)/libgpatch.so $(DESTDIR)$(PREFIX)/lib/gpatch/libgpatch.so
+	install -m 0755 tools/gpatch-check $(DESTDIR)$(PREFIX)/lib/gpatch/gpatch-check
 	install -m 0755 gpatch $(DESTDIR)$(PREFIX)/bin/gpatch
+	install -m 0644 man/gpatch.1 $(DESTDIR)$(PREFIX)/share/man/man1/gpatch.1
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/gpatch $(DESTDIR)$(PREFIX)/lib/gpatch/libgpatch.so
+	rm -f $(DESTDIR)$(PREFIX)/bin/gpatch $(DESTDIR)$(PREFIX)/lib/gpatch/libgpatch.so \
+	  $(DESTDIR)$(PREFIX)/lib/gpatch/gpatch-check $(DESTDIR)$(PREFIX)/share/man/man1/gpatch.1
 	-rmdir $(DESTDIR)$(PREFIX)/lib/gpatch
 
 clean:

@@ -1,0 +1,106 @@
+/* The tools: gpatch check, GPATCH_STATS, the blocking monitor, the stack
+ * overflow report. Each runs a stock-built subject in its own process. */
+#include "harness.h"
+
+TestSuite(tools, .fini = h_cleanup, .timeout = 60);
+
+static char out[65536];
+
+static int sh(const char *cmd)
+{
+    char *argv[] = {"bash", "-c", (char *)cmd, NULL};
+    char *env[] = {NULL};
+    struct h_proc pr = h_spawn(argv, 0, env);
+    return h_collect(&pr, out, sizeof out, 40);
+}
+
+static char cmd[2048];
+#define SH(...) (snprintf(cmd, sizeof cmd, __VA_ARGS__), sh(cmd))
+
+Test(tools, check_lists_green_pool_and_blocking_calls)
+{
+    int st = SH("%s check /usr/bin/python3", h_path("gpatch"));
+    cr_assert_eq(st, 1, "python3 has warnings (raw syscall, stdio): %d\n%s", st, out);
+    cr_assert(strstr(out, "green   read "), "%s", out);
+    cr_assert(strstr(out, "pool    getaddrinfo "), "%s", out);
+    cr_assert(strstr(out, "pool    waitpid "), "%s", out);
+    cr_assert(strstr(out, "raw syscall()"), "%s", out);
+    cr_assert(strstr(out, "verdict: "), "%s", out);
+}
+
+Test(tools, check_on_our_subjects)
+{
+    cr_assert_eq(SH("%s check %s", h_path("gpatch"), h_path("build/progs/sleep_server")), 1, "%s", out);
+    cr_assert(strstr(out, "green   sleep ") && strstr(out, "green   accept "), "%s", out);
+    cr_assert(strstr(out, "blocks  fflush "), "stdio is reported: %s", out);
+    cr_assert(strstr(out, "libraries: 2 needed"), "libc and the loader resolved: %s", out);
+    cr_assert_eq(SH("%s check %s", h_path("gpatch"), h_path("build/progs/cxx_threads")), 1, "%s", out);
+    cr_assert(strstr(out, "thread-local (__thread) data in libstdc++"), "%s", out);
+}
+
+Test(tools, check_refuses_what_cannot_work)
+{
+    cr_assert_eq(SH("%s check %s", h_path("gpatch"), h_path("build/progs/static_hello")), 2, "%s", out);
+    cr_assert(strstr(out, "statically linked"), "%s", out);
+    cr_assert_eq(SH("%s check /etc/hostname", h_path("gpatch")), 2, "%s", out);
+    cr_assert(strstr(out, "not an ELF program"), "%s", out);
+    cr_assert_eq(SH("%s check /no/such/program 2>&1", h_path("gpatch")), 2, "%s", out);
+}
+
+Test(tools, check_json)
+{
+    SH("%s check --json %s", h_path("gpatch"), h_path("build/progs/echo_server"));
+    cr_assert(out[0] == '{', "%s", out);
+    cr_assert(strstr(out, "{\"name\": \"accept\", \"status\": \"green\""), "%s", out);
+    cr_assert(strstr(out, "\"status\": 1}"), "%s", out);
+}
+
+Test(tools, stats_block_at_exit)
+{
+    int st = SH("%s run --stats %s 2>&1", h_path("gpatch"), h_path("build/progs/cxx_threads"));
+    cr_assert_eq(st, 0, "%s", out);
+    cr_assert(strstr(out, "gthreads created 200, peak alive 201"), "%s", out);
+    cr_assert(strstr(out, "parks by reason:") && strstr(out, "sleep 200"), "%s", out);
+}
+
+Test(tools, monitor_reports_a_spinning_gthread_once)
+{
+    int st = SH("%s run --monitor 100 %s spin 2>&1", h_path("gpatch"), h_path("build/progs/misbehave"));
+    cr_assert_eq(st, 0, "%s", out);
+    char *hit = strstr(out, "has not returned to its loop");
+    cr_assert(hit, "no report: %s", out);
+    cr_assert(strstr(out, "green thread 2 is running (last hooked call: none)"), "%s", out);
+    cr_assert_null(strstr(hit + 1, "has not returned to its loop"), "reported twice: %s", out);
+    cr_assert(strstr(out, "misbehave("), "a backtrace of the program: %s", out);
+}
+
+Test(tools, monitor_reports_an_unhooked_blocking_call)
+{
+    int st = SH("%s run --monitor 100 %s unhooked 2>&1", h_path("gpatch"), h_path("build/progs/misbehave"));
+    cr_assert_eq(st, 0, "%s", out);
+    cr_assert(strstr(out, "has not returned to its loop"), "%s", out);
+}
+
+Test(tools, monitor_quiet_when_nothing_stalls)
+{
+    int st = SH("%s run --monitor 50 %s 2>&1", h_path("gpatch"), h_path("build/progs/cxx_threads"));
+    cr_assert_eq(st, 0, "%s", out);
+    cr_assert_null(strstr(out, "monitor:"), "%s", out);
+}
+
+Test(tools, stack_overflow_is_named_and_dies_as_stock)
+{
+    int stock = SH("%s overflow 2>&1", h_path("build/progs/misbehave"));
+    int gp = SH("%s run %s overflow 2>&1", h_path("gpatch"), h_path("build/progs/misbehave"));
+    cr_assert_eq(stock, 128 + SIGSEGV, "stock: %d", stock);
+    cr_assert_eq(gp, stock, "under gpatch: %d\n%s", gp, out);
+    cr_assert(strstr(out, "green thread 2 overflowed its 64 KiB stack; raise GPATCH_STACK_SIZE"), "%s", out);
+}
+
+Test(tools, bad_option_values_are_refused)
+{
+    cr_assert_eq(SH("%s run --monitor abc true 2>&1", h_path("gpatch")), 2, "%s", out);
+    cr_assert(strstr(out, "not a positive number"), "%s", out);
+    cr_assert_eq(SH("%s run --monitor 2>&1", h_path("gpatch")), 2, "%s", out);
+    cr_assert_eq(SH("%s run --stack-size 0x 2>&1 true", h_path("gpatch")), 2, "%s", out);
+}
