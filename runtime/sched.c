@@ -315,9 +315,12 @@ int gp__start(void)
 
 /* ---- the pthread-facing operations ------------------------------------- */
 
+static int broken; /* the runtime could not start: the program runs unpatched */
+
 int gp_can_spawn(void)
 {
     struct gp_worker *w = gp__w;
+    if (GP_UNLIKELY(broken)) return 0;
     if (gp__tls.worker) return w->cur != &w->sched;
     /* not started: only the process's main thread becomes the worker */
     return !w && gettid() == getpid();
@@ -333,7 +336,12 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
 {
     if (!gp__w) {
         int r = gp__start();
-        if (r) return r;
+        if (r) {
+            broken = 1;
+            gp_debugf("could not start the runtime (%s); the program runs unpatched, on OS threads",
+                      strerror(-r));
+            return -ENOSYS; /* the shim falls back to the real pthread_create */
+        }
     }
     struct gp_worker *w = gp__w;
     struct gp_gthread *g = gp__gthread_alloc();

@@ -54,6 +54,7 @@ GP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
     }
     uintptr_t h;
     int r = gp_thread_create(&h, &a, fn, arg);
+    if (r == -ENOSYS) return R(pthread_create)(t, attr, fn, arg); /* runtime unavailable: unpatched */
     if (r < 0) return -r;
     *t = (pthread_t)h;
     return 0;
