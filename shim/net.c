@@ -193,3 +193,37 @@ GP_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
     }
     return r;
 }
+
+/* ---- sendfile ------------------------------------------------------------------ */
+/* No per-call "don't wait" either: like connect, O_NONBLOCK on the socket for
+ * the one system call, put back at once; a blocking socket gets everything. */
+#include <sys/sendfile.h>
+
+struct sfcall { struct gp_io io; int in; off_t *off; };
+
+static ssize_t sendfile_try(struct gp_io *op, int how)
+{
+    struct sfcall *c = (struct sfcall *)op;
+    size_t n = op->len - op->done;
+    if (how == GP_PLAIN) return neg(R(sendfile)(op->fd, c->in, c->off, n));
+    int fl = fcntl(op->fd, F_GETFL);
+    if (fl < 0) return -errno;
+    if (fl & O_NONBLOCK) return neg(R(sendfile)(op->fd, c->in, c->off, n));
+    fcntl(op->fd, F_SETFL, fl | O_NONBLOCK);
+    ssize_t r = neg(R(sendfile)(op->fd, c->in, c->off, n));
+    fcntl(op->fd, F_SETFL, fl);
+    return r;
+}
+
+GP_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
+{
+    if (!GP_MANAGED() || n == 0) return R(sendfile)(out, in, off, n);
+    struct sfcall c = {.io = {.attempt = sendfile_try, .fd = out, .events = GP_OUT, .len = n, .all = 1},
+                       .in = in, .off = off};
+    return GP_CALL(gp_io(&c.io));
+}
+
+GP_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t n)
+{
+    return sendfile(out, in, off, n);
+}

@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <threads.h>
@@ -109,6 +110,16 @@ static void *named_poster(void *arg)
     usleep(20000);
     sem_post(named);
     return arg;
+}
+
+static int sfpair[2];
+static void *sf_reader(void *arg)
+{
+    char buf[65536];
+    long got = 0;
+    ssize_t n;
+    while ((n = read(sfpair[0], buf, sizeof buf)) > 0) got += n;
+    return (void *)got;
 }
 
 static void *child_thread(void *arg) { usleep(10000); return (void *)((long)arg * 2); }
@@ -249,6 +260,25 @@ int main(void)
     pthread_create(&ft, NULL, forking_thread, NULL);
     pthread_join(ft, &rv);
     show("child of a thread returned from it: status", (long)rv);
+
+    /* sendfile of 4 MiB to a socket another thread drains */
+    char tmpl[] = "/tmp/gpatch-sendfile-XXXXXX";
+    int ffd = mkstemp(tmpl);
+    unlink(tmpl);
+    static char blob[4 << 20];
+    memset(blob, 'b', sizeof blob);
+    (void)!write(ffd, blob, sizeof blob);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sfpair);
+    pthread_t sr;
+    pthread_create(&sr, NULL, sf_reader, NULL);
+    off_t off = 0;
+    show("sendfile 4 MiB to a socket", sendfile(sfpair[1], ffd, &off, sizeof blob));
+    show("  offset advanced", (long)off);
+    close(sfpair[1]);
+    pthread_join(sr, &rv);
+    show("  reader got", (long)rv);
+    show("sendfile bad out fd (EBADF)", sendfile(-1, ffd, &off, 10) == -1 && errno == EBADF);
+    close(ffd);
 
     /* C11 threads */
     mtx_init(&cm, mtx_plain);
