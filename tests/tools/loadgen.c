@@ -3,6 +3,9 @@
  * reads each answer to EOF; meanwhile samples the server's /proc/PID/status
  * for its peak OS thread count and peak RSS.
  * Usage: loadgen PORT N [SERVER_PID] [TIMEOUT_S]
+ * Slow clients: LOADGEN_SLOW_MS=M sends each request in two halves M ms
+ * apart (the server holds every connection meanwhile); LOADGEN_RAMP=K opens
+ * at most K new connections every 10 ms (a listen backlog may be small).
  * Prints: answered=A/N wall_s=W peak_threads=T peak_rss_kib=R */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,7 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-struct conn { int fd, sent, ok, done; size_t got; char head[16]; };
+struct conn { int fd, sent, ok, done, opened; double t_open; size_t got; char head[16]; };
+static const char *REQ = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
 static double now(void)
 {
@@ -56,34 +60,47 @@ int main(int argc, char **argv)
     int ep = epoll_create1(0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    double t0 = now();
-    for (int i = 0; i < n; i++) {
-        c[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        if (c[i].fd < 0) { perror("socket"); c[i].done = 1; continue; }
-        if (connect(c[i].fd, (struct sockaddr *)&a, sizeof a) != 0 && errno != EINPROGRESS) {
-            c[i].done = 1;
-            continue;
-        }
-        struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.u32 = (uint32_t)i};
-        epoll_ctl(ep, EPOLL_CTL_ADD, c[i].fd, &ev);
-    }
+    const char *sl = getenv("LOADGEN_SLOW_MS"), *rp = getenv("LOADGEN_RAMP");
+    double slow = sl ? atof(sl) / 1000 : 0;
+    int ramp = rp ? atoi(rp) : n, opened = 0;
+    size_t half = slow > 0 ? strlen(REQ) / 2 : strlen(REQ);
+    double t0 = now(), last_ramp = 0;
     long threads = 0, rss = 0;
     int done = 0, answered = 0;
-    for (int i = 0; i < n; i++) done += c[i].done;
     struct epoll_event evs[256];
     double last_sample = 0;
     while (done < n && now() - t0 < timeout) {
+        if (opened < n && now() - last_ramp >= 0.01) { /* open the next batch */
+            last_ramp = now();
+            for (int k = 0; k < ramp && opened < n; k++, opened++) {
+                struct conn *x = &c[opened];
+                x->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+                x->t_open = now();
+                if (x->fd < 0 || (connect(x->fd, (struct sockaddr *)&a, sizeof a) != 0 && errno != EINPROGRESS)) {
+                    x->done = 1;
+                    done++;
+                    continue;
+                }
+                struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.u32 = (uint32_t)opened};
+                epoll_ctl(ep, EPOLL_CTL_ADD, x->fd, &ev);
+            }
+        }
+        if (slow > 0) /* second halves that are due */
+            for (int i = 0; i < opened; i++)
+                if (c[i].sent == 1 && now() - c[i].t_open >= slow) {
+                    const char *rest = REQ + half;
+                    if (write(c[i].fd, rest, strlen(rest)) == (ssize_t)strlen(rest)) c[i].sent = 2;
+                }
         if (pid && now() - last_sample > 0.02) {
             sample(pid, &threads, &rss);
             last_sample = now();
         }
-        int k = epoll_wait(ep, evs, 256, 20);
+        int k = epoll_wait(ep, evs, 256, 5);
         for (int j = 0; j < k; j++) {
             struct conn *x = &c[evs[j].data.u32];
             if (x->done) continue;
             if (!x->sent && (evs[j].events & EPOLLOUT)) {
-                const char *req = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
-                if (write(x->fd, req, strlen(req)) == (ssize_t)strlen(req)) x->sent = 1;
+                if (write(x->fd, REQ, half) == (ssize_t)half) x->sent = half == strlen(REQ) ? 2 : 1;
                 struct epoll_event ev = {.events = EPOLLIN, .data.u32 = evs[j].data.u32};
                 epoll_ctl(ep, EPOLL_CTL_MOD, x->fd, &ev);
             }
