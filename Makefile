@@ -18,7 +18,8 @@ PROGS    := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(filter-out tests/progs
 TEST_SRC := $(wildcard tests/unit/*.c) $(wildcard tests/e2e/*.c)
 RT_SRC   := $(wildcard runtime/*.c) shim/real.c
 
-DEBS := libuv1-dev libboost-context-dev libcriterion-dev pkg-config gcc g++ make binutils python3
+DEBS := libuv1-dev libboost-context-dev libcriterion-dev pkg-config gcc g++ make binutils python3 \
+        memcached libmemcached-tools redis-server redis-tools
 
 .PHONY: all lib progs deps demo test check-tests install uninstall clean bench bench-build bench-deps
 all: lib progs

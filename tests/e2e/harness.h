@@ -14,6 +14,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
