@@ -58,17 +58,8 @@ void gp_signal_note(int restart)
 {
     struct gp_worker *w = gp__w;
     if (!w) return;
-    /* On the worker, over a gthread that is inside a blocking call (between
-     * two attempts): that call is the one interrupted, as the blocked system
-     * call would have been -- unless main waits parked, which the kernel
-     * would have picked. */
-    struct gp_gthread *g = w->cur;
-    if (gp__tls.worker && g != &w->sched && g->in_call &&
-        !(w->g0->state == GT_PARKED && w->g0->intr != GP_NOINTR)) {
-        int v = restart ? 1 : 2;
-        if (v > g->sigpend) g->sigpend = v;
-        return;
-    }
+    /* a signal handler's context: record, and let the scheduler decide whom
+     * the signal interrupts (gp__signals) */
     if (!restart) w->sig_norestart = 1;
     w->sig_pending = 1;
     uv_async_send(&w->async);

@@ -195,14 +195,13 @@ int gp_yield(void)
     return 0;
 }
 
-/* Signal handlers ran (gp_signal_note): interrupt one parked gthread the way
- * the kernel would interrupt one blocked thread. The program's target of
- * choice (pthread_kill) first, then main, then whoever parked first. */
-static int interruptible(struct gp_gthread *g)
-{
-    return g && g->state == GT_PARKED && g->intr != GP_NOINTR;
-}
-
+/* Signal handlers ran (gp_signal_note): interrupt the call the kernel would
+ * have interrupted. A process-directed signal goes to the main thread (the
+ * kernel's choice unless main is gone), a pthread_kill'ed one to its target.
+ * If that gthread is parked in an interruptible call, the call returns
+ * EINTR (or, for a restartable call under an SA_RESTART handler, goes on
+ * waiting); if it is between two attempts of a blocking call, its next park
+ * does; if it is computing, nothing is interrupted, as stock. */
 void gp__signals(void)
 {
     struct gp_worker *w = gp__w;
@@ -212,12 +211,18 @@ void gp__signals(void)
     w->sig_norestart = 0;
     struct gp_gthread *t = w->sig_target;
     w->sig_target = NULL;
-    if (!interruptible(t)) t = interruptible(w->g0) ? w->g0 : NULL;
+    if (!t || t->state == GT_DEAD) t = w->g0->state != GT_DEAD ? w->g0 : NULL;
     for (struct gp_list *n = w->all.next; !t && n != &w->all; n = n->next) {
         struct gp_gthread *g = gp_container(n, struct gp_gthread, all);
-        if (interruptible(g)) t = g;
+        if (g->in_call) t = g; /* main is gone: any thread in a blocking call */
     }
-    if (t && (norestart || t->intr == GP_NORESTART)) gp__ready(t, -EINTR);
+    if (!t) return;
+    if (t->state == GT_PARKED && t->intr != GP_NOINTR) {
+        if (norestart || t->intr == GP_NORESTART) gp__ready(t, -EINTR);
+    } else if (t->in_call) {
+        int v = norestart ? 2 : 1;
+        if (v > t->sigpend) t->sigpend = v;
+    }
 }
 
 /* One turn of the loop. Between turns the worker is "away" running gthreads:
