@@ -21,7 +21,7 @@ RT_SRC   := $(wildcard runtime/*.c) shim/real.c
 DEBS := libuv1-dev libboost-context-dev libcriterion-dev pkg-config gcc g++ make binutils python3 \
         memcached libmemcached-tools redis-server redis-tools
 
-.PHONY: all lib progs deps demo test check-tests install uninstall clean bench bench-build bench-deps
+.PHONY: all lib progs deps demo test check-tests install uninstall clean bench bench-build bench-deps test-python
 all: lib progs
 lib: $(BUILD)/libgpatch.so
 
@@ -132,3 +132,10 @@ bench-deps: deps
 bench: bench-deps
 	$(MAKE) bench-build
 	ulimit -n $$(ulimit -Hn); /usr/bin/python3 bench/run.py
+
+# ---- CPython's own test suite, stock vs gpatch (long: not part of `make test`) --
+test-python: deps
+	@dpkg -s libpython3.11-testsuite >/dev/null 2>&1 || { SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libpython3.11-testsuite >/dev/null; }
+	$(MAKE) all
+	/usr/bin/python3 tests/python/run.py

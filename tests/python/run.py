@@ -1,0 +1,87 @@
+#!/usr/bin/python3
+"""`make test-python`: CPython 3.11's own test suite (Debian's
+libpython3.11-testsuite), run stock and under gpatch, one module at a time,
+with the results side by side and every test that passes stock but not under
+gpatch named. Writes tests/python/RESULTS.md too.
+
+Usage: run.py [MODULE...]   (default: the list from the issue)
+"""
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LIB = os.path.join(ROOT, "build", "libgpatch.so")
+MODULES = sys.argv[1:] or ["test_threading", "test_thread", "test_socket", "test_select", "test_selectors",
+                           "test_time", "test_socketserver", "test_httpservers", "test_queue",
+                           "test_concurrent_futures", "test_subprocess", "test_asyncio.test_events"]
+TIMEOUT = int(os.environ.get("PYTEST_MODULE_TIMEOUT", "900"))
+
+
+def run(module, preload):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if preload:
+        env["LD_PRELOAD"] = LIB
+    t0 = time.time()
+    try:
+        p = subprocess.run(["/usr/bin/python3", "-m", "test", "-v", "--timeout", "600", module], env=env,
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        out, rc = p.stdout + p.stderr, p.returncode
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        rc = "timeout"
+    results = {}
+    pending = None  # a test whose verdict comes after some output of its own
+    verdict = re.compile(r"(?:^|\s)(ok|FAIL|ERROR|skipped|expected failure)(?: .*)?$")
+    for line in out.splitlines():
+        m = re.match(r"^(\w+) \(([\w.]+)\)(?: \.\.\. (.*))?$", line)
+        if m:
+            pending = m.group(2)
+            line = m.group(3) or ""
+        if pending:
+            v = verdict.search(line)
+            if v:
+                results[pending] = v.group(1).split()[0]
+                pending = None
+    ran = re.search(r"^Ran (\d+) tests?", out, re.M)
+    return {"rc": rc, "secs": time.time() - t0, "ran": int(ran.group(1)) if ran else 0, "results": results,
+            "tail": out[-3000:]}
+
+
+def count(res, what):
+    return sum(1 for v in res["results"].values() if v == what)
+
+
+def main():
+    rows, regress = [], []
+    for mod in MODULES:
+        s = run(mod, False)
+        g = run(mod, True)
+        rows.append((mod, s, g))
+        for name, v in s["results"].items():
+            if v == "ok" and g["results"].get(name) != "ok":
+                regress.append((mod, name, g["results"].get(name, "did not run (hang or crash)")))
+        print(f"{mod:28} stock: ran {s['ran']:4} ok {count(s, 'ok'):4} fail {count(s, 'FAIL') + count(s, 'ERROR'):3} "
+              f"({s['secs']:.0f}s, rc {s['rc']})   gpatch: ran {g['ran']:4} ok {count(g, 'ok'):4} "
+              f"fail {count(g, 'FAIL') + count(g, 'ERROR'):3} ({g['secs']:.0f}s, rc {g['rc']})", flush=True)
+    L = ["# CPython's test suite, stock and under gpatch", "",
+         f"`make test-python` on {time.strftime('%Y-%m-%d %H:%M')} — /usr/bin/python3 "
+         f"({subprocess.run(['/usr/bin/python3', '-V'], capture_output=True, text=True).stdout.strip()}), "
+         "`python3 -m test -v MODULE`, each module stock then with LD_PRELOAD=build/libgpatch.so.", "",
+         "| module | stock: ran / ok / failed | gpatch: ran / ok / failed | stock s | gpatch s |",
+         "|---|---|---|---|---|"]
+    for mod, s, g in rows:
+        L.append(f"| {mod} | {s['ran']} / {count(s, 'ok')} / {count(s, 'FAIL') + count(s, 'ERROR')} | "
+                 f"{g['ran']} / {count(g, 'ok')} / {count(g, 'FAIL') + count(g, 'ERROR')} | {s['secs']:.0f} | {g['secs']:.0f} |")
+    L += ["", "## Passing stock, not under gpatch", ""]
+    L += [f"- {mod}: `{name}` — {what}" for mod, name, what in regress] or ["None."]
+    open(os.path.join(ROOT, "tests", "python", "RESULTS.md"), "w").write("\n".join(L) + "\n")
+    print("\n".join(L))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
