@@ -78,6 +78,7 @@ struct gp_thread_attr {
     size_t stack_size;  /* usable bytes */
     void *stack_addr;   /* lowest address of a program-provided stack, or NULL */
     int detached;
+    uint64_t sigmask;   /* inherited from the creator, as POSIX says */
 };
 /* May the calling code create a green thread (it is the main OS thread or a
  * gthread, not the scheduler, not a signal handler)? */
@@ -175,7 +176,12 @@ int gp_offload(void (*fn)(void *ctx), void *ctx);
 /* ---- signals, fork ------------------------------------------------------- */
 /* From a signal handler trampoline (async-signal-safe): a handler ran;
  * restart: it was installed with SA_RESTART. */
-void gp_signal_note(int restart);
+void gp_signal_note(int sig, int restart);
+/* A green thread's signal mask is its own (glibc's is per OS thread, which
+ * all green threads of a worker share): signals 1..64 as bits 0..63. Main
+ * keeps the real one. how: SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK. */
+int gp_thread_sigmask(int how, const uint64_t *set, uint64_t *old);
+int gp_is_main_gthread(void);
 void gp_fork_child(void);
 
 /* ---- settings and diagnostics -------------------------------------------- */

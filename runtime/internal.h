@@ -52,6 +52,7 @@ struct gp_gthread {
     int intr;                 /* enum gp_intr of the current park */
     int in_call;              /* inside a blocking call (gp_io, gp_poll, gp_sleep, a sync wait) */
     int sigpend;              /* a handler ran while it was in that call: 1 SA_RESTART, 2 not */
+    uint64_t sigmask;         /* its own signal mask (not main's: main keeps the OS thread's) */
     const char *reason;       /* why it is parked: traces and the monitor */
     int detached, cancelled, cancel_off, joined;
     struct gp_gthread *joiner;
@@ -82,6 +83,7 @@ struct gp_worker {
     int budget;                /* direct switches left before the loop turns */
     uv_async_t async;          /* wake-ups from signal handlers, other threads */
     volatile sig_atomic_t sig_pending, sig_norestart;
+    uint64_t sig_set;          /* which signals' handlers ran (bits) */
     struct gp_gthread *sig_target;
     uintptr_t os_thread;       /* pthread_self() of the worker OS thread */
     int *errno_at, *h_errno_at; /* this OS thread's errno and h_errno: saved per gthread */

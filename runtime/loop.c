@@ -54,10 +54,11 @@ int gp__loop_owns_fd(int fd)
                        fd == l->signal_pipefd[0] || fd == l->signal_pipefd[1]);
 }
 
-void gp_signal_note(int restart)
+void gp_signal_note(int sig, int restart)
 {
     struct gp_worker *w = gp__w;
     if (!w) return;
+    if (sig > 0 && sig <= 64) __atomic_or_fetch(&w->sig_set, 1ull << (sig - 1), __ATOMIC_RELAXED);
     /* a signal handler's context: record, and let the scheduler decide whom
      * the signal interrupts (gp__signals) */
     if (!restart) w->sig_norestart = 1;

@@ -209,12 +209,14 @@ void gp__signals(void)
     w->sig_pending = 0;
     int norestart = w->sig_norestart;
     w->sig_norestart = 0;
+    uint64_t sigs = __atomic_exchange_n(&w->sig_set, 0, __ATOMIC_RELAXED);
     struct gp_gthread *t = w->sig_target;
     w->sig_target = NULL;
     if (!t || t->state == GT_DEAD) t = w->g0->state != GT_DEAD ? w->g0 : NULL;
     for (struct gp_list *n = w->all.next; !t && n != &w->all; n = n->next) {
         struct gp_gthread *g = gp_container(n, struct gp_gthread, all);
-        if (g->in_call) t = g; /* main is gone: any thread in a blocking call */
+        /* main is gone: any thread in a blocking call that does not block them */
+        if (g->in_call && (g->sigmask & sigs) != sigs) t = g;
     }
     if (!t) return;
     if (t->state == GT_PARKED && t->intr != GP_NOINTR) {
@@ -367,6 +369,7 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
     g->fn = fn;
     g->arg = arg;
     g->detached = a->detached;
+    g->sigmask = a->sigmask;
     g->id = w->next_id++;
     g->ctx = make_fcontext((char *)g->stack_lo + g->stack_size, g->stack_size, gthread_entry);
     g->state = GT_READY;
@@ -557,3 +560,25 @@ void gp_fork_child(void)
     memset(&gp__tls, 0, sizeof gp__tls);
 }
 
+
+int gp_is_main_gthread(void)
+{
+    struct gp_worker *w = gp__w;
+    return w && gp__tls.worker && w->cur == w->g0;
+}
+
+int gp_thread_sigmask(int how, const uint64_t *set, uint64_t *old)
+{
+    struct gp_gthread *g = gp__w->cur;
+    uint64_t m = g->sigmask;
+    if (set) {
+        if (how == SIG_BLOCK) m |= *set;
+        else if (how == SIG_UNBLOCK) m &= ~*set;
+        else if (how == SIG_SETMASK) m = *set;
+        else return -EINVAL;
+    }
+    if (old) *old = g->sigmask;
+    /* SIGKILL and SIGSTOP cannot be blocked */
+    g->sigmask = m & ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)));
+    return 0;
+}

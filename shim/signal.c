@@ -30,7 +30,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
     else if (a.sa_handler != SIG_IGN && a.sa_handler != SIG_DFL) a.sa_handler(sig);
     gp__tls.managed = managed;
     errno = saved_errno;
-    gp_signal_note((a.sa_flags & SA_RESTART) != 0);
+    gp_signal_note(sig, (a.sa_flags & SA_RESTART) != 0);
 }
 
 static int is_function(const struct sigaction *a)
@@ -146,10 +146,10 @@ GP_EXPORT int sigsuspend(const sigset_t *mask)
         errno = EFAULT;
         return -1;
     }
-    /* the mask is the worker's (README: signal masks are per OS thread) */
-    pthread_sigmask(SIG_SETMASK, &m, &old);
+    /* for the wait the worker's real mask is set: every green thread sees it */
+    R(pthread_sigmask)(SIG_SETMASK, &m, &old); /* the real one: let them in */
     gp_sleep(GP_FOREVER);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    R(pthread_sigmask)(SIG_SETMASK, &old, NULL);
     errno = EINTR;
     return -1;
 }
@@ -215,4 +215,65 @@ GP_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct ti
     int r = wait_signal(set, info, gp_after_ns(gp_ts_ns(&ts)));
     if (r == 0) r = -EAGAIN;
     return (int)GP_CALL(r);
+}
+
+/* ---- signal masks: per green thread --------------------------------------------- */
+static uint64_t to_bits(const sigset_t *s)
+{
+    uint64_t b = 0;
+    for (int sig = 1; sig <= 64; sig++)
+        if (sigismember(s, sig) == 1) b |= 1ull << (sig - 1);
+    return b;
+}
+
+static void from_bits(uint64_t b, sigset_t *s)
+{
+    sigemptyset(s);
+    for (int sig = 1; sig <= 64; sig++)
+        if (b & (1ull << (sig - 1))) sigaddset(s, sig);
+}
+
+/* a green thread other than main: its own mask, the OS thread's untouched */
+static int own_mask(void)
+{
+    return gp_started_here() && gp_is_current_gthread() && !gp_is_main_gthread();
+}
+
+GP_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+    if (!own_mask()) return R(pthread_sigmask)(how, set, old);
+    sigset_t in;
+    uint64_t bits, oldbits;
+    if (set) {
+        if (gp_copy_in(&in, set, sizeof in) != 0) return EFAULT;
+        bits = to_bits(&in);
+    }
+    int r = gp_thread_sigmask(how, set ? &bits : NULL, &oldbits);
+    if (r < 0) return -r;
+    if (old) from_bits(oldbits, old);
+    return 0;
+}
+
+GP_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+    if (!own_mask()) return R(sigprocmask)(how, set, old);
+    int r = pthread_sigmask(how, set, old);
+    if (r) {
+        errno = r;
+        return -1;
+    }
+    return 0;
+}
+
+/* what a new thread inherits (shim/thread.c) */
+uint64_t gp_shim_current_mask(void)
+{
+    if (own_mask()) {
+        uint64_t m;
+        gp_thread_sigmask(SIG_BLOCK, NULL, &m);
+        return m;
+    }
+    sigset_t cur;
+    R(pthread_sigmask)(SIG_BLOCK, NULL, &cur);
+    return to_bits(&cur);
 }

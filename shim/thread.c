@@ -36,7 +36,8 @@ static size_t glibc_default_stack(void)
 GP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
     if (!gp_can_spawn()) return R(pthread_create)(t, attr, fn, arg);
-    struct gp_thread_attr a = {0, NULL, 0};
+    extern uint64_t gp_shim_current_mask(void);
+    struct gp_thread_attr a = {0, NULL, 0, gp_shim_current_mask()};
     if (attr) {
         int ds = PTHREAD_CREATE_JOINABLE;
         size_t ss = 0;

@@ -12,7 +12,7 @@
 
 TestSuite(runtime, .timeout = 30);
 
-static struct gp_thread_attr defaults = {0, NULL, 0};
+static struct gp_thread_attr defaults = {0, NULL, 0, 0};
 
 static void *ret_arg(void *a) { return a; }
 
@@ -98,12 +98,12 @@ Test(runtime, stacks_are_recycled_and_guarded)
 Test(runtime, program_stack_and_size_honoured)
 {
     static char mine[64 * 1024] __attribute__((aligned(64)));
-    struct gp_thread_attr a = {sizeof mine, mine, 0};
+    struct gp_thread_attr a = {sizeof mine, mine, 0, 0};
     uintptr_t h, at = 0;
     gp_thread_create(&h, &a, where, &at);
     gp_thread_join(h, NULL, GP_FOREVER);
     cr_assert(at >= (uintptr_t)mine && at < (uintptr_t)mine + sizeof mine);
-    struct gp_thread_attr s = {128 * 1024, NULL, 0};
+    struct gp_thread_attr s = {128 * 1024, NULL, 0, 0};
     gp_thread_create(&h, &s, where, &at);
     struct gp_stack_info si;
     gp_thread_stack(h, &si);
