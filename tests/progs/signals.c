@@ -32,6 +32,21 @@ static void *killer(void *arg)
     return arg;
 }
 
+/* a thread that blocks every signal for itself (as CPython's faulthandler
+ * watchdog does): the others must still be interrupted */
+static int blocker_pipe[2];
+static void *blocker(void *arg)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, NULL);
+    char c;
+    (void)!read(blocker_pipe[0], &c, 1);
+    sigset_t now;
+    pthread_sigmask(SIG_SETMASK, NULL, &now);
+    return (void *)(long)sigismember(&now, SIGUSR1);
+}
+
 static void handler(int flags)
 {
     struct sigaction sa;
@@ -52,8 +67,10 @@ int main(void)
     main_t = pthread_self();
     pipe(go);
     pipe(data);
-    pthread_t k;
+    pthread_t k, b;
     pthread_create(&k, NULL, killer, NULL);
+    pipe(blocker_pipe);
+    pthread_create(&b, NULL, blocker, NULL);
     char c;
     long r;
 
@@ -104,6 +121,13 @@ int main(void)
 
     close(go[1]);
     pthread_join(k, NULL);
+    close(blocker_pipe[1]);
+    void *still;
+    pthread_join(b, &still);
+    printf("the blocking thread still blocks SIGUSR1: %ld\n", (long)still);
+    sigset_t mine;
+    pthread_sigmask(SIG_SETMASK, NULL, &mine);
+    printf("main does not: %d\n", !sigismember(&mine, SIGUSR1));
     printf("handlers ran: %d\n", (int)hits);
     return 0;
 }
