@@ -27,7 +27,8 @@ def run(module, preload):
         env["LD_PRELOAD"] = LIB
     t0 = time.time()
     try:
-        p = subprocess.run(["/usr/bin/python3", "-m", "test", "-v", "--timeout", "600", module], env=env,
+        # AF_VSOCK tests hang stock on a VM whose vsock has no peer: left out, and said so
+        p = subprocess.run(["/usr/bin/python3", "-m", "test", "-v", "--timeout", "600", "-i", "*VSOCK*", module], env=env,
                            capture_output=True, text=True, timeout=TIMEOUT)
         out, rc = p.stdout + p.stderr, p.returncode
     except subprocess.TimeoutExpired as e:
@@ -70,7 +71,8 @@ def main():
     L = ["# CPython's test suite, stock and under gpatch", "",
          f"`make test-python` on {time.strftime('%Y-%m-%d %H:%M')} — /usr/bin/python3 "
          f"({subprocess.run(['/usr/bin/python3', '-V'], capture_output=True, text=True).stdout.strip()}), "
-         "`python3 -m test -v MODULE`, each module stock then with LD_PRELOAD=build/libgpatch.so.", "",
+         "`python3 -m test -v --timeout 600 -i '*VSOCK*' MODULE`, each module stock then with "
+         "LD_PRELOAD=build/libgpatch.so (the AF_VSOCK tests hang stock on a VM whose vsock has no peer).", "",
          "| module | stock: ran / ok / failed | gpatch: ran / ok / failed | stock s | gpatch s |",
          "|---|---|---|---|---|"]
     for mod, s, g in rows:
