@@ -40,28 +40,24 @@ static int replace(int oldfd, int newfd)
     return gp_fd_close(newfd);
 }
 
-GP_EXPORT int dup2(int oldfd, int newfd)
+/* dup2 and dup3: stop watching newfd (waking its waiters) before it is replaced */
+static int before_replace(int oldfd, int newfd)
 {
     int saved = errno;
     int r = replace(oldfd, newfd);
     errno = saved;
-    if (r < 0) {
-        errno = -r;
-        return -1;
-    }
-    return R(dup2)(oldfd, newfd);
+    if (r < 0) errno = -r;
+    return r;
+}
+
+GP_EXPORT int dup2(int oldfd, int newfd)
+{
+    return before_replace(oldfd, newfd) < 0 ? -1 : R(dup2)(oldfd, newfd);
 }
 
 GP_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-    int saved = errno;
-    int r = replace(oldfd, newfd);
-    errno = saved;
-    if (r < 0) {
-        errno = -r;
-        return -1;
-    }
-    return R(dup3)(oldfd, newfd, flags);
+    return before_replace(oldfd, newfd) < 0 ? -1 : R(dup3)(oldfd, newfd, flags);
 }
 
 GP_EXPORT int pipe(int fds[2])

@@ -19,9 +19,10 @@ static void *blocked(void *a)
     return a;
 }
 
-static long meminfo(const char *field)
+/* a "Field: value" line of a /proc file */
+static long field_of(const char *path, const char *field)
 {
-    FILE *f = fopen("/proc/meminfo", "r");
+    FILE *f = fopen(path, "r");
     char line[256];
     long v = -1;
     size_t n = strlen(field);
@@ -30,18 +31,8 @@ static long meminfo(const char *field)
     if (f) fclose(f);
     return v;
 }
-
-static long status(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    size_t n = strlen(field);
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, field, n) && line[n] == ':') v = atol(line + n + 1);
-    if (f) fclose(f);
-    return v;
-}
+#define status(f) field_of("/proc/self/status", f)
+#define meminfo(f) field_of("/proc/meminfo", f)
 
 int main(int argc, char **argv)
 {
