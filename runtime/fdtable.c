@@ -213,6 +213,7 @@ ssize_t gp_io(struct gp_io *op)
     struct gp_gthread *g = gp__call_begin();
     ssize_t r = io_loop(op);
     gp__call_end(g);
+    gp_preempt_point();
     return r;
 }
 

@@ -104,6 +104,9 @@ int gp_thread_getname(uintptr_t h, char *buf, size_t len);
 uintptr_t gp_thread_os_handle(uintptr_t h); /* the worker OS thread's own pthread_t */
 int gp_thread_prefer_signal(uintptr_t h); /* next EINTR goes to this gthread */
 int gp_yield(void);
+/* at a hooked call that did not wait: go round the loop if this gthread has
+ * kept the worker for a whole time slice */
+void gp_preempt_point(void);
 
 /* ---- sleeping ------------------------------------------------------------ */
 /* Park until dl. 0 when reached, -EINTR when a signal handler interrupted. */

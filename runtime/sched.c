@@ -582,3 +582,24 @@ int gp_thread_sigmask(int how, const uint64_t *set, uint64_t *old)
     g->sigmask = m & ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)));
     return 0;
 }
+
+/* A preemption point, at hooked calls that did not park (an unlock, a post, a
+ * read that found data): a green thread that has kept the worker for a time
+ * slice goes around the loop, so that timers fire and the others run. Without
+ * it a thread that never has to wait starves everyone (a CPython thread
+ * feeding itself work never lets a sleeping main thread wake). The coarse
+ * clock is read from the vDSO's memory, not a system call. */
+#define SLICE_NS (2 * 1000000LL)
+void gp_preempt_point(void)
+{
+    struct gp_worker *w = gp__w;
+    if (!gp__tls.managed) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    if ((gp_deadline)ts.tv_sec * GP_NSEC + ts.tv_nsec - w->away_since < SLICE_NS) return;
+    struct gp_gthread *g = w->cur;
+    g->state = GT_READY;
+    gp_list_push(&w->runq, &g->runq);
+    w->budget = 0;
+    switch_to(&w->sched);
+}

@@ -152,7 +152,9 @@ GP_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const s
 
 GP_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
-    return mutex_unlock_impl(m);
+    int r = mutex_unlock_impl(m);
+    gp_preempt_point();
+    return r;
 }
 
 static int mutex_lock_any(pthread_mutex_t *m)
@@ -186,6 +188,7 @@ GP_EXPORT int pthread_cond_destroy(pthread_cond_t *c)
 GP_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 {
     struct gcond *gc = (struct gcond *)c;
+    gp_preempt_point();
     int woke = gp_sync_wake(c, 1);
     if (!woke && __atomic_load_n(&gc->os_waiters, __ATOMIC_ACQUIRE)) {
         __atomic_fetch_add(&gc->seq, 1, __ATOMIC_RELEASE);
@@ -329,6 +332,7 @@ GP_EXPORT int sem_post(sem_t *s)
     if (r == 0) {
         int e = errno;
         gp_sync_wake(s, 1);
+        gp_preempt_point();
         errno = e;
     }
     return r;

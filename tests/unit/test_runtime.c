@@ -255,3 +255,34 @@ Test(runtime, timer_due_during_a_run_wakes_its_gthread, .timeout = 10)
     cr_assert_eq(gp_thread_join(b, &r, GP_FOREVER), 0);
     cr_assert_eq((long)r, -EBADF);
 }
+
+/* A gthread that never waits but makes hooked calls is preempted after a
+ * time slice, so a sleeper's timer fires (cooperative, not starving). */
+static volatile int woke_flag;
+static void *flag_after_sleep(void *a)
+{
+    gp_sleep(gp_after_ns(5 * 1000000));
+    woke_flag = 1;
+    return a;
+}
+static void *busy_with_calls(void *a)
+{
+    long calls = 0;
+    while (!woke_flag) {
+        gp_preempt_point(); /* what an unlock or a post does */
+        calls++;
+    }
+    return (void *)calls;
+}
+
+Test(runtime, preemption_at_hooked_calls_lets_timers_fire, .timeout = 10)
+{
+    uintptr_t s, b;
+    gp_thread_create(&s, &defaults, flag_after_sleep, NULL);
+    gp_thread_create(&b, &defaults, busy_with_calls, NULL);
+    void *calls;
+    cr_assert_eq(gp_thread_join(b, &calls, GP_FOREVER), 0);
+    cr_assert_eq(gp_thread_join(s, NULL, GP_FOREVER), 0);
+    cr_assert(woke_flag);
+    cr_assert_gt((long)calls, 0);
+}
