@@ -164,6 +164,8 @@ enum { GP_INTR_NONE = 0, GP_INTR_ALWAYS = 2 }; /* as gp_intr: never / EINTR */
 void gp_key_dtor(unsigned key, void (*dtor)(void *));
 void *gp_tsd_get(unsigned key);
 int gp_tsd_set(unsigned key, const void *v);
+/* the current gthread took (+1) or released (-1) a lock glibc manages */
+void gp_foreign_lock(int delta);
 /* an id for the current gthread that no OS thread id can equal */
 int gp_owner_id(void);
 /* the owner id of a caller that is not a gthread (its tid; in a child

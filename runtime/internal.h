@@ -53,6 +53,7 @@ struct gp_gthread {
     int in_call;              /* inside a blocking call (gp_io, gp_poll, gp_sleep, a sync wait) */
     int sigpend;              /* a handler ran while it was in that call: 1 SA_RESTART, 2 not */
     uint64_t sigmask;         /* its own signal mask (not main's: main keeps the OS thread's) */
+    int foreign;              /* glibc-handled locks it holds: while > 0 it never parks */
     const char *reason;       /* why it is parked: traces and the monitor */
     int detached, cancelled, cancel_off, joined;
     struct gp_gthread *joiner;

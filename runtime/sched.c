@@ -86,7 +86,19 @@ uintptr_t gp_inherited_self(void)
 void gp__update_managed(void)
 {
     struct gp_worker *w = gp__w;
-    gp__tls.managed = w && w->cur != &w->sched && w->nlive > 1;
+    gp__tls.managed = w && w->cur != &w->sched && w->nlive > 1 && !w->cur->foreign;
+}
+
+/* A gthread that holds a lock glibc manages (robust, priority-inheritance or
+ * process-shared mutex) must not park: another gthread of this worker would
+ * block the whole OS thread on it. Its calls go straight to libc meanwhile. */
+void gp_foreign_lock(int delta)
+{
+    struct gp_worker *w = gp__w;
+    if (!w || !gp__tls.worker || w->cur == &w->sched) return;
+    w->cur->foreign += delta;
+    if (w->cur->foreign < 0) w->cur->foreign = 0;
+    gp__update_managed();
 }
 
 static void finish_dead(struct gp_gthread *g)
@@ -118,7 +130,7 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
     gp__tls.last = to->last;
     w->cur = to;
     if (to != &w->sched) to->state = GT_RUNNING;
-    gp__tls.managed = to != &w->sched && w->nlive > 1;
+    gp__tls.managed = to != &w->sched && w->nlive > 1 && !to->foreign;
     transfer_t t = jump_fcontext(to->ctx, from);
     after_switch(t);
     *w->errno_at = from->err;

@@ -104,7 +104,11 @@ static int g_mutex_lock(pthread_mutex_t *m, clockid_t clk, const struct timespec
 
 static int mutex_unlock_impl(pthread_mutex_t *m)
 {
-    if (glibc_handles(m)) return R(pthread_mutex_unlock)(m);
+    if (glibc_handles(m)) {
+        int r = R(pthread_mutex_unlock)(m);
+        if (r == 0 && gthread()) gp_foreign_lock(-1);
+        return r;
+    }
     int g = gthread(), owner = m->__data.__owner;
     if (!g && !M_FAKE_OWNER(owner)) { /* an OS thread's own mutex: glibc's unlock */
         int r = R(pthread_mutex_unlock)(m);
@@ -125,27 +129,39 @@ static int mutex_unlock_impl(pthread_mutex_t *m)
     return 0;
 }
 
+/* glibc keeps robust/PI/shared mutexes; while a gthread holds one it must
+ * not park (gp_foreign_lock) */
+static int foreign_result(int r)
+{
+    if (r == 0 || r == EOWNERDEAD) gp_foreign_lock(+1);
+    return r;
+}
+
 GP_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
-    if (!gthread() || glibc_handles(m)) return R(pthread_mutex_lock)(m);
+    if (!gthread()) return R(pthread_mutex_lock)(m);
+    if (glibc_handles(m)) return foreign_result(R(pthread_mutex_lock)(m));
     return g_mutex_lock(m, CLOCK_REALTIME, NULL, 0);
 }
 
 GP_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 {
-    if (!gthread() || glibc_handles(m)) return R(pthread_mutex_trylock)(m);
+    if (!gthread()) return R(pthread_mutex_trylock)(m);
+    if (glibc_handles(m)) return foreign_result(R(pthread_mutex_trylock)(m));
     return g_mutex_lock(m, CLOCK_REALTIME, NULL, 1);
 }
 
 GP_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abst)
 {
-    if (!gthread() || glibc_handles(m)) return R(pthread_mutex_timedlock)(m, abst);
+    if (!gthread()) return R(pthread_mutex_timedlock)(m, abst);
+    if (glibc_handles(m)) return foreign_result(R(pthread_mutex_timedlock)(m, abst));
     return g_mutex_lock(m, CLOCK_REALTIME, abst, 0);
 }
 
 GP_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const struct timespec *abst)
 {
-    if (!gthread() || glibc_handles(m)) return R(pthread_mutex_clocklock)(m, clk, abst);
+    if (!gthread()) return R(pthread_mutex_clocklock)(m, clk, abst);
+    if (glibc_handles(m)) return foreign_result(R(pthread_mutex_clocklock)(m, clk, abst));
     if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
     return g_mutex_lock(m, clk, abst, 0);
 }

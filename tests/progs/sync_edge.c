@@ -152,6 +152,23 @@ static void *cancellable(void *arg)
     return arg;
 }
 
+/* a process-shared mutex (glibc's own code) held across a sleep: under
+ * gpatch its holder must not park, or the other thread would block the
+ * worker on it for good */
+static pthread_mutex_t shared_m;
+static long shared_counter;
+static void *shared_user(void *arg)
+{
+    for (int i = 0; i < 5; i++) {
+        pthread_mutex_lock(&shared_m);
+        long v = shared_counter;
+        usleep(1000);
+        shared_counter = v + 1;
+        pthread_mutex_unlock(&shared_m);
+    }
+    return arg;
+}
+
 static void *try_unlock_other(void *m)
 {
     return (void *)(long)pthread_mutex_unlock(m);
@@ -311,6 +328,15 @@ int main(void)
     for (int i = 0; i < 10; i++) pthread_create(&t[i], NULL, spinner, NULL);
     for (int i = 0; i < 10; i++) pthread_join(t[i], NULL);
     show("spin: 10 x 100 increments", spun);
+
+    /* process-shared mutex */
+    pthread_mutexattr_t sa;
+    pthread_mutexattr_init(&sa);
+    pthread_mutexattr_setpshared(&sa, PTHREAD_PROCESS_SHARED);
+    pthread_mutex_init(&shared_m, &sa);
+    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, shared_user, NULL);
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    show("process-shared mutex held across usleep: 4 x 5", shared_counter);
 
     /* cancellation at a blocking read */
     pipe(cancel_pipe);
