@@ -146,21 +146,27 @@ class Server:
 
 
 def to_ms(s):
-    m = re.match(r"([\d.]+)(us|ms|s)", s)
+    """wrk's latency: 311.00us, 1.20ms, 2.13s, 1.05m"""
+    m = re.match(r"([\d.]+)(us|ms|s|m|h)$", s)
+    if not m:
+        raise RuntimeError(f"latency {s!r}")
     v = float(m.group(1))
-    return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
+    return v * {"us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4, "h": 3.6e6}[m.group(2)]
 
 
 def wrk(port, conns):
     cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{DUR}s", "--latency", "--timeout", "10s",
            f"http://127.0.0.1:{port}/"]
     commands.append(" ".join(cmd))
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=DUR + 60).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = to_ms(re.search(r"50%\s+(\S+)", out).group(1))
-    p99 = to_ms(re.search(r"99%\s+(\S+)", out).group(1))
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=DUR + 60)
+    out = p.stdout
+    m_rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    m50 = re.search(r"^\s+50%\s+(\S+)\s*$", out, re.M)  # the Latency Distribution lines
+    m99 = re.search(r"^\s+99%\s+(\S+)\s*$", out, re.M)
+    if not (m_rps and m50 and m99):
+        raise RuntimeError(" ".join((out + p.stderr).split())[:160])
     errs = re.search(r"Socket errors: (.*)", out)
-    return rps, p50, p99, (errs.group(1) if errs else "")
+    return float(m_rps.group(1)), to_ms(m50.group(1)), to_ms(m99.group(1)), (errs.group(1) if errs else "")
 
 
 def servers():
@@ -179,6 +185,7 @@ def servers():
                     rps, p50, p99, errs = wrk(s.port, conns)
                 except Exception as e:  # a server that fails under the load is a result too
                     rps, p50, p99, errs = 0.0, float("nan"), float("nan"), f"wrk failed: {e}"
+                    print(f"bench: {name} at {conns} connections: {errs}", flush=True)
                 rss = s.stop()
                 r = res.setdefault((conns, name), {"rps": [], "p50": [], "p99": [], "rss": [], "thr": [], "errs": []})
                 r["rps"].append(rps)

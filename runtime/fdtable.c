@@ -39,6 +39,13 @@ struct fdent {
     int fd, kind, stream;
     int polling;       /* events the watcher is started with, 0 stopped */
     struct gp_list waiters;
+    /* what a wait needs to know, read once (fcntl, getsockopt) and kept until
+     * the program changes it through a hooked call (gp_fd_flags_changed) */
+    int known, nonblock;
+    int64_t rcvtimeo, sndtimeo; /* ns, 0 none */
+    /* the last read found the socket drained, and the watcher (started for
+     * reading) has not said otherwise since: a read may park without trying */
+    int drained;
 };
 
 struct waiter {
@@ -116,21 +123,41 @@ static struct fdent *lookup(int fd)
     return e;
 }
 
-static int program_nonblocking(int fd)
+static int64_t timeo(int fd, int opt)
 {
-    int fl = fcntl(fd, F_GETFL);
-    return fl >= 0 && (fl & O_NONBLOCK);
+    struct timeval tv = {0, 0};
+    socklen_t len = sizeof tv;
+    if (getsockopt(fd, SOL_SOCKET, opt, &tv, &len) != 0) return 0;
+    return (int64_t)tv.tv_sec * GP_NSEC + (int64_t)tv.tv_usec * 1000;
+}
+
+static void learn(struct fdent *e)
+{
+    if (e->known) return;
+    int fl = fcntl(e->fd, F_GETFL);
+    e->nonblock = fl >= 0 && (fl & O_NONBLOCK);
+    e->rcvtimeo = e->kind == K_SOCK ? timeo(e->fd, SO_RCVTIMEO) : 0;
+    e->sndtimeo = e->kind == K_SOCK ? timeo(e->fd, SO_SNDTIMEO) : 0;
+    e->known = 1;
+}
+
+static int program_nonblocking(struct fdent *e)
+{
+    learn(e);
+    return e->nonblock;
 }
 
 static gp_deadline socket_deadline(struct fdent *e, int events)
 {
-    if (e->kind != K_SOCK) return GP_FOREVER;
-    struct timeval tv = {0, 0};
-    socklen_t len = sizeof tv;
-    if (getsockopt(e->fd, SOL_SOCKET, (events & GP_IN) ? SO_RCVTIMEO : SO_SNDTIMEO, &tv, &len) != 0 ||
-        (tv.tv_sec == 0 && tv.tv_usec == 0))
-        return GP_FOREVER;
-    return gp_after_ns((int64_t)tv.tv_sec * GP_NSEC + (int64_t)tv.tv_usec * 1000);
+    learn(e);
+    int64_t t = (events & GP_IN) ? e->rcvtimeo : e->sndtimeo;
+    return t ? gp_after_ns(t) : GP_FOREVER;
+}
+
+void gp_fd_flags_changed(int fd)
+{
+    struct fdent *e = gp__w ? entry(fd, 0) : NULL;
+    if (e) e->known = 0;
 }
 
 static int ready_now(int fd, int events)
@@ -145,6 +172,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 {
     struct fdent *e = h->data;
     int ev = status < 0 ? (GP_IN | GP_OUT | GP_PRI) : events;
+    if (ev & GP_IN) e->drained = 0;
     int woke = 0, want = 0;
     for (struct gp_list *n = e->waiters.next; n != &e->waiters; n = n->next) {
         struct waiter *wt = gp_container(n, struct waiter, link);
@@ -224,7 +252,12 @@ static ssize_t io_loop(struct gp_io *op)
         struct fdent *e = lookup(op->fd);
         if (!e || e->kind == K_PASS) return op->attempt(op, GP_PLAIN);
         ssize_t r;
-        if (e->kind == K_SOCK) {
+        if (e->kind == K_SOCK && op->events == GP_IN && e->drained && (e->polling & GP_IN) && e->known &&
+            !e->nonblock && !op->newfd) {
+            /* nothing came since the last read found it empty: the watcher
+             * would have said so. Wait without the system call. */
+            r = -EAGAIN;
+        } else if (e->kind == K_SOCK) {
             r = op->attempt(op, GP_SOCK);
             if (r == -ENOTSOCK) { /* the number was reused behind our back */
                 e->kind = K_UNKNOWN;
@@ -241,7 +274,7 @@ static ssize_t io_loop(struct gp_io *op)
         }
 
         if (r == -EINPROGRESS && op->connect) {
-            if (program_nonblocking(op->fd)) return r;
+            if (program_nonblocking(e)) return r;
             gp_deadline cdl = socket_deadline(e, GP_OUT);
             for (;;) {
                 int w = wait_fd(e, GP_OUT, cdl, cdl == GP_FOREVER ? GP_RESTARTABLE : GP_NORESTART);
@@ -253,12 +286,15 @@ static ssize_t io_loop(struct gp_io *op)
         }
         if (r >= 0) {
             if (op->newfd) gp_fd_new((int)r);
+            /* a stream read that got less than it asked for emptied the socket */
+            if (op->drains && e->stream && (size_t)r < op->len - op->done) e->drained = 1;
             if (!op->all || !e->stream) return r;
             op->done += (size_t)r;
             if (r == 0 || op->done >= op->len) return (ssize_t)op->done;
             continue;
         }
-        if (r != -EAGAIN || program_nonblocking(op->fd)) return op->done ? (ssize_t)op->done : r;
+        if (r == -EAGAIN && op->events == GP_IN) e->drained = 1;
+        if (r != -EAGAIN || program_nonblocking(e)) return op->done ? (ssize_t)op->done : r;
         if (dl == -2) dl = socket_deadline(e, op->events);
         int w = wait_fd(e, op->events, dl, dl == GP_FOREVER ? GP_RESTARTABLE : GP_NORESTART);
         if (w == 0) continue;
@@ -339,6 +375,8 @@ static void forget(struct fdent *e)
         e->polling = 0;
     }
     e->kind = K_UNKNOWN;
+    e->known = 0;
+    e->drained = 0;
 }
 
 int gp_fd_close(int fd)

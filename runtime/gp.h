@@ -97,6 +97,16 @@ int gp_thread_alive(uintptr_t h);  /* 0 alive, -ESRCH */
 int gp_thread_cancel(uintptr_t h);
 int gp_test_cancel(void);  /* exits the gthread if cancelled (and enabled) */
 int gp_thread_setcancelstate(int enable, int *old);
+/* Cleanup handlers (pthread_cleanup_push), per gthread: the runtime keeps the
+ * innermost record; the shim knows its format and registers the function
+ * that unwinds into it (it does not return) when a gthread exits by
+ * pthread_exit or cancellation. */
+void **gp_cleanup_top(void);
+void gp_set_unwinder(void (*unwind)(void *top));
+/* exit through the cleanup handlers, then with ret */
+_Noreturn void gp_thread_exit_unwinding(void *ret);
+/* the handlers are done: exit with the value recorded */
+_Noreturn void gp_thread_exit_recorded(void);
 struct gp_stack_info { void *lo; size_t size; size_t guard; int detached; };
 int gp_thread_stack(uintptr_t h, struct gp_stack_info *si);
 int gp_thread_setname(uintptr_t h, const char *name);
@@ -129,6 +139,7 @@ struct gp_io {
     unsigned char all;     /* a blocking call moves all of len (write, MSG_WAITALL) */
     unsigned char connect; /* -EINPROGRESS means: wait writable, then GP_FINISH */
     unsigned char newfd;   /* the result is a new fd (accept) */
+    unsigned char drains;  /* a short result means the socket is empty now (not MSG_PEEK) */
     size_t len, done;
 };
 ssize_t gp_io(struct gp_io *op);
@@ -148,6 +159,8 @@ int gp_poll(struct gp_pollop *op);
  * EBADF first); -EBADF when fd is one of the runtime's own. */
 int gp_fd_close(int fd);
 void gp_fd_new(int fd);  /* a fresh fd appeared under this number */
+/* the program changed fd's O_NONBLOCK or socket timeouts (fcntl, ioctl, setsockopt) */
+void gp_fd_flags_changed(int fd);
 
 /* ---- synchronisation objects (sync.c) ------------------------------------ */
 /* Wait on the object at key: try(ctx) returns 0 (got it), -EAGAIN (not yet)

@@ -54,6 +54,8 @@ struct gp_gthread {
     int sigpend;              /* a handler ran while it was in that call: 1 SA_RESTART, 2 not */
     uint64_t sigmask;         /* its own signal mask (not main's: main keeps the OS thread's) */
     int foreign;              /* glibc-handled locks it holds: while > 0 it never parks */
+    void *cleanup_top;        /* pthread_cleanup_push records, innermost first (shim's format) */
+    void *exit_value;         /* what it exits with once its cleanup handlers have run */
     const char *reason;       /* why it is parked: traces and the monitor */
     int detached, cancelled, cancel_off, joined;
     struct gp_gthread *joiner;

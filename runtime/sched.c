@@ -170,7 +170,7 @@ int gp__park(const char *reason, gp_deadline dl, int intr)
     struct gp_worker *w = gp__w;
     struct gp_gthread *g = w->cur;
     GP_ASSERT(g != &w->sched);
-    if (intr != GP_NOINTR && g->cancelled && !g->cancel_off) gp_thread_exit(PTHREAD_CANCELED);
+    if (intr != GP_NOINTR && g->cancelled && !g->cancel_off) gp_thread_exit_unwinding(PTHREAD_CANCELED);
     if (GP_UNLIKELY(g->sigpend) && intr != GP_NOINTR) { /* handled while this call ran */
         int p = g->sigpend;
         g->sigpend = 0;
@@ -191,7 +191,7 @@ int gp__park(const char *reason, gp_deadline dl, int intr)
     if (dl > 0) gp__timer_disarm(g);
     g->intr = GP_NOINTR;
     g->reason = NULL;
-    if (g->wake == -ECANCELED && g->cancelled && !g->cancel_off) gp_thread_exit(PTHREAD_CANCELED);
+    if (g->wake == -ECANCELED && g->cancelled && !g->cancel_off) gp_thread_exit_unwinding(PTHREAD_CANCELED);
     return g->wake;
 }
 
@@ -478,8 +478,28 @@ int gp_thread_cancel(uintptr_t h)
 int gp_test_cancel(void)
 {
     struct gp_gthread *g = gp__w->cur;
-    if (g->cancelled && !g->cancel_off) gp_thread_exit(PTHREAD_CANCELED);
+    if (g->cancelled && !g->cancel_off) gp_thread_exit_unwinding(PTHREAD_CANCELED);
     return 0;
+}
+
+static void (*unwinder)(void *top);
+
+void gp_set_unwinder(void (*unwind)(void *top)) { unwinder = unwind; }
+
+void **gp_cleanup_top(void) { return &gp__w->cur->cleanup_top; }
+
+void gp_thread_exit_unwinding(void *ret)
+{
+    struct gp_gthread *g = gp__w->cur;
+    g->exit_value = ret;
+    g->cancel_off = 1; /* no second cancellation while the handlers run */
+    if (g->cleanup_top && unwinder) unwinder(g->cleanup_top);
+    gp_thread_exit(ret);
+}
+
+void gp_thread_exit_recorded(void)
+{
+    gp_thread_exit(gp__w->cur->exit_value);
 }
 
 int gp_thread_setcancelstate(int enable, int *old)

@@ -87,7 +87,17 @@ GP_EXPORT int ioctl(int fd, unsigned long req, ...)
     void *arg = va_arg(ap, void *);
     va_end(ap);
     if (gp_swallowing_nonblock() && req == FIONBIO) return 0;
-    return R(ioctl)(fd, req, arg);
+    int r = R(ioctl)(fd, req, arg);
+    if (r == 0 && req == FIONBIO && gp_started_here()) gp_fd_flags_changed(fd);
+    return r;
+}
+
+/* the runtime keeps a socket's SO_RCVTIMEO/SO_SNDTIMEO: tell it of changes */
+GP_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+    int r = R(setsockopt)(fd, level, name, val, len);
+    if (r == 0 && level == SOL_SOCKET && gp_started_here()) gp_fd_flags_changed(fd);
+    return r;
 }
 
 /* ---- more creators: the runtime forgets what it knew of a reused number ---- */

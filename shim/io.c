@@ -22,7 +22,7 @@ GP_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
     /* nothing to wait for: a zero-length read answers at once, as stock */
     if (!GP_MANAGED() || n == 0) return R(read)(fd, buf, n);
-    struct call c = {.io = {.attempt = read_try, .fd = fd, .events = GP_IN, .len = n}, .buf = buf};
+    struct call c = {.io = {.attempt = read_try, .fd = fd, .events = GP_IN, .len = n, .drains = 1}, .buf = buf};
     return GP_CALL(gp_io(&c.io));
 }
 

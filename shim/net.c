@@ -17,7 +17,8 @@ static ssize_t recvfrom_try(struct gp_io *op, int how)
 static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *alen)
 {
     struct call c = {.io = {.attempt = recvfrom_try, .fd = fd, .events = GP_IN, .len = n,
-                            .all = (flags & MSG_WAITALL) && !(flags & MSG_DONTWAIT)},
+                            .all = (flags & MSG_WAITALL) && !(flags & MSG_DONTWAIT),
+                            .drains = !(flags & (MSG_PEEK | MSG_WAITALL))},
                      .buf = buf, .flags = flags, .addr = addr, .addrlen = alen};
     return GP_CALL(gp_io(&c.io));
 }

@@ -75,7 +75,7 @@ GP_EXPORT int pthread_equal(pthread_t a, pthread_t b)
 
 GP_EXPORT void pthread_exit(void *ret)
 {
-    if (gp_started_here() && gp_is_current_gthread()) gp_thread_exit(ret);
+    if (gp_started_here() && gp_is_current_gthread()) gp_thread_exit_unwinding(ret);
     R(pthread_exit)(ret);
     __builtin_unreachable();
 }
@@ -261,4 +261,68 @@ GP_EXPORT int sched_yield(void)
 {
     if (!GP_MANAGED()) return R(sched_yield)();
     return gp_yield();
+}
+
+/* ---- cleanup handlers (pthread_cleanup_push/pop, C's version) ------------------
+ * The macros record a jump buffer in the caller's frame and register it with
+ * __pthread_register_cancel; glibc keeps that chain per OS thread, which all
+ * green threads of a worker share, so for them we keep it per green thread.
+ * Unwinding jumps into the innermost record; the macro's code runs the
+ * handler and calls __pthread_unwind_next, which jumps to the next one, and
+ * after the last the green thread exits. __pad[0] links the records, as in
+ * glibc. (C++ forced unwinding through destructors is not done.) */
+#include <setjmp.h>
+
+static void unwind_into(void *top)
+{
+    __pthread_unwind_buf_t *b = top;
+    /* as glibc does: the record begins like a jmp_buf whose mask was not
+     * saved, so longjmp reads no further than the record */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+    longjmp((struct __jmp_buf_tag *)(void *)b->__cancel_jmp_buf, 1);
+#pragma GCC diagnostic pop
+}
+
+static int own_cleanup(void)
+{
+    static int registered;
+    if (!(gp_started_here() && gp_is_current_gthread())) return 0;
+    if (!registered) {
+        gp_set_unwinder(unwind_into);
+        registered = 1;
+    }
+    return 1;
+}
+
+GP_EXPORT void __pthread_register_cancel(__pthread_unwind_buf_t *b)
+{
+    if (!own_cleanup()) {
+        R(__pthread_register_cancel)(b);
+        return;
+    }
+    void **top = gp_cleanup_top();
+    b->__pad[0] = *top;
+    *top = b;
+}
+
+GP_EXPORT void __pthread_unregister_cancel(__pthread_unwind_buf_t *b)
+{
+    if (!own_cleanup()) {
+        R(__pthread_unregister_cancel)(b);
+        return;
+    }
+    *gp_cleanup_top() = b->__pad[0];
+}
+
+GP_EXPORT void __pthread_unwind_next(__pthread_unwind_buf_t *b)
+{
+    if (!own_cleanup()) {
+        R(__pthread_unwind_next)(b);
+        __builtin_unreachable();
+    }
+    void **top = gp_cleanup_top();
+    *top = b->__pad[0];
+    if (*top) unwind_into(*top);
+    gp_thread_exit_recorded();
 }

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,6 +32,15 @@ int main(void)
     close(sv[0]);
     usleep(100000);
     (void)!write(sv[1], "x", 1);
+    pthread_join(t, NULL);
+    /* dup2 over a socket another thread is blocked reading */
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    pthread_create(&t, NULL, reader, NULL);
+    usleep(100000);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, sv[0]);
+    usleep(100000);
+    (void)!write(sv[1], "y", 1);
     pthread_join(t, NULL);
     puts("done");
     return 0;

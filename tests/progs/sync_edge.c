@@ -32,7 +32,7 @@ static struct timespec in_ms(clockid_t clk, long ms)
 }
 
 /* ---- a mutex held across blocking calls, 500 threads ---------------------- */
-#define N 500
+#define N 1000
 static pthread_mutex_t big = PTHREAD_MUTEX_INITIALIZER;
 static long counter;
 static int pairv[2];
@@ -145,6 +145,7 @@ static void *spinner(void *arg)
 }
 
 static int cancel_pipe[2];
+#include <signal.h>
 static void *cancellable(void *arg)
 {
     char c;
@@ -169,6 +170,54 @@ static void *shared_user(void *arg)
     return arg;
 }
 
+/* cleanup handlers run, innermost first, on cancellation and on pthread_exit */
+static char cleanup_log[64];
+static void note(void *s) { strcat(cleanup_log, s); }
+static void *cancelled_with_handlers(void *arg)
+{
+    pthread_cleanup_push(note, "outer;");
+    pthread_cleanup_push(note, "inner;");
+    char c;
+    (void)!read(cancel_pipe[0], &c, 1);
+    pthread_cleanup_pop(0);
+    pthread_cleanup_pop(0);
+    return arg;
+}
+static void *exits_with_handlers(void *arg)
+{
+    pthread_cleanup_push(note, "exit-handler;");
+    pthread_exit((void *)7L);
+    pthread_cleanup_pop(0);
+    return arg;
+}
+static void *pops_and_runs(void *arg)
+{
+    pthread_cleanup_push(note, "popped;");
+    pthread_cleanup_pop(1);
+    return arg;
+}
+
+/* an OS thread that is not a green thread (glibc's SIGEV_THREAD timer
+ * helper) shares a semaphore and a mutex with green threads */
+static sem_t os_sem;
+static pthread_mutex_t os_m = PTHREAD_MUTEX_INITIALIZER;
+static long os_shared;
+static void on_timer(union sigval v)
+{
+    pthread_mutex_lock(&os_m);
+    os_shared += v.sival_int;
+    pthread_mutex_unlock(&os_m);
+    sem_post(&os_sem);
+}
+static void *waits_for_os_thread(void *arg)
+{
+    sem_wait(&os_sem);
+    pthread_mutex_lock(&os_m);
+    long v = os_shared;
+    pthread_mutex_unlock(&os_m);
+    return (void *)v;
+}
+
 static void *try_unlock_other(void *m)
 {
     return (void *)(long)pthread_mutex_unlock(m);
@@ -181,7 +230,7 @@ int main(void)
 
     for (int i = 0; i < N; i++) pthread_create(&t[i], NULL, contend, NULL);
     for (int i = 0; i < N; i++) pthread_join(t[i], NULL);
-    show("mutex: counter after 500 x 3 locked increments", counter);
+    show("mutex: counter after 1000 x 3 locked increments", counter);
 
     /* errorcheck, recursive, destroy, try, timed */
     pthread_mutexattr_t a;
@@ -345,5 +394,36 @@ int main(void)
     show("pthread_cancel", pthread_cancel(o));
     pthread_join(o, &rv);
     show("  joined: PTHREAD_CANCELED", rv == PTHREAD_CANCELED);
+    pthread_create(&o, NULL, cancelled_with_handlers, NULL);
+    usleep(20000);
+    pthread_cancel(o);
+    pthread_join(o, &rv);
+    printf("cleanup on cancel: %s canceled=%d\n", cleanup_log, rv == PTHREAD_CANCELED);
+    cleanup_log[0] = 0;
+    pthread_create(&o, NULL, exits_with_handlers, NULL);
+    pthread_join(o, &rv);
+    printf("cleanup on pthread_exit: %s value=%ld\n", cleanup_log, (long)rv);
+    cleanup_log[0] = 0;
+    pthread_create(&o, NULL, pops_and_runs, NULL);
+    pthread_join(o, NULL);
+    printf("cleanup_pop(1): %s\n", cleanup_log);
+
+    /* shared with an OS thread that is not a green thread */
+    sem_init(&os_sem, 0, 0);
+    pthread_t ow[3];
+    for (int i = 0; i < 3; i++) pthread_create(&ow[i], NULL, waits_for_os_thread, NULL);
+    timer_t tm;
+    struct sigevent sev = {.sigev_notify = SIGEV_THREAD, .sigev_notify_function = on_timer,
+                           .sigev_value.sival_int = 5};
+    timer_create(CLOCK_MONOTONIC, &sev, &tm);
+    struct itimerspec its = {.it_value = {0, 20000000}, .it_interval = {0, 20000000}};
+    timer_settime(tm, 0, &its, NULL);
+    long seen = 0;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(ow[i], &rv);
+        seen += (long)rv > 0;
+    }
+    timer_delete(tm);
+    show("woken by an OS thread's sem_post: 3 of 3", seen);
     return 0;
 }
