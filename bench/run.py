@@ -205,7 +205,7 @@ def seed():
         for _ in range(3):
             for mode in ("stock", "gpatch"):
                 s = Server(mode, [B + "/progs/sleep_server", "0", "1000"])
-                cmd = [B + "/tools/loadgen", str(s.port), str(n), str(s.p.pid), "60"]
+                cmd = ["taskset", "-c", "1", B + "/tools/loadgen", str(s.port), str(n), str(s.p.pid), "60"]
                 commands.append(" ".join(cmd))
                 out = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
                 s.stop()
