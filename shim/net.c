@@ -228,3 +228,56 @@ GP_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t n)
 {
     return sendfile(out, in, off, n);
 }
+
+/* ---- splice ------------------------------------------------------------------- */
+/* Either side may be what would block: each attempt is non-blocking on both
+ * (SPLICE_F_NONBLOCK for the pipe, O_NONBLOCK for the one call on a socket,
+ * put back at once), and between attempts the green thread waits for its
+ * input to be readable or its output writable. */
+#include <fcntl.h>
+
+struct splicecall {
+    struct gp_pollop op;
+    struct pollfd fds[2];
+    int in, out;
+    loff_t *off_in, *off_out;
+    size_t len;
+    unsigned int flags;
+    ssize_t result;
+};
+
+static int set_nb(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK)) {
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        return fl;
+    }
+    return -1;
+}
+
+static int splice_try(struct gp_pollop *op)
+{
+    struct splicecall *c = (struct splicecall *)op;
+    int fin = set_nb(c->in), fout = c->out != c->in ? set_nb(c->out) : -1;
+    ssize_t r = R(splice)(c->in, c->off_in, c->out, c->off_out, c->len, c->flags | SPLICE_F_NONBLOCK);
+    int e = errno;
+    if (fin >= 0) fcntl(c->in, F_SETFL, fin);
+    if (fout >= 0) fcntl(c->out, F_SETFL, fout);
+    if (r >= 0) {
+        c->result = r;
+        return 1;
+    }
+    return e == EAGAIN ? 0 : -e;
+}
+
+GP_EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len, unsigned int flags)
+{
+    if (!GP_MANAGED() || (flags & SPLICE_F_NONBLOCK)) return R(splice)(in, off_in, out, off_out, len, flags);
+    struct splicecall c = {.op = {.attempt = splice_try, .nwait = 2, .deadline = GP_FOREVER},
+                           .fds = {{in, POLLIN, 0}, {out, POLLOUT, 0}},
+                           .in = in, .out = out, .off_in = off_in, .off_out = off_out, .len = len, .flags = flags};
+    c.op.wait = c.fds;
+    int r = (int)GP_CALL(gp_poll(&c.op));
+    return r < 0 ? -1 : c.result;
+}

@@ -122,6 +122,13 @@ static void *sf_reader(void *arg)
     return (void *)got;
 }
 
+static void *eventless_writer(void *arg)
+{
+    usleep(20000);
+    (void)!write((int)(long)arg, "spliced", 7);
+    return NULL;
+}
+
 static void *child_thread(void *arg) { usleep(10000); return (void *)((long)arg * 2); }
 
 /* a thread forks; in the child it is the only thread, and when it returns
@@ -278,6 +285,18 @@ int main(void)
     pthread_join(sr, &rv);
     show("  reader got", (long)rv);
     show("sendfile bad out fd (EBADF)", sendfile(-1, ffd, &off, 10) == -1 && errno == EBADF);
+    /* splice from a socket (filled later by another thread) into a pipe */
+    int sp[2], pp2[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
+    pipe(pp2);
+    pthread_t lw;
+    pthread_create(&lw, NULL, eventless_writer, (void *)(long)sp[1]);
+    show("splice socket -> pipe waits for data", splice(sp[0], NULL, pp2[1], NULL, 4096, 0));
+    pthread_join(lw, NULL);
+    char sbuf[16] = {0};
+    show("  the pipe holds it", read(pp2[0], sbuf, sizeof sbuf));
+    show("splice bad fd (EBADF)", splice(-1, NULL, pp2[1], NULL, 10, 0) == -1 && errno == EBADF);
+    close(sp[0]); close(sp[1]); close(pp2[0]); close(pp2[1]);
     close(ffd);
 
     /* C11 threads */
