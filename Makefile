@@ -108,7 +108,7 @@ $(BUILD)/tools/%: tests/tools/%.c
 progs: $(BUILD)/tools/loadgen
 
 # ---- benchmarks (issue: bench) ------------------------------------------------
-BENCH_DEBS := wrk gnuplot-nox python3 util-linux
+BENCH_DEBS := wrk gnuplot-nox python3 util-linux valgrind
 $(BUILD)/bench/%: bench/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -o $@ $< -lpthread

@@ -137,3 +137,13 @@ GP_EXPORT int dup(int fd)
     if (r >= 0 && gp_started_here()) gp_fd_new(r);
     return r;
 }
+
+/* vfork: the child would borrow the parent's stack and memory, runtime
+ * included, until it execs; any hooked call it made first (close, dup2) would
+ * act on the parent's event loop. A program may only _exit or exec after
+ * vfork, and cannot tell a fork from it: so it gets a fork, whose child
+ * starts a fresh runtime. */
+GP_EXPORT pid_t vfork(void)
+{
+    return R(fork)();
+}

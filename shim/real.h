@@ -70,7 +70,7 @@
     X(sigwait, 1) X(sigwaitinfo, 1) X(sigtimedwait, 1) X(sendfile, 1)     \
     X(pthread_sigmask, 1) X(sigprocmask, 1) X(__pthread_register_cancel, 1)   \
     X(__pthread_unregister_cancel, 1) X(__pthread_unwind_next, 1) X(setsockopt, 1)   \
-    X(splice, 1)
+    X(splice, 1) X(fork, 1)
 
 #define GP_REAL_DECL(name, required) extern __typeof__(name) *real_##name;
 GP_REAL_LIST(GP_REAL_DECL)

@@ -38,6 +38,14 @@ Test(tools, check_on_our_subjects)
     cr_assert(strstr(out, "thread-local (__thread) data in libstdc++"), "%s", out);
 }
 
+Test(tools, check_on_a_debian_server)
+{
+    int st = SH("%s check /usr/bin/memcached", h_path("gpatch"));
+    cr_assert(st == 0 || st == 1, "%d: %s", st, out);
+    cr_assert(strstr(out, "green   epoll_wait ") && strstr(out, "libevent"), "%s", out);
+    cr_assert(strstr(out, "green   pthread_cond_wait "), "%s", out);
+}
+
 Test(tools, check_refuses_what_cannot_work)
 {
     cr_assert_eq(SH("%s check %s", h_path("gpatch"), h_path("build/progs/static_hello")), 2, "%s", out);
