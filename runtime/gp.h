@@ -201,6 +201,8 @@ void gp_signal_note(int sig, int restart);
 int gp_thread_sigmask(int how, const uint64_t *set, uint64_t *old);
 int gp_is_main_gthread(void);
 void gp_fork_child(void);
+/* is fn a handler the runtime installed itself (the overflow reporter)? */
+int gp_runtime_handler(void *fn);
 
 /* ---- settings and diagnostics -------------------------------------------- */
 void gp_configure(size_t default_stack, int debug);

@@ -171,3 +171,8 @@ void gp_configure_monitor(int stats, long mon_ms, int trace)
     monitor_ms = mon_ms;
     gp_trace_calls = trace;
 }
+
+int gp_runtime_handler(void *fn)
+{
+    return fn == (void *)on_segv;
+}

@@ -69,6 +69,10 @@ GP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
         return r;
     }
     if (old && prev_wrapped) *old = prev; /* the program's view */
+    else if (old && !prev_wrapped && gp_runtime_handler((void *)old->sa_sigaction)) {
+        memset(old, 0, sizeof *old); /* gpatch's overflow reporter stands for the default */
+        old->sa_handler = SIG_DFL;
+    }
     return 0;
 }
 
