@@ -112,3 +112,21 @@ Test(tools, bad_option_values_are_refused)
     cr_assert_eq(SH("%s run --monitor 2>&1", h_path("gpatch")), 2, "%s", out);
     cr_assert_eq(SH("%s run --stack-size 0x 2>&1 true", h_path("gpatch")), 2, "%s", out);
 }
+
+Test(tools, debug_traces_every_managed_call)
+{
+    int st = SH("%s run --debug %s 2>&1", h_path("gpatch"), h_path("build/progs/close_wait"));
+    cr_assert_eq(st, 0, "%s", out);
+    cr_assert(strstr(out, "calls read"), "%s", out);
+    cr_assert(strstr(out, "parks: fd"), "%s", out);
+    cr_assert(strstr(out, "gthread 1 created"), "%s", out);
+}
+
+Test(tools, bad_settings_in_the_environment_are_named)
+{
+    int st = SH("GPATCH_MONITOR_MS=soon GPATCH_STACK_SIZE=tiny LD_PRELOAD=%s %s 2>&1", h_path("build/libgpatch.so"),
+                h_path("build/progs/close_wait"));
+    cr_assert_eq(st, 0, "the program still runs: %s", out);
+    cr_assert(strstr(out, "GPATCH_MONITOR_MS must be a positive number"), "%s", out);
+    cr_assert(strstr(out, "GPATCH_STACK_SIZE must be a size"), "%s", out);
+}
