@@ -115,6 +115,17 @@ static int classify(struct fdent *e)
 }
 
 /* The entry for fd, classified; NULL when fd is not open (let the call say). */
+/* A connection accept returned: a socket of its listener's type, known
+ * without asking the kernel (its flags are learnt at its first wait). */
+static void accepted(int fd, struct fdent *listener)
+{
+    gp_fd_new(fd);
+    struct fdent *e = entry(fd, 1);
+    if (!e) return;
+    e->kind = K_SOCK;
+    e->stream = listener->stream;
+}
+
 static struct fdent *lookup(int fd)
 {
     struct fdent *e = entry(fd, 1);
@@ -285,7 +296,7 @@ static ssize_t io_loop(struct gp_io *op)
             }
         }
         if (r >= 0) {
-            if (op->newfd) gp_fd_new((int)r);
+            if (op->newfd) accepted((int)r, e);
             /* a stream read that got less than it asked for emptied the socket */
             if (op->drains && e->stream && (size_t)r < op->len - op->done) e->drained = 1;
             if (!op->all || !e->stream) return r;
