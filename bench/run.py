@@ -233,7 +233,7 @@ def profile():
         port = int(p.stdout.readline().split()[1])
         w = subprocess.run(["wrk", "-t1", "-c10", "-d3s", f"http://127.0.0.1:{port}/"], capture_output=True, text=True)
         reqs = int(re.search(r"(\d+) requests in", w.stdout).group(1))
-        p.send_signal(signal.SIGINT)
+        p.send_signal(signal.SIGTERM)  # not SIGINT: a background job ignores it
         p.wait()
         total = 0
         for line in open(out):
