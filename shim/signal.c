@@ -16,6 +16,10 @@
 static struct sigaction user[NSIG];
 static unsigned char wrapped[NSIG];
 static unsigned char nointr[NSIG]; /* siginterrupt(sig, 1) */
+/* main's mask (the worker OS thread's), as last read: pthread_create needs it
+ * for every new green thread; forgotten whenever it may have changed */
+static uint64_t main_mask;
+static int main_mask_known;
 
 static void trampoline(int sig, siginfo_t *si, void *uc)
 {
@@ -154,6 +158,7 @@ GP_EXPORT int sigsuspend(const sigset_t *mask)
     R(pthread_sigmask)(SIG_SETMASK, &m, &old); /* the real one: let them in */
     gp_sleep(GP_FOREVER);
     R(pthread_sigmask)(SIG_SETMASK, &old, NULL);
+    main_mask_known = 0;
     errno = EINTR;
     return -1;
 }
@@ -245,7 +250,10 @@ static int own_mask(void)
 
 GP_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
-    if (!own_mask()) return R(pthread_sigmask)(how, set, old);
+    if (!own_mask()) {
+        if (set) main_mask_known = 0;
+        return R(pthread_sigmask)(how, set, old);
+    }
     sigset_t in;
     uint64_t bits, oldbits;
     if (set) {
@@ -260,7 +268,10 @@ GP_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 
 GP_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
-    if (!own_mask()) return R(sigprocmask)(how, set, old);
+    if (!own_mask()) {
+        if (set) main_mask_known = 0;
+        return R(sigprocmask)(how, set, old);
+    }
     int r = pthread_sigmask(how, set, old);
     if (r) {
         errno = r;
@@ -277,7 +288,11 @@ uint64_t gp_shim_current_mask(void)
         gp_thread_sigmask(SIG_BLOCK, NULL, &m);
         return m;
     }
-    sigset_t cur;
-    R(pthread_sigmask)(SIG_BLOCK, NULL, &cur);
-    return to_bits(&cur);
+    if (!main_mask_known) {
+        sigset_t cur;
+        R(pthread_sigmask)(SIG_BLOCK, NULL, &cur);
+        main_mask = to_bits(&cur);
+        main_mask_known = 1;
+    }
+    return main_mask;
 }
