@@ -286,3 +286,34 @@ Test(runtime, preemption_at_hooked_calls_lets_timers_fire, .timeout = 10)
     cr_assert(woke_flag);
     cr_assert_gt((long)calls, 0);
 }
+
+/* The helper pool grows: six jobs that each wait until all six have started
+ * (as six flock callers waiting on each other would) all finish; a fixed
+ * 4-thread pool, like libuv's, would never let the last two start. */
+static int started_jobs;
+static void rendezvous(void *ctx)
+{
+    __atomic_add_fetch(&started_jobs, 1, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&started_jobs, __ATOMIC_SEQ_CST) < 6) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    *(int *)ctx = 1;
+}
+static void *offloader(void *a)
+{
+    int done = 0;
+    gp_offload(rendezvous, &done);
+    return (void *)(long)done;
+}
+
+Test(runtime, helper_pool_grows_past_four_blocked_jobs, .timeout = 10)
+{
+    uintptr_t h[6];
+    for (int i = 0; i < 6; i++) gp_thread_create(&h[i], &defaults, offloader, NULL);
+    for (int i = 0; i < 6; i++) {
+        void *r;
+        cr_assert_eq(gp_thread_join(h[i], &r, GP_FOREVER), 0);
+        cr_assert_eq((long)r, 1);
+    }
+}
