@@ -326,3 +326,9 @@ GP_EXPORT void __pthread_unwind_next(__pthread_unwind_buf_t *b)
     if (*top) unwind_into(*top);
     gp_thread_exit_recorded();
 }
+
+/* glibc's pthread_yield calls its internal sched_yield, past the preload */
+GP_EXPORT int pthread_yield(void)
+{
+    return sched_yield();
+}
