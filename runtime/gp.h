@@ -65,6 +65,15 @@ static inline int64_t gp_ts_ns(const struct timespec *ts)
     if (ts->tv_sec > INT64_MAX / GP_NSEC - 1) return INT64_MAX;
     return (int64_t)ts->tv_sec * GP_NSEC + ts->tv_nsec;
 }
+/* An absolute time on clock clk (already checked) as a monotonic deadline:
+ * the same distance from now; 0 when it has passed. */
+static inline gp_deadline gp_abs_deadline(clockid_t clk, const struct timespec *ts)
+{
+    struct timespec now;
+    clock_gettime(clk, &now);
+    int64_t d = gp_ts_ns(ts) - gp_ts_ns(&now);
+    return d <= 0 ? 0 : gp_after_ns(d);
+}
 /* Remaining ns until dl, 0 if passed. */
 static inline int64_t gp_left(gp_deadline dl)
 {

@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../runtime/gp.h"
+
 #define GP_REAL_LIST(X)                                                        \
     X(read, 1) X(write, 1) X(readv, 1) X(writev, 1) X(recv, 1) X(recvfrom, 1) \
     X(recvmsg, 1) X(send, 1) X(sendto, 1) X(sendmsg, 1) X(accept, 1)          \
@@ -103,4 +105,7 @@ extern void __chk_fail(void) __attribute__((noreturn));
 /* Copy n bytes from a pointer the program gave us, or -EFAULT where the
  * kernel would have said so (instead of crashing inside the shim). */
 int gp_copy_in(void *dst, const void *src, size_t n);
+/* A program's absolute timeout on clk (MONOTONIC or REALTIME) as a deadline,
+ * with glibc's answers to bad input: 0, EFAULT or EINVAL. */
+int gp_user_abstime(clockid_t clk, const struct timespec *abst, gp_deadline *dl);
 #endif

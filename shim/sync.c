@@ -36,23 +36,6 @@ static long futex(void *addr, int op, int val, const struct timespec *ts, int va
     return syscall(SYS_futex, addr, op, val, ts, NULL, val3);
 }
 
-/* An absolute time on clock clk as a monotonic deadline; EINVAL as glibc. */
-static int abs_to_deadline(clockid_t clk, const struct timespec *abst, gp_deadline *dl)
-{
-    struct timespec ts, now;
-    if (gp_copy_in(&ts, abst, sizeof ts) != 0) return EFAULT;
-    if (ts.tv_nsec < 0 || ts.tv_nsec >= GP_NSEC) return EINVAL;
-    if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
-    if (ts.tv_sec < 0) { /* already passed */
-        *dl = 0;
-        return 0;
-    }
-    clock_gettime(clk, &now);
-    int64_t d = gp_ts_ns(&ts) - gp_ts_ns(&now);
-    *dl = d <= 0 ? 0 : gp_after_ns(d);
-    return 0;
-}
-
 /* ---- mutexes --------------------------------------------------------------- */
 #define M_TYPE(m) ((m)->__data.__kind & 3) /* normal, recursive, errorcheck, adaptive */
 #define M_SPECIAL 0xf0                     /* robust, PI, PP, process-shared */
@@ -95,7 +78,7 @@ static int g_mutex_lock(pthread_mutex_t *m, clockid_t clk, const struct timespec
     if (try) return EBUSY;
     gp_deadline dl = GP_FOREVER;
     if (abst) {
-        int e = abs_to_deadline(clk, abst, &dl);
+        int e = gp_user_abstime(clk, abst, &dl);
         if (e) return e;
     }
     int r = gp_sync_wait(m, mutex_try, &c, dl, GP_INTR_NONE, POLL_NS);
@@ -238,7 +221,7 @@ static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk, const
     if (gthread()) {
         gp_deadline dl = GP_FOREVER;
         if (abst) {
-            int e = abs_to_deadline(clk, abst, &dl);
+            int e = gp_user_abstime(clk, abst, &dl);
             if (e) return e;
         }
         int r = gp_cond_wait(c, cond_release, cond_reacquire, m, dl);
@@ -314,7 +297,7 @@ static int g_sem_wait(sem_t *s, clockid_t clk, const struct timespec *abst)
     if (r != -EAGAIN) return r;
     gp_deadline dl = GP_FOREVER;
     if (abst) {
-        int e = abs_to_deadline(clk, abst, &dl);
+        int e = gp_user_abstime(clk, abst, &dl);
         if (e) return -e;
     }
     return gp_sync_wait(s, sem_try, &c, dl, GP_INTR_ALWAYS, sem_shared(s) ? POLL_SHARED_NS : POLL_NS);
@@ -371,7 +354,7 @@ static int g_rw_lock(pthread_rwlock_t *rw, int write, clockid_t clk, const struc
     if (r != -EAGAIN) return -r;
     gp_deadline dl = GP_FOREVER;
     if (abst) {
-        int e = abs_to_deadline(clk, abst, &dl);
+        int e = gp_user_abstime(clk, abst, &dl);
         if (e) return e;
     }
     r = gp_sync_wait(rw, rw_try, &c, dl, GP_INTR_NONE, POLL_NS);

@@ -111,24 +111,12 @@ GP_EXPORT int pthread_tryjoin_np(pthread_t t, void **ret)
     return join_until(t, ret, 0);
 }
 
-static int abs_deadline(clockid_t clk, const struct timespec *abst, gp_deadline *dl)
-{
-    struct timespec ts, now;
-    if (gp_copy_in(&ts, abst, sizeof ts) != 0) return EFAULT;
-    if (ts.tv_nsec < 0 || ts.tv_nsec >= GP_NSEC) return EINVAL;
-    if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
-    if (clock_gettime(clk, &now) != 0) return EINVAL;
-    int64_t d = gp_ts_ns(&ts) - gp_ts_ns(&now);
-    *dl = d <= 0 ? 0 : gp_after_ns(d);
-    return 0;
-}
-
 GP_EXPORT int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *abst)
 {
     if (!ours(t)) return R(pthread_timedjoin_np)(t, ret, abst);
     gp_deadline dl = GP_FOREVER;
     if (abst) {
-        int e = abs_deadline(CLOCK_REALTIME, abst, &dl);
+        int e = gp_user_abstime(CLOCK_REALTIME, abst, &dl);
         if (e) return e;
     }
     int r = join_until(t, ret, dl);
@@ -140,7 +128,7 @@ GP_EXPORT int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clk, const
     if (!ours(t)) return R(pthread_clockjoin_np)(t, ret, clk, abst);
     gp_deadline dl = GP_FOREVER;
     if (abst) {
-        int e = abs_deadline(clk, abst, &dl);
+        int e = gp_user_abstime(clk, abst, &dl);
         if (e) return e;
     }
     int r = join_until(t, ret, dl);

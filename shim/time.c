@@ -62,14 +62,7 @@ GP_EXPORT int clock_nanosleep(clockid_t clk, int flags, const struct timespec *r
     if (r < 0) return -r; /* clock_nanosleep returns the error */
     gp_deadline dl;
     if (flags & TIMER_ABSTIME) {
-        if (clk == CLOCK_MONOTONIC) {
-            dl = gp_ts_ns(&ts);
-        } else { /* the same distance from now on the monotonic clock */
-            struct timespec now;
-            clock_gettime(clk, &now);
-            int64_t d = gp_ts_ns(&ts) - gp_ts_ns(&now);
-            dl = d <= 0 ? 0 : gp_after_ns(d);
-        }
+        dl = gp_abs_deadline(clk, &ts);
         if (dl == 0) return 0;
     } else {
         dl = gp_after_ns(gp_ts_ns(&ts));
