@@ -128,6 +128,9 @@ static inline struct gp_gthread *gp__call_begin(void)
 }
 static inline void gp__call_end(struct gp_gthread *g) { g->in_call = 0; }
 
+/* thread.c */
+void gp__thread_inherit(struct gp_gthread *g);
+
 /* coro.c */
 struct gp_gthread *gp__gthread_alloc(void);
 void gp__gthread_free(struct gp_gthread *g);

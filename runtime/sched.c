@@ -57,48 +57,10 @@ __thread struct gp_tls gp__tls __attribute__((tls_model("initial-exec")));
 struct gp_worker *gp__w;
 static struct gp_worker the_worker;
 
-/* A child forked by a gthread keeps that gthread's identity (its pthread_t,
- * its owner id): the program may have recorded them before the fork (CPython
- * does, for its import lock). */
-static uintptr_t inherited_handle;
-static int inherited_owner;
-
-static int fake_owner(struct gp_gthread *g) { return 0x40000000 | (g->id & 0x3fffffff); }
-
-int gp_owner_id(void)
-{
-    struct gp_gthread *g = gp__w->cur;
-    /* main is the main OS thread: what it locked before we started is its */
-    return g == gp__w->g0 ? gp_os_owner_id() : fake_owner(g);
-}
-
-int gp_os_owner_id(void)
-{
-    pid_t tid = gettid();
-    return inherited_owner && tid == getpid() ? inherited_owner : (int)tid;
-}
-
-uintptr_t gp_inherited_self(void)
-{
-    return !gp__w && inherited_handle && gettid() == getpid() ? inherited_handle : 0;
-}
-
 void gp__update_managed(void)
 {
     struct gp_worker *w = gp__w;
     gp__tls.managed = w && w->cur != &w->sched && w->nlive > 1 && !w->cur->foreign;
-}
-
-/* A gthread that holds a lock glibc manages (robust, priority-inheritance or
- * process-shared mutex) must not park: another gthread of this worker would
- * block the whole OS thread on it. Its calls go straight to libc meanwhile. */
-void gp_foreign_lock(int delta)
-{
-    struct gp_worker *w = gp__w;
-    if (!w || !gp__tls.worker || w->cur == &w->sched) return;
-    w->cur->foreign += delta;
-    if (w->cur->foreign < 0) w->cur->foreign = 0;
-    gp__update_managed();
 }
 
 static void finish_dead(struct gp_gthread *g)
@@ -332,7 +294,8 @@ int gp__start(void)
     return 0;
 }
 
-/* ---- the pthread-facing operations ------------------------------------- */
+/* ---- creating and ending green threads (the rest of the pthread-facing
+ * operations are in thread.c) ---------------------------------------------- */
 
 static int broken; /* the runtime could not start: the program runs unpatched */
 
@@ -396,18 +359,6 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
     return 0;
 }
 
-int gp_is_thread(uintptr_t h)
-{
-    struct gp_gthread *g = gp__gthread_from_handle(h);
-    if (!g) return 0;
-    return g == gp__w->g0 ? 2 : 1;
-}
-
-uintptr_t gp_thread_self(void)
-{
-    return gp__w->cur->handle;
-}
-
 void gp_thread_exit(void *ret)
 {
     struct gp_worker *w = gp__w;
@@ -422,137 +373,6 @@ void gp_thread_exit(void *ret)
     if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d exits", g->id);
     switch_to(next_to_run());
     gp__fatal("a dead green thread was resumed");
-}
-
-int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl)
-{
-    struct gp_worker *w = gp__w;
-    struct gp_gthread *g = gp__gthread_from_handle(h);
-    if (!g) return -ESRCH;
-    struct gp_gthread *self = w->cur;
-    if (g == self) return -EDEADLK;
-    if (g->detached) return -EINVAL;
-    if (g->joiner && g->joiner != self) return -EINVAL;
-    if (self->joiner == g) return -EDEADLK; /* joining each other */
-    while (g->state != GT_DEAD) {
-        if (dl == 0) return -EBUSY;
-        g->joiner = self;
-        int r = gp__park("pthread_join", dl, GP_NOINTR);
-        if (g->state == GT_DEAD) break;
-        if (r == -ETIMEDOUT) {
-            g->joiner = NULL;
-            return -ETIMEDOUT;
-        }
-    }
-    if (ret) *ret = g->ret;
-    if (g != w->g0) gp__gthread_free(g);
-    else g->detached = 1, g->joiner = NULL;
-    return 0;
-}
-
-int gp_thread_detach(uintptr_t h)
-{
-    struct gp_gthread *g = gp__gthread_from_handle(h);
-    if (!g) return -ESRCH;
-    if (g->detached) return -EINVAL;
-    g->detached = 1;
-    if (g->state == GT_DEAD && g != gp__w->g0) gp__gthread_free(g);
-    return 0;
-}
-
-int gp_thread_alive(uintptr_t h)
-{
-    struct gp_gthread *g = gp__gthread_from_handle(h);
-    return g && g->state != GT_DEAD ? 0 : -ESRCH;
-}
-
-int gp_thread_cancel(uintptr_t h)
-{
-    struct gp_gthread *g = gp__gthread_from_handle(h);
-    if (!g) return -ESRCH;
-    g->cancelled = 1;
-    if (!g->cancel_off && g->state == GT_PARKED && g->intr != GP_NOINTR) gp__ready(g, -ECANCELED);
-    return 0;
-}
-
-int gp_test_cancel(void)
-{
-    struct gp_gthread *g = gp__w->cur;
-    if (g->cancelled && !g->cancel_off) gp_thread_exit_unwinding(PTHREAD_CANCELED);
-    return 0;
-}
-
-static void (*unwinder)(void *top);
-
-void gp_set_unwinder(void (*unwind)(void *top)) { unwinder = unwind; }
-
-void **gp_cleanup_top(void) { return &gp__w->cur->cleanup_top; }
-
-void gp_thread_exit_unwinding(void *ret)
-{
-    struct gp_gthread *g = gp__w->cur;
-    g->exit_value = ret;
-    g->cancel_off = 1; /* no second cancellation while the handlers run */
-    if (g->cleanup_top && unwinder) unwinder(g->cleanup_top);
-    gp_thread_exit(ret);
-}
-
-void gp_thread_exit_recorded(void)
-{
-    gp_thread_exit(gp__w->cur->exit_value);
-}
-
-int gp_thread_setcancelstate(int enable, int *old)
-{
-    struct gp_gthread *g = gp__w->cur;
-    if (old) *old = !g->cancel_off;
-    g->cancel_off = !enable;
-    return 0;
-}
-
-int gp_thread_stack(uintptr_t h, struct gp_stack_info *si)
-{
-    struct gp_gthread *g = gp__gthread_from_handle(h);
-    if (!g) return -ESRCH;
-    si->lo = g->stack_lo;
-    si->size = g->stack_size;
-    si->guard = g->map_base ? gp__page() : 0;
-    si->detached = g->detached;
-    return 0;
-}
-
-int gp_thread_setname(uintptr_t h, const char *name)
-{
-    struct gp_gthread *g = gp__gthread_from_handle(h);
-    if (!g) return -ESRCH;
-    size_t n = strlen(name);
-    if (n >= sizeof g->name) return -ERANGE;
-    memcpy(g->name, name, n + 1);
-    return 0;
-}
-
-int gp_thread_getname(uintptr_t h, char *buf, size_t len)
-{
-    struct gp_gthread *g = gp__gthread_from_handle(h);
-    if (!g) return -ESRCH;
-    size_t n = strlen(g->name);
-    if (len < n + 1) return -ERANGE;
-    memcpy(buf, g->name, n + 1);
-    return 0;
-}
-
-uintptr_t gp_thread_os_handle(uintptr_t h)
-{
-    (void)h;
-    return gp__w->os_thread;
-}
-
-int gp_thread_prefer_signal(uintptr_t h)
-{
-    struct gp_gthread *g = gp__gthread_from_handle(h);
-    if (!g || g->state == GT_DEAD) return -ESRCH;
-    gp__w->sig_target = g;
-    return 0;
 }
 
 int gp_sleep(gp_deadline dl)
@@ -575,10 +395,7 @@ void gp_fork_child(void)
 {
     struct gp_worker *w = gp__w;
     if (!w) return;
-    if (w->cur != &w->sched && w->cur != w->g0) {
-        inherited_handle = w->cur->handle;
-        inherited_owner = fake_owner(w->cur);
-    }
+    if (w->cur != &w->sched && w->cur != w->g0) gp__thread_inherit(w->cur);
     /* The child keeps the calling gthread only, now a plain thread; the
      * loop's epoll instance is shared with the parent and must not be
      * touched: drop our copies of its fds and start afresh on demand. */
@@ -592,28 +409,6 @@ void gp_fork_child(void)
     memset(&gp__tls, 0, sizeof gp__tls);
 }
 
-
-int gp_is_main_gthread(void)
-{
-    struct gp_worker *w = gp__w;
-    return w && gp__tls.worker && w->cur == w->g0;
-}
-
-int gp_thread_sigmask(int how, const uint64_t *set, uint64_t *old)
-{
-    struct gp_gthread *g = gp__w->cur;
-    uint64_t m = g->sigmask;
-    if (set) {
-        if (how == SIG_BLOCK) m |= *set;
-        else if (how == SIG_UNBLOCK) m &= ~*set;
-        else if (how == SIG_SETMASK) m = *set;
-        else return -EINVAL;
-    }
-    if (old) *old = g->sigmask;
-    /* SIGKILL and SIGSTOP cannot be blocked */
-    g->sigmask = m & ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)));
-    return 0;
-}
 
 /* A preemption point, at hooked calls that did not park (an unlock, a post, a
  * read that found data): a green thread that has kept the worker for a time
