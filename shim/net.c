@@ -149,6 +149,26 @@ GP_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *alen)
     return accept4(fd, addr, alen, 0);
 }
 
+/* ---- O_NONBLOCK for the one system call ---------------------------------------------- */
+/* connect, sendfile and splice have no per-call "don't wait": the fd is made
+ * non-blocking for the one call and put back at once. Through libc's own
+ * fcntl, not our hook: the program's view of its flags does not change, so
+ * the runtime's record of them stays valid. Returns the flags to restore, or
+ * -1 when there is nothing to undo (already non-blocking, or not an fd: the
+ * call itself then says EBADF). */
+static int nonblock_on(int fd)
+{
+    int fl = R(fcntl64)(fd, F_GETFL);
+    if (fl < 0 || (fl & O_NONBLOCK)) return -1;
+    R(fcntl64)(fd, F_SETFL, fl | O_NONBLOCK);
+    return fl;
+}
+
+static void nonblock_off(int fd, int fl)
+{
+    if (fl >= 0) R(fcntl64)(fd, F_SETFL, fl);
+}
+
 /* ---- connect ------------------------------------------------------------------------ */
 /* connect cannot be made non-blocking per call: set O_NONBLOCK for the one
  * system call and put the flags back at once (the connection goes on in the
@@ -160,12 +180,9 @@ static ssize_t connect_try(struct gp_io *op, int how)
      * kernel: it reports the outcome (0, or ECONNREFUSED...) and marks the
      * socket connected, so a later connect says EISCONN as stock */
     if (how != GP_SOCK && how != GP_FINISH) return neg(R(connect)(op->fd, c->to, c->tolen));
-    int fl = fcntl(op->fd, F_GETFL);
-    if (fl < 0) return -errno;
-    if (fl & O_NONBLOCK) return neg(R(connect)(op->fd, c->to, c->tolen));
-    fcntl(op->fd, F_SETFL, fl | O_NONBLOCK);
+    int fl = nonblock_on(op->fd);
     ssize_t r = neg(R(connect)(op->fd, c->to, c->tolen));
-    fcntl(op->fd, F_SETFL, fl);
+    nonblock_off(op->fd, fl);
     return r;
 }
 
@@ -196,8 +213,7 @@ GP_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 }
 
 /* ---- sendfile ------------------------------------------------------------------ */
-/* No per-call "don't wait" either: like connect, O_NONBLOCK on the socket for
- * the one system call, put back at once; a blocking socket gets everything. */
+/* O_NONBLOCK for each call, like connect; a blocking socket gets everything. */
 #include <sys/sendfile.h>
 
 struct sfcall { struct gp_io io; int in; off_t *off; };
@@ -207,12 +223,9 @@ static ssize_t sendfile_try(struct gp_io *op, int how)
     struct sfcall *c = (struct sfcall *)op;
     size_t n = op->len - op->done;
     if (how == GP_PLAIN) return neg(R(sendfile)(op->fd, c->in, c->off, n));
-    int fl = fcntl(op->fd, F_GETFL);
-    if (fl < 0) return -errno;
-    if (fl & O_NONBLOCK) return neg(R(sendfile)(op->fd, c->in, c->off, n));
-    fcntl(op->fd, F_SETFL, fl | O_NONBLOCK);
+    int fl = nonblock_on(op->fd);
     ssize_t r = neg(R(sendfile)(op->fd, c->in, c->off, n));
-    fcntl(op->fd, F_SETFL, fl);
+    nonblock_off(op->fd, fl);
     return r;
 }
 
@@ -231,10 +244,9 @@ GP_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t n)
 
 /* ---- splice ------------------------------------------------------------------- */
 /* Either side may be what would block: each attempt is non-blocking on both
- * (SPLICE_F_NONBLOCK for the pipe, O_NONBLOCK for the one call on a socket,
- * put back at once), and between attempts the green thread waits for its
- * input to be readable or its output writable. */
-#include <fcntl.h>
+ * (SPLICE_F_NONBLOCK for the pipe, O_NONBLOCK for the one call on a socket),
+ * and between attempts the green thread waits for its input to be readable
+ * or its output writable. */
 
 struct splicecall {
     struct gp_pollop op;
@@ -246,24 +258,14 @@ struct splicecall {
     ssize_t result;
 };
 
-static int set_nb(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0 && !(fl & O_NONBLOCK)) {
-        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-        return fl;
-    }
-    return -1;
-}
-
 static int splice_try(struct gp_pollop *op)
 {
     struct splicecall *c = (struct splicecall *)op;
-    int fin = set_nb(c->in), fout = c->out != c->in ? set_nb(c->out) : -1;
+    int fin = nonblock_on(c->in), fout = c->out != c->in ? nonblock_on(c->out) : -1;
     ssize_t r = R(splice)(c->in, c->off_in, c->out, c->off_out, c->len, c->flags | SPLICE_F_NONBLOCK);
     int e = errno;
-    if (fin >= 0) fcntl(c->in, F_SETFL, fin);
-    if (fout >= 0) fcntl(c->out, F_SETFL, fout);
+    nonblock_off(c->in, fin);
+    nonblock_off(c->out, fout);
     if (r >= 0) {
         c->result = r;
         return 1;
