@@ -1,7 +1,10 @@
 #!/bin/sh
 # Regenerate gpatch.map from the GP_EXPORT definitions in shim/*.c.
 cd "$(dirname "$0")"
-names=$(grep -ho 'GP_EXPORT [^(]*(' *.c | sed -E 's/.*[ *]([A-Za-z_0-9]+)\($/\1/' | sort -u)
+# (a definition under an assembler name, __asm__("name"), exports that name)
+names=$( (grep -h 'GP_EXPORT' *.c | grep -v '__asm__' | grep -o 'GP_EXPORT [^(]*(' |
+          sed -E 's/.*[ *]([A-Za-z_0-9]+)\($/\1/'
+          grep -h 'GP_EXPORT.*__asm__' *.c | sed -E 's/.*__asm__\("([A-Za-z_0-9]+)"\).*/\1/') | sort -u)
 {
     echo "/* gpatch.map — export libc's names only; everything else stays local."
     echo " * Unversioned, so callers bound to any glibc version of a name reach us."

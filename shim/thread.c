@@ -315,8 +315,11 @@ GP_EXPORT void __pthread_unwind_next(__pthread_unwind_buf_t *b)
     gp_thread_exit_recorded();
 }
 
-/* glibc's pthread_yield calls its internal sched_yield, past the preload */
-GP_EXPORT int pthread_yield(void)
+/* glibc's pthread_yield calls its internal sched_yield, past the preload.
+ * (Its header redirects the name to sched_yield for new programs, so the
+ * symbol that older binaries bind to is defined under its own name here.) */
+GP_EXPORT int gp_pthread_yield(void) __asm__("pthread_yield");
+int gp_pthread_yield(void)
 {
     return sched_yield();
 }
