@@ -57,11 +57,10 @@ struct waiter {
 static struct fdent **tab;
 static size_t cap;
 
-static struct fdent *entry(int fd, int create)
+static __attribute__((noinline)) struct fdent *entry_slow(int fd, int create)
 {
-    if (fd < 0) return NULL;
+    if (fd < 0 || !create) return NULL;
     if ((size_t)fd >= cap) {
-        if (!create) return NULL;
         size_t n = cap ? cap : 256;
         while (n <= (size_t)fd) n *= 2;
         struct fdent **t = realloc(tab, n * sizeof *t);
@@ -70,15 +69,22 @@ static struct fdent *entry(int fd, int create)
         tab = t;
         cap = n;
     }
-    struct fdent *e = tab[fd];
-    if (!e && create) {
-        e = calloc(1, sizeof *e);
-        if (!e) return NULL;
-        e->fd = fd;
-        gp_list_init(&e->waiters);
-        tab[fd] = e;
-    }
+    struct fdent *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->fd = fd;
+    gp_list_init(&e->waiters);
+    tab[fd] = e;
     return e;
+}
+
+/* fd's entry; with create, made if missing (NULL: fd < 0 or out of memory) */
+static inline struct fdent *entry(int fd, int create)
+{
+    if (GP_LIKELY((size_t)fd < cap)) { /* a negative fd is a huge size_t */
+        struct fdent *e = tab[fd];
+        if (GP_LIKELY(e != NULL)) return e;
+    }
+    return entry_slow(fd, create);
 }
 
 static int classify(struct fdent *e)

@@ -32,6 +32,7 @@ struct gp_tls {
     int worker;      /* this OS thread runs a scheduler */
     int swallow_nb;  /* libuv is about to set O_NONBLOCK on a program fd: ignore it */
     const char *last; /* the last hooked call a gthread made here (monitor, traces) */
+    unsigned preempt_calls; /* preemption points passed (the clock is read at some) */
 };
 extern __thread struct gp_tls gp__tls __attribute__((tls_model("initial-exec")));
 
@@ -124,8 +125,13 @@ uintptr_t gp_thread_os_handle(uintptr_t h); /* the worker OS thread's own pthrea
 int gp_thread_prefer_signal(uintptr_t h); /* next EINTR goes to this gthread */
 int gp_yield(void);
 /* at a hooked call that did not wait: go round the loop if this gthread has
- * kept the worker for a whole time slice */
-void gp_preempt_point(void);
+ * kept the worker for a whole time slice (the clock is read at one call in
+ * eight, in gp__preempt_check) */
+void gp__preempt_check(void);
+static inline void gp_preempt_point(void)
+{
+    if (gp__tls.managed && !(++gp__tls.preempt_calls & 7)) gp__preempt_check();
+}
 
 /* ---- sleeping ------------------------------------------------------------ */
 /* Park until dl. 0 when reached, -EINTR when a signal handler interrupted. */

@@ -92,7 +92,6 @@ struct gp_worker {
     int *errno_at, *h_errno_at; /* this OS thread's errno and h_errno: saved per gthread */
     struct gp_tls *tls;        /* the worker's gp__tls, for the watchdog to read */
     gp_deadline away_since;    /* when the scheduler last handed the worker to gthreads, 0 while home */
-    unsigned preempt_calls;    /* preemption points passed (the clock is read at some) */
     void *sched_stack; size_t sched_stack_size;
 };
 extern struct gp_worker *gp__w;

@@ -50,7 +50,7 @@
 
 #include "../shim/real.h"
 
-#define BUDGET 256
+#define BUDGET 1024
 #define SCHED_STACK (256u * 1024)
 
 __thread struct gp_tls gp__tls __attribute__((tls_model("initial-exec")));
@@ -76,6 +76,8 @@ static inline void after_switch(transfer_t t)
     if (GP_UNLIKELY(prev->state == GT_DEAD)) finish_dead(prev);
 }
 
+/* The switch itself. `to` is a ready gthread or the scheduler; the caller
+ * has already set the leaving one's state. */
 static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *to)
 {
     struct gp_worker *w = gp__w;
@@ -84,19 +86,23 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
         from->state = GT_RUNNING;
         return;
     }
-    GP_ASSERT(to == &w->sched || to->state == GT_READY);
     gp__stats.switches++;
-    from->err = *w->errno_at;
-    from->herr = *w->h_errno_at;
+    int *errno_at = w->errno_at, *h_errno_at = w->h_errno_at;
+    from->err = *errno_at;
+    from->herr = *h_errno_at;
     from->last = gp__tls.last;
     gp__tls.last = to->last;
     w->cur = to;
-    if (to != &w->sched) to->state = GT_RUNNING;
-    gp__tls.managed = to != &w->sched && w->nlive > 1 && !to->foreign;
+    if (to != &w->sched) {
+        to->state = GT_RUNNING;
+        gp__tls.managed = w->nlive > 1 && !to->foreign;
+    } else {
+        gp__tls.managed = 0;
+    }
     transfer_t t = jump_fcontext(to->ctx, from);
     after_switch(t);
-    *w->errno_at = from->err;
-    *w->h_errno_at = from->herr;
+    *errno_at = from->err;
+    *h_errno_at = from->herr;
 }
 
 /* Who runs when the current gthread stops: the next ready one, directly,
@@ -162,10 +168,24 @@ int gp_yield(void)
     struct gp_worker *w = gp__w;
     if (!w || w->cur == &w->sched) return 0;
     struct gp_gthread *g = w->cur;
-    if (gp_list_empty(&w->runq) && --w->budget > 0) return 0; /* nobody else to run */
+    struct gp_list *n = w->runq.next;
+    if (n == &w->runq) { /* nobody else to run */
+        if (--w->budget > 0) return 0;
+        g->state = GT_READY; /* the scheduler polls I/O and comes back */
+        gp_list_push(&w->runq, &g->runq);
+        switch_to(&w->sched);
+        return 0;
+    }
+    /* the head of the run queue runs, this one goes to the tail */
     g->state = GT_READY;
     gp_list_push(&w->runq, &g->runq);
-    switch_to(next_to_run());
+    if (GP_UNLIKELY(w->budget <= 0)) {
+        switch_to(&w->sched);
+        return 0;
+    }
+    w->budget--;
+    gp_list_del(n);
+    switch_to(gp_container(n, struct gp_gthread, runq));
     return 0;
 }
 
@@ -417,11 +437,9 @@ void gp_fork_child(void)
  * feeding itself work never lets a sleeping main thread wake). The coarse
  * clock is read from the vDSO's memory, not a system call. */
 #define SLICE_NS (2 * 1000000LL)
-void gp_preempt_point(void)
+void gp__preempt_check(void)
 {
     struct gp_worker *w = gp__w;
-    if (!gp__tls.managed) return;
-    if (++w->preempt_calls & 7) return; /* read the clock at one call in eight */
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     if ((gp_deadline)ts.tv_sec * GP_NSEC + ts.tv_nsec - w->away_since < SLICE_NS) return;
