@@ -2,6 +2,7 @@
  * preloaded. Opens all N connections at once, sends one request on each,
  * reads each answer to EOF; meanwhile samples the server's /proc/PID/status
  * for its peak OS thread count and peak RSS.
+ * Each client writes its request as soon as its connection is open.
  * Usage: loadgen PORT N [SERVER_PID] [TIMEOUT_S]
  * Slow clients: LOADGEN_SLOW_MS=M sends each request in two halves M ms
  * apart (the server holds every connection meanwhile); LOADGEN_RAMP=K opens
@@ -81,7 +82,11 @@ int main(int argc, char **argv)
                     done++;
                     continue;
                 }
-                struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.u32 = (uint32_t)opened};
+                /* a client sends as soon as it is connected (on loopback the
+                 * handshake is usually done when connect returns); if not yet,
+                 * when the socket says it is writable */
+                if (write(x->fd, REQ, half) == (ssize_t)half) x->sent = half == strlen(REQ) ? 2 : 1;
+                struct epoll_event ev = {.events = x->sent ? EPOLLIN : EPOLLOUT | EPOLLIN, .data.u32 = (uint32_t)opened};
                 epoll_ctl(ep, EPOLL_CTL_ADD, x->fd, &ev);
             }
         }
