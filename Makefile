@@ -121,8 +121,12 @@ $(BUILD)/bench/uv_http: bench/native/uv_http.c
 $(BUILD)/bench/raw_fcontext: bench/micro/raw_fcontext.c $(BUILD)/obj/fcontext/.done
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -o $@ $< $(FCTX)
+$(BUILD)/bench/floor_preload.so: bench/micro/floor_preload.c $(BUILD)/obj/fcontext/.done
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -fPIC -shared -o $@ $< $(FCTX)
 bench-build: all $(BUILD)/bench/http_keepalive $(BUILD)/bench/uv_http $(BUILD)/bench/switch \
-             $(BUILD)/bench/spawn $(BUILD)/bench/memory $(BUILD)/bench/raw_fcontext
+             $(BUILD)/bench/spawn $(BUILD)/bench/memory $(BUILD)/bench/raw_fcontext \
+             $(BUILD)/bench/floor_preload.so
 bench-deps: deps
 	@missing=""; for p in $(BENCH_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

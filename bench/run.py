@@ -32,11 +32,14 @@ def env_for(mode):
     e.pop("LD_PRELOAD", None)
     if mode == "gpatch":
         e["LD_PRELOAD"] = LIB
+    if mode == "floor":  # the instrument of bench/micro/floor_preload.c
+        e["LD_PRELOAD"] = os.path.join(B, "bench", "floor_preload.so")
     return e
 
 
 def run(cmd, mode="stock", timeout=300):
-    commands.append(("LD_PRELOAD=build/libgpatch.so " if mode == "gpatch" else "") + " ".join(cmd))
+    pre = {"gpatch": "LD_PRELOAD=build/libgpatch.so ", "floor": "LD_PRELOAD=build/bench/floor_preload.so "}
+    commands.append(pre.get(mode, "") + " ".join(cmd))
     out = subprocess.run(cmd, env=env_for(mode), capture_output=True, text=True, timeout=timeout)
     return out.stdout.strip()
 
@@ -53,11 +56,12 @@ def fmt_range(xs, f="{:.1f}"):
 
 # ---- micro -------------------------------------------------------------------
 def micro():
-    res = {k: [] for k in ["raw", "raw_called", "ratio_called_raw", "yield_gp", "pipe_stock", "cond_stock", "pipe_gp", "cond_gp",
+    res = {k: [] for k in ["raw", "raw_called", "ratio_called_raw", "floor", "ratio_floor_raw", "yield_gp", "pipe_stock", "cond_stock", "pipe_gp", "cond_gp",
                            "spawn_stock", "spawn_gp", "ratio_yield_raw", "ratio_spawn"]}
     for _ in range(RUNS):
         raw = float(run([B + "/bench/raw_fcontext", "20000000"]))
         rc = float(run([B + "/bench/raw_fcontext", "20000000", "called"]))
+        fl = float(run([B + "/bench/switch", "yield", "2000000"], "floor"))
         y = float(run([B + "/bench/switch", "yield", "2000000"], "gpatch"))
         ps = float(run([B + "/bench/switch", "pipe", "100000"]))
         cs = float(run([B + "/bench/switch", "condvar", "100000"]))
@@ -65,11 +69,12 @@ def micro():
         cg = float(run([B + "/bench/switch", "condvar", "1000000"], "gpatch"))
         ss = float(run([B + "/bench/spawn", "50000"]))
         sg = float(run([B + "/bench/spawn", "200000"], "gpatch"))
-        for k, v in [("raw", raw), ("raw_called", rc), ("yield_gp", y), ("pipe_stock", ps), ("cond_stock", cs), ("pipe_gp", pg),
+        for k, v in [("raw", raw), ("raw_called", rc), ("floor", fl), ("yield_gp", y), ("pipe_stock", ps), ("cond_stock", cs), ("pipe_gp", pg),
                      ("cond_gp", cg), ("spawn_stock", ss), ("spawn_gp", sg)]:
             res[k].append(v)
         res["ratio_yield_raw"].append(y / raw)
         res["ratio_called_raw"].append(rc / raw)
+        res["ratio_floor_raw"].append(fl / raw)
         res["ratio_spawn"].append(ss / sg)
     return res
 
@@ -300,6 +305,8 @@ def main():
     L.append(f"| raw `jump_fcontext` round trip | {fmt_range(mi['raw'], '{:.2f}')} | |")
     L.append(f"| raw `jump_fcontext` round trip made inside a called function, no bookkeeping (`raw_fcontext N called`) "
              f"| {fmt_range(mi['raw_called'], '{:.2f}')} | |")
+    L.append(f"| the same sched_yield ping-pong under bench/micro/floor_preload.so (a preloaded sched_yield that only "
+             f"jumps) | {fmt_range(mi['floor'])} | |")
     L.append(f"| gthread yield round trip (sched_yield ping-pong under gpatch) | {fmt_range(mi['yield_gp'])} | ≤ 2× raw |")
     L.append(f"| OS threads, pipe ping-pong (stock) | {fmt_range(mi['pipe_stock'])} | |")
     L.append(f"| OS threads, mutex+condvar ping-pong (stock) | {fmt_range(mi['cond_stock'])} | |")
@@ -317,6 +324,10 @@ def main():
     L.append(f"- the same raw jump made inside a called function: **{rcr:.2f}×** raw. A hooked call returns into a "
              f"different caller after every switch (the return-stack predictor misses there), so this is the floor "
              f"of any switch made inside a libc call on this machine; the yield costs **{ry / rcr:.2f}×** that floor.")
+    rf = med(mi["ratio_floor_raw"])
+    L.append(f"- a preloaded sched_yield that does nothing but jump (floor_preload.so): **{rf:.2f}×** raw — the "
+             f"least an interposed switch costs here (the PLT's indirect jump adds to the call's floor); gpatch's "
+             f"run queue, errno, h_errno and checks make the yield **{ry / rf:.2f}×** that.")
     L.append(f"- OS-thread pipe ping-pong / gthread yield: **{rp:.0f}×**; mutex+condvar: **{rc:.0f}×** "
              f"(target ≥ 20×: {'met' if min(rp, rc) >= 20 else 'not met'})")
     L.append(f"- stock spawn+join / gpatch spawn+join: **{rs:.1f}×** (target ≥ 10×: {'met' if rs >= 10 else 'not met'})\n")
