@@ -201,7 +201,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
             want |= wt->events;
         }
     }
-    if (woke && status >= 0) return; /* they will likely wait again: stay started */
+    if (woke && status >= 0) { /* they will likely wait again: stay started */
+        gp__run_ready();
+        return;
+    }
     if (!want) {
         uv_poll_stop(&e->poll);
         e->polling = 0;

@@ -116,6 +116,7 @@ void gp__ready(struct gp_gthread *g, int result);
  * Returns the wake result: 0, -ETIMEDOUT, -EINTR, or what gp__ready gave. */
 int gp__park(const char *reason, gp_deadline dl, int intr);
 void gp__update_managed(void);
+void gp__run_ready(void); /* from an fd event's callback: run the ready gthreads now */
 void gp__signals(void);   /* act on signal handlers that ran */
 /* bracket a blocking call: a signal handled while it runs interrupts it */
 static inline struct gp_gthread *gp__call_begin(void)

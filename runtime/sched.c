@@ -233,6 +233,27 @@ static void loop_turn(struct gp_worker *w, uv_run_mode mode)
     __atomic_store_n(&w->away_since, gp_now(), __ATOMIC_RELEASE);
 }
 
+/* From an fd event's callback, in the middle of a loop turn: run the ready
+ * gthreads now, as a native server handles a read inside its callback.
+ * Left on the run queue until the turn ends, a woken gthread has not read
+ * its data yet when libuv polls again within the same turn (it does while
+ * its event array comes back full, i.e. with more than 1,024 connections
+ * ready): the fd is reported again, finds nobody parked, and its watcher is
+ * stopped, to be restarted by the next wait: two epoll_ctl and a wasted
+ * recv per request. Returns to the callback once they have all parked, or
+ * the budget or a time slice ran out (then the rest wait for the turn's end). */
+void gp__run_ready(void)
+{
+    struct gp_worker *w = gp__w;
+    if (w->cur != &w->sched) return;
+    struct gp_list *n = gp_list_pop(&w->runq);
+    if (!n) return;
+    w->budget = BUDGET;
+    __atomic_store_n(&w->away_since, gp_now(), __ATOMIC_RELEASE);
+    switch_to(gp_container(n, struct gp_gthread, runq));
+    __atomic_store_n(&w->away_since, 0, __ATOMIC_RELEASE);
+}
+
 static _Noreturn void sched_main(transfer_t t)
 {
     after_switch(t);
