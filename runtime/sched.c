@@ -249,9 +249,10 @@ void gp__run_ready(void)
     struct gp_list *n = gp_list_pop(&w->runq);
     if (!n) return;
     w->budget = BUDGET;
-    __atomic_store_n(&w->away_since, gp_now(), __ATOMIC_RELEASE);
+    /* away from the loop from the first of these runs to the turn's end
+     * (loop_turn): the rest of the turn only polls without waiting */
+    if (!w->away_since) __atomic_store_n(&w->away_since, gp_now(), __ATOMIC_RELEASE);
     switch_to(gp_container(n, struct gp_gthread, runq));
-    __atomic_store_n(&w->away_since, 0, __ATOMIC_RELEASE);
 }
 
 static _Noreturn void sched_main(transfer_t t)
