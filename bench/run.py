@@ -289,8 +289,8 @@ def standing(mi, mem, server_ratios):
              f"{(ry / rf - 1) * 100:.0f} % to that floor.")
     L.append(f"- **RSS per blocked thread ≤ 1/4 of stock: {says(rm <= 0.25)} ({rm:.2f}).** A parked green thread keeps the top "
              f"page of its own stack resident (4 KiB: its blocked call's frames live there, well under a page of "
-             f"them in use), against {med(mem['stock']):.1f} KiB for a stock thread, so one page is already about half "
-             f"of stock. Lower needs parked stacks moved (frames copied out, the page given back), which breaks any "
+             f"them in use), against {med(mem['stock']):.1f} KiB for a stock thread, so that one page is already "
+             f"{4 / med(mem['stock']):.2f} of stock. Lower needs parked stacks moved (frames copied out, the page given back), which breaks any "
              f"C program that hands a pointer into its stack to another thread or to the kernel while it waits; "
              f"gpatch does not do it."
              + (f" Counting the kernel memory RSS leaves out (stack and task structures of each OS thread), gpatch "
