@@ -107,3 +107,80 @@ Test(servers, sleep_scenario_one_os_thread)
     cr_assert(strstr(out, "answered=1000/1000"), "%s", out);
     cr_assert(strstr(out, "peak_threads=1 "), "the server left its one OS thread: %s", out);
 }
+
+/* Keep-alive rounds with every connection ready at once: N clients each
+ * write a message, then all read their echo; between rounds a third of them
+ * hang up and reconnect, so the server closes fds and accepts new ones (same
+ * numbers) while others' events are pending. With more than 1,024 fds ready
+ * libuv polls again within one loop turn, and gpatch runs woken green threads
+ * inside the event callbacks: this is the run that exercises it.
+ * Returns the number of (client, round) echoes that came back intact. */
+static int keepalive_rounds(int port, int n, int rounds)
+{
+    int *fd = calloc((size_t)n, sizeof *fd);
+    int ep = epoll_create1(0), good = 0;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < n; i++) fd[i] = -1;
+    for (int r = 0; r < rounds; r++) {
+        for (int i = 0; i < n; i++) {
+            if (fd[i] >= 0 && r > 0 && i % 3 == r % 3) { /* hang up, come back */
+                close(fd[i]);
+                fd[i] = -1;
+            }
+            if (fd[i] < 0) {
+                fd[i] = socket(AF_INET, SOCK_STREAM, 0);
+                if (fd[i] < 0 || connect(fd[i], (struct sockaddr *)&a, sizeof a) != 0) continue;
+                struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+                epoll_ctl(ep, EPOLL_CTL_ADD, fd[i], &ev);
+            }
+        }
+        for (int i = 0; i < n; i++) { /* everyone writes before anyone reads */
+            char msg[64];
+            snprintf(msg, sizeof msg, "%06d/%02d%56s", i, r, "");
+            (void)!write(fd[i], msg, sizeof msg);
+        }
+        int answered = 0;
+        time_t t0 = time(NULL);
+        char *seen = calloc((size_t)n, 1);
+        while (answered < n && time(NULL) - t0 < 30) {
+            struct epoll_event evs[256];
+            int k = epoll_wait(ep, evs, 256, 100);
+            for (int j = 0; j < k; j++) {
+                int i = (int)evs[j].data.u32;
+                char buf[64], want[16];
+                if (seen[i] || recv(fd[i], buf, sizeof buf, MSG_WAITALL) != (ssize_t)sizeof buf) continue;
+                seen[i] = 1;
+                answered++;
+                snprintf(want, sizeof want, "%06d/%02d", i, r);
+                if (memcmp(buf, want, 9) == 0) good++;
+            }
+        }
+        free(seen);
+    }
+    for (int i = 0; i < n; i++)
+        if (fd[i] >= 0) close(fd[i]);
+    free(fd);
+    close(ep);
+    return good;
+}
+
+Test(servers, keepalive_3000_all_ready_with_reconnects)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    const int n = 3000, rounds = 5;
+    int good[2];
+    for (int preload = 0; preload < 2; preload++) {
+        char *argv[] = {h_path("build/progs/echo_server"), "0", NULL};
+        struct h_proc pr = h_spawn(argv, preload, NULL);
+        int port = h_port(&pr, 10);
+        cr_assert(port > 0, "echo_server did not start");
+        good[preload] = keepalive_rounds(port, n, rounds);
+        h_cleanup();
+    }
+    cr_assert_eq(good[0], n * rounds, "stock: %d of %d echoes intact", good[0], n * rounds);
+    cr_assert_eq(good[1], n * rounds, "under gpatch: %d of %d echoes intact", good[1], n * rounds);
+}
