@@ -21,7 +21,10 @@
  * even while gthreads keep readying each other), does it switch to the
  * scheduler context. The scheduler runs on a small stack of its own and
  * turns the loop: uv_run(UV_RUN_ONCE) blocks in epoll_wait until an fd, a
- * timer or an async wake-up readies someone.
+ * timer or an async wake-up readies someone. An fd event runs the gthreads
+ * it readied at once, from inside its callback (gp__run_ready), as a native
+ * server reads inside its own; timers and wake-ups queue them for the turn's
+ * end.
  *
  * Why not...
  *  - ...always go through the scheduler? A yield would cost two jumps
