@@ -372,7 +372,7 @@ def main():
     rcr = med(mi["ratio_called_raw"])
     L.append(f"- yield round trip / raw jump: **{ry:.2f}×** (target ≤ 2×: {'met' if ry <= 2 else 'not met'})")
     L.append(f"- the same raw jump made inside a called function: **{rcr:.2f}×** raw. A hooked call returns into a "
-             f"different caller after every switch (the return-stack predictor misses there), so this is the floor "
+             f"different caller after every switch (most likely the return-stack predictor misses there), so this is the floor "
              f"of any switch made inside a libc call on this machine; the yield costs **{ry / rcr:.2f}×** that floor.")
     rf = med(mi["ratio_floor_raw"])
     L.append(f"- a preloaded sched_yield that does nothing but jump (floor_preload.so): **{rf:.2f}×** raw — the "
