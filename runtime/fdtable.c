@@ -37,13 +37,14 @@ struct fdent {
     uv_poll_t poll;
     uv_loop_t *loop;   /* the loop poll was initialised on, NULL if never */
     int fd, kind, stream;
+    int drainable;     /* a short read empties it: stream sockets, pipes and FIFOs (not terminals) */
     int polling;       /* events the watcher is started with, 0 stopped */
     struct gp_list waiters;
     /* what a wait needs to know, read once (fcntl, getsockopt) and kept until
      * the program changes it through a hooked call (gp_fd_flags_changed) */
     int known, nonblock;
     int64_t rcvtimeo, sndtimeo; /* ns, 0 none */
-    /* the last read found the socket drained, and the watcher (started for
+    /* the last read found it drained (drainable ones), and the watcher (started for
      * reading) has not said otherwise since: a read may park without trying */
     int drained;
 };
@@ -91,19 +92,19 @@ static int classify(struct fdent *e)
 {
     struct stat st;
     if (fstat(e->fd, &st) != 0) return -1;
-    e->stream = 0;
+    e->stream = e->drainable = 0;
     switch (st.st_mode & S_IFMT) {
     case S_IFSOCK: {
         int type = 0;
         socklen_t len = sizeof type;
         getsockopt(e->fd, SOL_SOCKET, SO_TYPE, &type, &len);
         e->kind = K_SOCK;
-        e->stream = type == SOCK_STREAM;
+        e->stream = e->drainable = type == SOCK_STREAM;
         break;
     }
     case S_IFIFO:
         e->kind = K_RWF;
-        e->stream = 1;
+        e->stream = e->drainable = 1;
         break;
     case S_IFCHR: {
         struct termios tio;
@@ -129,7 +130,7 @@ static void accepted(int fd, struct fdent *listener)
     struct fdent *e = entry(fd, 1);
     if (!e) return;
     e->kind = K_SOCK;
-    e->stream = listener->stream;
+    e->stream = e->drainable = listener->stream;
 }
 
 static struct fdent *lookup(int fd)
@@ -272,7 +273,7 @@ static ssize_t io_loop(struct gp_io *op)
         struct fdent *e = lookup(op->fd);
         if (!e || e->kind == K_PASS) return op->attempt(op, GP_PLAIN);
         ssize_t r;
-        if (e->kind == K_SOCK && op->events == GP_IN && e->drained && (e->polling & GP_IN) && e->known &&
+        if (e->drainable && op->events == GP_IN && e->drained && (e->polling & GP_IN) && e->known &&
             !e->nonblock && !op->newfd) {
             /* nothing came since the last read found it empty: the watcher
              * would have said so. Wait without the system call. */
@@ -306,8 +307,9 @@ static ssize_t io_loop(struct gp_io *op)
         }
         if (r >= 0) {
             if (op->newfd) accepted((int)r, e);
-            /* a stream read that got less than it asked for emptied the socket */
-            if (op->drains && e->stream && (size_t)r < op->len - op->done) e->drained = 1;
+            /* a stream read that got less than it asked for emptied the socket or pipe
+             * (a terminal's may stop at a line's end with more behind it) */
+            if (op->drains && e->drainable && (size_t)r < op->len - op->done) e->drained = 1;
             if (!op->all || !e->stream) return r;
             op->done += (size_t)r;
             if (r == 0 || op->done >= op->len) return (ssize_t)op->done;
