@@ -126,11 +126,11 @@ int gp_thread_prefer_signal(uintptr_t h); /* next EINTR goes to this gthread */
 int gp_yield(void);
 /* at a hooked call that did not wait: go round the loop if this gthread has
  * kept the worker for a whole time slice (the clock is read at one call in
- * eight, in gp__preempt_check) */
-void gp__preempt_check(void);
+ * eight, in gp_preempt_check) */
+void gp_preempt_check(void);
 static inline void gp_preempt_point(void)
 {
-    if (gp__tls.managed && !(++gp__tls.preempt_calls & 7)) gp__preempt_check();
+    if (gp__tls.managed && !(++gp__tls.preempt_calls & 7)) gp_preempt_check();
 }
 
 /* ---- sleeping ------------------------------------------------------------ */

@@ -462,7 +462,7 @@ void gp_fork_child(void)
  * feeding itself work never lets a sleeping main thread wake). The coarse
  * clock is read from the vDSO's memory, not a system call. */
 #define SLICE_NS (2 * 1000000LL)
-void gp__preempt_check(void)
+void gp_preempt_check(void)
 {
     struct gp_worker *w = gp__w;
     struct timespec ts;
