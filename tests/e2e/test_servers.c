@@ -136,8 +136,9 @@ static int keepalive_rounds(int port, int n, int rounds)
             }
         }
         for (int i = 0; i < n; i++) { /* everyone writes before anyone reads */
-            char msg[64];
-            snprintf(msg, sizeof msg, "%06d/%02d%56s", i, r, "");
+            char msg[64], head[32];
+            memset(msg, ' ', sizeof msg);
+            memcpy(msg, head, (size_t)snprintf(head, sizeof head, "%06d/%02d", i, r));
             (void)!write(fd[i], msg, sizeof msg);
         }
         int answered = 0;
@@ -148,7 +149,7 @@ static int keepalive_rounds(int port, int n, int rounds)
             int k = epoll_wait(ep, evs, 256, 100);
             for (int j = 0; j < k; j++) {
                 int i = (int)evs[j].data.u32;
-                char buf[64], want[16];
+                char buf[64], want[32];
                 if (seen[i] || recv(fd[i], buf, sizeof buf, MSG_WAITALL) != (ssize_t)sizeof buf) continue;
                 seen[i] = 1;
                 answered++;
