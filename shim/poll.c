@@ -74,11 +74,18 @@ struct selcall {
     int use_pselect;
 };
 
+/* the caller's sets as they came in: before each attempt, and after an
+ * error (EINTR...), which leaves them untouched in the kernel's select */
+static void select_restore(struct selcall *c)
+{
+    for (int i = 0; i < 3; i++)
+        if (c->sets[i]) memcpy(c->sets[i], &c->saved[i], ((size_t)c->nfds + 7) / 8);
+}
+
 static int select_try(struct gp_pollop *op)
 {
     struct selcall *c = (struct selcall *)op;
-    for (int i = 0; i < 3; i++)
-        if (c->sets[i]) memcpy(c->sets[i], &c->saved[i], ((size_t)c->nfds + 7) / 8);
+    select_restore(c);
     int r;
     if (c->use_pselect) {
         struct timespec zero = {0, 0};
@@ -142,6 +149,7 @@ GP_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *
     }
     int res = (int)GP_CALL(gp_poll(&c.op));
     free(c.op.wait);
+    if (res < 0) select_restore(&c);
     if (tv) { /* Linux reports the time not slept */
         int64_t left = gp_left(dl);
         tv->tv_sec = left / GP_NSEC;
@@ -168,5 +176,6 @@ GP_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct ti
     }
     int res = (int)GP_CALL(gp_poll(&c.op));
     free(c.op.wait);
+    if (res < 0) select_restore(&c);
     return res;
 }

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,6 +89,23 @@ int main(void)
     struct pollfd p = {data[0], POLLIN, 0};
     r = poll(&p, 1, -1);
     show("poll, SA_RESTART (never restarts)", r, errno);
+
+    /* select and pselect are never restarted, and leave the sets as they
+     * were when interrupted (the caller may retry with them, as CPython does) */
+    fd_set rs;
+    FD_ZERO(&rs);
+    FD_SET(data[0], &rs);
+    (void)!write(go[1], "s", 1);
+    r = select(data[0] + 1, &rs, NULL, NULL, NULL);
+    show("select, SA_RESTART (never restarts)", r, errno);
+    printf("  the set still holds the fd: %d\n", FD_ISSET(data[0], &rs));
+    FD_ZERO(&rs);
+    FD_SET(data[0], &rs);
+    struct timespec five = {5, 0};
+    (void)!write(go[1], "s", 1);
+    r = pselect(data[0] + 1, &rs, NULL, NULL, &five, NULL);
+    show("pselect, SA_RESTART (never restarts)", r, errno);
+    printf("  the set still holds the fd: %d\n", FD_ISSET(data[0], &rs));
 
     (void)!write(go[1], "s", 1);
     r = sleep(3);
