@@ -305,7 +305,7 @@ def standing(mi, mem, server_ratios):
                  f"wrk's, whose one thread keeps its core {wcpu * 100:.0f} % busy ({wsys * 100:.0f} % of that in the kernel: "
                  f"loopback TCP, the same whichever server answers).")
     for c in sorted(server_ratios):
-        if c < big:
+        if c < 10000:
             L.append(f"- ≥ 0.90 of native at {c:,} connections: {server_ratios[c][0]:.2f}, {says(server_ratios[c][0] >= 0.9)}"
                      + (f"; ≥ stock: {server_ratios[c][1]:.2f}×, {says(server_ratios[c][1] >= 1)}" if c == min(server_ratios) else "")
                      + ".")
