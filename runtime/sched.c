@@ -171,24 +171,10 @@ int gp_yield(void)
     struct gp_worker *w = gp__w;
     if (!w || w->cur == &w->sched) return 0;
     struct gp_gthread *g = w->cur;
-    struct gp_list *n = w->runq.next;
-    if (n == &w->runq) { /* nobody else to run */
-        if (--w->budget > 0) return 0;
-        g->state = GT_READY; /* the scheduler polls I/O and comes back */
-        gp_list_push(&w->runq, &g->runq);
-        switch_to(&w->sched);
-        return 0;
-    }
-    /* the head of the run queue runs, this one goes to the tail */
+    if (gp_list_empty(&w->runq) && --w->budget > 0) return 0; /* nobody else to run */
     g->state = GT_READY;
     gp_list_push(&w->runq, &g->runq);
-    if (GP_UNLIKELY(w->budget <= 0)) {
-        switch_to(&w->sched);
-        return 0;
-    }
-    w->budget--;
-    gp_list_del(n);
-    switch_to(gp_container(n, struct gp_gthread, runq));
+    switch_to(next_to_run());
     return 0;
 }
 
