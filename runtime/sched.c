@@ -222,6 +222,17 @@ static void loop_turn(struct gp_worker *w, uv_run_mode mode)
     __atomic_store_n(&w->away_since, gp_now(), __ATOMIC_RELEASE);
 }
 
+/* From the scheduler context: run the head of the run queue, and whoever it
+ * switches to directly, within a fresh budget. 0 when nobody was ready. */
+static int run_head(struct gp_worker *w)
+{
+    struct gp_list *n = gp_list_pop(&w->runq);
+    if (!n) return 0;
+    w->budget = BUDGET;
+    switch_to(gp_container(n, struct gp_gthread, runq));
+    return 1;
+}
+
 /* From an fd event's callback, in the middle of a loop turn: run the ready
  * gthreads now, as a native server handles a read inside its callback.
  * Left on the run queue until the turn ends, a woken gthread has not read
@@ -234,14 +245,11 @@ static void loop_turn(struct gp_worker *w, uv_run_mode mode)
 void gp__run_ready(void)
 {
     struct gp_worker *w = gp__w;
-    if (w->cur != &w->sched) return;
-    struct gp_list *n = gp_list_pop(&w->runq);
-    if (!n) return;
-    w->budget = BUDGET;
+    if (w->cur != &w->sched || gp_list_empty(&w->runq)) return;
     /* away from the loop from the first of these runs to the turn's end
      * (loop_turn): the rest of the turn only polls without waiting */
     if (!w->away_since) __atomic_store_n(&w->away_since, gp_now(), __ATOMIC_RELEASE);
-    switch_to(gp_container(n, struct gp_gthread, runq));
+    run_head(w);
 }
 
 static _Noreturn void sched_main(transfer_t t)
@@ -249,10 +257,7 @@ static _Noreturn void sched_main(transfer_t t)
     after_switch(t);
     struct gp_worker *w = gp__w;
     for (;;) {
-        struct gp_list *n = gp_list_pop(&w->runq);
-        if (n) {
-            w->budget = BUDGET;
-            switch_to(gp_container(n, struct gp_gthread, runq));
+        if (run_head(w)) {
             if (!gp_list_empty(&w->runq)) {
                 loop_turn(w, UV_RUN_NOWAIT);
                 gp__signals();
