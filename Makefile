@@ -16,7 +16,7 @@ PROG_SRC := $(wildcard tests/progs/*.c)
 PROGS    := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(filter-out tests/progs/fortified.c,$(PROG_SRC))) \
             $(BUILD)/progs/fortified $(BUILD)/progs/cxx_threads
 TEST_SRC := $(wildcard tests/unit/*.c) $(wildcard tests/e2e/*.c)
-RT_SRC   := $(wildcard runtime/*.c) shim/real.c
+RT_SRC   := $(wildcard runtime/*.c)
 
 DEBS := libuv1-dev libboost-context-dev libcriterion-dev pkg-config gcc g++ make binutils python3 \
         memcached libmemcached-tools redis-server redis-tools

@@ -29,7 +29,7 @@
 #include <sys/stat.h>
 #include <termios.h>
 
-#include "../shim/real.h"
+#include "real.h"
 
 enum { K_UNKNOWN, K_SOCK, K_RWF, K_POLLFIRST, K_PASS };
 
@@ -152,7 +152,7 @@ static int64_t timeo(int fd, int opt)
 static void learn(struct fdent *e)
 {
     if (e->known) return;
-    int fl = fcntl(e->fd, F_GETFL);
+    int fl = R(fcntl64)(e->fd, F_GETFL);
     e->nonblock = fl >= 0 && (fl & O_NONBLOCK);
     e->rcvtimeo = e->kind == K_SOCK ? timeo(e->fd, SO_RCVTIMEO) : 0;
     e->sndtimeo = e->kind == K_SOCK ? timeo(e->fd, SO_SNDTIMEO) : 0;
@@ -221,15 +221,15 @@ static int watch(struct fdent *e, int events)
     if (e->loop != &w->loop) {
         /* uv_poll_init sets O_NONBLOCK on the fd (ioctl FIONBIO): the shim
          * swallows that request, the file stays as the program made it. */
-        int before = fcntl(e->fd, F_GETFL);
+        int before = R(fcntl64)(e->fd, F_GETFL);
         gp__tls.swallow_nb = 1;
         int r = uv_poll_init(&w->loop, &e->poll, e->fd);
         gp__tls.swallow_nb = 0;
         if (r != 0) return r;
         /* and if it got through all the same (a libuv built to use fcntl),
          * put the flag back at once */
-        if (before >= 0 && !(before & O_NONBLOCK) && (fcntl(e->fd, F_GETFL) & O_NONBLOCK))
-            fcntl(e->fd, F_SETFL, before);
+        if (before >= 0 && !(before & O_NONBLOCK) && (R(fcntl64)(e->fd, F_GETFL) & O_NONBLOCK))
+            R(fcntl64)(e->fd, F_SETFL, before);
         e->loop = &w->loop;
         e->poll.data = e;
         e->polling = 0;

@@ -1,6 +1,6 @@
 /* gp.h — the only header shim/ includes: the runtime's entry points.
  *
- * Conventions (see DESIGN.md, STYLE.md):
+ * Conventions (the contract is written out in sched.c):
  *   - every gp_* call returns >= 0 on success or -errno; the runtime never
  *     touches errno (except to save and restore it across switches);
  *   - time is one type, gp_deadline: absolute CLOCK_MONOTONIC nanoseconds,

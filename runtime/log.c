@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../shim/real.h"
+#include "real.h"
 
 int gp_debug_on;
 

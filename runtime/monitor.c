@@ -20,7 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../shim/real.h"
+#include "real.h"
 
 struct gp_stats gp__stats;
 int gp__stats_on;

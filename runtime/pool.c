@@ -20,7 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../shim/real.h"
+#include "real.h"
 
 #define IDLE_RETIRE_S 30
 

@@ -35,7 +35,7 @@
  *    be recycled by whoever runs next (after_switch), never by itself.
  *
  * errno is per OS thread in libc, so each switch saves the leaving gthread's
- * errno and restores the arriving one's (DESIGN invariant 4).
+ * errno and restores the arriving one's: errno belongs to the gthread.
  *
  * "Managed": gp__tls.managed tells the shim whether a hooked call should come
  * here. It is 1 only on a gthread (never the scheduler), and only while more
@@ -51,7 +51,7 @@
 #include <netdb.h>
 #include <sys/mman.h>
 
-#include "../shim/real.h"
+#include "real.h"
 
 #define BUDGET 1024
 #define SCHED_STACK (256u * 1024)

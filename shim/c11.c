@@ -2,7 +2,7 @@
  * functions, past any preload, so each entry point is mapped here onto the
  * hooked pthread ones: thrd_create makes a green thread, mtx/cnd/tss/call_once
  * are the cooperative objects of sync.c. */
-#include "real.h"
+#include "../runtime/real.h"
 #include "../runtime/gp.h"
 
 #include <errno.h>

@@ -2,7 +2,7 @@
  * runtime: a gp_io plus the call's own arguments. */
 #ifndef GP_CALL_H
 #define GP_CALL_H
-#include "real.h"
+#include "../runtime/real.h"
 #include "../runtime/gp.h"
 
 #include <errno.h>

@@ -1,8 +1,8 @@
 /* dns.c — name resolution runs on a helper thread while the green thread
  * parks (glibc's resolver uses its own internal sockets, which no preload
- * sees; replaced whole, as DESIGN says). h_errno is carried back to the
+ * sees; so it is replaced whole). h_errno is carried back to the
  * caller and, like errno, saved per green thread at every switch. */
-#include "real.h"
+#include "../runtime/real.h"
 #include "../runtime/gp.h"
 
 #include <errno.h>

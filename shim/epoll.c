@@ -2,7 +2,7 @@
  * epoll fd is itself pollable (readable when an event is ready), so each
  * attempt is the real call with a zero timeout and the park waits on the
  * epoll fd. Event-loop programs with worker threads run this way. */
-#include "real.h"
+#include "../runtime/real.h"
 #include "../runtime/gp.h"
 
 #include <errno.h>

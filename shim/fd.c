@@ -2,7 +2,7 @@
  * EBADF before the real close), fclose, dup2/dup3 over a watched fd, pipes;
  * and ioctl, where libuv's request to make a program's fd non-blocking is
  * swallowed (the program's file stays exactly as it made it). */
-#include "real.h"
+#include "../runtime/real.h"
 #include "../runtime/gp.h"
 
 #include <errno.h>

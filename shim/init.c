@@ -1,8 +1,9 @@
 /* init.c — the constructor: resolve the real functions, read GPATCH_*
  * settings, install the fork handler. Nothing here starts the runtime: that
  * happens at the first pthread_create of the main thread, so a program that
- * never makes a thread runs exactly as stock (DESIGN invariant 7). */
-#include "real.h"
+ * never makes a thread runs exactly as stock: the shim may be preloaded into
+ * anything. */
+#include "../runtime/real.h"
 #include "../runtime/gp.h"
 
 #include <errno.h>

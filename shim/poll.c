@@ -3,7 +3,7 @@
  * stock does; between attempts the green thread parks on the fds. The signal
  * mask of ppoll/pselect applies to the attempts, not to the park (the worker
  * is shared): see README, known limits. */
-#include "real.h"
+#include "../runtime/real.h"
 #include "../runtime/gp.h"
 
 #include <errno.h>

@@ -2,7 +2,7 @@
  * system, flock, lockf, fcntl's F_SETLKW. A green thread hands them to a
  * helper OS thread (gp_offload) and parks; other callers go straight to libc.
  * fcntl is also where fds get duplicated (F_DUPFD*), like dup. */
-#include "real.h"
+#include "../runtime/real.h"
 #include "../runtime/gp.h"
 
 #include <errno.h>

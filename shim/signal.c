@@ -7,7 +7,7 @@
  * not reentrant from a signal, and a handler must not park). glibc's
  * signal(), bsd_signal() and siginterrupt() reach sigaction internally,
  * past any preload, so they are hooked here too. */
-#include "real.h"
+#include "../runtime/real.h"
 #include "../runtime/gp.h"
 
 #include <errno.h>

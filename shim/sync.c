@@ -15,7 +15,7 @@
  *
  * Robust, priority-inheritance/protect and process-shared mutexes keep
  * glibc's implementation (a wait on them blocks the worker; README). */
-#include "real.h"
+#include "../runtime/real.h"
 #include "../runtime/gp.h"
 
 #include <errno.h>

@@ -1,12 +1,12 @@
 /* thread.c — pthread_create makes a green thread; every pthread function
- * that takes a pthread_t accepts a green thread's handle (DESIGN: "a returned
- * pthread_t must be safe to hand to any pthread function").
+ * that takes a pthread_t accepts a green thread's handle: a pthread_t we
+ * returned must be safe to hand to any pthread function.
  *
  * Main keeps its real pthread_t, so what works on the main OS thread keeps
  * working on it. Functions about the OS thread (scheduling, affinity, CPU
  * clock, signals) act, for a green thread, on the worker OS thread it runs on.
  */
-#include "real.h"
+#include "../runtime/real.h"
 #include "../runtime/gp.h"
 
 #include <errno.h>

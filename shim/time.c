@@ -1,7 +1,7 @@
 /* time.c — sleep, usleep, nanosleep, clock_nanosleep park the green thread
  * until a deadline (one primitive: gp_sleep). glibc's sleep never reaches an
  * interposed nanosleep, so each entry point is hooked on its own. */
-#include "real.h"
+#include "../runtime/real.h"
 #include "../runtime/gp.h"
 
 #include <errno.h>

@@ -1,4 +1,5 @@
-/* real.h — the one table of libc's real functions (STYLE habit 9).
+/* real.h — the one table of libc's real functions: the lowest layer, below
+ * both shim/ and runtime/; neither calls libc by a hooked name.
  *
  * Each hooked name has a pointer real_<name>, resolved once with
  * dlsym(RTLD_NEXT) by gp_real_init(): from the constructor, or from the first
@@ -31,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../runtime/gp.h"
+#include "gp.h"
 
 #define GP_REAL_LIST(X)                                                        \
     X(read, 1) X(write, 1) X(readv, 1) X(writev, 1) X(recv, 1) X(recvfrom, 1) \
