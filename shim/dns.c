@@ -1,10 +1,18 @@
 /* dns.c — name resolution runs on a helper thread while the green thread
  * parks (glibc's resolver uses its own internal sockets, which no preload
  * sees; so it is replaced whole). h_errno is carried back to the
- * caller and, like errno, saved per green thread at every switch. */
+ * caller and, like errno, saved per green thread at every switch.
+ *
+ * A lookup that only converts between an address and its text never blocks:
+ * a numeric getnameinfo (NI_NUMERICHOST and NI_NUMERICSERV, or the part not
+ * asked for), a getaddrinfo of a literal address or AI_NUMERICHOST with a
+ * numeric or absent service. Those run inline on the green thread: sent to a
+ * helper and back they cost a cross-thread wake-up each (tens of µs on a VM),
+ * which a server that logs its peers pays on every request. */
 #include "../runtime/real.h"
 #include "../runtime/gp.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 
@@ -64,9 +72,33 @@ static void resolve(struct dns *d)
     h_errno = d->herr;
 }
 
+/* a decimal port number (what getaddrinfo accepts without a services lookup) */
+static int numeric_service(const char *s)
+{
+    if (!s) return 1;
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return 0;
+    return 1;
+}
+
+/* Would this getaddrinfo only parse text? A literal address (IPv4 dotted
+ * quad or IPv6, as inet_pton reads them) or no node at all, and a numeric or
+ * absent service. AI_CANONNAME with a literal may ask for a reverse lookup:
+ * that one goes to the pool unless AI_NUMERICHOST forbids the lookup. */
+static int gai_is_numeric(const char *node, const char *svc, const struct addrinfo *hints)
+{
+    int flags = hints ? hints->ai_flags : 0;
+    if (!(flags & AI_NUMERICSERV) && !numeric_service(svc)) return 0;
+    if (!node || (flags & AI_NUMERICHOST)) return 1;
+    if (flags & AI_CANONNAME) return 0;
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, node, buf) == 1 || inet_pton(AF_INET6, node, buf) == 1;
+}
+
 GP_EXPORT int getaddrinfo(const char *node, const char *svc, const struct addrinfo *hints, struct addrinfo **res)
 {
-    if (!GP_MANAGED()) return R(getaddrinfo)(node, svc, hints, res);
+    if (!GP_MANAGED() || gai_is_numeric(node, svc, hints)) return R(getaddrinfo)(node, svc, hints, res);
     struct dns d = {.kind = GAI, .a = {node, svc, hints}, .out = {res}};
     resolve(&d);
     return (int)d.ret;
@@ -75,7 +107,9 @@ GP_EXPORT int getaddrinfo(const char *node, const char *svc, const struct addrin
 GP_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, socklen_t hostlen, char *serv,
                           socklen_t servlen, int flags)
 {
-    if (!GP_MANAGED()) return R(getnameinfo)(sa, salen, host, hostlen, serv, servlen, flags);
+    /* numeric for every part asked for: only formatting, never a lookup */
+    int numeric = (!host || !hostlen || (flags & NI_NUMERICHOST)) && (!serv || !servlen || (flags & NI_NUMERICSERV));
+    if (!GP_MANAGED() || numeric) return R(getnameinfo)(sa, salen, host, hostlen, serv, servlen, flags);
     struct dns d = {.kind = GNI, .a = {sa}, .n = {salen, hostlen, servlen, flags}, .out = {host, serv}};
     resolve(&d);
     return (int)d.ret;

@@ -1,7 +1,12 @@
 /* proc.c — calls that wait and cannot be polled: waitpid and friends,
  * system, flock, lockf, fcntl's F_SETLKW. A green thread hands them to a
  * helper OS thread (gp_offload) and parks; other callers go straight to libc.
- * fcntl is also where fds get duplicated (F_DUPFD*), like dup. */
+ * fcntl is also where fds get duplicated (F_DUPFD*), like dup.
+ *
+ * Each first tries the form of the call that never waits (WNOHANG, LOCK_NB,
+ * F_TLOCK, F_SETLK): a child that has already exited, a lock nobody holds,
+ * answer at once on the green thread, as they would stock, and only a call
+ * that would really wait goes to a helper thread. */
 #include "../runtime/real.h"
 #include "../runtime/gp.h"
 
@@ -48,6 +53,9 @@ static long offload(void (*fn)(void *), struct off *o)
 GP_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
 {
     if (!offloading() || (options & WNOHANG)) return R(waitpid)(pid, status, options);
+    /* a child already waitable, or an error (ECHILD, EINVAL, EFAULT): now */
+    pid_t now = R(waitpid)(pid, status, options | WNOHANG);
+    if (now != 0) return now;
     struct off o = {{pid, (long)status, options}, 0, 0};
     return (pid_t)offload(run_waitpid, &o);
 }
@@ -60,6 +68,8 @@ GP_EXPORT pid_t wait(int *status)
 GP_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
 {
     if (!offloading() || (options & WNOHANG)) return R(wait4)(pid, status, options, ru);
+    pid_t now = R(wait4)(pid, status, options | WNOHANG, ru);
+    if (now != 0) return now;
     struct off o = {{pid, (long)status, options, (long)ru}, 0, 0};
     return (pid_t)offload(run_wait4, &o);
 }
@@ -72,6 +82,12 @@ GP_EXPORT pid_t wait3(int *status, int options, struct rusage *ru)
 GP_EXPORT int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
 {
     if (!offloading() || (options & WNOHANG)) return R(waitid)(type, id, info, options);
+    /* Look without reaping (WNOWAIT) into our own record: with WNOHANG,
+     * "nothing yet" is told only by a zero si_pid, and the program's info
+     * may be NULL or bad (then the kernel's EFAULT is stock's answer). */
+    siginfo_t peek = {0};
+    if (R(waitid)(type, id, &peek, options | WNOHANG | WNOWAIT) != 0 || peek.si_pid != 0)
+        return R(waitid)(type, id, info, options); /* an error, or a child ready: does not wait */
     struct off o = {{type, id, (long)info, options}, 0, 0};
     return (int)offload(run_waitid, &o);
 }
@@ -88,6 +104,10 @@ GP_EXPORT int system(const char *cmd)
 GP_EXPORT int flock(int fd, int op)
 {
     if (!offloading() || (op & LOCK_NB)) return R(flock)(fd, op);
+    int saved = errno;
+    int now = R(flock)(fd, op | LOCK_NB);
+    if (now == 0 || errno != EWOULDBLOCK) return now; /* got it, or a bad fd/op */
+    errno = saved; /* untouched if the wait succeeds */
     struct off o = {{fd, op}, 0, 0};
     return (int)offload(run_flock, &o);
 }
@@ -95,6 +115,10 @@ GP_EXPORT int flock(int fd, int op)
 GP_EXPORT int lockf(int fd, int cmd, off_t len)
 {
     if (!offloading() || cmd != F_LOCK) return R(lockf)(fd, cmd, len);
+    int saved = errno;
+    int now = R(lockf)(fd, F_TLOCK, len);
+    if (now == 0 || (errno != EACCES && errno != EAGAIN)) return now;
+    errno = saved;
     struct off o = {{fd, cmd, (long)len}, 0, 0};
     return (int)offload(run_lockf, &o);
 }
@@ -102,6 +126,10 @@ GP_EXPORT int lockf(int fd, int cmd, off_t len)
 static int do_fcntl(int fd, int cmd, void *arg)
 {
     if (offloading() && (cmd == F_SETLKW || cmd == F_OFD_SETLKW)) {
+        int saved = errno;
+        int now = R(fcntl64)(fd, cmd == F_SETLKW ? F_SETLK : F_OFD_SETLK, arg);
+        if (now == 0 || (errno != EACCES && errno != EAGAIN)) return now;
+        errno = saved;
         struct off o = {{fd, cmd, (long)arg}, 0, 0};
         return (int)offload(run_fcntl, &o);
     }
