@@ -130,3 +130,50 @@ Test(tools, bad_settings_in_the_environment_are_named)
     cr_assert(strstr(out, "GPATCH_MONITOR_MS must be a positive number"), "%s", out);
     cr_assert(strstr(out, "GPATCH_STACK_SIZE must be a size"), "%s", out);
 }
+
+/* the table comes from the library's exports: every green or pool line names
+ * a function libgpatch.so exports, every blocks line one it does not */
+Test(tools, check_agrees_with_the_library_exports)
+{
+    int st = SH("%s check /usr/bin/memcached", h_path("gpatch"));
+    cr_assert(st == 0 || st == 1, "%d: %s", st, out);
+    cr_assert(strstr(out, "green   sendfile "), "sendfile is rerouted, not blocking: %s", out);
+    cr_assert(!strstr(out, "blocks  sendfile"), "%s", out);
+    static char report[65536];
+    snprintf(report, sizeof report, "%s", out);
+    int lines = 0;
+    for (char *l = strtok(report, "\n"); l; l = strtok(NULL, "\n")) {
+        char kind[16], fn[128];
+        if (sscanf(l, " %15s %127s", kind, fn) != 2) continue;
+        int green = !strcmp(kind, "green") || !strcmp(kind, "pool");
+        if (!green && strcmp(kind, "blocks")) continue;
+        lines++;
+        int exported = SH("readelf --dyn-syms -W %s | awk '$7 != \"UND\" && $4 == \"FUNC\" {sub(/@.*/, \"\", $8); print $8}' "
+                          "| grep -qx '%s'", h_path("build/libgpatch.so"), fn) == 0;
+        cr_assert_eq(exported, green, "gpatch check says %s %s, but the library %s it", kind, fn,
+                     exported ? "exports" : "does not export");
+    }
+    cr_assert_gt(lines, 20, "too few functions listed");
+}
+
+/* io_uring through liburing: a program that needs a liburing.so.2 (a stand-in
+ * built here, with the API's names) and imports its calls, as one linked
+ * against Debian's liburing does */
+Test(tools, check_warns_about_io_uring)
+{
+    char dir[] = "/tmp/gpatch-uring-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    cr_assert_eq(SH("cd %s && printf 'int io_uring_submit(void *r) { return 0; }\\n"
+                    "int __io_uring_get_cqe(void *r, void **c, unsigned s, unsigned w, void *m) { return 0; }\\n' > ur.c && "
+                    "cc -shared -fPIC -Wl,-soname,liburing.so.2 -o liburing.so.2 ur.c && "
+                    "printf 'int io_uring_submit(void *); int __io_uring_get_cqe(void *, void **, unsigned, unsigned, void *);\\n"
+                    "int main(void) { return io_uring_submit(0) + __io_uring_get_cqe(0, 0, 0, 0, 0); }\\n' > main.c && "
+                    "cc -o prog main.c ./liburing.so.2 -Wl,-rpath,'$ORIGIN' 2>&1", dir), 0, "%s", out);
+    int st = SH("%s check %s/prog", h_path("gpatch"), dir);
+    int ok = st == 1 && strstr(out, "liburing.so.2 is loaded") && strstr(out, "__io_uring_get_cqe") &&
+             strstr(out, "io_uring_submit (in prog)") && strstr(out, "blocks its worker");
+    static char report[sizeof out];
+    memcpy(report, out, sizeof out);
+    SH("rm -rf %s", dir);
+    cr_assert(ok, "exit %d, no io_uring warning: %s", st, report);
+}
