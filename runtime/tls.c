@@ -1,0 +1,243 @@
+/* tls.c — a green thread's own thread control block and static TLS.
+ *
+ * Why
+ * ---
+ * On x86-64 every thread-local variable is found from the thread pointer
+ * (the %fs base): errno, h_errno, a program's __thread and thread_local
+ * variables, C++'s caught-exception stack, malloc's per-thread cache, and
+ * glibc's own thread descriptor (struct pthread), which lies at the thread
+ * pointer itself. Green threads that shared their worker's thread pointer
+ * shared all of that: a "current request" kept in a thread_local was another
+ * green thread's after any blocking call. So each green thread gets a block
+ * of its own, and a switch loads its thread pointer.
+ *
+ * How a block is made
+ * -------------------
+ * As glibc makes one for a new thread: the dynamic loader's own allocator
+ * (_dl_allocate_tls, looked up at run time; it is glibc's private interface,
+ * so every symbol is checked and its absence means shared TLS, never a
+ * crash) lays out the static TLS of every loaded module below the thread
+ * pointer, copies each module's TLS image, and builds a fresh DTV for
+ * modules loaded later (their blocks are made on first use by
+ * __tls_get_addr, per green thread, as per thread). At the thread pointer
+ * lies glibc's thread descriptor; we fill it from a snapshot of the worker's
+ * own, taken at start, then make the fields that must be this block's own:
+ *   - the self pointers (header.tcb, header.self) and the DTV pointer;
+ *   - header.multiple_threads = 1, so glibc takes its internal locks;
+ *   - the descriptor's list link points to itself: glibc's fork unlinks the
+ *     calling thread's descriptor, which must not touch another's;
+ *   - the rseq area is marked "registration failed" (cpu_id -2): the kernel
+ *     keeps the worker's area current, not this copy, so sched_getcpu() asks
+ *     the kernel instead of reading a stale number.
+ * The stack-protector canary and the pointer guard are copied unchanged:
+ * every green thread must agree with the worker on both, since setjmp's
+ * mangled pointers and -fstack-protector frames cross green threads.
+ *
+ * A thread's end
+ * --------------
+ * On the exiting green thread, on its own block: its thread_local
+ * destructors (registered through __cxa_thread_atexit) run, as glibc runs
+ * them at a thread's exit. glibc would then free the thread's malloc cache
+ * (tcache) through a function it does not export; so instead the cache is
+ * handed on to the next green thread created, like a thread pool thread that
+ * keeps its cache from one task to the next. Which words of libc's TLS hold
+ * malloc's per-thread state is learned once at start: a malloc and free on
+ * a scratch block, and the words that changed. The block itself is freed by
+ * whoever runs next (never by the thread standing on it).
+ *
+ * Loading the thread pointer
+ * --------------------------
+ * wrfsbase (a few ns) where the CPU has FSGSBASE and the kernel allows it
+ * (AT_HWCAP2 bit 1), else the arch_prctl(ARCH_SET_FS) system call. The
+ * runtime's own per-thread words (gp__tls) are a __thread variable, so each
+ * block has its copy: the switch fills the arriving block's copy through an
+ * explicit pointer (gp__tls_of), never through a TLS address the compiler
+ * may have computed before the switch.
+ */
+#include "internal.h"
+#include "tls.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE (1 << 1)
+#endif
+
+int gp__tls_mode;
+int gp__tls_fsgsbase;
+ptrdiff_t gp__tls_gp_off;
+
+static void *(*allocate_tls)(void *);
+static void (*deallocate_tls)(void *, _Bool);
+static void (*call_tls_dtors)(void);
+static size_t tcb_size, list_off;
+static ptrdiff_t rseq_off = -1;
+static void *snapshot; /* the worker's descriptor at start, fixed up */
+
+/* malloc's per-thread words in libc's static TLS: offsets from the thread
+ * pointer, learned at start (at most MWORDS) */
+#define MWORDS 4
+static ptrdiff_t mword_off[MWORDS];
+static int nmwords;
+/* caches handed on from exited green threads to the next ones */
+struct mcache { struct mcache *next; uintptr_t w[MWORDS]; };
+static struct mcache *spare_caches;
+static int spare_lock;
+
+static void slock(void)
+{
+    while (__atomic_exchange_n(&spare_lock, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&spare_lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+}
+static void sunlock(void) { __atomic_store_n(&spare_lock, 0, __ATOMIC_RELEASE); }
+
+/* thread_db's descriptor of a struct pthread field: {bits, count, offset} */
+static long field_offset(const char *name)
+{
+    const uint32_t *d = dlvsym(RTLD_DEFAULT, name, "GLIBC_PRIVATE");
+    return d ? (long)d[2] : -1;
+}
+
+struct libc_tls { uintptr_t data; size_t memsz; };
+static int find_libc_tls(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct libc_tls *lt = arg;
+    if (!info->dlpi_name || !strstr(info->dlpi_name, "/libc.so.")) return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_TLS) {
+            lt->data = (uintptr_t)info->dlpi_tls_data;
+            lt->memsz = info->dlpi_phdr[i].p_memsz;
+        }
+    return 1;
+}
+
+/* Take tcb's malloc cache (its words zeroed) for the next green thread. */
+static void exit_steal(void *tcb)
+{
+    if (!nmwords) return;
+    uintptr_t w[MWORDS];
+    int any = 0;
+    for (int i = 0; i < nmwords; i++) {
+        uintptr_t *p = (uintptr_t *)((char *)tcb + mword_off[i]);
+        w[i] = *p;
+        any |= w[i] != 0;
+    }
+    if (!any) return;
+    struct mcache *c = malloc(sizeof *c); /* from that cache itself: it goes with it */
+    if (!c) return;
+    for (int i = 0; i < nmwords; i++) {
+        c->w[i] = w[i];
+        *(uintptr_t *)((char *)tcb + mword_off[i]) = 0;
+    }
+    slock();
+    c->next = spare_caches;
+    spare_caches = c;
+    sunlock();
+}
+
+/* Which words of libc's TLS does a first malloc set? (tcache, the arena) */
+static void learn_malloc_words(void)
+{
+    struct libc_tls lt = {0, 0};
+    dl_iterate_phdr(find_libc_tls, &lt);
+    if (!lt.data || lt.memsz == 0 || lt.memsz > 4096) return;
+    char *tp = gp__tls_current();
+    ptrdiff_t base = (ptrdiff_t)(lt.data - (uintptr_t)tp);
+    void *scratch = gp__tls_new();
+    if (!scratch) return;
+    size_t n = lt.memsz / sizeof(uintptr_t);
+    uintptr_t *blk = (uintptr_t *)((char *)scratch + base);
+    uintptr_t before[512];
+    memcpy(before, blk, n * sizeof *before);
+    gp__tls_load(scratch);
+    void *volatile m = malloc(24); /* volatile: the pair must not be elided */
+    free(m);
+    gp__tls_load(tp);
+    int found = 0;
+    for (size_t i = 0; i < n; i++)
+        if (blk[i] != before[i]) {
+            if (found == MWORDS) { found = 0; break; } /* not what we expect: hand nothing on */
+            mword_off[found++] = base + (ptrdiff_t)(i * sizeof(uintptr_t));
+        }
+    nmwords = found;
+    /* the scratch block's cache goes to the first green thread */
+    exit_steal(scratch);
+    deallocate_tls(scratch, 1);
+}
+
+int gp__tls_setup(int want)
+{
+    gp__tls_mode = GP_TLS_SHARED;
+    gp__tls_gp_off = (char *)&gp__tls - (char *)gp__tls_current();
+    if (want == 0) return gp__tls_mode;
+    allocate_tls = dlvsym(RTLD_DEFAULT, "_dl_allocate_tls", "GLIBC_PRIVATE");
+    deallocate_tls = dlvsym(RTLD_DEFAULT, "_dl_deallocate_tls", "GLIBC_PRIVATE");
+    call_tls_dtors = dlvsym(RTLD_DEFAULT, "__call_tls_dtors", "GLIBC_PRIVATE");
+    const uint32_t *sz = dlvsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread", "GLIBC_PRIVATE");
+    long lo = field_offset("_thread_db_pthread_list");
+    if (!allocate_tls || !deallocate_tls || !sz || *sz < 64 || *sz > 65536 || lo < 64) {
+        gp_debugf("own TLS unavailable (this glibc does not offer its thread allocator): green threads share "
+                  "their worker's TLS");
+        return gp__tls_mode;
+    }
+    tcb_size = *sz;
+    list_off = (size_t)lo;
+    const ptrdiff_t *roff = dlsym(RTLD_DEFAULT, "__rseq_offset");
+    const unsigned *rsize = dlsym(RTLD_DEFAULT, "__rseq_size");
+    if (roff && rsize && *rsize >= 8 && *roff >= 0 && (size_t)*roff + 8 <= tcb_size) rseq_off = *roff;
+    snapshot = malloc(tcb_size);
+    if (!snapshot) return gp__tls_mode;
+    memcpy(snapshot, gp__tls_current(), tcb_size);
+    gp__tls_fsgsbase = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
+    gp__tls_mode = GP_TLS_OWN;
+    learn_malloc_words();
+    gp_debugf("own TLS per green thread: %zu-byte descriptor, thread pointer loaded by %s; malloc's cache "
+              "handed on in %d words", tcb_size, gp__tls_fsgsbase ? "wrfsbase" : "arch_prctl", nmwords);
+    return gp__tls_mode;
+}
+
+void *gp__tls_new(void)
+{
+    void **tcb = allocate_tls(NULL);
+    if (!tcb) return NULL;
+    void *dtv = tcb[1];
+    memcpy(tcb, snapshot, tcb_size);
+    tcb[0] = tcb;                  /* header.tcb */
+    tcb[1] = dtv;                  /* header.dtv: its own */
+    tcb[2] = tcb;                  /* header.self */
+    ((int *)tcb)[6] = 1;           /* header.multiple_threads */
+    void **link = (void **)((char *)tcb + list_off);
+    link[0] = link[1] = link;      /* an empty list: fork's unlink touches nothing else */
+    if (rseq_off >= 0) *(int32_t *)((char *)tcb + rseq_off + 4) = -2; /* cpu_id: ask the kernel */
+    struct gp_tls *t = gp__tls_of(tcb);
+    memset(t, 0, sizeof *t);
+    t->worker = 1;
+    if (nmwords) {
+        slock();
+        struct mcache *c = spare_caches;
+        if (c) spare_caches = c->next;
+        sunlock();
+        if (c) {
+            for (int i = 0; i < nmwords; i++) *(uintptr_t *)((char *)tcb + mword_off[i]) = c->w[i];
+            free(c);
+        }
+    }
+    return tcb;
+}
+
+void gp__tls_exit_current(void)
+{
+    if (call_tls_dtors) call_tls_dtors();
+    exit_steal(gp__tls_current());
+}
+
+void gp__tls_free(void *tcb)
+{
+    deallocate_tls(tcb, 1);
+}
