@@ -189,6 +189,7 @@ int gp_sync_wake(const void *key, int n);
  * reacquire(ctx). 0, -ETIMEDOUT, or reacquire's error. */
 int gp_cond_wait(const void *key, void (*release)(void *ctx), int (*reacquire)(void *ctx), void *ctx, gp_deadline dl);
 enum { GP_INTR_NONE = 0, GP_INTR_ALWAYS = 2 }; /* as gp_intr: never / EINTR */
+enum { GP_INTR_CANCEL = 4 }; /* or'ed in: the wait is a cancellation point (sem_wait) */
 void gp_key_dtor(unsigned key, void (*dtor)(void *));
 void *gp_tsd_get(unsigned key);
 int gp_tsd_set(unsigned key, const void *v);
@@ -222,6 +223,9 @@ int gp_runtime_handler(void *fn);
 /* ---- settings and diagnostics -------------------------------------------- */
 void gp_configure(size_t default_stack, int debug);
 void gp_configure_monitor(int stats, long monitor_ms, int trace_calls);
+/* GPATCH_SHUFFLE=SEED (a testing aid): perturb the scheduler's choices
+ * reproducibly from seed; 0 leaves them alone */
+void gp_configure_shuffle(uint64_t seed);
 void gp_debugf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int gp_debug_on;
 

@@ -55,6 +55,56 @@
 
 #define BUDGET 1024
 #define SCHED_STACK (256u * 1024)
+#define SLICE_NS (2 * 1000000LL)
+
+/* ---- GPATCH_SHUFFLE: a private PRNG, worker only ------------------------ */
+int gp__shuffle_on;
+static uint64_t shuffle_state;
+
+/* any thread, before the first gthread exists (the shim's constructor) */
+void gp_configure_shuffle(uint64_t seed)
+{
+    if (!seed) return;
+    /* splitmix64 of the seed: no all-zero state for the xorshift below */
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    shuffle_state = (z ^ (z >> 31)) | 1;
+    gp__shuffle_on = 1;
+    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("shuffle: seed %llu", (unsigned long long)seed);
+}
+
+/* worker only: the next number of the seed's stream (xorshift64) */
+static uint64_t shuffle_next(void)
+{
+    uint64_t x = shuffle_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return shuffle_state = x;
+}
+
+/* worker only: true one time in n, when shuffling */
+static inline int shuffle_one_in(unsigned n)
+{
+    return GP_UNLIKELY(gp__shuffle_on) && shuffle_next() % n == 0;
+}
+
+/* worker only: g (now GT_READY) joins the run queue: at the tail, or under
+ * GPATCH_SHUFFLE at the head one time in two */
+static inline void runq_push(struct gp_worker *w, struct gp_gthread *g)
+{
+    if (GP_UNLIKELY(gp__shuffle_on) && (shuffle_next() & 1))
+        gp_list_push(w->runq.next, &g->runq); /* before the first: the new head */
+    else
+        gp_list_push(&w->runq, &g->runq);
+}
+
+/* a fresh budget of direct switches; shorter and random under GPATCH_SHUFFLE */
+static inline int fresh_budget(void)
+{
+    return GP_UNLIKELY(gp__shuffle_on) ? 1 + (int)(shuffle_next() % BUDGET) : BUDGET;
+}
 
 __thread struct gp_tls gp__tls __attribute__((tls_model("initial-exec")));
 struct gp_worker *gp__w;
@@ -85,8 +135,8 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
 {
     struct gp_worker *w = gp__w;
     struct gp_gthread *from = w->cur;
-    if (to == from) {
-        from->state = GT_RUNNING;
+    if (to == from) { /* it yielded and was the first ready one */
+        gp__set_state(from, GT_BIT(GT_READY), GT_RUNNING);
         return;
     }
     gp__stats.switches++;
@@ -97,7 +147,7 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
     gp__tls.last = to->last;
     w->cur = to;
     if (to != &w->sched) {
-        to->state = GT_RUNNING;
+        gp__set_state(to, GT_BIT(GT_READY), GT_RUNNING);
         gp__tls.managed = w->nlive > 1 && !to->foreign;
     } else {
         gp__tls.managed = 0;
@@ -123,17 +173,59 @@ static struct gp_gthread *next_to_run(void)
     return &w->sched;
 }
 
+/* worker only (a gthread or the scheduler context) */
 void gp__ready(struct gp_gthread *g, int result)
 {
     struct gp_worker *w = gp__w;
-    if (g->state != GT_PARKED) return;
-    g->state = GT_READY;
+    if (g->state != GT_PARKED) {
+        /* A wait that did not park is yielding (gp__wait_skipped) with its
+         * registrations still in place: a wake that reaches it meanwhile is
+         * its result, as if it had parked for that long, instead of being
+         * lost (a waker that dequeued it counts it as woken). */
+        if (g->skipping && g->wake == -ETIMEDOUT) g->wake = result;
+        return;
+    }
+    gp__set_state(g, GT_BIT(GT_PARKED), GT_READY);
     g->wake = result;
-    gp_list_push(&w->runq, &g->runq);
+    runq_push(w, g);
     /* From a loop callback: make uv_run return instead of going on to block
      * in epoll_wait (UV_RUN_ONCE blocks after running due timers at its top
      * if no I/O callback ran). */
     if (w->cur == &w->sched) uv_stop(&w->loop);
+}
+
+/* gthread only. The current gthread gives the worker up if anyone else can
+ * run: onto the run queue (its tail) and to the next ready one. With nobody
+ * ready it goes on, but one call in BUDGET (or once its time slice is over)
+ * it goes round the loop, so that the timer or the fd event that would ready
+ * someone is seen: a gthread spinning on waits that never park must not
+ * starve a sleeper either. */
+static void yield_now(struct gp_worker *w, struct gp_gthread *g)
+{
+    if (gp_list_empty(&w->runq) && !shuffle_one_in(4)) {
+        if (--w->budget > 0) return;
+    }
+    gp__set_state(g, GT_BIT(GT_RUNNING), GT_READY);
+    runq_push(w, g);
+    switch_to(next_to_run());
+}
+
+void gp__wait_skipped(void)
+{
+    struct gp_worker *w = gp__w;
+    yield_now(w, w->cur);
+}
+
+/* Returns without parking, result r, after yielding (gp__wait_skipped):
+ * the registrations the caller made stay in place meanwhile, and a wake
+ * that comes through them replaces a -ETIMEDOUT (gp__ready). */
+static int park_skipped(struct gp_worker *w, struct gp_gthread *g, int r)
+{
+    g->wake = r;
+    g->skipping = 1;
+    yield_now(w, g);
+    g->skipping = 0;
+    return g->wake;
 }
 
 int gp__park(const char *reason, gp_deadline dl, int intr)
@@ -141,40 +233,50 @@ int gp__park(const char *reason, gp_deadline dl, int intr)
     struct gp_worker *w = gp__w;
     struct gp_gthread *g = w->cur;
     GP_ASSERT(g != &w->sched);
-    if (intr != GP_NOINTR && g->cancelled && !g->cancel_off) gp_thread_exit_unwinding(PTHREAD_CANCELED);
+    int cancelpt = intr & GP_CANCELPT;
+    intr &= GP_INTR_MASK;
+    if (cancelpt && g->cancelled && !g->cancel_off) return -ECANCELED; /* pending: act now */
     if (GP_UNLIKELY(g->sigpend) && intr != GP_NOINTR) { /* handled while this call ran */
         int p = g->sigpend;
         g->sigpend = 0;
-        if (p == 2 || intr == GP_NORESTART) return -EINTR;
+        if (p == 2 || intr == GP_NORESTART) return park_skipped(w, g, -EINTR);
     }
-    if (dl == 0) return -ETIMEDOUT;
+    if (dl == 0) return park_skipped(w, g, -ETIMEDOUT);
     if (dl > 0) {
-        if (dl <= gp_now()) return -ETIMEDOUT;
+        if (dl <= gp_now()) return park_skipped(w, g, -ETIMEDOUT);
         gp__timer_arm(g, dl);
     }
-    g->state = GT_PARKED;
+    gp__set_state(g, GT_BIT(GT_RUNNING), GT_PARKED);
     g->reason = reason;
     g->intr = intr;
+    g->cancelpt = cancelpt;
     g->wake = 0;
     if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d parks: %s", g->id, reason);
     if (GP_UNLIKELY(gp__stats_on)) gp__stat_park(reason);
     switch_to(next_to_run());
     if (dl > 0) gp__timer_disarm(g);
     g->intr = GP_NOINTR;
+    g->cancelpt = 0;
     g->reason = NULL;
-    if (g->wake == -ECANCELED && g->cancelled && !g->cancel_off) gp_thread_exit_unwinding(PTHREAD_CANCELED);
+    /* GPATCH_SHUFFLE: now and then let others run between the wake and the
+     * caller's look at what woke it (its registrations are still there) */
+    if (shuffle_one_in(8)) return park_skipped(w, g, g->wake);
     return g->wake;
 }
 
+_Noreturn void gp__cancel_exit(void)
+{
+    struct gp_gthread *g = gp__w->cur;
+    g->in_call = 0;
+    gp_thread_exit_unwinding(PTHREAD_CANCELED);
+}
+
+/* gthread only (a no-op elsewhere): sched_yield, and spinning locks */
 int gp_yield(void)
 {
     struct gp_worker *w = gp__w;
     if (!w || w->cur == &w->sched) return 0;
-    struct gp_gthread *g = w->cur;
-    if (gp_list_empty(&w->runq) && --w->budget > 0) return 0; /* nobody else to run */
-    g->state = GT_READY;
-    gp_list_push(&w->runq, &g->runq);
-    switch_to(next_to_run());
+    yield_now(w, w->cur);
     return 0;
 }
 
@@ -228,7 +330,7 @@ static int run_head(struct gp_worker *w)
 {
     struct gp_list *n = gp_list_pop(&w->runq);
     if (!n) return 0;
-    w->budget = BUDGET;
+    w->budget = fresh_budget();
     switch_to(gp_container(n, struct gp_gthread, runq));
     return 1;
 }
@@ -246,6 +348,7 @@ void gp__run_ready(void)
 {
     struct gp_worker *w = gp__w;
     if (w->cur != &w->sched || gp_list_empty(&w->runq)) return;
+    if (shuffle_one_in(4)) return; /* GPATCH_SHUFFLE: leave them for the turn's end */
     /* away from the loop from the first of these runs to the turn's end
      * (loop_turn): the rest of the turn only polls without waiting */
     if (!w->away_since) __atomic_store_n(&w->away_since, gp_now(), __ATOMIC_RELEASE);
@@ -314,7 +417,7 @@ int gp__start(void)
     }
     g0->handle = inherited ? inherited : w->os_thread; /* main keeps its pthread_t */
     g0->id = 0;
-    g0->state = GT_RUNNING;
+    gp__set_state(g0, GT_BIT(GT_FREE), GT_RUNNING);
     uv_timer_init(&w->loop, &g0->timer);
     g0->timer.data = g0;
     gp_list_push(&w->all, &g0->all);
@@ -383,8 +486,8 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
     g->sigmask = a->sigmask;
     g->id = w->next_id++;
     g->ctx = make_fcontext((char *)g->stack_lo + g->stack_size, g->stack_size, gthread_entry);
-    g->state = GT_READY;
-    gp_list_push(&w->runq, &g->runq);
+    gp__set_state(g, GT_BIT(GT_FREE), GT_READY);
+    runq_push(w, g);
     gp_list_push(&w->all, &g->all);
     w->nlive++;
     gp__stats.created++;
@@ -399,10 +502,10 @@ void gp_thread_exit(void *ret)
 {
     struct gp_worker *w = gp__w;
     struct gp_gthread *g = w->cur;
-    GP_ASSERT(g != &w->sched && g->state == GT_RUNNING);
+    GP_ASSERT(g != &w->sched);
     if (g->tsd) gp__tsd_run_dtors(g);
     g->ret = ret;
-    g->state = GT_DEAD;
+    gp__set_state(g, GT_BIT(GT_RUNNING), GT_DEAD);
     gp_list_del(&g->all);
     w->nlive--;
     if (g->joiner) gp__ready(g->joiner, 0);
@@ -416,7 +519,8 @@ int gp_sleep(gp_deadline dl)
     struct gp_gthread *g = gp__call_begin();
     int r;
     for (;;) { /* a spurious wake-up does not end a sleep */
-        r = gp__park("sleep", dl, GP_NORESTART);
+        r = gp__park("sleep", dl, GP_NORESTART | GP_CANCELPT);
+        if (r == -ECANCELED) gp__cancel_exit();
         if (r == -EINTR) break;
         if (r == -ETIMEDOUT || dl < 0 || gp_now() >= dl) {
             r = 0;
@@ -452,16 +556,17 @@ void gp_fork_child(void)
  * it a thread that never has to wait starves everyone (a CPython thread
  * feeding itself work never lets a sleeping main thread wake). The coarse
  * clock is read from the vDSO's memory, not a system call. */
-#define SLICE_NS (2 * 1000000LL)
 void gp_preempt_check(void)
 {
     struct gp_worker *w = gp__w;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    if ((gp_deadline)ts.tv_sec * GP_NSEC + ts.tv_nsec - w->away_since < SLICE_NS) return;
+    /* GPATCH_SHUFFLE: a random slice, from nothing to the full one */
+    int64_t slice = GP_UNLIKELY(gp__shuffle_on) ? (int64_t)(shuffle_next() % SLICE_NS) : SLICE_NS;
+    if ((gp_deadline)ts.tv_sec * GP_NSEC + ts.tv_nsec - w->away_since < slice) return;
     struct gp_gthread *g = w->cur;
-    g->state = GT_READY;
-    gp_list_push(&w->runq, &g->runq);
+    gp__set_state(g, GT_BIT(GT_RUNNING), GT_READY);
+    runq_push(w, g);
     w->budget = 0;
     switch_to(&w->sched);
 }

@@ -77,10 +77,19 @@ int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl)
     if (g->joiner && g->joiner != self) return -EINVAL;
     if (self->joiner == g) return -EDEADLK; /* joining each other */
     while (g->state != GT_DEAD) {
-        if (dl == 0) return -EBUSY;
+        if (dl == 0) {
+            gp__wait_skipped(); /* a join that did not wait: let the target run */
+            if (g->state == GT_DEAD) break;
+            return -EBUSY;
+        }
         g->joiner = self;
-        int r = gp__park("pthread_join", dl, GP_NOINTR);
+        /* a cancellation point, as glibc's: the target stays joinable */
+        int r = gp__park("pthread_join", dl, GP_NOINTR | GP_CANCELPT);
         if (g->state == GT_DEAD) break;
+        if (r == -ECANCELED) {
+            g->joiner = NULL;
+            gp__cancel_exit();
+        }
         if (r == -ETIMEDOUT) {
             g->joiner = NULL;
             return -ETIMEDOUT;
@@ -108,12 +117,21 @@ int gp_thread_alive(uintptr_t h)
     return g && g->state != GT_DEAD ? 0 : -ESRCH;
 }
 
+/* gthread only. Deferred cancellation, as glibc's default: the target
+ * acts on it at its next cancellation point, or at once if it is parked in
+ * one (its park returns -ECANCELED; the waiting code undoes what it
+ * registered, a condition wait takes its mutex back, then gp__cancel_exit
+ * runs the cleanup handlers). Cancellation points here: fd waits (read,
+ * write, accept, connect... poll, select, epoll_wait, sigwait), sleeps
+ * (nanosleep, pause, sigsuspend), pthread_cond_wait and timedwait, sem_wait,
+ * pthread_join; not mutex, rwlock, once or barrier waits (POSIX lists none
+ * of them), nor calls run by a pool helper (the job must finish either way). */
 int gp_thread_cancel(uintptr_t h)
 {
     struct gp_gthread *g = gp__gthread_from_handle(h);
     if (!g) return -ESRCH;
     g->cancelled = 1;
-    if (!g->cancel_off && g->state == GT_PARKED && g->intr != GP_NOINTR) gp__ready(g, -ECANCELED);
+    if (!g->cancel_off && g->state == GT_PARKED && g->cancelpt) gp__ready(g, -ECANCELED);
     return 0;
 }
 
