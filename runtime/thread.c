@@ -77,11 +77,7 @@ int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl)
     if (g->joiner && g->joiner != self) return -EINVAL;
     if (self->joiner == g) return -EDEADLK; /* joining each other */
     while (g->state != GT_DEAD) {
-        if (dl == 0) {
-            gp__wait_skipped(); /* a join that did not wait: let the target run */
-            if (g->state == GT_DEAD) break;
-            return -EBUSY;
-        }
+        if (dl == 0) return -EBUSY; /* tryjoin: a try, like trylock, not a wait */
         g->joiner = self;
         /* a cancellation point, as glibc's: the target stays joinable */
         int r = gp__park("pthread_join", dl, GP_NOINTR | GP_CANCELPT);
