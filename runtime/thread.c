@@ -66,6 +66,7 @@ uintptr_t gp_thread_self(void)
     return gp__w->cur->handle;
 }
 
+/* gthread only; a cancellation point (tryjoin, dl == 0, is not a wait) */
 int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl)
 {
     struct gp_worker *w = gp__w;
