@@ -121,8 +121,8 @@
  * While it yields, such a wait's registrations are still in place (its
  * queue entry in sync.c, its joiner pointer): a wake that comes through them
  * finds it READY, with g->skipping set, and becomes the wait's result
- * instead of -ETIMEDOUT (gp__ready). A waker that took the entry off its
- * queue has counted it as woken: that wake is not lost.
+ * instead of -ETIMEDOUT or -EINTR (gp__ready). A waker that took the entry
+ * off its queue has counted it as woken: that wake is not lost.
  *
  * Cancellation
  * ------------
@@ -134,7 +134,12 @@
  * first takes back what it registered on its own stack (a sync queue entry,
  * fd waiter records, a joiner pointer), a condition waiter re-acquires its
  * mutex (POSIX: the cleanup handlers run with it held), and only then
- * gp__cancel_exit runs the cleanup handlers and ends the gthread.
+ * gp__cancel_exit runs the cleanup handlers and ends the gthread. Between
+ * the cancel's gp__ready and its running, a condition or semaphore waiter
+ * is still queued and a wake may pick it (and be ignored: it is no longer
+ * parked); so a cancelled sync waiter passes one wake on to the next waiter
+ * before it exits, as glibc's cancelled condition waiter does. At worst
+ * that wake is spurious, which both objects allow.
  * Cancellation points: fd waits (read, write, accept, connect, send, recv...),
  * gp_poll (poll, select, epoll_wait, sigwait...), sleeps (nanosleep, pause,
  * sigsuspend), condition waits, sem_wait, pthread_join. Not: mutex, rwlock,
@@ -340,11 +345,12 @@ void gp__ready(struct gp_gthread *g, int result)
 {
     struct gp_worker *w = gp__w;
     if (g->state != GT_PARKED) {
-        /* A wait that did not park is yielding (gp__wait_skipped) with its
-         * registrations still in place: a wake that reaches it meanwhile is
-         * its result, as if it had parked for that long, instead of being
-         * lost (a waker that dequeued it counts it as woken). */
-        if (g->skipping && g->wake == -ETIMEDOUT) g->wake = result;
+        /* A wait that did not park is yielding (park_skipped) with its
+         * registrations still in place: a wake that reaches it meanwhile
+         * replaces the -ETIMEDOUT or -EINTR it was going to return, as if it
+         * had parked for that long, instead of being lost (a waker that
+         * dequeued it counts it as woken). */
+        if (g->skipping && g->wake != 0) g->wake = result;
         return;
     }
     gp__set_state(g, GT_BIT(GT_PARKED), GT_READY);
@@ -379,9 +385,9 @@ void gp__wait_skipped(void)
     yield_now(w, w->cur);
 }
 
-/* Returns without parking, result r, after yielding (gp__wait_skipped):
- * the registrations the caller made stay in place meanwhile, and a wake
- * that comes through them replaces a -ETIMEDOUT (gp__ready). */
+/* gthread only. Returns without parking, result r, after yielding
+ * (yield_now): the registrations the caller made stay in place meanwhile,
+ * and a wake that comes through them replaces a non-zero r (gp__ready). */
 static int park_skipped(struct gp_worker *w, struct gp_gthread *g, int r)
 {
     g->wake = r;

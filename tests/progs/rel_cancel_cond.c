@@ -83,6 +83,21 @@ static void *sem_waiter(void *arg)
     return NULL;
 }
 
+/* takes a ticket when there is one; cancellable while it waits */
+static int tickets, took;
+static void *ticket_waiter(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&m);
+    pthread_cleanup_push(unlock_handler, NULL);
+    waiting++;
+    while (!tickets) pthread_cond_wait(&c, &m);
+    tickets--;
+    took++;
+    pthread_cleanup_pop(1);
+    return NULL;
+}
+
 static void *forever(void *arg)
 {
     (void)arg;
@@ -163,6 +178,37 @@ int main(void)
     pthread_cond_broadcast(&c);
     pthread_mutex_unlock(&m);
     report("cancel pending at pthread_cond_wait", t, N);
+
+    /* a cancel and a signal in one critical section: whoever the signal
+     * picked, one of the others ends up taking the ticket (a cancelled
+     * waiter that took the signal passes it on) */
+    for (int round = 0; round < 3; round++) {
+        reset();
+        tickets = took = 0;
+        for (int i = 0; i < N; i++) pthread_create(&t[i], NULL, ticket_waiter, NULL);
+        wait_for(N);
+        pthread_mutex_lock(&m);
+        pthread_cancel(t[0]);
+        tickets = 1;
+        pthread_cond_signal(&c);
+        pthread_mutex_unlock(&m);
+        void *ret;
+        pthread_join(t[0], &ret);
+        for (;;) {
+            pthread_mutex_lock(&m);
+            int done = took;
+            pthread_mutex_unlock(&m);
+            if (done) break;
+            usleep(1000);
+        }
+        pthread_mutex_lock(&m);
+        tickets = N - 2;
+        pthread_cond_broadcast(&c);
+        pthread_mutex_unlock(&m);
+        for (int i = 1; i < N; i++) pthread_join(t[i], NULL);
+        printf("cancel and signal together: first %s, the ticket taken, %d took one in all\n",
+               ret == PTHREAD_CANCELED ? "canceled" : "not canceled", took);
+    }
 
     reset();
     for (int i = 0; i < N; i++) pthread_create(&t[i], NULL, sem_waiter, NULL);
