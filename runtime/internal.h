@@ -139,14 +139,15 @@ void gp__wait_skipped(void);
 _Noreturn void gp__cancel_exit(void);
 /* The one place a gthread's state changes: g must be in one of the states
  * of from (GT_BIT masks). A breach is a runtime bug: fatal, with the line. */
-#define gp__set_state(g, from, to)                                                            \
-    do {                                                                                       \
-        struct gp_gthread *g_ = (g);                                                           \
-        if (GP_UNLIKELY(!(GT_BIT(g_->state) & (from))))                                        \
-            gp__fatal("gthread %d: state %d -> %d not allowed (%s:%d)", g_->id, g_->state, to, \
-                      __FILE__, __LINE__);                                                     \
-        g_->state = (to);                                                                      \
+#define gp__set_state(g, from, to)                                             \
+    do {                                                                        \
+        struct gp_gthread *g_ = (g);                                            \
+        if (GP_UNLIKELY(!(GT_BIT(g_->state) & (from))))                         \
+            gp__bad_state(g_, to, __FILE__, __LINE__);                          \
+        g_->state = (to);                                                       \
     } while (0)
+_Noreturn void gp__bad_state(struct gp_gthread *g, int to, const char *file, int line)
+    __attribute__((cold, noinline));
 void gp__update_managed(void);
 void gp__run_ready(void); /* from an fd event's callback: run the ready gthreads now */
 void gp__signals(void);   /* act on signal handlers that ran */

@@ -273,6 +273,12 @@ __thread struct gp_tls gp__tls __attribute__((tls_model("initial-exec")));
 struct gp_worker *gp__w;
 static struct gp_worker the_worker;
 
+/* worker only: a transition the contract does not allow (gp__set_state) */
+void gp__bad_state(struct gp_gthread *g, int to, const char *file, int line)
+{
+    gp__fatal("gthread %d: state %d -> %d is not allowed (%s:%d)", g->id, g->state, to, file, line);
+}
+
 /* worker only: recompute gp__tls.managed after nlive or foreign changed */
 void gp__update_managed(void)
 {
@@ -368,7 +374,7 @@ void gp__ready(struct gp_gthread *g, int result)
  * it goes round the loop, so that the timer or the fd event that would ready
  * someone is seen: a gthread spinning on waits that never park must not
  * starve a sleeper either. */
-static void yield_now(struct gp_worker *w, struct gp_gthread *g)
+static inline __attribute__((always_inline)) void yield_now(struct gp_worker *w, struct gp_gthread *g)
 {
     if (gp_list_empty(&w->runq) && !shuffle_one_in(4)) {
         if (--w->budget > 0) return;
