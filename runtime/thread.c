@@ -132,6 +132,7 @@ int gp_thread_cancel(uintptr_t h)
     return 0;
 }
 
+/* gthread only: pthread_testcancel */
 int gp_test_cancel(void)
 {
     struct gp_gthread *g = gp__w->cur;
@@ -141,10 +142,13 @@ int gp_test_cancel(void)
 
 static void (*unwinder)(void *top);
 
+/* any thread, once (the shim registers its cleanup-record unwinder) */
 void gp_set_unwinder(void (*unwind)(void *top)) { unwinder = unwind; }
 
+/* gthread only */
 void **gp_cleanup_top(void) { return &gp__w->cur->cleanup_top; }
 
+/* gthread only: pthread_exit, and cancellation (gp__cancel_exit) */
 void gp_thread_exit_unwinding(void *ret)
 {
     struct gp_gthread *g = gp__w->cur;
@@ -154,11 +158,14 @@ void gp_thread_exit_unwinding(void *ret)
     gp_thread_exit(ret);
 }
 
+/* gthread only: its cleanup handlers have run */
 void gp_thread_exit_recorded(void)
 {
     gp_thread_exit(gp__w->cur->exit_value);
 }
 
+/* gthread only. Enabling does not act on a pending cancel: the next
+ * cancellation point does (deferred cancellation, as glibc) */
 int gp_thread_setcancelstate(int enable, int *old)
 {
     struct gp_gthread *g = gp__w->cur;
