@@ -330,9 +330,8 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
     *h_errno_at = from->herr;
 }
 
-/* Who runs when the current gthread stops: the next ready one, directly,
- * while the budget lasts; otherwise the scheduler. */
-/* gthread only */
+/* gthread only. Who runs when the current gthread stops: the next ready
+ * one, directly, while the budget lasts; otherwise the scheduler. */
 static struct gp_gthread *next_to_run(void)
 {
     struct gp_worker *w = gp__w;
@@ -370,8 +369,8 @@ void gp__ready(struct gp_gthread *g, int result)
 
 /* gthread only. The current gthread gives the worker up if anyone else can
  * run: onto the run queue (its tail) and to the next ready one. With nobody
- * ready it goes on, but one call in BUDGET (or once its time slice is over)
- * it goes round the loop, so that the timer or the fd event that would ready
+ * ready it goes on, but spends the budget as a switch would, and once it is
+ * spent goes round the loop, so that the timer or the fd event that would ready
  * someone is seen: a gthread spinning on waits that never park must not
  * starve a sleeper either. */
 static inline __attribute__((always_inline)) void yield_now(struct gp_worker *w, struct gp_gthread *g)
@@ -463,8 +462,8 @@ int gp_yield(void)
  * If that gthread is parked in an interruptible call, the call returns
  * EINTR (or, for a restartable call under an SA_RESTART handler, goes on
  * waiting); if it is between two attempts of a blocking call, its next park
- * does; if it is computing, nothing is interrupted, as stock. */
-/* Scheduler context (the loop's async callback, sched_main). The note
+ * does; if it is computing, nothing is interrupted, as stock.
+ * Scheduler context (the loop's async callback, sched_main). The note
  * (gp_signal_note, maybe on another OS thread) is taken with exchanges,
  * acquire: pending first, the signal set last, so a handler that runs in
  * between leaves a pending flag whose bits were taken already (an empty set
