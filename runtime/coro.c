@@ -68,7 +68,7 @@ struct gp_gthread *gp__gthread_alloc(void)
 void gp__gthread_free(struct gp_gthread *g)
 {
     g->magic = 0;
-    g->state = GT_FREE;
+    gp__set_state(g, GT_BIT(GT_DEAD) | GT_BIT(GT_FREE), GT_FREE); /* FREE: its creation failed */
     gp_list_push(&free_records, &g->runq);
 }
 

@@ -248,8 +248,9 @@ static int wait_fd(struct fdent *e, int events, gp_deadline dl, int intr)
     int r = watch(e, events);
     if (r != 0) return r;
     gp_list_push(&e->waiters, &wt.link);
-    r = gp__park("fd", dl, intr);
+    r = gp__park("fd", dl, intr | GP_CANCELPT);
     gp_list_del(&wt.link);
+    if (r == -ECANCELED) gp__cancel_exit(); /* read, write, accept...: cancellation points */
     return r;
 }
 
@@ -356,7 +357,10 @@ static int poll_loop(struct gp_pollop *op)
     for (;;) {
         r = op->attempt(op); /* validates the arguments before we touch them */
         if (r != 0) break;
-        if (op->deadline == 0 || (op->deadline > 0 && gp_now() >= op->deadline)) break;
+        if (op->deadline == 0 || (op->deadline > 0 && gp_now() >= op->deadline)) {
+            gp__wait_skipped(); /* nothing ready and no time to wait: others run */
+            break;
+        }
         if (op->nwait > 16 && ws == local && !(ws = malloc(op->nwait * sizeof *ws))) {
             ws = local;
             r = -ENOMEM;
@@ -371,8 +375,12 @@ static int poll_loop(struct gp_pollop *op)
             gp_list_push(&e->waiters, &ws[nw].link);
             nw++;
         }
-        int w = gp__park("poll", op->deadline, GP_NORESTART);
+        int w = gp__park("poll", op->deadline, GP_NORESTART | GP_CANCELPT);
         for (nfds_t i = 0; i < nw; i++) gp_list_del(&ws[i].link);
+        if (w == -ECANCELED) { /* poll, select, epoll_wait, sigwait: cancellation points */
+            if (ws != local) free(ws);
+            gp__cancel_exit();
+        }
         if (w == -EINTR) {
             r = -EINTR;
             break;

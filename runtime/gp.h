@@ -180,15 +180,19 @@ void gp_fd_flags_changed(int fd);
 /* ---- synchronisation objects (sync.c) ------------------------------------ */
 /* Wait on the object at key: try(ctx) returns 0 (got it), -EAGAIN (not yet)
  * or another -errno (returned). Parks between tries until gp_sync_wake(key),
- * dl (then -ETIMEDOUT), or, if intr, a signal (-EINTR). poll_ns > 0 also
- * tries again that often, for wakers that may not call gp_sync_wake. */
+ * dl (then -ETIMEDOUT), or, if intr, a signal (-EINTR); with GP_INTR_CANCEL
+ * or'ed into intr a pending cancel ends the gthread there. poll_ns > 0 also
+ * tries again that often, for wakers that may not call gp_sync_wake. A dl
+ * already passed still yields before the last try. */
 int gp_sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadline dl, int intr, int64_t poll_ns);
 /* Wake up to n gthreads waiting on key, from any thread; returns how many. */
 int gp_sync_wake(const void *key, int n);
 /* Condition wait: queue on key, release(ctx), park until woken or dl,
- * reacquire(ctx). 0, -ETIMEDOUT, or reacquire's error. */
+ * reacquire(ctx). 0, -ETIMEDOUT, or reacquire's error. A cancellation
+ * point: a cancelled waiter reacquires, then runs its cleanup handlers. */
 int gp_cond_wait(const void *key, void (*release)(void *ctx), int (*reacquire)(void *ctx), void *ctx, gp_deadline dl);
 enum { GP_INTR_NONE = 0, GP_INTR_ALWAYS = 2 }; /* as gp_intr: never / EINTR */
+enum { GP_INTR_CANCEL = 4 }; /* or'ed in: the wait is a cancellation point (sem_wait) */
 void gp_key_dtor(unsigned key, void (*dtor)(void *));
 void *gp_tsd_get(unsigned key);
 int gp_tsd_set(unsigned key, const void *v);
@@ -222,6 +226,9 @@ int gp_runtime_handler(void *fn);
 /* ---- settings and diagnostics -------------------------------------------- */
 void gp_configure(size_t default_stack, int debug);
 void gp_configure_monitor(int stats, long monitor_ms, int trace_calls);
+/* GPATCH_SHUFFLE=SEED (a testing aid): perturb the scheduler's choices
+ * reproducibly from seed; 0 leaves them alone */
+void gp_configure_shuffle(uint64_t seed);
 void gp_debugf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int gp_debug_on;
 

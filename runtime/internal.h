@@ -32,11 +32,21 @@ static inline struct gp_list *gp_list_pop(struct gp_list *l)
 #define gp_container(ptr, type, field) ((type *)((char *)(ptr) - offsetof(type, field)))
 
 /* ---- a green thread --------------------------------------------------- */
+/* A gthread's state; the transitions allowed are drawn in sched.c's essay
+ * and checked by gp__set_state, the only code that changes g->state. */
 enum gp_state { GT_FREE, GT_READY, GT_RUNNING, GT_PARKED, GT_DEAD };
+#define GT_BIT(s) (1u << (s))
 /* How a park reacts to a signal handler: not at all (joins, locks), like a
  * restartable call (resumes waiting if the handler had SA_RESTART), or like a
  * call that is never restarted (sleep, poll, socket calls with a timeout). */
 enum gp_intr { GP_NOINTR, GP_RESTARTABLE, GP_NORESTART };
+#define GP_INTR_MASK 3
+/* Or'ed into a park's intr: the wait is a cancellation point. Whether a
+ * signal interrupts a wait and whether pthread_cancel ends it are separate
+ * questions (pthread_cond_wait: never EINTR, but cancellable). A park with it
+ * returns -ECANCELED; its caller undoes what it registered (a queue entry on
+ * its stack, a joiner) and then calls gp__cancel_exit. */
+#define GP_CANCELPT GP_INTR_CANCEL
 
 #define GT_MAGIC 0x67746872u /* "gthr" */
 
@@ -50,6 +60,8 @@ struct gp_gthread {
     const char *last;         /* its last hooked call (gp__tls.last while it runs) */
     int wake;                 /* result handed over by gp__ready */
     int intr;                 /* enum gp_intr of the current park */
+    int cancelpt;             /* the current park is a cancellation point */
+    int skipping;             /* yielding inside a wait that did not park (sched.c) */
     int in_call;              /* inside a blocking call (gp_io, gp_poll, gp_sleep, a sync wait) */
     int sigpend;              /* a handler ran while it was in that call: 1 SA_RESTART, 2 not */
     uint64_t sigmask;         /* its own signal mask (not main's: main keeps the OS thread's) */
@@ -111,10 +123,31 @@ void gp__monitor_start(struct gp_worker *w);
 
 /* sched.c */
 int gp__start(void);
+/* worker, gthread or scheduler context: g (parked) becomes ready with result */
 void gp__ready(struct gp_gthread *g, int result);
-/* Park the current gthread until gp__ready, dl, or a signal (per intr).
- * Returns the wake result: 0, -ETIMEDOUT, -EINTR, or what gp__ready gave. */
+/* gthread only. Park the current gthread until gp__ready, dl, or a signal
+ * (per intr & GP_INTR_MASK), or a cancel (if intr & GP_CANCELPT). Returns
+ * the wake result: 0, -ETIMEDOUT, -EINTR, -ECANCELED, or what gp__ready
+ * gave. A park that returns at once (deadline passed, signal already
+ * handled) yields first, as gp__wait_skipped. */
 int gp__park(const char *reason, gp_deadline dl, int intr);
+/* gthread only. A wait that returns without parking: let whoever is ready
+ * run, and now and then the loop turn (the contract in sched.c). */
+void gp__wait_skipped(void);
+/* gthread only: a cancellation point was reached with a cancel pending and
+ * its registrations undone: run the cleanup handlers and exit. */
+_Noreturn void gp__cancel_exit(void);
+/* The one place a gthread's state changes: g must be in one of the states
+ * of from (GT_BIT masks). A breach is a runtime bug: fatal, with the line. */
+#define gp__set_state(g, from, to)                                             \
+    do {                                                                        \
+        struct gp_gthread *g_ = (g);                                            \
+        if (GP_UNLIKELY(!(GT_BIT(g_->state) & (from))))                         \
+            gp__bad_state(g_, to, __FILE__, __LINE__);                          \
+        g_->state = (to);                                                       \
+    } while (0)
+_Noreturn void gp__bad_state(struct gp_gthread *g, int to, const char *file, int line)
+    __attribute__((cold, noinline));
 void gp__update_managed(void);
 void gp__run_ready(void); /* from an fd event's callback: run the ready gthreads now */
 void gp__signals(void);   /* act on signal handlers that ran */
@@ -153,6 +186,9 @@ void gp__sync_fork_reset(void);
 
 /* pool.c */
 void gp__pool_fork_reset(void);
+
+/* GPATCH_SHUFFLE (sched.c): 0, or the seed's stream is perturbing choices */
+extern int gp__shuffle_on;
 
 /* fdtable.c */
 void gp__fd_fork_reset(void);

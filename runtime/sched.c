@@ -42,6 +42,169 @@
  * than one gthread is alive: a lone gthread could not let anyone else run,
  * so its blocking calls go straight to libc, which keeps programs that never
  * create a thread exactly as they were.
+ *
+ * The contract
+ * ============
+ * What follows is the rule book; code that breaks it is the bug, whatever a
+ * test says.
+ *
+ * Who may call what
+ * -----------------
+ * There are four kinds of caller, and each runtime function says in one line
+ * above it which it accepts:
+ *  - "gthread only": a green thread running on its worker (gp__tls.worker
+ *    and w->cur is not the scheduler). Everything that parks or yields:
+ *    gp__park, gp__wait_skipped, gp_yield, gp_sleep, gp_io, gp_poll,
+ *    gp_sync_wait, gp_cond_wait, gp_offload, gp_thread_join, gp_thread_exit,
+ *    gp_thread_cancel, gp_preempt_check, gp__cancel_exit.
+ *  - "scheduler context": the small stack sched_main runs on, and libuv's
+ *    callbacks (fd events, timers, the async handle) that run from it. It
+ *    never parks; it readies (gp__ready), drains (gp__sync_drain_remote,
+ *    gp__signals) and runs the ready (gp__run_ready, run_head).
+ *  - "worker only": either of the two above, i.e. the worker OS thread
+ *    outside signal handlers. The run queue, the gthread records, their
+ *    states and the fd table belong to it and are touched by nobody else:
+ *    gp__ready, gp__set_state, the run queue, the shuffle stream.
+ *  - "any OS thread": a foreign OS thread of the program (not a gthread), a
+ *    pool helper, the monitor. It may call gp_sync_wake (the wake goes
+ *    through sync.c's remote list and the loop's async handle) and read what
+ *    the monitor reads; it never touches the run queue or a gthread record.
+ *  - "signal-safe": a signal handler, on any thread. gp_signal_note only:
+ *    it records the signal and wakes the loop (uv_async_send is
+ *    async-signal-safe); the scheduler drains the note (gp__signals).
+ *    A handler never takes a lock and never readies anyone itself.
+ *
+ * A gthread's states
+ * ------------------
+ *      FREE --create--> READY --switch_to--> RUNNING --park--> PARKED
+ *                         ^                   |  |  |             |
+ *                         +---yield/preempt---+  |  +--exit--> DEAD --free/join--> FREE
+ *                         +-----------gp__ready--|-----------------+
+ *  FREE -> READY     gp_thread_create (onto the run queue)
+ *  FREE -> RUNNING   gp__start, for main only (it is already running)
+ *  READY -> RUNNING  switch_to, nowhere else (to == from when a yield finds
+ *                    itself first in the queue)
+ *  RUNNING -> READY  a yield (gp_yield, gp__wait_skipped, gp_preempt_check):
+ *                    the gthread puts itself on the run queue, then switches
+ *  RUNNING -> PARKED gp__park, after its caller registered its interest
+ *  PARKED -> READY   gp__ready, worker only, with the result the park returns
+ *  RUNNING -> DEAD   gp_thread_exit
+ *  DEAD -> FREE      gp__gthread_free, by the joiner or at detach (a record
+ *                    whose creation failed goes FREE -> FREE)
+ * gp__set_state (internal.h) is the one place g->state changes; it checks
+ * the transition against the list above and dies loudly on any other: a
+ * double ready, a park of a gthread that is not running, a resumed corpse.
+ * Nothing else is a transition: gp__ready on a gthread that is not PARKED
+ * does nothing (it was readied already, or it is yielding inside a wait
+ * that did not park, below).
+ *
+ * A wait that returns without parking yields if anyone else can run
+ * ------------------------------------------------------------------
+ * On an OS thread a timed wait whose deadline has passed, a poll with a
+ * zero timeout or nanosleep({0, 0}) is a system call: the kernel may run
+ * someone else meanwhile, and on another core the thread waited for runs
+ * anyway. Here the worker is all there is: a gthread that keeps asking
+ * "is it done?" without ever switching keeps the one it waits for off the
+ * worker forever (CPython's GIL waits with a 1 us pthread_cond_timedwait,
+ * again and again). So every wait path that gives up without parking -- a
+ * deadline at or before now in gp__park (sleep, sync waits, condition waits,
+ * fd waits with an expired socket timeout, timed joins), an EINTR found
+ * pending, gp_poll with nothing ready and no time left -- calls
+ * gp__wait_skipped: if the run queue holds anyone, the caller goes to its
+ * tail and the next one runs; if nobody is ready, it goes on, but it spends
+ * the budget as a switch would, and when the budget is spent it goes round
+ * the loop, so that a timer or an fd event that would ready someone is seen
+ * (a spinner must not starve a sleeper either). A call that did not have to
+ * wait (a read that found data, a lock that was free, a try) does not
+ * yield: it passes a preemption point (gp_preempt_point), which keeps the
+ * hot path at one increment and a test.
+ * While it yields, such a wait's registrations are still in place (its
+ * queue entry in sync.c, its joiner pointer): a wake that comes through them
+ * finds it READY, with g->skipping set, and becomes the wait's result
+ * instead of -ETIMEDOUT or -EINTR (gp__ready). A waker that took the entry
+ * off its queue has counted it as woken: that wake is not lost.
+ *
+ * Cancellation
+ * ------------
+ * Whether a signal interrupts a wait (enum gp_intr) and whether it is a
+ * cancellation point (GP_CANCELPT) are separate: pthread_cond_wait never
+ * returns EINTR yet is a cancellation point. A cancellable park returns
+ * -ECANCELED -- at once if the cancel is pending and enabled, or when
+ * gp_thread_cancel readies it -- and never unwinds by itself: its caller
+ * first takes back what it registered on its own stack (a sync queue entry,
+ * fd waiter records, a joiner pointer), a condition waiter re-acquires its
+ * mutex (POSIX: the cleanup handlers run with it held), and only then
+ * gp__cancel_exit runs the cleanup handlers and ends the gthread. Between
+ * the cancel's gp__ready and its running, a condition or semaphore waiter
+ * is still queued and a wake may pick it (and be ignored: it is no longer
+ * parked); so a cancelled sync waiter passes one wake on to the next waiter
+ * before it exits, as glibc's cancelled condition waiter does. At worst
+ * that wake is spurious, which both objects allow.
+ * Cancellation points: fd waits (read, write, accept, connect, send, recv...),
+ * gp_poll (poll, select, epoll_wait, sigwait...), sleeps (nanosleep, pause,
+ * sigsuspend), condition waits, sem_wait, pthread_join. Not: mutex, rwlock,
+ * once and barrier waits (POSIX names none of them), nor calls a pool helper
+ * runs (the helper's job must finish before its record, on the waiter's
+ * stack, may go).
+ *
+ * Memory ordering of the cross-thread handshakes
+ * ----------------------------------------------
+ * The worker's own data needs no ordering: one OS thread touches it. These
+ * are the places where another thread meets it; each has a comment at the
+ * code too.
+ *  - Remote wakes (sync.c). The bucket lists and the remote-ready list are
+ *    guarded by one spinlock: exchange with acquire to take it, a store with
+ *    release to drop it, so a waiter record published under it is whole when
+ *    the worker pops it. A waker from another OS thread moves the record to
+ *    the remote list under the lock and then calls uv_async_send, whose
+ *    seq_cst compare-and-swap of the handle's pending flag orders the list
+ *    update before the worker's drain (on_async -> gp__sync_drain_remote,
+ *    under the same lock).
+ *  - Waiter against waker (sync.c, and every user of it: pool job done,
+ *    sem_post, mutex unlock from an OS thread). Each side writes its own
+ *    word and then reads the other's: the waiter counts itself in nwaiting
+ *    and then tries the object; the waker changes the object and then reads
+ *    nwaiting to decide whether anyone needs waking. A store followed by a
+ *    load of another location may be reordered even on x86 (store buffer),
+ *    so release/acquire is not enough: both sides need a sequentially
+ *    consistent fence (or seq_cst read-modify-write) between their write and
+ *    their read, or both miss and the waiter parks forever with its job done.
+ *    With the fence, at least one of them sees the other.
+ *  - Pool job done against its waiter (pool.c): the helper stores done with
+ *    release after the job's results, the waiter's try loads it with
+ *    acquire, so the results are visible once done is; the wake itself is
+ *    the waiter-against-waker handshake above. The queue of jobs is under
+ *    pool.c's spinlock (acquire/release) and idle helpers sleep on a futex
+ *    word bumped with release after the job is queued.
+ *  - Signal note to the scheduler (loop.c, gp__signals). The handler ORs the
+ *    signal's bit into sig_set (an atomic read-modify-write), sets
+ *    sig_norestart and sig_pending (volatile sig_atomic_t), and then calls
+ *    uv_async_send (seq_cst compare-and-swap): on another OS thread these
+ *    stores are ordered before the worker's libuv sees the handle pending
+ *    and calls on_async. The worker takes the note with exchanges (acquire),
+ *    pending first and the set last, so a handler that runs in between
+ *    leaves its bits for the next turn, never half of them.
+ *  - The monitor (monitor.c) reads away_since and the turn count with
+ *    acquire; loop_turn writes them with release, so a monitor that sees a
+ *    turn's count sees that turn's away_since. What it reads for its report
+ *    (w->cur, the last hooked call) is written plainly by the worker: the
+ *    report may name the gthread that ran a moment before, never a record
+ *    that does not exist (records are never unmapped).
+ *  - A yield, a park, a switch: on the worker only; jump_fcontext is a call,
+ *    so the compiler keeps every memory access on its side of it.
+ *
+ * GPATCH_SHUFFLE=SEED
+ * -------------------
+ * A testing aid: a private xorshift stream, seeded through splitmix64 from
+ * SEED, perturbs every choice the contract leaves open -- where a readied
+ * or yielding gthread enters the run queue (head or tail), whether an fd
+ * event runs the gthreads it readied inline or at the turn's end, the
+ * budget of direct switches, the length of a time slice at preemption
+ * points, an extra yield after one wake in eight (its registrations still
+ * in place) and a loop turn at one skipped wait in four. Any of these is a
+ * schedule a correct program and a correct runtime must survive; the same
+ * seed gives the same choices for the same events. Unset (or 0), each
+ * choice costs one predictable branch on a flag.
  */
 #include "internal.h"
 
@@ -55,23 +218,82 @@
 
 #define BUDGET 1024
 #define SCHED_STACK (256u * 1024)
+#define SLICE_NS (2 * 1000000LL)
+
+/* ---- GPATCH_SHUFFLE: a private PRNG, worker only ------------------------ */
+int gp__shuffle_on;
+static uint64_t shuffle_state;
+
+/* any thread, before the first gthread exists (the shim's constructor) */
+void gp_configure_shuffle(uint64_t seed)
+{
+    if (!seed) return;
+    /* splitmix64 of the seed: no all-zero state for the xorshift below */
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    shuffle_state = (z ^ (z >> 31)) | 1;
+    gp__shuffle_on = 1;
+    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("shuffle: seed %llu", (unsigned long long)seed);
+}
+
+/* worker only: the next number of the seed's stream (xorshift64) */
+static uint64_t shuffle_next(void)
+{
+    uint64_t x = shuffle_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return shuffle_state = x;
+}
+
+/* worker only: true one time in n, when shuffling */
+static inline int shuffle_one_in(unsigned n)
+{
+    return GP_UNLIKELY(gp__shuffle_on) && shuffle_next() % n == 0;
+}
+
+/* worker only: g (now GT_READY) joins the run queue: at the tail, or under
+ * GPATCH_SHUFFLE at the head one time in two */
+static inline void runq_push(struct gp_worker *w, struct gp_gthread *g)
+{
+    if (GP_UNLIKELY(gp__shuffle_on) && (shuffle_next() & 1))
+        gp_list_push(w->runq.next, &g->runq); /* before the first: the new head */
+    else
+        gp_list_push(&w->runq, &g->runq);
+}
+
+/* a fresh budget of direct switches; shorter and random under GPATCH_SHUFFLE */
+static inline int fresh_budget(void)
+{
+    return GP_UNLIKELY(gp__shuffle_on) ? 1 + (int)(shuffle_next() % BUDGET) : BUDGET;
+}
 
 __thread struct gp_tls gp__tls __attribute__((tls_model("initial-exec")));
 struct gp_worker *gp__w;
 static struct gp_worker the_worker;
 
+/* worker only: a transition the contract does not allow (gp__set_state) */
+void gp__bad_state(struct gp_gthread *g, int to, const char *file, int line)
+{
+    gp__fatal("gthread %d: state %d -> %d is not allowed (%s:%d)", g->id, g->state, to, file, line);
+}
+
+/* worker only: recompute gp__tls.managed after nlive or foreign changed */
 void gp__update_managed(void)
 {
     struct gp_worker *w = gp__w;
     gp__tls.managed = w && w->cur != &w->sched && w->nlive > 1 && !w->cur->foreign;
 }
 
+/* worker only, on a stack that is not g's: a dead gthread's stack goes back */
 static void finish_dead(struct gp_gthread *g)
 {
     gp__stack_release(g);
     if (g->detached && g != gp__w->g0) gp__gthread_free(g);
 }
 
+/* worker only, first thing after every jump: store the left one's context */
 static inline void after_switch(transfer_t t)
 {
     struct gp_gthread *prev = t.data;
@@ -85,8 +307,8 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
 {
     struct gp_worker *w = gp__w;
     struct gp_gthread *from = w->cur;
-    if (to == from) {
-        from->state = GT_RUNNING;
+    if (to == from) { /* it yielded and was the first ready one */
+        gp__set_state(from, GT_BIT(GT_READY), GT_RUNNING);
         return;
     }
     gp__stats.switches++;
@@ -97,7 +319,7 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
     gp__tls.last = to->last;
     w->cur = to;
     if (to != &w->sched) {
-        to->state = GT_RUNNING;
+        gp__set_state(to, GT_BIT(GT_READY), GT_RUNNING);
         gp__tls.managed = w->nlive > 1 && !to->foreign;
     } else {
         gp__tls.managed = 0;
@@ -108,8 +330,8 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
     *h_errno_at = from->herr;
 }
 
-/* Who runs when the current gthread stops: the next ready one, directly,
- * while the budget lasts; otherwise the scheduler. */
+/* gthread only. Who runs when the current gthread stops: the next ready
+ * one, directly, while the budget lasts; otherwise the scheduler. */
 static struct gp_gthread *next_to_run(void)
 {
     struct gp_worker *w = gp__w;
@@ -123,58 +345,114 @@ static struct gp_gthread *next_to_run(void)
     return &w->sched;
 }
 
+/* worker only (a gthread or the scheduler context) */
 void gp__ready(struct gp_gthread *g, int result)
 {
     struct gp_worker *w = gp__w;
-    if (g->state != GT_PARKED) return;
-    g->state = GT_READY;
+    if (g->state != GT_PARKED) {
+        /* A wait that did not park is yielding (park_skipped) with its
+         * registrations still in place: a wake that reaches it meanwhile
+         * replaces the -ETIMEDOUT or -EINTR it was going to return, as if it
+         * had parked for that long, instead of being lost (a waker that
+         * dequeued it counts it as woken). */
+        if (g->skipping && g->wake != 0) g->wake = result;
+        return;
+    }
+    gp__set_state(g, GT_BIT(GT_PARKED), GT_READY);
     g->wake = result;
-    gp_list_push(&w->runq, &g->runq);
+    runq_push(w, g);
     /* From a loop callback: make uv_run return instead of going on to block
      * in epoll_wait (UV_RUN_ONCE blocks after running due timers at its top
      * if no I/O callback ran). */
     if (w->cur == &w->sched) uv_stop(&w->loop);
 }
 
+/* gthread only. The current gthread gives the worker up if anyone else can
+ * run: onto the run queue (its tail) and to the next ready one. With nobody
+ * ready it goes on, but spends the budget as a switch would, and once it is
+ * spent goes round the loop, so that the timer or the fd event that would ready
+ * someone is seen: a gthread spinning on waits that never park must not
+ * starve a sleeper either. */
+static inline __attribute__((always_inline)) void yield_now(struct gp_worker *w, struct gp_gthread *g)
+{
+    if (gp_list_empty(&w->runq) && !shuffle_one_in(4)) {
+        if (--w->budget > 0) return;
+    }
+    gp__set_state(g, GT_BIT(GT_RUNNING), GT_READY);
+    runq_push(w, g);
+    switch_to(next_to_run());
+}
+
+/* gthread only */
+void gp__wait_skipped(void)
+{
+    struct gp_worker *w = gp__w;
+    yield_now(w, w->cur);
+}
+
+/* gthread only. Returns without parking, result r, after yielding
+ * (yield_now): the registrations the caller made stay in place meanwhile,
+ * and a wake that comes through them replaces a non-zero r (gp__ready). */
+static int park_skipped(struct gp_worker *w, struct gp_gthread *g, int r)
+{
+    g->wake = r;
+    g->skipping = 1;
+    yield_now(w, g);
+    g->skipping = 0;
+    return g->wake;
+}
+
+/* gthread only (see internal.h for what it returns) */
 int gp__park(const char *reason, gp_deadline dl, int intr)
 {
     struct gp_worker *w = gp__w;
     struct gp_gthread *g = w->cur;
     GP_ASSERT(g != &w->sched);
-    if (intr != GP_NOINTR && g->cancelled && !g->cancel_off) gp_thread_exit_unwinding(PTHREAD_CANCELED);
+    int cancelpt = intr & GP_CANCELPT;
+    intr &= GP_INTR_MASK;
+    if (cancelpt && g->cancelled && !g->cancel_off) return -ECANCELED; /* pending: act now */
     if (GP_UNLIKELY(g->sigpend) && intr != GP_NOINTR) { /* handled while this call ran */
         int p = g->sigpend;
         g->sigpend = 0;
-        if (p == 2 || intr == GP_NORESTART) return -EINTR;
+        if (p == 2 || intr == GP_NORESTART) return park_skipped(w, g, -EINTR);
     }
-    if (dl == 0) return -ETIMEDOUT;
+    if (dl == 0) return park_skipped(w, g, -ETIMEDOUT);
     if (dl > 0) {
-        if (dl <= gp_now()) return -ETIMEDOUT;
+        if (dl <= gp_now()) return park_skipped(w, g, -ETIMEDOUT);
         gp__timer_arm(g, dl);
     }
-    g->state = GT_PARKED;
+    gp__set_state(g, GT_BIT(GT_RUNNING), GT_PARKED);
     g->reason = reason;
     g->intr = intr;
+    g->cancelpt = cancelpt;
     g->wake = 0;
     if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d parks: %s", g->id, reason);
     if (GP_UNLIKELY(gp__stats_on)) gp__stat_park(reason);
     switch_to(next_to_run());
     if (dl > 0) gp__timer_disarm(g);
     g->intr = GP_NOINTR;
+    g->cancelpt = 0;
     g->reason = NULL;
-    if (g->wake == -ECANCELED && g->cancelled && !g->cancel_off) gp_thread_exit_unwinding(PTHREAD_CANCELED);
+    /* GPATCH_SHUFFLE: now and then let others run between the wake and the
+     * caller's look at what woke it (its registrations are still there) */
+    if (shuffle_one_in(8)) return park_skipped(w, g, g->wake);
     return g->wake;
 }
 
+/* gthread only, with nothing of the wait left registered */
+_Noreturn void gp__cancel_exit(void)
+{
+    struct gp_gthread *g = gp__w->cur;
+    g->in_call = 0;
+    gp_thread_exit_unwinding(PTHREAD_CANCELED);
+}
+
+/* gthread only (a no-op elsewhere): sched_yield, and spinning locks */
 int gp_yield(void)
 {
     struct gp_worker *w = gp__w;
     if (!w || w->cur == &w->sched) return 0;
-    struct gp_gthread *g = w->cur;
-    if (gp_list_empty(&w->runq) && --w->budget > 0) return 0; /* nobody else to run */
-    g->state = GT_READY;
-    gp_list_push(&w->runq, &g->runq);
-    switch_to(next_to_run());
+    yield_now(w, w->cur);
     return 0;
 }
 
@@ -184,15 +462,19 @@ int gp_yield(void)
  * If that gthread is parked in an interruptible call, the call returns
  * EINTR (or, for a restartable call under an SA_RESTART handler, goes on
  * waiting); if it is between two attempts of a blocking call, its next park
- * does; if it is computing, nothing is interrupted, as stock. */
+ * does; if it is computing, nothing is interrupted, as stock.
+ * Scheduler context (the loop's async callback, sched_main). The note
+ * (gp_signal_note, maybe on another OS thread) is taken with exchanges,
+ * acquire: pending first, the signal set last, so a handler that runs in
+ * between leaves a pending flag whose bits were taken already (an empty set
+ * below: nothing to do) or its bits for the next turn; never half a note. */
 void gp__signals(void)
 {
     struct gp_worker *w = gp__w;
-    if (!w->sig_pending) return;
-    w->sig_pending = 0;
-    int norestart = w->sig_norestart;
-    w->sig_norestart = 0;
-    uint64_t sigs = __atomic_exchange_n(&w->sig_set, 0, __ATOMIC_RELAXED);
+    if (!__atomic_exchange_n(&w->sig_pending, 0, __ATOMIC_ACQUIRE)) return;
+    int norestart = __atomic_exchange_n(&w->sig_norestart, 0, __ATOMIC_ACQUIRE);
+    uint64_t sigs = __atomic_exchange_n(&w->sig_set, 0, __ATOMIC_ACQUIRE);
+    if (!sigs) return;
     struct gp_gthread *t = w->sig_target;
     w->sig_target = NULL;
     if (!t || t->state == GT_DEAD) t = w->g0->state != GT_DEAD ? w->g0 : NULL;
@@ -212,10 +494,14 @@ void gp__signals(void)
 
 /* One turn of the loop. Between turns the worker is "away" running gthreads:
  * the monitor measures how long (w->away_since), the stats keep the longest. */
+/* scheduler context */
 static void loop_turn(struct gp_worker *w, uv_run_mode mode)
 {
     int64_t away = gp_now() - w->away_since;
     if (away > gp__stats.longest_stall_ns) gp__stats.longest_stall_ns = away;
+    /* release, paired with the monitor's acquire loads: a monitor that sees
+     * this turn's count sees away_since cleared (no stall reported for a
+     * worker that is home) */
     __atomic_store_n(&w->away_since, 0, __ATOMIC_RELEASE);
     __atomic_add_fetch(&gp__stats.turns, 1, __ATOMIC_RELEASE);
     uv_run(&w->loop, mode);
@@ -224,11 +510,12 @@ static void loop_turn(struct gp_worker *w, uv_run_mode mode)
 
 /* From the scheduler context: run the head of the run queue, and whoever it
  * switches to directly, within a fresh budget. 0 when nobody was ready. */
+/* scheduler context */
 static int run_head(struct gp_worker *w)
 {
     struct gp_list *n = gp_list_pop(&w->runq);
     if (!n) return 0;
-    w->budget = BUDGET;
+    w->budget = fresh_budget();
     switch_to(gp_container(n, struct gp_gthread, runq));
     return 1;
 }
@@ -242,16 +529,19 @@ static int run_head(struct gp_worker *w)
  * stopped, to be restarted by the next wait: two epoll_ctl and a wasted
  * recv per request. Returns to the callback once they have all parked, or
  * the budget or a time slice ran out (then the rest wait for the turn's end). */
+/* scheduler context (an fd callback); a no-op elsewhere */
 void gp__run_ready(void)
 {
     struct gp_worker *w = gp__w;
     if (w->cur != &w->sched || gp_list_empty(&w->runq)) return;
+    if (shuffle_one_in(4)) return; /* GPATCH_SHUFFLE: leave them for the turn's end */
     /* away from the loop from the first of these runs to the turn's end
      * (loop_turn): the rest of the turn only polls without waiting */
     if (!w->away_since) __atomic_store_n(&w->away_since, gp_now(), __ATOMIC_RELEASE);
     run_head(w);
 }
 
+/* the scheduler context itself: runs the ready, turns the loop */
 static _Noreturn void sched_main(transfer_t t)
 {
     after_switch(t);
@@ -271,6 +561,7 @@ static _Noreturn void sched_main(transfer_t t)
     }
 }
 
+/* a new gthread's first frame */
 static void gthread_entry(transfer_t t)
 {
     after_switch(t);
@@ -286,6 +577,7 @@ static void gthread_entry(transfer_t t)
     gp_thread_exit(ret);
 }
 
+/* the process's main thread, once, at its first pthread_create */
 int gp__start(void)
 {
     uintptr_t inherited = gp_inherited_self();
@@ -314,7 +606,7 @@ int gp__start(void)
     }
     g0->handle = inherited ? inherited : w->os_thread; /* main keeps its pthread_t */
     g0->id = 0;
-    g0->state = GT_RUNNING;
+    gp__set_state(g0, GT_BIT(GT_FREE), GT_RUNNING);
     uv_timer_init(&w->loop, &g0->timer);
     g0->timer.data = g0;
     gp_list_push(&w->all, &g0->all);
@@ -335,6 +627,7 @@ int gp__start(void)
 
 static int broken; /* the runtime could not start: the program runs unpatched */
 
+/* any thread (answers 0 where a gthread may not be created) */
 int gp_can_spawn(void)
 {
     struct gp_worker *w = gp__w;
@@ -344,12 +637,14 @@ int gp_can_spawn(void)
     return !w && gettid() == getpid();
 }
 
+/* any thread */
 int gp_is_current_gthread(void)
 {
     struct gp_worker *w = gp__w;
     return gp__tls.worker && w->cur != &w->sched;
 }
 
+/* gthread only, or the main thread before the runtime started (gp_can_spawn) */
 int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)(void *), void *arg)
 {
     if (!gp__w) {
@@ -383,8 +678,8 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
     g->sigmask = a->sigmask;
     g->id = w->next_id++;
     g->ctx = make_fcontext((char *)g->stack_lo + g->stack_size, g->stack_size, gthread_entry);
-    g->state = GT_READY;
-    gp_list_push(&w->runq, &g->runq);
+    gp__set_state(g, GT_BIT(GT_FREE), GT_READY);
+    runq_push(w, g);
     gp_list_push(&w->all, &g->all);
     w->nlive++;
     gp__stats.created++;
@@ -395,14 +690,15 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
     return 0;
 }
 
+/* gthread only */
 void gp_thread_exit(void *ret)
 {
     struct gp_worker *w = gp__w;
     struct gp_gthread *g = w->cur;
-    GP_ASSERT(g != &w->sched && g->state == GT_RUNNING);
+    GP_ASSERT(g != &w->sched);
     if (g->tsd) gp__tsd_run_dtors(g);
     g->ret = ret;
-    g->state = GT_DEAD;
+    gp__set_state(g, GT_BIT(GT_RUNNING), GT_DEAD);
     gp_list_del(&g->all);
     w->nlive--;
     if (g->joiner) gp__ready(g->joiner, 0);
@@ -411,12 +707,14 @@ void gp_thread_exit(void *ret)
     gp__fatal("a dead green thread was resumed");
 }
 
+/* gthread only; a cancellation point */
 int gp_sleep(gp_deadline dl)
 {
     struct gp_gthread *g = gp__call_begin();
     int r;
     for (;;) { /* a spurious wake-up does not end a sleep */
-        r = gp__park("sleep", dl, GP_NORESTART);
+        r = gp__park("sleep", dl, GP_NORESTART | GP_CANCELPT);
+        if (r == -ECANCELED) gp__cancel_exit();
         if (r == -EINTR) break;
         if (r == -ETIMEDOUT || dl < 0 || gp_now() >= dl) {
             r = 0;
@@ -427,6 +725,7 @@ int gp_sleep(gp_deadline dl)
     return r;
 }
 
+/* the child of a fork, in its only thread, before anything else runs */
 void gp_fork_child(void)
 {
     struct gp_worker *w = gp__w;
@@ -446,22 +745,23 @@ void gp_fork_child(void)
 }
 
 
-/* A preemption point, at hooked calls that did not park (an unlock, a post, a
+/* gthread only. A preemption point, at hooked calls that did not park (an unlock, a post, a
  * read that found data): a green thread that has kept the worker for a time
  * slice goes around the loop, so that timers fire and the others run. Without
  * it a thread that never has to wait starves everyone (a CPython thread
  * feeding itself work never lets a sleeping main thread wake). The coarse
  * clock is read from the vDSO's memory, not a system call. */
-#define SLICE_NS (2 * 1000000LL)
 void gp_preempt_check(void)
 {
     struct gp_worker *w = gp__w;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    if ((gp_deadline)ts.tv_sec * GP_NSEC + ts.tv_nsec - w->away_since < SLICE_NS) return;
+    /* GPATCH_SHUFFLE: a random slice, from nothing to the full one */
+    int64_t slice = GP_UNLIKELY(gp__shuffle_on) ? (int64_t)(shuffle_next() % SLICE_NS) : SLICE_NS;
+    if ((gp_deadline)ts.tv_sec * GP_NSEC + ts.tv_nsec - w->away_since < slice) return;
     struct gp_gthread *g = w->cur;
-    g->state = GT_READY;
-    gp_list_push(&w->runq, &g->runq);
+    gp__set_state(g, GT_BIT(GT_RUNNING), GT_READY);
+    runq_push(w, g);
     w->budget = 0;
     switch_to(&w->sched);
 }

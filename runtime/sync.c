@@ -145,6 +145,10 @@ static int sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadl
         }
         if (!gp_list_empty(&sw.remote)) gp_list_del(&sw.remote); /* woken remotely, then readied otherwise */
         unlock();
+        if (w == -ECANCELED) { /* intr & GP_INTR_CANCEL: sem_wait */
+            gp_sync_wake(key, 1); /* a wake it took after the cancel readied it: pass it on */
+            gp__cancel_exit();
+        }
         if (r != -EAGAIN) return r;
         if (w == -EINTR) return -EINTR;
         if (w == -ETIMEDOUT && dl >= 0 && gp_now() >= dl) return try(ctx) == 0 ? 0 : -ETIMEDOUT;
@@ -162,7 +166,7 @@ int gp_cond_wait(const void *key, void (*release)(void *ctx), int (*reacquire)(v
     __atomic_fetch_add(&nwaiting, 1, __ATOMIC_RELEASE);
     unlock();
     release(ctx); /* queued first: a signal after the unlock finds us */
-    int w = gp__park("pthread_cond_wait", dl, GP_NOINTR);
+    int w = gp__park("pthread_cond_wait", dl, GP_NOINTR | GP_CANCELPT);
     lock();
     if (sw.queued) {
         gp_list_del(&sw.link);
@@ -172,6 +176,10 @@ int gp_cond_wait(const void *key, void (*release)(void *ctx), int (*reacquire)(v
     if (!gp_list_empty(&sw.remote)) gp_list_del(&sw.remote);
     unlock();
     int r = reacquire(ctx);
+    if (w == -ECANCELED) { /* with the mutex held again, as glibc */
+        gp_sync_wake(key, 1); /* it may have taken a signal too: pass it on (spurious at worst) */
+        gp__cancel_exit();
+    }
     if (r != 0) return r;
     return w == -ETIMEDOUT ? -ETIMEDOUT : 0;
 }

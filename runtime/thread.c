@@ -66,6 +66,7 @@ uintptr_t gp_thread_self(void)
     return gp__w->cur->handle;
 }
 
+/* gthread only; a cancellation point (tryjoin, dl == 0, is not a wait) */
 int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl)
 {
     struct gp_worker *w = gp__w;
@@ -77,10 +78,15 @@ int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl)
     if (g->joiner && g->joiner != self) return -EINVAL;
     if (self->joiner == g) return -EDEADLK; /* joining each other */
     while (g->state != GT_DEAD) {
-        if (dl == 0) return -EBUSY;
+        if (dl == 0) return -EBUSY; /* tryjoin: a try, like trylock, not a wait */
         g->joiner = self;
-        int r = gp__park("pthread_join", dl, GP_NOINTR);
+        /* a cancellation point, as glibc's: the target stays joinable */
+        int r = gp__park("pthread_join", dl, GP_NOINTR | GP_CANCELPT);
         if (g->state == GT_DEAD) break;
+        if (r == -ECANCELED) {
+            g->joiner = NULL;
+            gp__cancel_exit();
+        }
         if (r == -ETIMEDOUT) {
             g->joiner = NULL;
             return -ETIMEDOUT;
@@ -108,15 +114,25 @@ int gp_thread_alive(uintptr_t h)
     return g && g->state != GT_DEAD ? 0 : -ESRCH;
 }
 
+/* gthread only. Deferred cancellation, as glibc's default: the target
+ * acts on it at its next cancellation point, or at once if it is parked in
+ * one (its park returns -ECANCELED; the waiting code undoes what it
+ * registered, a condition wait takes its mutex back, then gp__cancel_exit
+ * runs the cleanup handlers). Cancellation points here: fd waits (read,
+ * write, accept, connect... poll, select, epoll_wait, sigwait), sleeps
+ * (nanosleep, pause, sigsuspend), pthread_cond_wait and timedwait, sem_wait,
+ * pthread_join; not mutex, rwlock, once or barrier waits (POSIX lists none
+ * of them), nor calls run by a pool helper (the job must finish either way). */
 int gp_thread_cancel(uintptr_t h)
 {
     struct gp_gthread *g = gp__gthread_from_handle(h);
     if (!g) return -ESRCH;
     g->cancelled = 1;
-    if (!g->cancel_off && g->state == GT_PARKED && g->intr != GP_NOINTR) gp__ready(g, -ECANCELED);
+    if (!g->cancel_off && g->state == GT_PARKED && g->cancelpt) gp__ready(g, -ECANCELED);
     return 0;
 }
 
+/* gthread only: pthread_testcancel */
 int gp_test_cancel(void)
 {
     struct gp_gthread *g = gp__w->cur;
@@ -126,10 +142,13 @@ int gp_test_cancel(void)
 
 static void (*unwinder)(void *top);
 
+/* any thread, once (the shim registers its cleanup-record unwinder) */
 void gp_set_unwinder(void (*unwind)(void *top)) { unwinder = unwind; }
 
+/* gthread only */
 void **gp_cleanup_top(void) { return &gp__w->cur->cleanup_top; }
 
+/* gthread only: pthread_exit, and cancellation (gp__cancel_exit) */
 void gp_thread_exit_unwinding(void *ret)
 {
     struct gp_gthread *g = gp__w->cur;
@@ -139,11 +158,14 @@ void gp_thread_exit_unwinding(void *ret)
     gp_thread_exit(ret);
 }
 
+/* gthread only: its cleanup handlers have run */
 void gp_thread_exit_recorded(void)
 {
     gp_thread_exit(gp__w->cur->exit_value);
 }
 
+/* gthread only. Enabling does not act on a pending cancel: the next
+ * cancellation point does (deferred cancellation, as glibc) */
 int gp_thread_setcancelstate(int enable, int *old)
 {
     struct gp_gthread *g = gp__w->cur;

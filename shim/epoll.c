@@ -35,13 +35,13 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, gp_deadline dl, co
 
 GP_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 {
-    if (!GP_MANAGED() || timeout == 0) return R(epoll_wait)(epfd, ev, max, timeout);
+    if (!GP_MANAGED()) return R(epoll_wait)(epfd, ev, max, timeout); /* 0: one attempt, then others run */
     return ep_wait(epfd, ev, max, timeout < 0 ? GP_FOREVER : gp_after_ns((int64_t)timeout * 1000000), NULL, 0);
 }
 
 GP_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
 {
-    if (!GP_MANAGED() || timeout == 0) return R(epoll_pwait)(epfd, ev, max, timeout, mask);
+    if (!GP_MANAGED()) return R(epoll_pwait)(epfd, ev, max, timeout, mask);
     return ep_wait(epfd, ev, max, timeout < 0 ? GP_FOREVER : gp_after_ns((int64_t)timeout * 1000000), mask, 1);
 }
 
@@ -51,9 +51,8 @@ GP_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const stru
     gp_deadline dl = GP_FOREVER;
     if (tmo) {
         struct timespec ts;
-        if (gp_copy_in(&ts, tmo, sizeof ts) != 0 || ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= GP_NSEC ||
-            (ts.tv_sec == 0 && ts.tv_nsec == 0))
-            return R(epoll_pwait2)(epfd, ev, max, tmo, mask); /* bad input or a poll: at once */
+        if (gp_copy_in(&ts, tmo, sizeof ts) != 0 || ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= GP_NSEC)
+            return R(epoll_pwait2)(epfd, ev, max, tmo, mask); /* bad input: at once */
         dl = gp_after_ns(gp_ts_ns(&ts));
     }
     return ep_wait(epfd, ev, max, dl, mask, 1);

@@ -34,7 +34,7 @@ static int poll_try(struct gp_pollop *op)
 
 GP_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-    if (!GP_MANAGED() || timeout == 0) return R(poll)(fds, n, timeout);
+    if (!GP_MANAGED()) return R(poll)(fds, n, timeout); /* timeout 0: one attempt, then others run */
     struct pollcall c = {.op = {.attempt = poll_try, .wait = fds, .nwait = n,
                                 .deadline = timeout < 0 ? GP_FOREVER : gp_after_ns((int64_t)timeout * 1000000)},
                          .fds = fds, .n = n};
@@ -56,7 +56,6 @@ GP_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, co
         /* a bad timeout is refused at once by the real call */
         if (gp_copy_in(&ts, tmo, sizeof ts) != 0 || ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= GP_NSEC)
             return R(ppoll)(fds, n, tmo, mask);
-        if (ts.tv_sec == 0 && ts.tv_nsec == 0) return R(ppoll)(fds, n, tmo, mask);
         dl = gp_after_ns(gp_ts_ns(&ts));
     }
     struct pollcall c = {.op = {.attempt = poll_try, .wait = fds, .nwait = n, .deadline = dl},
@@ -138,7 +137,7 @@ GP_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *
     struct timeval t;
     gp_deadline dl = GP_FOREVER;
     if (tv) {
-        if (gp_copy_in(&t, tv, sizeof t) != 0 || t.tv_sec < 0 || t.tv_usec < 0 || (t.tv_sec == 0 && t.tv_usec == 0))
+        if (gp_copy_in(&t, tv, sizeof t) != 0 || t.tv_sec < 0 || t.tv_usec < 0)
             return R(select)(nfds, r, w, e, tv);
         dl = gp_after_ns((int64_t)t.tv_sec * GP_NSEC + (int64_t)t.tv_usec * 1000);
     }
@@ -164,8 +163,7 @@ GP_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct ti
     struct timespec t;
     gp_deadline dl = GP_FOREVER;
     if (ts) {
-        if (gp_copy_in(&t, ts, sizeof t) != 0 || t.tv_sec < 0 || t.tv_nsec < 0 || t.tv_nsec >= GP_NSEC ||
-            (t.tv_sec == 0 && t.tv_nsec == 0))
+        if (gp_copy_in(&t, ts, sizeof t) != 0 || t.tv_sec < 0 || t.tv_nsec < 0 || t.tv_nsec >= GP_NSEC)
             return R(pselect)(nfds, r, w, e, ts, mask);
         dl = gp_after_ns(gp_ts_ns(&t));
     }

@@ -300,7 +300,7 @@ static int g_sem_wait(sem_t *s, clockid_t clk, const struct timespec *abst)
         int e = gp_user_abstime(clk, abst, &dl);
         if (e) return -e;
     }
-    return gp_sync_wait(s, sem_try, &c, dl, GP_INTR_ALWAYS, sem_shared(s) ? POLL_SHARED_NS : POLL_NS);
+    return gp_sync_wait(s, sem_try, &c, dl, GP_INTR_ALWAYS | GP_INTR_CANCEL, sem_shared(s) ? POLL_SHARED_NS : POLL_NS);
 }
 
 GP_EXPORT int sem_wait(sem_t *s)

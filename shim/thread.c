@@ -119,7 +119,7 @@ GP_EXPORT int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespe
         int e = gp_user_abstime(CLOCK_REALTIME, abst, &dl);
         if (e) return e;
     }
-    int r = join_until(t, ret, dl);
+    int r = join_until(t, ret, dl ? dl : 1); /* passed: a wait that times out (and yields), not a try */
     return r == EBUSY ? ETIMEDOUT : r;
 }
 
@@ -131,7 +131,7 @@ GP_EXPORT int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clk, const
         int e = gp_user_abstime(clk, abst, &dl);
         if (e) return e;
     }
-    int r = join_until(t, ret, dl);
+    int r = join_until(t, ret, dl ? dl : 1); /* passed: a wait that times out (and yields), not a try */
     return r == EBUSY ? ETIMEDOUT : r;
 }
 

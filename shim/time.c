@@ -62,8 +62,7 @@ GP_EXPORT int clock_nanosleep(clockid_t clk, int flags, const struct timespec *r
     if (r < 0) return -r; /* clock_nanosleep returns the error */
     gp_deadline dl;
     if (flags & TIMER_ABSTIME) {
-        dl = gp_abs_deadline(clk, &ts);
-        if (dl == 0) return 0;
+        dl = gp_abs_deadline(clk, &ts); /* 0 when passed: gp_sleep yields, returns 0 */
     } else {
         dl = gp_after_ns(gp_ts_ns(&ts));
     }
