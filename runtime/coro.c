@@ -128,7 +128,8 @@ struct gp_gthread *gp__gthread_from_handle(uintptr_t h)
     if (!w) return NULL;
     if (w->g0 && h == w->g0->handle) return w->g0;
     struct gp_gthread *g = gp__gthread_slot(h);
-    return g && g->magic == GT_MAGIC ? g : NULL;
+    /* reap: joined by an OS thread, only waiting for finish_dead to free it */
+    return g && g->magic == GT_MAGIC && !__atomic_load_n(&g->reap, __ATOMIC_RELAXED) ? g : NULL;
 }
 
 /* A pooled stack keeps its size in a small header at its top. */

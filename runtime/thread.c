@@ -103,7 +103,9 @@ int gp_handle_kind(uintptr_t h, uintptr_t *os)
     *os = w->os_thread;
     /* a racy peek (the record lock is not taken): the calls that act on the
      * answer look again under it */
-    return __atomic_load_n(&g->magic, __ATOMIC_RELAXED) == GT_MAGIC ? GP_H_GREEN : GP_H_GONE;
+    return __atomic_load_n(&g->magic, __ATOMIC_RELAXED) == GT_MAGIC && !__atomic_load_n(&g->reap, __ATOMIC_RELAXED)
+               ? GP_H_GREEN
+               : GP_H_GONE;
 }
 
 uintptr_t gp_thread_self(void)
@@ -168,7 +170,7 @@ static int join_foreign(uintptr_t h, void **ret, gp_deadline dl)
     g->xjoin = 0;
     if (g == gp__w->g0) g->detached = 1; /* main's record stays (its handle is main's) */
     else if (g->finished) gp__gthread_free_locked(g);
-    else g->reap = 1; /* finish_dead frees it */
+    else __atomic_store_n(&g->reap, 1, __ATOMIC_RELAXED); /* finish_dead frees it; stale meanwhile */
     gp__rec_unlock();
     return 0;
 }
@@ -318,9 +320,9 @@ int gp_thread_stack(uintptr_t h, struct gp_stack_info *si)
     if (!gp__w) return gone(h);
     gp__rec_lock();
     struct gp_gthread *g = gp__gthread_from_handle(h);
-    if (!g) g = gp__gthread_slot(h); /* glibc still describes a detached thread that exited */
+    if (!g && (g = gp__gthread_slot(h)) && !g->detached) g = NULL; /* glibc still describes a detached thread that exited */
     int r = 0;
-    if (!g || (g->magic != GT_MAGIC && !g->detached)) r = -ESRCH;
+    if (!g) r = -ESRCH;
     else if (g == gp__w->g0) r = 1;
     else {
         si->lo = g->stack_lo;
