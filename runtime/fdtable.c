@@ -61,6 +61,8 @@ struct fdent {
     /* the last read found it drained (drainable ones), and the watcher (started for
      * reading) has not said otherwise since: a read may park without trying */
     int drained;
+    dev_t dev;         /* the file classify saw (drain_foreign's check after an overflow) */
+    ino_t ino;
 };
 
 struct waiter {
@@ -105,7 +107,11 @@ static int is_watching(int fd)
     return c && __atomic_load_n(&c[fd % WCHUNK], __ATOMIC_SEQ_CST);
 }
 
-/* the queue: fd << 1 | 1 when only its flags changed */
+/* the queue: fd << 1 | 1 when only its flags changed. Bounded: past
+ * FOREIGN_MAX changes between two drains (a thread that opens and closes
+ * files while no gthread does I/O) it stops growing and the worker checks
+ * every entry's file instead. */
+#define FOREIGN_MAX 4096
 static int foreign_lock_word;
 static int *foreign_q;
 static size_t foreign_n, foreign_cap;
@@ -128,7 +134,7 @@ static void foreign_change(int fd, int replacing, int flags_only)
     struct gp_worker *w = gp__w;
     if (!w || fd < 0) return;
     flock_();
-    if (foreign_n == foreign_cap) {
+    if (foreign_n == foreign_cap && foreign_cap < FOREIGN_MAX) {
         size_t n = foreign_cap ? foreign_cap * 2 : 64;
         int *q = realloc(foreign_q, n * sizeof *q);
         if (q) foreign_q = q, foreign_cap = n;
@@ -169,9 +175,14 @@ static void drain_foreign_slow(void)
         else forget(e);
     }
     free(q);
-    if (all)
-        for (size_t fd = 0; fd < cap; fd++)
-            if (tab[fd]) forget(tab[fd]);
+    if (all) /* which numbers changed is not known: those whose file did */
+        for (size_t fd = 0; fd < cap; fd++) {
+            struct fdent *e = tab[fd];
+            struct stat st;
+            if (!e || e->kind == K_UNKNOWN) continue;
+            e->known = 0;
+            if (fstat(e->fd, &st) != 0 || st.st_dev != e->dev || st.st_ino != e->ino) forget(e);
+        }
 }
 
 static inline void drain_foreign(void)
@@ -219,6 +230,8 @@ static int classify(struct fdent *e)
 {
     struct stat st;
     if (fstat(e->fd, &st) != 0) return -1;
+    e->dev = st.st_dev;
+    e->ino = st.st_ino;
     e->stream = e->drainable = 0;
     switch (st.st_mode & S_IFMT) {
     case S_IFSOCK: {

@@ -180,7 +180,8 @@ int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl)
 {
     struct gp_worker *w = gp__w;
     if (!w) return gone(h);
-    if (!gp_is_current_gthread()) return join_foreign(h, ret, dl);
+    if (!gp__tls.worker) return join_foreign(h, ret, dl);
+    if (!gp_is_current_gthread()) return -EDEADLK; /* the scheduler itself: it cannot wait */
     struct gp_gthread *g = gp__gthread_from_handle(h);
     if (!g) return gone(h);
     struct gp_gthread *self = w->cur;
