@@ -65,6 +65,7 @@ struct gp_gthread *gp__gthread_alloc(void)
         if (p == MAP_FAILED) return NULL;
         gp_list_init(&free_records);
         gp_list_init(&stack_pool);
+        /* release: pairs with gp__gthread_slot's acquire load on other threads */
         __atomic_store_n(&arena, (struct gp_gthread *)p, __ATOMIC_RELEASE);
     }
     gp__rec_lock();

@@ -182,19 +182,17 @@ int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl)
     if (!w) return gone(h);
     if (!gp__tls.worker) return join_foreign(h, ret, dl);
     if (!gp_is_current_gthread()) return -EDEADLK; /* the scheduler itself: it cannot wait */
-    struct gp_gthread *g = gp__gthread_from_handle(h);
-    if (!g) return gone(h);
     struct gp_gthread *self = w->cur;
-    if (g == self) return -EDEADLK;
-    if (self->joiner == g) return -EDEADLK; /* joining each other */
-    gp__rec_lock(); /* an OS thread may be claiming it at the same time */
-    int e = g->detached || g->xjoin || (g->joiner && g->joiner != self) ? -EINVAL : 0;
+    gp__rec_lock(); /* an OS thread may be joining or detaching it at the same time */
+    struct gp_gthread *g = gp__gthread_from_handle(h);
+    int e = !g ? 1 : g == self || self->joiner == g /* joining each other */ ? -EDEADLK
+          : g->detached || g->xjoin || (g->joiner && g->joiner != self) ? -EINVAL : 0;
     if (!e && g->state != GT_DEAD) {
         if (dl == 0) e = -EBUSY;
         else g->joiner = self;
     }
     gp__rec_unlock();
-    if (e) return e;
+    if (e) return e == 1 ? gone(h) : e;
     while (g->state != GT_DEAD) {
         int r = gp__park("pthread_join", dl, GP_NOINTR);
         if (g->state == GT_DEAD) break;
