@@ -60,8 +60,9 @@ struct gp_gthread {
     int detached, cancelled, cancel_off, joined;
     struct gp_gthread *joiner;
     /* a join by an OS thread that is not a gthread (thread.c), under the
-     * record lock: xjoin it waits, xdone the futex word the exit sets, reap
-     * it joined before finish_dead ran, finished finish_dead ran */
+     * record lock: xjoin it waits, xdone it exited (the futex word the exit
+     * sets, what other OS threads read instead of state), reap it joined
+     * before finish_dead ran, finished finish_dead ran */
     int xjoin, reap, finished;
     uint32_t xdone;
     void *(*fn)(void *);

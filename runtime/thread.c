@@ -113,6 +113,11 @@ uintptr_t gp_thread_self(void)
     return gp__w->cur->handle;
 }
 
+/* any OS thread: has g exited? xdone, not state: an OS thread that is not
+ * the worker reads it, and the worker changes state without the lock at
+ * every switch; xdone is set once, under the lock, by gp__thread_dying */
+static int exited(struct gp_gthread *g) { return __atomic_load_n(&g->xdone, __ATOMIC_ACQUIRE) != 0; }
+
 /* a stale slot (or no record at all): what glibc says of an exited thread
  * whose descriptor was freed: EINVAL if it had been detached, ESRCH if joined */
 static int gone(uintptr_t h)
@@ -148,7 +153,7 @@ static int join_foreign(uintptr_t h, void **ret, gp_deadline dl)
         return gone(h);
     }
     int e = g->detached ? -EINVAL : (g->joiner || g->xjoin) ? -EINVAL : 0;
-    int dead = g->state == GT_DEAD;
+    int dead = exited(g);
     if (!e && !dead && dl == 0) e = -EBUSY;
     if (!e) g->xjoin = 1;
     gp__rec_unlock();
@@ -213,14 +218,14 @@ int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl)
 }
 
 /* worker: g exits. Under the record lock, so that an OS thread claiming the
- * join either sees GT_DEAD or is seen here; xdone's release store pairs
- * with join_foreign's acquire load. */
+ * join either sees xdone set or is seen here; xdone's release store pairs
+ * with exited()'s acquire load (ret and the exit's other stores are seen). */
 void gp__thread_dying(struct gp_gthread *g)
 {
     gp__rec_lock();
     g->state = GT_DEAD;
     int x = g->xjoin;
-    if (x) __atomic_store_n(&g->xdone, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&g->xdone, 1, __ATOMIC_RELEASE);
     gp__rec_unlock();
     if (x) syscall(SYS_futex, &g->xdone, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
@@ -260,7 +265,7 @@ int gp_thread_alive(uintptr_t h)
     if (!gp__w) return gone(h) == -EINVAL ? 1 : -ESRCH;
     gp__rec_lock();
     struct gp_gthread *g = gp__gthread_from_handle(h);
-    int r = g ? g->state == GT_DEAD : gp__gthread_slot(h) ? 1 : -ESRCH;
+    int r = g ? exited(g) : gp__gthread_slot(h) ? 1 : -ESRCH;
     gp__rec_unlock();
     return r;
 }
@@ -340,7 +345,7 @@ int gp_thread_setname(uintptr_t h, const char *name)
     if (n >= sizeof ((struct gp_gthread *)0)->name) return -ERANGE;
     gp__rec_lock();
     struct gp_gthread *g = gp__gthread_from_handle(h);
-    int r = !g || g->state == GT_DEAD ? -ENOENT : 0;
+    int r = !g || exited(g) ? -ENOENT : 0;
     if (!r) memcpy(g->name, name, n + 1);
     gp__rec_unlock();
     return r;
@@ -351,7 +356,7 @@ int gp_thread_getname(uintptr_t h, char *buf, size_t len)
 {
     gp__rec_lock();
     struct gp_gthread *g = gp__gthread_from_handle(h);
-    int r = !g || g->state == GT_DEAD ? -ENOENT : 0;
+    int r = !g || exited(g) ? -ENOENT : 0;
     if (!r) {
         size_t n = strlen(g->name);
         if (len < n + 1) r = -ERANGE;
@@ -374,7 +379,7 @@ int gp_thread_prefer_signal(uintptr_t h)
 {
     gp__rec_lock();
     struct gp_gthread *g = gp__gthread_from_handle(h);
-    int r = !g || g->state == GT_DEAD ? -ESRCH : 0;
+    int r = !g || exited(g) ? -ESRCH : 0;
     if (!r) __atomic_store_n(&gp__w->sig_target, g, __ATOMIC_RELAXED);
     gp__rec_unlock();
     return r;
