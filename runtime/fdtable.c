@@ -61,7 +61,7 @@ struct fdent {
     /* the last read found it drained (drainable ones), and the watcher (started for
      * reading) has not said otherwise since: a read may park without trying */
     int drained;
-    dev_t dev;         /* the file classify saw (drain_foreign's check after an overflow) */
+    dev_t dev;         /* the file classify saw (drain_foreign's check after an overflow; 0, 0 unknown) */
     ino_t ino;
 };
 
@@ -180,8 +180,15 @@ static void drain_foreign_slow(void)
             struct fdent *e = tab[fd];
             struct stat st;
             if (!e || e->kind == K_UNKNOWN) continue;
-            e->known = 0;
-            if (fstat(e->fd, &st) != 0 || st.st_dev != e->dev || st.st_ino != e->ino) forget(e);
+            if (!e->dev && !e->ino) { /* never asked (an accepted socket): start afresh, */
+                for (struct gp_list *l = e->waiters.next; l != &e->waiters; l = l->next)
+                    gp__ready(gp_container(l, struct waiter, link)->g, 0); /* its waiters try again */
+                forget(e);
+            } else if (fstat(e->fd, &st) != 0 || st.st_dev != e->dev || st.st_ino != e->ino) {
+                forget(e);
+            } else {
+                e->known = 0;
+            }
         }
 }
 
@@ -271,6 +278,7 @@ static void accepted(int fd, struct fdent *listener)
     if (!e) return;
     e->kind = K_SOCK;
     e->stream = e->drainable = listener->stream;
+    e->dev = 0, e->ino = 0; /* not asked */
 }
 
 static struct fdent *lookup(int fd)
