@@ -94,7 +94,8 @@ int gp_handle_kind(uintptr_t h, uintptr_t *os)
         }
         return gp__gthread_slot(h) ? GP_H_GONE : GP_H_OS; /* the parent's gthreads */
     }
-    if (h == w->g0->handle) {
+    struct gp_gthread *g0 = w->g0; /* NULL while the runtime starts */
+    if (g0 && h == g0->handle) {
         *os = w->os_thread;
         return GP_H_MAIN;
     }
