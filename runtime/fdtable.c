@@ -18,6 +18,20 @@
  * is likely to come back the watcher stays started, so steady keep-alive
  * traffic pays no epoll_ctl; an event that finds nobody waiting stops it.
  * Waiter records live on the waiting gthread's stack.
+ *
+ * The table is the worker's: only it reads or changes an entry. An OS thread
+ * that is not the worker (a SIGEV_THREAD timer callback, a helper, any
+ * thread the program made before we started) may close, dup2 or create fds
+ * too; it never touches the table. It queues the fd number (`foreign`,
+ * under its lock) and the worker forgets what it knew of that number
+ * before its next use of the table (drain_foreign, at every I/O and poll,
+ * and from the queue's async wake-up for gthreads already parked). Before
+ * a close or dup2 replaces the file under a number the worker may be
+ * watching, that thread also removes the number from the worker's epoll
+ * set itself: epoll forgets a registration only when the open file's last
+ * reference goes, so a file that lives on elsewhere would keep reporting
+ * under that number, and once the number names another file no EPOLL_CTL_DEL
+ * can reach the old registration any more.
  */
 #include "internal.h"
 
@@ -47,6 +61,8 @@ struct fdent {
     /* the last read found it drained (drainable ones), and the watcher (started for
      * reading) has not said otherwise since: a read may park without trying */
     int drained;
+    dev_t dev;         /* the file classify saw (drain_foreign's check after an overflow; 0, 0 unknown) */
+    ino_t ino;
 };
 
 struct waiter {
@@ -57,6 +73,135 @@ struct waiter {
 
 static struct fdent **tab;
 static size_t cap;
+
+/* ---- changes by OS threads that are not the worker -------------------------- */
+
+/* Which numbers the worker's epoll set may hold (a watcher is started),
+ * readable by any OS thread: a two-level table, since the worker's own
+ * table moves when it grows. Chunks are allocated by the worker only and
+ * published with a release store; never freed. */
+#define WCHUNK 4096
+#define WCHUNKS 1024
+static unsigned char *watching[WCHUNKS];
+
+/* worker only */
+static void set_watching(int fd, int on)
+{
+    if (fd < 0 || fd >= WCHUNK * WCHUNKS) return;
+    unsigned char *c = watching[fd / WCHUNK];
+    if (!c) {
+        if (!on || !(c = calloc(WCHUNK, 1))) return;
+        __atomic_store_n(&watching[fd / WCHUNK], c, __ATOMIC_RELEASE);
+    }
+    /* seq_cst, paired with foreign_change's seq_cst loads: of a watcher
+     * being started and a change being queued, one side sees the other */
+    __atomic_store_n(&c[fd % WCHUNK], (unsigned char)on, __ATOMIC_SEQ_CST);
+}
+
+/* any OS thread; a number beyond the table counts as watched (it costs a
+ * system call that finds nothing) */
+static int is_watching(int fd)
+{
+    if (fd >= WCHUNK * WCHUNKS) return 1;
+    unsigned char *c = __atomic_load_n(&watching[fd / WCHUNK], __ATOMIC_ACQUIRE);
+    return c && __atomic_load_n(&c[fd % WCHUNK], __ATOMIC_SEQ_CST);
+}
+
+/* the queue: fd << 1 | 1 when only its flags changed. Bounded: past
+ * FOREIGN_MAX changes between two drains (a thread that opens and closes
+ * files while no gthread does I/O) it stops growing and the worker checks
+ * every entry's file instead. */
+#define FOREIGN_MAX 4096
+static int foreign_lock_word;
+static int *foreign_q;
+static size_t foreign_n, foreign_cap;
+static int foreign_all;      /* the queue could not grow: forget every entry */
+static int foreign_pending;  /* something is queued (the worker's fast check) */
+static uv_async_t foreign_async; /* wakes the worker for gthreads parked on a changed fd */
+static uv_loop_t *foreign_async_loop;
+
+static void flock_(void)
+{
+    while (__atomic_exchange_n(&foreign_lock_word, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&foreign_lock_word, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+}
+static void funlock(void) { __atomic_store_n(&foreign_lock_word, 0, __ATOMIC_RELEASE); }
+
+/* any OS thread that is not the worker: fd was (or is about to be) closed
+ * or replaced (replacing: the caller has not done it yet), or its flags changed */
+static void foreign_change(int fd, int replacing, int flags_only)
+{
+    struct gp_worker *w = gp__w;
+    if (!w || fd < 0) return;
+    flock_();
+    if (foreign_n == foreign_cap && foreign_cap < FOREIGN_MAX) {
+        size_t n = foreign_cap ? foreign_cap * 2 : 64;
+        int *q = realloc(foreign_q, n * sizeof *q);
+        if (q) foreign_q = q, foreign_cap = n;
+    }
+    if (foreign_n < foreign_cap) foreign_q[foreign_n++] = fd << 1 | !!flags_only;
+    else foreign_all = 1;
+    /* seq_cst: the worker's check in drain_foreign, and set_watching's store
+     * against is_watching's load below (see set_watching) */
+    __atomic_store_n(&foreign_pending, 1, __ATOMIC_SEQ_CST);
+    funlock();
+    if (flags_only || !is_watching(fd)) return;
+    /* the number still names the old file: take it out of the epoll set
+     * now (the worker's own removal, later, will find nothing: harmless) */
+    if (replacing) epoll_ctl(w->loop.backend_fd, EPOLL_CTL_DEL, fd, NULL);
+    /* acquire: pairs with the release that published the initialised handle */
+    if (__atomic_load_n(&foreign_async_loop, __ATOMIC_ACQUIRE) == &w->loop) uv_async_send(&foreign_async);
+}
+
+static void forget(struct fdent *e);
+
+/* worker only: forget what other OS threads changed */
+static void drain_foreign_slow(void)
+{
+    flock_();
+    int *q = foreign_q;
+    size_t n = foreign_n;
+    int all = foreign_all;
+    foreign_q = NULL;
+    foreign_n = foreign_cap = 0;
+    foreign_all = 0;
+    __atomic_store_n(&foreign_pending, 0, __ATOMIC_SEQ_CST);
+    funlock();
+    for (size_t i = 0; i < n; i++) {
+        int fd = q[i] >> 1;
+        struct fdent *e = (size_t)fd < cap ? tab[fd] : NULL;
+        if (!e) continue;
+        if (q[i] & 1) e->known = 0;
+        else forget(e);
+    }
+    free(q);
+    if (all) /* which numbers changed is not known: those whose file did */
+        for (size_t fd = 0; fd < cap; fd++) {
+            struct fdent *e = tab[fd];
+            struct stat st;
+            if (!e || e->kind == K_UNKNOWN) continue;
+            if (!e->dev && !e->ino) { /* never asked (an accepted socket): start afresh, */
+                for (struct gp_list *l = e->waiters.next; l != &e->waiters; l = l->next)
+                    gp__ready(gp_container(l, struct waiter, link)->g, 0); /* its waiters try again */
+                forget(e);
+            } else if (fstat(e->fd, &st) != 0 || st.st_dev != e->dev || st.st_ino != e->ino) {
+                forget(e);
+            } else {
+                e->known = 0;
+            }
+        }
+}
+
+static inline void drain_foreign(void)
+{
+    if (GP_UNLIKELY(__atomic_load_n(&foreign_pending, __ATOMIC_SEQ_CST))) drain_foreign_slow();
+}
+
+static void on_foreign_async(uv_async_t *a)
+{
+    (void)a;
+    drain_foreign();
+}
 
 static __attribute__((noinline)) struct fdent *entry_slow(int fd, int create)
 {
@@ -92,6 +237,8 @@ static int classify(struct fdent *e)
 {
     struct stat st;
     if (fstat(e->fd, &st) != 0) return -1;
+    e->dev = st.st_dev;
+    e->ino = st.st_ino;
     e->stream = e->drainable = 0;
     switch (st.st_mode & S_IFMT) {
     case S_IFSOCK: {
@@ -131,6 +278,7 @@ static void accepted(int fd, struct fdent *listener)
     if (!e) return;
     e->kind = K_SOCK;
     e->stream = e->drainable = listener->stream;
+    e->dev = 0, e->ino = 0; /* not asked */
 }
 
 static struct fdent *lookup(int fd)
@@ -172,9 +320,15 @@ static gp_deadline socket_deadline(struct fdent *e, int events)
     return t ? gp_after_ns(t) : GP_FOREVER;
 }
 
+/* any OS thread */
 void gp_fd_flags_changed(int fd)
 {
-    struct fdent *e = gp__w ? entry(fd, 0) : NULL;
+    if (!gp__w) return;
+    if (!gp__tls.worker) {
+        foreign_change(fd, 0, 1);
+        return;
+    }
+    struct fdent *e = entry(fd, 0);
     if (e) e->known = 0;
 }
 
@@ -209,6 +363,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
     if (!want) {
         uv_poll_stop(&e->poll);
         e->polling = 0;
+        set_watching(e->fd, 0);
     } else if (want != e->polling) {
         uv_poll_start(&e->poll, want, on_poll);
         e->polling = want;
@@ -218,6 +373,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
 static int watch(struct fdent *e, int events)
 {
     struct gp_worker *w = gp__w;
+    if (foreign_async_loop != &w->loop) {
+        if (uv_async_init(&w->loop, &foreign_async, on_foreign_async) != 0) return UV_ENOMEM;
+        /* release: a thread that sees the loop here may send to the handle */
+        __atomic_store_n(&foreign_async_loop, &w->loop, __ATOMIC_RELEASE);
+    }
     if (e->loop != &w->loop) {
         /* uv_poll_init sets O_NONBLOCK on the fd (ioctl FIONBIO): the shim
          * swallows that request, the file stays as the program made it. */
@@ -235,8 +395,15 @@ static int watch(struct fdent *e, int events)
         e->polling = 0;
     }
     if ((e->polling | events) != e->polling) {
+        if (!e->polling) set_watching(e->fd, 1);
+        /* a change queued before that store is seen now, before libuv is
+         * asked to add or modify a registration the change may have removed */
+        drain_foreign();
         int r = uv_poll_start(&e->poll, e->polling | events, on_poll);
-        if (r != 0) return r;
+        if (r != 0) {
+            if (!e->polling) set_watching(e->fd, 0);
+            return r;
+        }
         e->polling |= events;
     }
     return 0;
@@ -271,6 +438,7 @@ static ssize_t io_loop(struct gp_io *op)
 {
     gp_deadline dl = -2; /* not computed yet */
     for (;;) {
+        drain_foreign();
         struct fdent *e = lookup(op->fd);
         if (!e || e->kind == K_PASS) return op->attempt(op, GP_PLAIN);
         ssize_t r;
@@ -355,6 +523,7 @@ static int poll_loop(struct gp_pollop *op)
     struct waiter local[16], *ws = local;
     int r;
     for (;;) {
+        drain_foreign();
         r = op->attempt(op); /* validates the arguments before we touch them */
         if (r != 0) break;
         if (op->deadline == 0 || (op->deadline > 0 && gp_now() >= op->deadline)) {
@@ -403,25 +572,42 @@ static void forget(struct fdent *e)
     if (e->polling) {
         uv_poll_stop(&e->poll);
         e->polling = 0;
+        set_watching(e->fd, 0);
     }
     e->kind = K_UNKNOWN;
     e->known = 0;
     e->drained = 0;
 }
 
+/* any OS thread (before the real close or replacement) */
 int gp_fd_close(int fd)
 {
     struct gp_worker *w = gp__w;
     if (!w) return 0;
+    if (!gp__tls.worker) {
+        if (gp__loop_owns_fd(fd)) return -EBADF;
+        foreign_change(fd, 1, 0);
+        return 0;
+    }
     if (w->cur != &w->sched && gp__loop_owns_fd(fd)) return -EBADF;
+    drain_foreign();
     struct fdent *e = entry(fd, 0);
     if (e) forget(e);
     return 0;
 }
 
+/* any OS thread: is there a runtime whose table must hear of fd changes? */
+int gp_fd_tracking(void) { return gp__w != NULL; }
+
+/* any OS thread (after the number appeared) */
 void gp_fd_new(int fd)
 {
     if (!gp__w) return;
+    if (!gp__tls.worker) {
+        foreign_change(fd, 0, 0);
+        return;
+    }
+    drain_foreign();
     struct fdent *e = entry(fd, 0);
     if (e) forget(e);
 }
@@ -431,4 +617,10 @@ void gp__fd_fork_reset(void)
     /* the entries belong to the parent's loop: leave them, start empty */
     tab = NULL;
     cap = 0;
+    for (int i = 0; i < WCHUNKS; i++) watching[i] = NULL;
+    foreign_lock_word = 0;
+    foreign_q = NULL;
+    foreign_n = foreign_cap = 0;
+    foreign_all = foreign_pending = 0;
+    foreign_async_loop = NULL;
 }

@@ -98,12 +98,28 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a,
 /* Does this pthread_t name a green thread (alive, or dead but not joined)? */
 int gp_is_thread(uintptr_t h);
 int gp_is_current_gthread(void);  /* caller is a gthread (on its worker) */
+/* What a pthread_t the program hands to a pthread function names; any OS
+ * thread may ask, and no gthread's handle may ever reach glibc:
+ *   GP_H_OS    an OS thread's: libc acts on *os (h itself, or, in a child
+ *              forked by a gthread, the real handle of the child's thread
+ *              that carries that gthread's identity)
+ *   GP_H_MAIN  main's gthread: joins and signals through the runtime,
+ *              OS-level calls (names, scheduling) on *os, the worker's
+ *   GP_H_GREEN a gthread (running, parked, or exited and not yet joined);
+ *              OS-level calls act on *os, the worker it runs on
+ *   GP_H_GONE  a gthread that exited and whose record was freed (it was
+ *              detached, or joined): answered as glibc answers an exited
+ *              thread, never handed to it */
+enum { GP_H_OS, GP_H_MAIN, GP_H_GREEN, GP_H_GONE };
+int gp_handle_kind(uintptr_t h, uintptr_t *os);
 uintptr_t gp_thread_self(void);
-/* dl: GP_FOREVER to wait, 0 for tryjoin (-EBUSY), else -ETIMEDOUT at dl */
+/* any OS thread (a gthread parks; an OS thread that is not one sleeps until
+ * the gthread exits). dl: GP_FOREVER to wait, 0 for tryjoin (-EBUSY), else
+ * -ETIMEDOUT at dl. A stale handle: -EINVAL if it was detached, else -ESRCH. */
 int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl);
-int gp_thread_detach(uintptr_t h);
+int gp_thread_detach(uintptr_t h);  /* any OS thread */
 _Noreturn void gp_thread_exit(void *ret);
-int gp_thread_alive(uintptr_t h);  /* 0 alive, -ESRCH */
+int gp_thread_alive(uintptr_t h);  /* any OS thread: 0 alive, 1 exited, -ESRCH */
 int gp_thread_cancel(uintptr_t h);
 int gp_test_cancel(void);  /* exits the gthread if cancelled (and enabled) */
 int gp_thread_setcancelstate(int enable, int *old);
@@ -118,7 +134,9 @@ _Noreturn void gp_thread_exit_unwinding(void *ret);
 /* the handlers are done: exit with the value recorded */
 _Noreturn void gp_thread_exit_recorded(void);
 struct gp_stack_info { void *lo; size_t size; size_t guard; int detached; };
+/* any OS thread: 0 filled, 1 main's own stack (ask libc), -errno */
 int gp_thread_stack(uintptr_t h, struct gp_stack_info *si);
+/* any OS thread; -ENOENT for an exited thread (it has no /proc entry) */
 int gp_thread_setname(uintptr_t h, const char *name);
 int gp_thread_getname(uintptr_t h, char *buf, size_t len);
 uintptr_t gp_thread_os_handle(uintptr_t h); /* the worker OS thread's own pthread_t */
@@ -170,12 +188,14 @@ struct gp_pollop {
  * deadline passes (then 0) or a signal handler interrupts (-EINTR). */
 int gp_poll(struct gp_pollop *op);
 
-/* fd lifecycle: the program closes or replaces fd (wakes its waiters with
- * EBADF first); -EBADF when fd is one of the runtime's own. */
+/* fd lifecycle, from any OS thread (a gthread, main, or an OS thread that
+ * is not a gthread): the program closes or replaces fd (wakes its waiters
+ * with EBADF first); -EBADF when fd is one of the runtime's own. */
 int gp_fd_close(int fd);
 void gp_fd_new(int fd);  /* a fresh fd appeared under this number */
 /* the program changed fd's O_NONBLOCK or socket timeouts (fcntl, ioctl, setsockopt) */
 void gp_fd_flags_changed(int fd);
+int gp_fd_tracking(void); /* a runtime is running: the calls above matter */
 
 /* ---- synchronisation objects (sync.c) ------------------------------------ */
 /* Wait on the object at key: try(ctx) returns 0 (got it), -EAGAIN (not yet)

@@ -71,6 +71,12 @@ struct gp_gthread {
     const char *reason;       /* why it is parked: traces and the monitor */
     int detached, cancelled, cancel_off, joined;
     struct gp_gthread *joiner;
+    /* a join by an OS thread that is not a gthread (thread.c), under the
+     * record lock: xjoin it waits, xdone it exited (the futex word the exit
+     * sets, what other OS threads read instead of state), reap it joined
+     * before finish_dead ran, finished finish_dead ran */
+    int xjoin, reap, finished;
+    uint32_t xdone;
     void *(*fn)(void *);
     void *arg, *ret;
     /* stack: [map_base, map_base+map_size) with a guard page at the bottom,
@@ -162,11 +168,18 @@ static inline struct gp_gthread *gp__call_begin(void)
 static inline void gp__call_end(struct gp_gthread *g) { g->in_call = 0; }
 
 /* thread.c */
-void gp__thread_inherit(struct gp_gthread *g);
+void gp__thread_fork_child(struct gp_worker *w);
+void gp__thread_dying(struct gp_gthread *g);    /* worker: g becomes GT_DEAD */
+void gp__thread_finished(struct gp_gthread *g); /* worker: g's stack is released */
 
 /* coro.c */
 struct gp_gthread *gp__gthread_alloc(void);
 void gp__gthread_free(struct gp_gthread *g);
+void gp__gthread_free_locked(struct gp_gthread *g);
+struct gp_gthread *gp__gthread_slot(uintptr_t h);
+void gp__rec_lock(void);
+void gp__rec_unlock(void);
+void gp__rec_lock_reset(void);
 int gp__stack_alloc(struct gp_gthread *g, size_t size);
 void gp__stack_release(struct gp_gthread *g);
 struct gp_gthread *gp__gthread_from_handle(uintptr_t h);

@@ -290,7 +290,7 @@ void gp__update_managed(void)
 static void finish_dead(struct gp_gthread *g)
 {
     gp__stack_release(g);
-    if (g->detached && g != gp__w->g0) gp__gthread_free(g);
+    gp__thread_finished(g); /* frees a detached one's record */
 }
 
 /* worker only, first thing after every jump: store the left one's context */
@@ -698,7 +698,7 @@ void gp_thread_exit(void *ret)
     GP_ASSERT(g != &w->sched);
     if (g->tsd) gp__tsd_run_dtors(g);
     g->ret = ret;
-    gp__set_state(g, GT_BIT(GT_RUNNING), GT_DEAD);
+    gp__thread_dying(g); /* GT_DEAD; wakes an OS thread that joins it */
     gp_list_del(&g->all);
     w->nlive--;
     if (g->joiner) gp__ready(g->joiner, 0);
@@ -730,7 +730,7 @@ void gp_fork_child(void)
 {
     struct gp_worker *w = gp__w;
     if (!w) return;
-    if (w->cur != &w->sched && w->cur != w->g0) gp__thread_inherit(w->cur);
+    gp__thread_fork_child(w); /* identity, and the other gthreads are gone */
     /* The child keeps the calling gthread only, now a plain thread; the
      * loop's epoll instance is shared with the parent and must not be
      * touched: drop our copies of its fds and start afresh on demand. */

@@ -6,22 +6,43 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include "real.h"
 
 /* A child forked by a gthread keeps that gthread's identity (its pthread_t,
  * its owner id): the program may have recorded them before the fork (CPython
- * does, for its import lock). */
-static uintptr_t inherited_handle;
+ * does, for its import lock). Calls given that pthread_t in the child act on
+ * the child's real main thread (inherited_os), and its stack is the
+ * gthread's, which the child runs on. */
+static uintptr_t inherited_handle, inherited_os;
 static int inherited_owner;
+static struct gp_stack_info inherited_stack;
 
 static int fake_owner(struct gp_gthread *g) { return 0x40000000 | (g->id & 0x3fffffff); }
 
-/* the child of a fork made by gthread g is g, as far as the program can tell */
-void gp__thread_inherit(struct gp_gthread *g)
+/* In the child of a fork (the worker's only thread now, before the runtime
+ * is dropped): the child of a fork made by gthread g is g, as far as the
+ * program can tell; every other gthread is gone, as the other threads of a
+ * forked process are, so their handles read as stale (ESRCH), never as
+ * threads that will some day exit. */
+void gp__thread_fork_child(struct gp_worker *w)
 {
-    inherited_handle = g->handle;
-    inherited_owner = fake_owner(g);
+    gp__rec_lock_reset();
+    struct gp_gthread *g = w->cur;
+    if (g != &w->sched && g != w->g0) {
+        inherited_handle = g->handle;
+        inherited_owner = fake_owner(g);
+        inherited_os = (uintptr_t)R(pthread_self)();
+        inherited_stack = (struct gp_stack_info){g->stack_lo, g->stack_size, g->map_base ? gp__page() : 0, 0};
+    }
+    for (struct gp_list *n = w->all.next; n != &w->all; n = n->next) {
+        struct gp_gthread *o = gp_container(n, struct gp_gthread, all);
+        if (o != g && o != w->g0) o->magic = 0, o->detached = 0;
+    }
 }
 
 int gp_owner_id(void)
@@ -61,25 +82,124 @@ int gp_is_thread(uintptr_t h)
     return g == gp__w->g0 ? 2 : 1;
 }
 
+/* any OS thread */
+int gp_handle_kind(uintptr_t h, uintptr_t *os)
+{
+    struct gp_worker *w = gp__w;
+    *os = h;
+    if (!w) { /* no runtime (yet, or in a forked child) */
+        if (inherited_handle && h == inherited_handle) {
+            *os = inherited_os;
+            return GP_H_OS;
+        }
+        return gp__gthread_slot(h) ? GP_H_GONE : GP_H_OS; /* the parent's gthreads */
+    }
+    struct gp_gthread *g0 = w->g0; /* NULL while the runtime starts */
+    if (g0 && h == g0->handle) {
+        *os = w->os_thread;
+        return GP_H_MAIN;
+    }
+    struct gp_gthread *g = gp__gthread_slot(h);
+    if (!g) return GP_H_OS;
+    *os = w->os_thread;
+    /* a racy peek (the record lock is not taken): the calls that act on the
+     * answer look again under it */
+    return __atomic_load_n(&g->magic, __ATOMIC_RELAXED) == GT_MAGIC && !__atomic_load_n(&g->reap, __ATOMIC_RELAXED)
+               ? GP_H_GREEN
+               : GP_H_GONE;
+}
+
 uintptr_t gp_thread_self(void)
 {
     return gp__w->cur->handle;
 }
 
-/* gthread only; a cancellation point (tryjoin, dl == 0, is not a wait) */
+/* any OS thread: has g exited? xdone, not state: an OS thread that is not
+ * the worker reads it, and the worker changes state without the lock at
+ * every switch; xdone is set once, under the lock, by gp__thread_dying */
+static int exited(struct gp_gthread *g) { return __atomic_load_n(&g->xdone, __ATOMIC_ACQUIRE) != 0; }
+
+/* a stale slot (or no record at all): what glibc says of an exited thread
+ * whose descriptor was freed: EINVAL if it had been detached, ESRCH if joined */
+static int gone(uintptr_t h)
+{
+    struct gp_gthread *g = gp__gthread_slot(h);
+    return g && g->detached ? -EINVAL : -ESRCH;
+}
+
+static int futex_wait(uint32_t *word, uint32_t val, gp_deadline dl)
+{
+    struct timespec ts, *tp = NULL;
+    if (dl >= 0) {
+        ts.tv_sec = dl / GP_NSEC;
+        ts.tv_nsec = dl % GP_NSEC;
+        tp = &ts;
+    }
+    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, as dl is */
+    long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, val, tp, NULL, FUTEX_BITSET_MATCH_ANY);
+    return r == 0 ? 0 : -errno;
+}
+
+/* An OS thread that is not a gthread joins one (or main): it claims the join
+ * under the record lock, then sleeps on the record's futex word until the
+ * gthread's exit sets it (gp__thread_dying), as glibc's join sleeps on the
+ * thread's tid. The record is then freed by whichever of the joiner and
+ * finish_dead comes last. */
+static int join_foreign(uintptr_t h, void **ret, gp_deadline dl)
+{
+    gp__rec_lock();
+    struct gp_gthread *g = gp__gthread_from_handle(h);
+    if (!g) {
+        gp__rec_unlock();
+        return gone(h);
+    }
+    int e = g->detached ? -EINVAL : (g->joiner || g->xjoin) ? -EINVAL : 0;
+    int dead = exited(g);
+    if (!e && !dead && dl == 0) e = -EBUSY;
+    if (!e) g->xjoin = 1;
+    gp__rec_unlock();
+    if (e) return e;
+    /* acquire pairs with the release store in gp__thread_dying: once xdone
+     * reads 1, ret and the exit's other stores are visible */
+    while (!dead && !__atomic_load_n(&g->xdone, __ATOMIC_ACQUIRE)) {
+        int r = futex_wait(&g->xdone, 0, dl);
+        if (r == -ETIMEDOUT) {
+            gp__rec_lock();
+            int done = __atomic_load_n(&g->xdone, __ATOMIC_ACQUIRE);
+            if (!done) g->xjoin = 0; /* gave up: someone else may join it */
+            gp__rec_unlock();
+            if (!done) return -ETIMEDOUT;
+        }
+    }
+    gp__rec_lock();
+    if (ret) *ret = g->ret;
+    g->xjoin = 0;
+    if (g == gp__w->g0) g->detached = 1; /* main's record stays (its handle is main's) */
+    else if (g->finished) gp__gthread_free_locked(g);
+    else __atomic_store_n(&g->reap, 1, __ATOMIC_RELAXED); /* finish_dead frees it; stale meanwhile */
+    gp__rec_unlock();
+    return 0;
+}
+
+/* any OS thread; for a gthread a cancellation point (tryjoin, dl == 0, is not a wait) */
 int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl)
 {
     struct gp_worker *w = gp__w;
-    struct gp_gthread *g = gp__gthread_from_handle(h);
-    if (!g) return -ESRCH;
+    if (!w) return gone(h);
+    if (!gp__tls.worker) return join_foreign(h, ret, dl);
+    if (!gp_is_current_gthread()) return -EDEADLK; /* the scheduler itself: it cannot wait */
     struct gp_gthread *self = w->cur;
-    if (g == self) return -EDEADLK;
-    if (g->detached) return -EINVAL;
-    if (g->joiner && g->joiner != self) return -EINVAL;
-    if (self->joiner == g) return -EDEADLK; /* joining each other */
+    gp__rec_lock(); /* an OS thread may be joining or detaching it at the same time */
+    struct gp_gthread *g = gp__gthread_from_handle(h);
+    int e = !g ? 1 : g == self || self->joiner == g /* joining each other */ ? -EDEADLK
+          : g->detached || g->xjoin || (g->joiner && g->joiner != self) ? -EINVAL : 0;
+    if (!e && g->state != GT_DEAD) {
+        if (dl == 0) e = -EBUSY;
+        else g->joiner = self;
+    }
+    gp__rec_unlock();
+    if (e) return e == 1 ? gone(h) : e;
     while (g->state != GT_DEAD) {
-        if (dl == 0) return -EBUSY; /* tryjoin: a try, like trylock, not a wait */
-        g->joiner = self;
         /* a cancellation point, as glibc's: the target stays joinable */
         int r = gp__park("pthread_join", dl, GP_NOINTR | GP_CANCELPT);
         if (g->state == GT_DEAD) break;
@@ -88,30 +208,72 @@ int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl)
             gp__cancel_exit();
         }
         if (r == -ETIMEDOUT) {
+            gp__rec_lock();
             g->joiner = NULL;
+            gp__rec_unlock();
             return -ETIMEDOUT;
         }
     }
     if (ret) *ret = g->ret;
-    if (g != w->g0) gp__gthread_free(g);
-    else g->detached = 1, g->joiner = NULL;
+    gp__rec_lock();
+    g->joiner = NULL;
+    if (g != w->g0) gp__gthread_free_locked(g); /* finish_dead has run: it ran before anyone else did */
+    else g->detached = 1;
+    gp__rec_unlock();
     return 0;
 }
 
+/* worker: g exits. Under the record lock, so that an OS thread claiming the
+ * join either sees xdone set or is seen here; xdone's release store pairs
+ * with exited()'s acquire load (ret and the exit's other stores are seen). */
+void gp__thread_dying(struct gp_gthread *g)
+{
+    gp__rec_lock();
+    gp__set_state(g, GT_BIT(GT_RUNNING), GT_DEAD);
+    int x = g->xjoin;
+    __atomic_store_n(&g->xdone, 1, __ATOMIC_RELEASE);
+    gp__rec_unlock();
+    if (x) syscall(SYS_futex, &g->xdone, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* worker, after switching away from dead g: its record is freed now if it
+ * was detached or an OS thread has joined it already */
+void gp__thread_finished(struct gp_gthread *g)
+{
+    gp__rec_lock();
+    g->finished = 1;
+    if ((g->detached || g->reap) && g != gp__w->g0) gp__gthread_free_locked(g);
+    gp__rec_unlock();
+}
+
+/* any OS thread */
 int gp_thread_detach(uintptr_t h)
 {
+    struct gp_worker *w = gp__w;
+    if (!w) return gone(h);
+    gp__rec_lock();
     struct gp_gthread *g = gp__gthread_from_handle(h);
-    if (!g) return -ESRCH;
-    if (g->detached) return -EINVAL;
-    g->detached = 1;
-    if (g->state == GT_DEAD && g != gp__w->g0) gp__gthread_free(g);
-    return 0;
+    int r = 0;
+    if (!g) r = gone(h);
+    else if (g->detached) r = -EINVAL;
+    else if (g->joiner || g->xjoin) r = 0; /* glibc: the joiner frees it, detach changes nothing */
+    else {
+        g->detached = 1;
+        if (g->finished && g != w->g0) gp__gthread_free_locked(g);
+    }
+    gp__rec_unlock();
+    return r;
 }
 
+/* any OS thread: 0 running (or parked, ready), 1 exited, -ESRCH no record */
 int gp_thread_alive(uintptr_t h)
 {
+    if (!gp__w) return gone(h) == -EINVAL ? 1 : -ESRCH;
+    gp__rec_lock();
     struct gp_gthread *g = gp__gthread_from_handle(h);
-    return g && g->state != GT_DEAD ? 0 : -ESRCH;
+    int r = g ? exited(g) : gp__gthread_slot(h) ? 1 : -ESRCH;
+    gp__rec_unlock();
+    return r;
 }
 
 /* gthread only. Deferred cancellation, as glibc's default: the target
@@ -174,35 +336,56 @@ int gp_thread_setcancelstate(int enable, int *old)
     return 0;
 }
 
+/* any OS thread: 0 filled; 1: main's own stack, ask libc; -errno */
 int gp_thread_stack(uintptr_t h, struct gp_stack_info *si)
 {
+    if (inherited_handle && h == inherited_handle) { /* the child runs on that gthread's stack */
+        *si = inherited_stack;
+        return 0;
+    }
+    if (!gp__w) return gone(h);
+    gp__rec_lock();
     struct gp_gthread *g = gp__gthread_from_handle(h);
-    if (!g) return -ESRCH;
-    si->lo = g->stack_lo;
-    si->size = g->stack_size;
-    si->guard = g->map_base ? gp__page() : 0;
-    si->detached = g->detached;
-    return 0;
+    if (!g && (g = gp__gthread_slot(h)) && !g->detached) g = NULL; /* glibc still describes a detached thread that exited */
+    int r = 0;
+    if (!g) r = -ESRCH;
+    else if (g == gp__w->g0) r = 1;
+    else {
+        si->lo = g->stack_lo;
+        si->size = g->stack_size;
+        si->guard = g->map_base ? gp__page() : 0;
+        si->detached = g->detached;
+    }
+    gp__rec_unlock();
+    return r;
 }
 
+/* any OS thread: an exited thread has no /proc/self/task entry (ENOENT, as glibc) */
 int gp_thread_setname(uintptr_t h, const char *name)
 {
-    struct gp_gthread *g = gp__gthread_from_handle(h);
-    if (!g) return -ESRCH;
     size_t n = strlen(name);
-    if (n >= sizeof g->name) return -ERANGE;
-    memcpy(g->name, name, n + 1);
-    return 0;
+    if (n >= sizeof ((struct gp_gthread *)0)->name) return -ERANGE;
+    gp__rec_lock();
+    struct gp_gthread *g = gp__gthread_from_handle(h);
+    int r = !g || exited(g) ? -ENOENT : 0;
+    if (!r) memcpy(g->name, name, n + 1);
+    gp__rec_unlock();
+    return r;
 }
 
+/* any OS thread */
 int gp_thread_getname(uintptr_t h, char *buf, size_t len)
 {
+    gp__rec_lock();
     struct gp_gthread *g = gp__gthread_from_handle(h);
-    if (!g) return -ESRCH;
-    size_t n = strlen(g->name);
-    if (len < n + 1) return -ERANGE;
-    memcpy(buf, g->name, n + 1);
-    return 0;
+    int r = !g || exited(g) ? -ENOENT : 0;
+    if (!r) {
+        size_t n = strlen(g->name);
+        if (len < n + 1) r = -ERANGE;
+        else memcpy(buf, g->name, n + 1);
+    }
+    gp__rec_unlock();
+    return r;
 }
 
 uintptr_t gp_thread_os_handle(uintptr_t h)
@@ -211,12 +394,17 @@ uintptr_t gp_thread_os_handle(uintptr_t h)
     return gp__w->os_thread;
 }
 
+/* any OS thread: the next signal handled on the worker interrupts h's call.
+ * A relaxed store: the pthread_kill system call that follows orders it
+ * before the handler, which is what reads it (through gp__signals). */
 int gp_thread_prefer_signal(uintptr_t h)
 {
+    gp__rec_lock();
     struct gp_gthread *g = gp__gthread_from_handle(h);
-    if (!g || g->state == GT_DEAD) return -ESRCH;
-    gp__w->sig_target = g;
-    return 0;
+    int r = !g || exited(g) ? -ESRCH : 0;
+    if (!r) __atomic_store_n(&gp__w->sig_target, g, __ATOMIC_RELAXED);
+    gp__rec_unlock();
+    return r;
 }
 
 int gp_is_main_gthread(void)

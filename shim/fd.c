@@ -1,7 +1,9 @@
 /* fd.c — the fd lifecycle the runtime must see: close (wakes waiters with
  * EBADF before the real close), fclose, dup2/dup3 over a watched fd, pipes;
  * and ioctl, where libuv's request to make a program's fd non-blocking is
- * swallowed (the program's file stays exactly as it made it). */
+ * swallowed (the program's file stays exactly as it made it). The runtime
+ * hears of every change, whichever thread makes it: a gthread, main, or an
+ * OS thread that is not a gthread (the gp_fd_* calls take any caller). */
 #include "../runtime/real.h"
 #include "../runtime/gp.h"
 
@@ -14,19 +16,17 @@
 
 GP_EXPORT int close(int fd)
 {
-    if (gp_started_here()) {
-        int r = gp_fd_close(fd);
-        if (r < 0) { /* one of the runtime's own: not the program's to close */
-            errno = -r;
-            return -1;
-        }
+    int r = gp_fd_close(fd);
+    if (r < 0) { /* one of the runtime's own: not the program's to close */
+        errno = -r;
+        return -1;
     }
     return R(close)(fd);
 }
 
 GP_EXPORT int fclose(FILE *fp)
 {
-    if (gp_started_here() && fp) {
+    if (fp) {
         int fd = fileno(fp);
         if (fd >= 0) gp_fd_close(fd);
     }
@@ -36,7 +36,7 @@ GP_EXPORT int fclose(FILE *fp)
 static int replace(int oldfd, int newfd)
 {
     /* only when the dup will happen: a bad oldfd leaves newfd alone */
-    if (!gp_started_here() || oldfd == newfd || fcntl(oldfd, F_GETFD) < 0) return 0;
+    if (oldfd == newfd || R(fcntl64)(oldfd, F_GETFD) < 0) return 0;
     return gp_fd_close(newfd);
 }
 
@@ -63,7 +63,7 @@ GP_EXPORT int dup3(int oldfd, int newfd, int flags)
 GP_EXPORT int pipe(int fds[2])
 {
     int r = R(pipe)(fds);
-    if (r == 0 && gp_started_here()) {
+    if (r == 0) {
         gp_fd_new(fds[0]);
         gp_fd_new(fds[1]);
     }
@@ -73,7 +73,7 @@ GP_EXPORT int pipe(int fds[2])
 GP_EXPORT int pipe2(int fds[2], int flags)
 {
     int r = R(pipe2)(fds, flags);
-    if (r == 0 && gp_started_here()) {
+    if (r == 0) {
         gp_fd_new(fds[0]);
         gp_fd_new(fds[1]);
     }
@@ -88,7 +88,7 @@ GP_EXPORT int ioctl(int fd, unsigned long req, ...)
     va_end(ap);
     if (gp_swallowing_nonblock() && req == FIONBIO) return 0;
     int r = R(ioctl)(fd, req, arg);
-    if (r == 0 && req == FIONBIO && gp_started_here()) gp_fd_flags_changed(fd);
+    if (r == 0 && req == FIONBIO) gp_fd_flags_changed(fd);
     return r;
 }
 
@@ -96,7 +96,7 @@ GP_EXPORT int ioctl(int fd, unsigned long req, ...)
 GP_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
     int r = R(setsockopt)(fd, level, name, val, len);
-    if (r == 0 && level == SOL_SOCKET && gp_started_here()) gp_fd_flags_changed(fd);
+    if (r == 0 && level == SOL_SOCKET) gp_fd_flags_changed(fd);
     return r;
 }
 
@@ -107,7 +107,7 @@ GP_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t
 
 static int fresh(int fd)
 {
-    if (fd >= 0 && gp_started_here()) gp_fd_new(fd);
+    if (fd >= 0) gp_fd_new(fd);
     return fd;
 }
 
@@ -123,7 +123,7 @@ GP_EXPORT int epoll_create1(int flags) { return fresh(R(epoll_create1)(flags)); 
 
 GP_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
-    if (gp_started_here() && !(flags & CLOSE_RANGE_CLOEXEC)) {
+    if (gp_fd_tracking() && !(flags & CLOSE_RANGE_CLOEXEC)) {
         /* stop watching each number first; the runtime's own fds are skipped
          * by closing around them, never by letting the program close them */
         unsigned int top = last;

@@ -136,7 +136,7 @@ GP_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
 {
     if (!GP_MANAGED()) {
         int r = R(accept4)(fd, addr, alen, flags);
-        if (r >= 0 && gp_started_here()) gp_fd_new(r);
+        if (r >= 0) gp_fd_new(r);
         return r;
     }
     struct call c = {.io = {.attempt = accept_try, .fd = fd, .events = GP_IN, .newfd = 1},
@@ -198,14 +198,14 @@ GP_EXPORT int connect(int fd, const struct sockaddr *to, socklen_t tolen)
 GP_EXPORT int socket(int domain, int type, int proto)
 {
     int r = R(socket)(domain, type, proto);
-    if (r >= 0 && gp_started_here()) gp_fd_new(r);
+    if (r >= 0) gp_fd_new(r);
     return r;
 }
 
 GP_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 {
     int r = R(socketpair)(domain, type, proto, sv);
-    if (r == 0 && gp_started_here()) {
+    if (r == 0) {
         gp_fd_new(sv[0]);
         gp_fd_new(sv[1]);
     }

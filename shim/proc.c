@@ -134,7 +134,7 @@ static int do_fcntl(int fd, int cmd, void *arg)
         return (int)offload(run_fcntl, &o);
     }
     int r = R(fcntl64)(fd, cmd, arg);
-    if (r >= 0 && gp_started_here()) {
+    if (r >= 0) {
         if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) gp_fd_new(r);
         else if (cmd == F_SETFL) gp_fd_flags_changed(fd); /* its O_NONBLOCK, as the runtime knows it */
     }
@@ -162,7 +162,7 @@ GP_EXPORT int fcntl64(int fd, int cmd, ...)
 GP_EXPORT int dup(int fd)
 {
     int r = R(dup)(fd);
-    if (r >= 0 && gp_started_here()) gp_fd_new(r);
+    if (r >= 0) gp_fd_new(r);
     return r;
 }
 

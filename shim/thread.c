@@ -1,6 +1,8 @@
 /* thread.c — pthread_create makes a green thread; every pthread function
- * that takes a pthread_t accepts a green thread's handle: a pthread_t we
- * returned must be safe to hand to any pthread function.
+ * that takes a pthread_t accepts a green thread's handle, from any calling
+ * thread (a gthread, main, an OS thread that is not a gthread): a pthread_t
+ * we returned must be safe to hand to any pthread function, and never
+ * reaches glibc, even after its thread exited and its record was freed.
  *
  * Main keeps its real pthread_t, so what works on the main OS thread keeps
  * working on it. Functions about the OS thread (scheduling, affinity, CPU
@@ -80,72 +82,70 @@ GP_EXPORT void pthread_exit(void *ret)
     __builtin_unreachable();
 }
 
-static int cross_thread(void)
+/* What t names (gp_handle_kind), from any calling thread: GP_H_OS hands *os
+ * to libc, every other kind stays with the runtime. */
+static int kind(pthread_t t, pthread_t *os)
 {
-    static int said;
-    once_msg(&said, "gpatch: waiting for a green thread from an OS thread that is not one is not supported: EINVAL\n");
-    return EINVAL;
-}
-
-/* Is t ours, and may the caller wait on it? 1 ours, 0 not ours */
-static int ours(pthread_t t)
-{
-    return gp_started_here() && gp_is_thread((uintptr_t)t);
-}
-
-static int join_until(pthread_t t, void **ret, gp_deadline dl)
-{
-    if (!gp_is_current_gthread()) return cross_thread();
-    return -gp_thread_join((uintptr_t)t, ret, dl);
+    uintptr_t o;
+    int k = gp_handle_kind((uintptr_t)t, &o);
+    *os = (pthread_t)o;
+    return k;
 }
 
 GP_EXPORT int pthread_join(pthread_t t, void **ret)
 {
-    if (!ours(t)) return R(pthread_join)(t, ret);
-    return join_until(t, ret, GP_FOREVER);
+    pthread_t os;
+    if (kind(t, &os) == GP_H_OS) return R(pthread_join)(os, ret);
+    return -gp_thread_join((uintptr_t)t, ret, GP_FOREVER);
 }
 
 GP_EXPORT int pthread_tryjoin_np(pthread_t t, void **ret)
 {
-    if (!ours(t)) return R(pthread_tryjoin_np)(t, ret);
-    return join_until(t, ret, 0);
+    pthread_t os;
+    if (kind(t, &os) == GP_H_OS) return R(pthread_tryjoin_np)(os, ret);
+    return -gp_thread_join((uintptr_t)t, ret, 0);
 }
 
-GP_EXPORT int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *abst)
+static int join_until(pthread_t t, void **ret, clockid_t clk, const struct timespec *abst)
 {
-    if (!ours(t)) return R(pthread_timedjoin_np)(t, ret, abst);
-    gp_deadline dl = GP_FOREVER;
-    if (abst) {
-        int e = gp_user_abstime(CLOCK_REALTIME, abst, &dl);
-        if (e) return e;
-    }
-    int r = join_until(t, ret, dl ? dl : 1); /* passed: a wait that times out (and yields), not a try */
-    return r == EBUSY ? ETIMEDOUT : r;
-}
-
-GP_EXPORT int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clk, const struct timespec *abst)
-{
-    if (!ours(t)) return R(pthread_clockjoin_np)(t, ret, clk, abst);
     gp_deadline dl = GP_FOREVER;
     if (abst) {
         int e = gp_user_abstime(clk, abst, &dl);
         if (e) return e;
     }
-    int r = join_until(t, ret, dl ? dl : 1); /* passed: a wait that times out (and yields), not a try */
+    int r = -gp_thread_join((uintptr_t)t, ret, dl ? dl : 1); /* passed: a wait that times out (and yields), not a try */
     return r == EBUSY ? ETIMEDOUT : r;
+}
+
+GP_EXPORT int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *abst)
+{
+    pthread_t os;
+    if (kind(t, &os) == GP_H_OS) return R(pthread_timedjoin_np)(os, ret, abst);
+    return join_until(t, ret, CLOCK_REALTIME, abst);
+}
+
+GP_EXPORT int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clk, const struct timespec *abst)
+{
+    pthread_t os;
+    if (kind(t, &os) == GP_H_OS) return R(pthread_clockjoin_np)(os, ret, clk, abst);
+    return join_until(t, ret, clk, abst);
 }
 
 GP_EXPORT int pthread_detach(pthread_t t)
 {
-    if (!ours(t)) return R(pthread_detach)(t);
+    pthread_t os;
+    if (kind(t, &os) == GP_H_OS) return R(pthread_detach)(os);
     return -gp_thread_detach((uintptr_t)t);
 }
 
 GP_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 {
-    if (!ours(t) || gp_is_thread((uintptr_t)t) == 2) return R(pthread_getattr_np)(t, attr);
+    pthread_t os;
+    int k = kind(t, &os);
+    if (k == GP_H_OS && os == t) return R(pthread_getattr_np)(os, attr);
     struct gp_stack_info si;
     int r = gp_thread_stack((uintptr_t)t, &si);
+    if (r == 1) return R(pthread_getattr_np)(os, attr); /* main's own stack */
     if (r < 0) return -r;
     pthread_attr_init(attr);
     pthread_attr_setstack(attr, si.lo, si.size);
@@ -154,33 +154,40 @@ GP_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
     return 0;
 }
 
-/* A green thread's OS-level identity is its worker's. */
-static pthread_t os_of(pthread_t t)
-{
-    return ours(t) ? (pthread_t)gp_thread_os_handle((uintptr_t)t) : t;
-}
-
+/* Signals go to the worker OS thread a gthread runs on; the call interrupted
+ * is the target's. An exited thread (not yet joined, or freed) is sent
+ * nothing and the call succeeds, as glibc does. */
 GP_EXPORT int pthread_kill(pthread_t t, int sig)
 {
-    if (!ours(t)) return R(pthread_kill)(t, sig);
+    pthread_t os;
+    if (kind(t, &os) == GP_H_OS) return R(pthread_kill)(os, sig);
     if (sig < 0 || sig >= NSIG) return EINVAL;
-    if (gp_thread_alive((uintptr_t)t) != 0) return ESRCH;
+    if (gp_thread_alive((uintptr_t)t) != 0) return 0;
     if (sig == 0) return 0;
     gp_thread_prefer_signal((uintptr_t)t);
-    return R(pthread_kill)(os_of(t), sig);
+    return R(pthread_kill)(os, sig);
 }
 
 GP_EXPORT int pthread_sigqueue(pthread_t t, int sig, const union sigval val)
 {
-    if (!ours(t)) return R(pthread_sigqueue)(t, sig, val);
-    if (gp_thread_alive((uintptr_t)t) != 0) return ESRCH;
+    pthread_t os;
+    if (kind(t, &os) == GP_H_OS) return R(pthread_sigqueue)(os, sig, val);
+    if (gp_thread_alive((uintptr_t)t) != 0) return ESRCH; /* glibc: the thread has no tid left */
     if (sig > 0 && sig < NSIG) gp_thread_prefer_signal((uintptr_t)t);
-    return R(pthread_sigqueue)(os_of(t), sig, val);
+    return R(pthread_sigqueue)(os, sig, val);
 }
 
 GP_EXPORT int pthread_cancel(pthread_t t)
 {
-    if (!ours(t)) return R(pthread_cancel)(t);
+    pthread_t os;
+    int k = kind(t, &os);
+    if (k == GP_H_OS) return R(pthread_cancel)(os);
+    if (k == GP_H_GONE) return 0; /* glibc: cancelling an exited thread succeeds */
+    if (!gp_started_here()) { /* the runtime's cancel readies the target: the worker's business */
+        static int said;
+        once_msg(&said, "gpatch: pthread_cancel of a green thread from an OS thread that is not one is not supported: ENOTSUP\n");
+        return ENOTSUP;
+    }
     return -gp_thread_cancel((uintptr_t)t);
 }
 
@@ -200,49 +207,76 @@ GP_EXPORT int pthread_setcancelstate(int state, int *old)
     return 0;
 }
 
+/* Main's name is the OS thread's (its comm); a gthread's is its own. */
 GP_EXPORT int pthread_setname_np(pthread_t t, const char *name)
 {
-    if (!ours(t) || gp_is_thread((uintptr_t)t) == 2) return R(pthread_setname_np)(t, name);
+    pthread_t os;
+    int k = kind(t, &os);
+    if (k == GP_H_OS || k == GP_H_MAIN) return R(pthread_setname_np)(os, name);
     return -gp_thread_setname((uintptr_t)t, name);
 }
 
 GP_EXPORT int pthread_getname_np(pthread_t t, char *buf, size_t len)
 {
-    if (!ours(t) || gp_is_thread((uintptr_t)t) == 2) return R(pthread_getname_np)(t, buf, len);
+    pthread_t os;
+    int k = kind(t, &os);
+    if (k == GP_H_OS || k == GP_H_MAIN) return R(pthread_getname_np)(os, buf, len);
     int r = gp_thread_getname((uintptr_t)t, buf, len);
     if (r == 0 && buf[0] == '\0') /* never named: a new thread carries the process's name */
-        return R(pthread_getname_np)(os_of(t), buf, len);
+        return R(pthread_getname_np)(os, buf, len);
     return -r;
+}
+
+/* Scheduling and the CPU clock act on the worker OS thread a gthread runs
+ * on; an exited one has no thread left (ESRCH, as glibc). The affinity of
+ * an exited thread is, in glibc, the caller's (a tid of 0): the worker's
+ * serves. */
+static int os_level(pthread_t t, pthread_t *os)
+{
+    int k = kind(t, os);
+    return (k == GP_H_GREEN || k == GP_H_GONE) && gp_thread_alive((uintptr_t)t) != 0 ? ESRCH : 0;
 }
 
 GP_EXPORT int pthread_setschedparam(pthread_t t, int policy, const struct sched_param *p)
 {
-    return R(pthread_setschedparam)(os_of(t), policy, p);
+    pthread_t os;
+    int e = os_level(t, &os);
+    return e ? e : R(pthread_setschedparam)(os, policy, p);
 }
 
 GP_EXPORT int pthread_getschedparam(pthread_t t, int *policy, struct sched_param *p)
 {
-    return R(pthread_getschedparam)(os_of(t), policy, p);
+    pthread_t os;
+    int e = os_level(t, &os);
+    return e ? e : R(pthread_getschedparam)(os, policy, p);
 }
 
 GP_EXPORT int pthread_setschedprio(pthread_t t, int prio)
 {
-    return R(pthread_setschedprio)(os_of(t), prio);
+    pthread_t os;
+    int e = os_level(t, &os);
+    return e ? e : R(pthread_setschedprio)(os, prio);
 }
 
 GP_EXPORT int pthread_getcpuclockid(pthread_t t, clockid_t *clk)
 {
-    return R(pthread_getcpuclockid)(os_of(t), clk);
+    pthread_t os;
+    int e = os_level(t, &os);
+    return e ? e : R(pthread_getcpuclockid)(os, clk);
 }
 
 GP_EXPORT int pthread_setaffinity_np(pthread_t t, size_t n, const cpu_set_t *set)
 {
-    return R(pthread_setaffinity_np)(os_of(t), n, set);
+    pthread_t os;
+    kind(t, &os);
+    return R(pthread_setaffinity_np)(os, n, set);
 }
 
 GP_EXPORT int pthread_getaffinity_np(pthread_t t, size_t n, cpu_set_t *set)
 {
-    return R(pthread_getaffinity_np)(os_of(t), n, set);
+    pthread_t os;
+    kind(t, &os);
+    return R(pthread_getaffinity_np)(os, n, set);
 }
 
 GP_EXPORT int sched_yield(void)
