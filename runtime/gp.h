@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <time.h>
 #include <poll.h>
+#include <signal.h>
 
 typedef int64_t gp_deadline;
 #define GP_FOREVER ((gp_deadline)-1)
@@ -216,6 +217,9 @@ void gp_signal_note(int sig, int restart);
 int gp_thread_sigmask(int how, const uint64_t *set, uint64_t *old);
 int gp_is_main_gthread(void);
 void gp_fork_child(void);
+/* gthread only: the worker's signalfd for sigwait, its mask covering want
+ * (exactly want when exact: no waiter wants the others), or -errno */
+int gp_sigwait_fd(const sigset_t *want, int exact);
 /* is fn a handler the runtime installed itself (the overflow reporter)? */
 int gp_runtime_handler(void *fn);
 

@@ -130,6 +130,8 @@ static inline void gp__call_end(struct gp_gthread *g) { g->in_call = 0; }
 
 /* thread.c */
 void gp__thread_inherit(struct gp_gthread *g);
+void gp__thread_fork_reset(void);
+void gp__sigwait_fork_reset(void);
 
 /* coro.c */
 struct gp_gthread *gp__gthread_alloc(void);

@@ -7,8 +7,11 @@
  * async-signal-safe.
  */
 #include "internal.h"
+#include "real.h"
 
 #include <errno.h>
+#include <string.h>
+#include <sys/signalfd.h>
 
 static void on_async(uv_async_t *a)
 {
@@ -47,11 +50,50 @@ void gp__timer_disarm(struct gp_gthread *g)
     uv_timer_stop(&g->timer);
 }
 
+/* ---- the signalfd sigwait parks on -------------------------------------------
+ * One per process, made on the first managed sigwait and kept: a new one per
+ * call costs two system calls and, under load, the fds the program needs
+ * (EMFILE). Its mask only grows while waiters ask for new signals; a waiter
+ * woken by a signal that none of the current waiters wants narrows it to
+ * theirs (exact), so a pending signal nobody waits for cannot keep it
+ * readable. The fd is the runtime's own (gp__loop_owns_fd): the program
+ * cannot close it or dup2 over it (EBADF, as for a number it never opened);
+ * a forked child closes its copy. Worker only: the gthreads of one worker
+ * are its only users, so no lock. */
+static int sigwait_fd = -1;
+static sigset_t sigwait_mask;
+
+/* gthread only: the fd, its mask covering want (exactly want if exact) */
+int gp_sigwait_fd(const sigset_t *want, int exact)
+{
+    sigset_t m;
+    if (exact) {
+        m = *want;
+    } else {
+        sigorset(&m, &sigwait_mask, want);
+    }
+    if (sigwait_fd >= 0 && !memcmp(&m, &sigwait_mask, sizeof m)) return sigwait_fd;
+    int fd = R(signalfd)(sigwait_fd, &m, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    if (fd != sigwait_fd) gp_fd_new(fd); /* whatever we knew of that number is gone */
+    sigwait_fd = fd;
+    sigwait_mask = m;
+    return fd;
+}
+
+/* in a forked child: the copy is not the child's program's */
+void gp__sigwait_fork_reset(void)
+{
+    if (sigwait_fd >= 0) R(close)(sigwait_fd);
+    sigwait_fd = -1;
+    sigemptyset(&sigwait_mask);
+}
+
 int gp__loop_owns_fd(int fd)
 {
     uv_loop_t *l = &gp__w->loop;
     return fd >= 0 && (fd == l->backend_fd || fd == l->async_io_watcher.fd || fd == l->async_wfd ||
-                       fd == l->signal_pipefd[0] || fd == l->signal_pipefd[1]);
+                       fd == l->signal_pipefd[0] || fd == l->signal_pipefd[1] || fd == sigwait_fd);
 }
 
 void gp_signal_note(int sig, int restart)

@@ -168,7 +168,17 @@ struct sigwaitcall {
     struct pollfd self;
     sigset_t set;
     siginfo_t *info;
+    int tries;
 };
+
+/* signals some sigwait of this worker waits for now (worker only: gthreads) */
+static unsigned short waiting_for[NSIG];
+
+static void count_waiter(const sigset_t *set, int d)
+{
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sigismember(set, sig) == 1) waiting_for[sig] = (unsigned short)(waiting_for[sig] + d);
+}
 
 static int sigwait_try(struct gp_pollop *op)
 {
@@ -176,24 +186,35 @@ static int sigwait_try(struct gp_pollop *op)
     struct timespec zero = {0, 0};
     int r = R(sigtimedwait)(&c->set, c->info, &zero);
     if (r > 0) return r;
-    return errno == EAGAIN ? 0 : -errno;
+    if (errno != EAGAIN) return -errno;
+    if (c->tries++ > 0) {
+        /* woken, yet none of ours is pending: a signal that no current
+         * waiter wants keeps the shared signalfd readable; narrow its mask */
+        sigset_t want;
+        sigemptyset(&want);
+        for (int sig = 1; sig < NSIG; sig++)
+            if (waiting_for[sig]) sigaddset(&want, sig);
+        int fd = gp_sigwait_fd(&want, 1);
+        if (fd < 0) return fd;
+        c->self.fd = fd;
+    }
+    return 0;
 }
 
-/* A signal from set, with a signalfd to park on: the signal number, 0 at
- * the deadline, or -errno. */
+/* A signal from set, parked on the worker's signalfd: the signal number, 0
+ * at the deadline, or -errno. */
 static int wait_signal(const sigset_t *set, siginfo_t *info, gp_deadline dl)
 {
     siginfo_t local;
     struct sigwaitcall c = {.op = {.attempt = sigwait_try, .nwait = 1, .deadline = dl}, .info = info ? info : &local};
     if (gp_copy_in(&c.set, set, sizeof c.set) != 0) return -EFAULT;
-    c.self.fd = R(signalfd)(-1, &c.set, SFD_NONBLOCK | SFD_CLOEXEC);
+    c.self.fd = gp_sigwait_fd(&c.set, 0);
     c.self.events = POLLIN;
-    if (c.self.fd < 0) return -errno;
+    if (c.self.fd < 0) return c.self.fd;
     c.op.wait = &c.self;
+    count_waiter(&c.set, +1);
     int r = gp_poll(&c.op);
-    int e = errno;
-    close(c.self.fd);
-    errno = e;
+    count_waiter(&c.set, -1);
     return r;
 }
 

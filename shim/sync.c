@@ -8,6 +8,26 @@
  * barriers are ours entirely (every entry point is hooked, for every caller),
  * so their layout inside the program's object is ours too.
  *
+ * Process-shared objects are glibc's, from init to destroy, for every
+ * caller: their state lives in memory another process also works on, with
+ * glibc's code and glibc's layout, and their waits are shared futex waits no
+ * queue of ours could hear. Each kind is told apart by the flag glibc's own
+ * layout keeps in the object (glibc 2.36, x86_64), which our own layouts
+ * leave zero:
+ *   mutex    __data.__kind & 128 (PTHREAD_MUTEX_PSHARED_BIT; robust and PI
+ *            kinds, 16 and 32, are glibc's too)
+ *   cond     __data.__wrefs & 1 (the shared bit of its waiter count)
+ *   rwlock   __data.__shared != 0
+ *   sem      the word after the 64-bit value != 0 (sem_init(s, 1, n) and
+ *            every sem_open'ed semaphore)
+ *   barrier  the fourth 32-bit word (glibc's `shared`, 128 when shared)
+ * A green thread that waits on a shared condition variable or barrier blocks
+ * its worker inside glibc, as a gthread holding a glibc-managed lock does
+ * (gp_foreign_lock): whoever wakes it is another process or an OS thread.
+ * Shared semaphores and rwlocks keep glibc's state and glibc's operations;
+ * a gthread waiting on one parks and tries again often (other processes'
+ * posts are not ours to hear), so nobody blocks the worker while it waits.
+ *
  * Owners: glibc records a mutex owner as the OS thread id, which all green
  * threads of a worker share. A green thread other than main is recorded
  * under an id no OS thread can have (gp_owner_id), so recursive and
@@ -22,6 +42,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <semaphore.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -168,9 +189,20 @@ struct gcond {
     uint32_t monotonic;  /* the clock of timed waits */
 };
 _Static_assert(sizeof(struct gcond) <= sizeof(pthread_cond_t), "cond layout");
+_Static_assert(offsetof(pthread_cond_t, __data.__wrefs) >= sizeof(struct gcond), "cond shared bit");
+
+/* a process-shared condition variable: glibc's (its init set bit 0 of
+ * __wrefs; ours never write that word) */
+static int cond_pshared(pthread_cond_t *c)
+{
+    return (__atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) & 1) != 0;
+}
 
 GP_EXPORT int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a)
 {
+    int shared = PTHREAD_PROCESS_PRIVATE;
+    if (a) pthread_condattr_getpshared(a, &shared);
+    if (shared != PTHREAD_PROCESS_PRIVATE) return R(pthread_cond_init)(c, a);
     memset(c, 0, sizeof *c);
     clockid_t clk = CLOCK_REALTIME;
     if (a) pthread_condattr_getclock(a, &clk);
@@ -180,12 +212,13 @@ GP_EXPORT int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a)
 
 GP_EXPORT int pthread_cond_destroy(pthread_cond_t *c)
 {
-    (void)c;
+    if (cond_pshared(c)) return R(pthread_cond_destroy)(c);
     return 0;
 }
 
 GP_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 {
+    if (cond_pshared(c)) return R(pthread_cond_signal)(c);
     struct gcond *gc = (struct gcond *)c;
     gp_preempt_point();
     int woke = gp_sync_wake(c, 1);
@@ -198,6 +231,7 @@ GP_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 
 GP_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 {
+    if (cond_pshared(c)) return R(pthread_cond_broadcast)(c);
     struct gcond *gc = (struct gcond *)c;
     gp_sync_wake(c, INT_MAX);
     if (__atomic_load_n(&gc->os_waiters, __ATOMIC_ACQUIRE)) {
@@ -213,11 +247,9 @@ static int cond_reacquire(void *m) { return -mutex_lock_any(m); }
 static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk, const struct timespec *abst)
 {
     struct gcond *gc = (struct gcond *)c;
-    if (abst) {
-        struct timespec ts;
-        if (gp_copy_in(&ts, abst, sizeof ts) != 0) return EFAULT;
-        if (ts.tv_nsec < 0 || ts.tv_nsec >= GP_NSEC) return EINVAL;
-    }
+    /* glibc reads the deadline in user space (a bad pointer faults there
+     * too): a plain read, no system call */
+    if (abst && (abst->tv_nsec < 0 || abst->tv_nsec >= GP_NSEC)) return EINVAL;
     if (gthread()) {
         gp_deadline dl = GP_FOREVER;
         if (abst) {
@@ -251,6 +283,7 @@ static clockid_t cond_clock(pthread_cond_t *c)
 
 GP_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
+    if (cond_pshared(c)) return R(pthread_cond_wait)(c, m);
     int e = errno, r = cond_wait(c, m, CLOCK_REALTIME, NULL);
     errno = e;
     return r;
@@ -258,6 +291,7 @@ GP_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 
 GP_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abst)
 {
+    if (cond_pshared(c)) return R(pthread_cond_timedwait)(c, m, abst);
     int e = errno, r = cond_wait(c, m, cond_clock(c), abst);
     errno = e;
     return r;
@@ -265,6 +299,7 @@ GP_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, cons
 
 GP_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk, const struct timespec *abst)
 {
+    if (cond_pshared(c)) return R(pthread_cond_clockwait)(c, m, clk, abst);
     if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
     int e = errno, r = cond_wait(c, m, clk, abst);
     errno = e;
@@ -347,6 +382,12 @@ static int rw_try(void *ctx)
     return r == EBUSY ? -EAGAIN : -r;
 }
 
+/* a process-shared rwlock (glibc's init stored 1 in __shared) */
+static int rw_shared(pthread_rwlock_t *rw)
+{
+    return __atomic_load_n(&rw->__data.__shared, __ATOMIC_RELAXED) != 0;
+}
+
 static int g_rw_lock(pthread_rwlock_t *rw, int write, clockid_t clk, const struct timespec *abst)
 {
     struct rwctx c = {rw, write};
@@ -357,7 +398,7 @@ static int g_rw_lock(pthread_rwlock_t *rw, int write, clockid_t clk, const struc
         int e = gp_user_abstime(clk, abst, &dl);
         if (e) return e;
     }
-    r = gp_sync_wait(rw, rw_try, &c, dl, GP_INTR_NONE, POLL_NS);
+    r = gp_sync_wait(rw, rw_try, &c, dl, GP_INTR_NONE, rw_shared(rw) ? POLL_SHARED_NS : POLL_NS);
     return r == -ETIMEDOUT ? ETIMEDOUT : -r;
 }
 
@@ -439,13 +480,23 @@ GP_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
     return 0;
 }
 
-/* ---- barriers: ours for every caller ---------------------------------------------- */
-struct gbarrier { uint32_t count, arrived, gen, lock; };
+/* ---- barriers: ours for every caller, unless process-shared ------------------------- */
+/* `shared` sits where glibc keeps its own (0: private, 128: process-shared);
+ * ours always hold 0 there */
+struct gbarrier { uint32_t count, arrived, gen, shared, lock; };
 _Static_assert(sizeof(struct gbarrier) <= sizeof(pthread_barrier_t), "barrier layout");
+_Static_assert(offsetof(struct gbarrier, shared) == 12, "glibc's barrier keeps its shared flag in word 3");
+
+static int barrier_pshared(pthread_barrier_t *b)
+{
+    return __atomic_load_n(&((struct gbarrier *)b)->shared, __ATOMIC_RELAXED) != 0;
+}
 
 GP_EXPORT int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr_t *a, unsigned count)
 {
-    (void)a;
+    int shared = PTHREAD_PROCESS_PRIVATE;
+    if (a) pthread_barrierattr_getpshared(a, &shared);
+    if (shared != PTHREAD_PROCESS_PRIVATE) return R(pthread_barrier_init)(b, a, count);
     if (count == 0) return EINVAL;
     struct gbarrier *gb = (struct gbarrier *)b;
     memset(b, 0, sizeof *b);
@@ -455,6 +506,7 @@ GP_EXPORT int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierat
 
 GP_EXPORT int pthread_barrier_destroy(pthread_barrier_t *b)
 {
+    if (barrier_pshared(b)) return R(pthread_barrier_destroy)(b);
     struct gbarrier *gb = (struct gbarrier *)b;
     if (__atomic_load_n(&gb->arrived, __ATOMIC_ACQUIRE) != 0) return EBUSY;
     return 0;
@@ -469,6 +521,7 @@ static int barrier_try(void *ctx)
 
 GP_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 {
+    if (barrier_pshared(b)) return R(pthread_barrier_wait)(b);
     struct gbarrier *gb = (struct gbarrier *)b;
     while (__atomic_exchange_n(&gb->lock, 1, __ATOMIC_ACQUIRE)) __builtin_ia32_pause();
     uint32_t gen = gb->gen;
