@@ -61,23 +61,33 @@ void gp__timer_disarm(struct gp_gthread *g)
  * a forked child closes its copy. Worker only: the gthreads of one worker
  * are its only users, so no lock. */
 static int sigwait_fd = -1;
-static sigset_t sigwait_mask;
+static uint64_t sigwait_mask; /* signals 1..64 as bits 0..63 */
+
+/* signals 1..64 of a set as bits: the rest of a sigset_t may hold anything
+ * (glibc's sigemptyset clears only the part the kernel reads) */
+static uint64_t set_bits(const sigset_t *s)
+{
+    uint64_t b = 0;
+    for (int sig = 1; sig <= 64; sig++)
+        if (sigismember(s, sig) == 1) b |= 1ull << (sig - 1);
+    return b;
+}
 
 /* gthread only: the fd, its mask covering want (exactly want if exact) */
 int gp_sigwait_fd(const sigset_t *want, int exact)
 {
+    uint64_t bits = set_bits(want);
+    if (!exact) bits |= sigwait_mask;
+    if (sigwait_fd >= 0 && bits == sigwait_mask) return sigwait_fd;
     sigset_t m;
-    if (exact) {
-        m = *want;
-    } else {
-        sigorset(&m, &sigwait_mask, want);
-    }
-    if (sigwait_fd >= 0 && !memcmp(&m, &sigwait_mask, sizeof m)) return sigwait_fd;
+    memset(&m, 0, sizeof m);
+    for (int sig = 1; sig <= 64; sig++)
+        if (bits & (1ull << (sig - 1))) sigaddset(&m, sig);
     int fd = R(signalfd)(sigwait_fd, &m, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd < 0) return -errno;
     if (fd != sigwait_fd) gp_fd_new(fd); /* whatever we knew of that number is gone */
     sigwait_fd = fd;
-    sigwait_mask = m;
+    sigwait_mask = bits;
     return fd;
 }
 
@@ -86,7 +96,7 @@ void gp__sigwait_fork_reset(void)
 {
     if (sigwait_fd >= 0) R(close)(sigwait_fd);
     sigwait_fd = -1;
-    sigemptyset(&sigwait_mask);
+    sigwait_mask = 0;
 }
 
 int gp__loop_owns_fd(int fd)
