@@ -200,6 +200,8 @@ int gp_owner_id(void);
 /* the owner id of a caller that is not a gthread (its tid; in a child
  * forked by a gthread, the main thread keeps that gthread's id) */
 int gp_os_owner_id(void);
+/* any thread: the calling OS thread's id (read once per thread) */
+int gp_os_tid(void);
 /* in a child forked by a gthread, before any new thread: its pthread_t */
 uintptr_t gp_inherited_self(void);
 

@@ -61,6 +61,11 @@ void gp__thread_fork_reset(void)
     main_tid = 0;
 }
 
+int gp_os_tid(void)
+{
+    return (int)self_tid();
+}
+
 int gp_os_owner_id(void)
 {
     return inherited_owner && on_initial_thread() ? inherited_owner : (int)self_tid();

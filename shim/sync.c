@@ -21,12 +21,14 @@
  *   sem      the word after the 64-bit value != 0 (sem_init(s, 1, n) and
  *            every sem_open'ed semaphore)
  *   barrier  the fourth 32-bit word (glibc's `shared`, 128 when shared)
- * A green thread that waits on a shared condition variable or barrier blocks
- * its worker inside glibc, as a gthread holding a glibc-managed lock does
- * (gp_foreign_lock): whoever wakes it is another process or an OS thread.
- * Shared semaphores and rwlocks keep glibc's state and glibc's operations;
- * a gthread waiting on one parks and tries again often (other processes'
- * posts are not ours to hear), so nobody blocks the worker while it waits.
+ * A green thread that waits on a shared condition variable or barrier parks
+ * while a helper thread makes glibc's wait (shared_cond_wait). Shared
+ * semaphores and rwlocks keep glibc's state and glibc's operations; a
+ * gthread waiting on one parks and tries again often (other processes'
+ * posts are not ours to hear). A gthread that finds a glibc-managed mutex
+ * held by a parked gthread of its own worker parks too (foreign_lock).
+ * So no wait on a shared object blocks the worker while another gthread of
+ * it could be the one to end the wait.
  *
  * Owners: glibc records a mutex owner as the OS thread id, which all green
  * threads of a worker share. A green thread other than main is recorded
@@ -110,7 +112,10 @@ static int mutex_unlock_impl(pthread_mutex_t *m)
 {
     if (glibc_handles(m)) {
         int r = R(pthread_mutex_unlock)(m);
-        if (r == 0 && gthread()) gp_foreign_lock(-1);
+        if (r == 0) {
+            if (gthread()) gp_foreign_lock(-1);
+            gp_sync_wake(m, 1); /* a gthread parked in foreign_lock */
+        }
         return r;
     }
     int g = gthread(), owner = m->__data.__owner;
@@ -141,31 +146,69 @@ static int foreign_result(int r)
     return r;
 }
 
+static int foreign_try(void *m)
+{
+    int r = R(pthread_mutex_trylock)(m);
+    if (r == 0 || r == EOWNERDEAD) gp_foreign_lock(+1);
+    return r == EBUSY ? -EAGAIN : -r;
+}
+
+/* A gthread locks a mutex glibc manages. Uncontended: glibc's trylock.
+ * Held by another process or OS thread: glibc's blocking lock (the holder
+ * needs nothing from this worker to let go). Held under this worker's own
+ * thread id, that is by a green thread of ours, now parked (it was
+ * made to wait for something while it held the lock): blocking here would
+ * stop the worker for good, so park and try again at every unlock by a
+ * gthread of ours (gp_sync_wake in mutex_unlock_impl), and often. An
+ * errorcheck mutex held under our id goes to glibc too: EDEADLK, as glibc
+ * answers its own OS thread. how: 0 lock, 1 trylock, 2 timedlock, 3
+ * clocklock. */
+static int foreign_lock(pthread_mutex_t *m, int how, clockid_t clk, const struct timespec *abst)
+{
+    int r = R(pthread_mutex_trylock)(m);
+    if (r != EBUSY || how == 1) return foreign_result(r);
+    int owner = __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) & 0x3fffffff;
+    if (owner != gp_os_tid() || M_TYPE(m) == PTHREAD_MUTEX_ERRORCHECK) {
+        if (how == 0) r = R(pthread_mutex_lock)(m);
+        else if (how == 2) r = R(pthread_mutex_timedlock)(m, abst);
+        else r = R(pthread_mutex_clocklock)(m, clk, abst);
+        return foreign_result(r);
+    }
+    gp_deadline dl = GP_FOREVER;
+    if (abst) {
+        if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
+        int e = gp_user_abstime(clk, abst, &dl);
+        if (e) return e;
+    }
+    r = gp_sync_wait(m, foreign_try, m, dl, GP_INTR_NONE, POLL_SHARED_NS);
+    return r == -ETIMEDOUT ? ETIMEDOUT : -r;
+}
+
 GP_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
     if (!gthread()) return R(pthread_mutex_lock)(m);
-    if (glibc_handles(m)) return foreign_result(R(pthread_mutex_lock)(m));
+    if (glibc_handles(m)) return foreign_lock(m, 0, CLOCK_REALTIME, NULL);
     return g_mutex_lock(m, CLOCK_REALTIME, NULL, 0);
 }
 
 GP_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 {
     if (!gthread()) return R(pthread_mutex_trylock)(m);
-    if (glibc_handles(m)) return foreign_result(R(pthread_mutex_trylock)(m));
+    if (glibc_handles(m)) return foreign_lock(m, 1, CLOCK_REALTIME, NULL);
     return g_mutex_lock(m, CLOCK_REALTIME, NULL, 1);
 }
 
 GP_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abst)
 {
     if (!gthread()) return R(pthread_mutex_timedlock)(m, abst);
-    if (glibc_handles(m)) return foreign_result(R(pthread_mutex_timedlock)(m, abst));
+    if (glibc_handles(m)) return foreign_lock(m, 2, CLOCK_REALTIME, abst);
     return g_mutex_lock(m, CLOCK_REALTIME, abst, 0);
 }
 
 GP_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const struct timespec *abst)
 {
     if (!gthread()) return R(pthread_mutex_clocklock)(m, clk, abst);
-    if (glibc_handles(m)) return foreign_result(R(pthread_mutex_clocklock)(m, clk, abst));
+    if (glibc_handles(m)) return foreign_lock(m, 3, clk, abst);
     if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
     return g_mutex_lock(m, clk, abst, 0);
 }
@@ -180,6 +223,74 @@ GP_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 static int mutex_lock_any(pthread_mutex_t *m)
 {
     return pthread_mutex_lock(m);
+}
+
+/* ---- process-shared waits, on a helper thread ----------------------------------- */
+/* A gthread waiting on a process-shared condition variable or barrier parks
+ * while a pool helper makes glibc's wait: whoever wakes it may be another
+ * process, an OS thread, or another gthread of this worker, which must keep
+ * running meanwhile. A condition wait hands glibc a mutex its own code
+ * releases and takes again on the helper; the helper then releases it and
+ * the gthread takes it back itself (a waiter competes for the mutex after
+ * its wake-up either way). That is only right for mutexes whose unlock does
+ * not check the owner (normal and adaptive, not robust/PI/PP); with the
+ * others the gthread waits in glibc itself, blocking its worker. */
+struct shared_wait {
+    pthread_cond_t *c;
+    pthread_mutex_t *m;
+    pthread_barrier_t *b;
+    int clock_given; /* pthread_cond_clockwait */
+    clockid_t clk;
+    const struct timespec *abst;
+    int r;
+    int released; /* the helper has let go of m again */
+};
+
+static void shared_wait_job(void *ctx)
+{
+    struct shared_wait *w = ctx;
+    if (w->b) {
+        w->r = R(pthread_barrier_wait)(w->b);
+        return;
+    }
+    if (!w->abst) w->r = R(pthread_cond_wait)(w->c, w->m);
+    else if (w->clock_given) w->r = R(pthread_cond_clockwait)(w->c, w->m, w->clk, w->abst);
+    else w->r = R(pthread_cond_timedwait)(w->c, w->m, w->abst);
+    if (w->r == 0 || w->r == ETIMEDOUT) {
+        w->released = R(pthread_mutex_unlock)(w->m) == 0;
+        if (w->released) gp_sync_wake(w->m, 1); /* gthreads parked on it (any thread may wake) */
+    }
+}
+
+static int offloadable_mutex(pthread_mutex_t *m)
+{
+    int k = m->__data.__kind;
+    return k >= 0 && !(k & 0x70) && (M_TYPE(m) == PTHREAD_MUTEX_NORMAL || M_TYPE(m) == PTHREAD_MUTEX_ADAPTIVE_NP);
+}
+
+/* a gthread's wait on a process-shared condition variable: glibc's answer */
+static int shared_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock_given, clockid_t clk,
+                            const struct timespec *abst)
+{
+    if (!gthread() || !offloadable_mutex(m)) {
+        if (!abst) return R(pthread_cond_wait)(c, m);
+        return clock_given ? R(pthread_cond_clockwait)(c, m, clk, abst) : R(pthread_cond_timedwait)(c, m, abst);
+    }
+    struct shared_wait w = {.c = c, .m = m, .clock_given = clock_given, .clk = clk, .abst = abst};
+    int foreign = glibc_handles(m);
+    if (foreign) gp_foreign_lock(-1); /* the helper holds it from here on */
+    int e = gp_offload(shared_wait_job, &w);
+    if (e < 0) {
+        if (foreign) gp_foreign_lock(+1);
+        return -e;
+    }
+    if (w.released) { /* take it back, as the wait's return promises */
+        int r = pthread_mutex_lock(m);
+        if (r != 0) return r;
+    } else if (foreign) {
+        gp_foreign_lock(+1); /* glibc refused the wait: still ours */
+    }
+    return w.r;
 }
 
 /* ---- condition variables: ours for every caller --------------------------------- */
@@ -283,7 +394,7 @@ static clockid_t cond_clock(pthread_cond_t *c)
 
 GP_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
-    if (cond_pshared(c)) return R(pthread_cond_wait)(c, m);
+    if (cond_pshared(c)) return shared_cond_wait(c, m, 0, CLOCK_REALTIME, NULL);
     int e = errno, r = cond_wait(c, m, CLOCK_REALTIME, NULL);
     errno = e;
     return r;
@@ -291,7 +402,7 @@ GP_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 
 GP_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abst)
 {
-    if (cond_pshared(c)) return R(pthread_cond_timedwait)(c, m, abst);
+    if (cond_pshared(c)) return shared_cond_wait(c, m, 0, CLOCK_REALTIME, abst);
     int e = errno, r = cond_wait(c, m, cond_clock(c), abst);
     errno = e;
     return r;
@@ -299,7 +410,7 @@ GP_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, cons
 
 GP_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk, const struct timespec *abst)
 {
-    if (cond_pshared(c)) return R(pthread_cond_clockwait)(c, m, clk, abst);
+    if (cond_pshared(c)) return shared_cond_wait(c, m, 1, clk, abst);
     if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
     int e = errno, r = cond_wait(c, m, clk, abst);
     errno = e;
@@ -521,7 +632,12 @@ static int barrier_try(void *ctx)
 
 GP_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 {
-    if (barrier_pshared(b)) return R(pthread_barrier_wait)(b);
+    if (barrier_pshared(b)) {
+        if (!gthread()) return R(pthread_barrier_wait)(b);
+        struct shared_wait w = {.b = b};
+        int e = gp_offload(shared_wait_job, &w);
+        return e < 0 ? -e : w.r;
+    }
     struct gbarrier *gb = (struct gbarrier *)b;
     while (__atomic_exchange_n(&gb->lock, 1, __ATOMIC_ACQUIRE)) __builtin_ia32_pause();
     uint32_t gen = gb->gen;

@@ -3,7 +3,9 @@
  * ping-pong, a two-party barrier, a pair of semaphores, a rwlock, a named
  * semaphore. Run twice: first with no thread at all, then with threads in the
  * parent (the ping-pong done by one of them, another waiting meanwhile on a
- * process-private condition variable), so a green-thread runtime is active.
+ * process-private condition variable), so a green-thread runtime is active;
+ * then between two threads of the parent alone; last, a thread wants a
+ * shared mutex that another holds while it waits for a private one.
  * Prints the totals each side counted; stock and preloaded must agree. */
 #include <errno.h>
 #include <fcntl.h>
@@ -198,6 +200,93 @@ static int run(int threads)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/* the same objects between two threads of one process: a process-shared
+ * object must work within a process too */
+static void *side_thread(void *arg)
+{
+    play((int)(long)arg);
+    return NULL;
+}
+
+static int run_within(void)
+{
+    init_shared();
+    sem_unlink(named);
+    sem_t *ns = sem_open(named, O_CREAT | O_EXCL, 0600, 0);
+    if (ns == SEM_FAILED) die("sem_open create", errno);
+    sem_close(ns);
+    pthread_t a, b;
+    if (pthread_create(&a, NULL, side_thread, (void *)0L) || pthread_create(&b, NULL, side_thread, (void *)1L))
+        die("create", EAGAIN);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    sem_unlink(named);
+    printf("within: cond pings %d pongs %d turn %d; barrier serial %d; sem rounds %d/%d; rwlock value %d seen %d\n",
+           sh->pings, sh->pongs, sh->turn, sh->serial[0] + sh->serial[1], sh->sem_rounds[0], sh->sem_rounds[1],
+           sh->rw_value, sh->rw_seen);
+    destroy_shared();
+    return 1;
+}
+
+/* a thread that holds a process-shared mutex waits for a private one; a
+ * third thread then wants the shared one: it must wait without stopping
+ * the thread that holds the private one */
+static pthread_mutex_t priv = PTHREAD_MUTEX_INITIALIZER;
+static int order[3], norder;
+
+static void note(int who)
+{
+    pthread_mutex_lock(&pm);
+    order[norder++] = who;
+    pthread_mutex_unlock(&pm);
+}
+
+static void *priv_holder(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&priv);
+    usleep(100 * 1000);
+    note(1);
+    pthread_mutex_unlock(&priv);
+    return NULL;
+}
+
+static void *shared_holder(void *arg)
+{
+    (void)arg;
+    usleep(20 * 1000);
+    pthread_mutex_lock(&sh->m);
+    pthread_mutex_lock(&priv);
+    pthread_mutex_unlock(&priv);
+    note(2);
+    pthread_mutex_unlock(&sh->m);
+    return NULL;
+}
+
+static void *shared_wanter(void *arg)
+{
+    (void)arg;
+    usleep(50 * 1000);
+    pthread_mutex_lock(&sh->m);
+    note(3);
+    pthread_mutex_unlock(&sh->m);
+    return NULL;
+}
+
+static int run_parked_holder(void)
+{
+    init_shared();
+    pthread_t t[3];
+    void *(*fn[3])(void *) = {priv_holder, shared_holder, shared_wanter};
+    for (int i = 0; i < 3; i++)
+        if (pthread_create(&t[i], NULL, fn[i], NULL)) die("create", EAGAIN);
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    printf("parked holder: %d threads done, the holder of the shared mutex before its next owner: %s\n", norder,
+           norder == 3 && order[0] == 1 && order[1] == 2 && order[2] == 3 ? "yes" : "no");
+    destroy_shared();
+    return norder == 3;
+}
+
 int main(void)
 {
     alarm(120); /* a hang ends as a failure, not as a stuck test */
@@ -206,5 +295,7 @@ int main(void)
     if (sh == MAP_FAILED) die("mmap", errno);
     int ok = run(0);
     ok &= run(1);
+    ok &= run_within();
+    ok &= run_parked_holder();
     return ok ? 0 : 1;
 }
