@@ -131,6 +131,7 @@ static inline void gp__call_end(struct gp_gthread *g) { g->in_call = 0; }
 /* thread.c */
 void gp__thread_inherit(struct gp_gthread *g);
 void gp__thread_fork_reset(void);
+int gp__on_own_stack(const void *p, size_t n);
 void gp__sigwait_fork_reset(void);
 
 /* coro.c */

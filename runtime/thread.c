@@ -76,6 +76,20 @@ uintptr_t gp_inherited_self(void)
     return !gp__w && inherited_handle && on_initial_thread() ? inherited_handle : 0;
 }
 
+/* any thread: does [p, p+n) lie in the stack of the green thread running on
+ * this OS thread (not main: its stack is the OS thread's, of unknown
+ * extent), while that code runs on it (not on a signal stack)? Such memory
+ * is mapped for as long as the gthread lives: it may be read without asking
+ * the kernel (gp_copy_in's fast path). */
+int gp__on_own_stack(const void *p, size_t n)
+{
+    struct gp_worker *w = gp__w;
+    if (!w || !gp__tls.worker || w->cur == &w->sched || w->cur == w->g0) return 0;
+    const char *lo = w->cur->stack_lo, *hi = lo + w->cur->stack_size, *a = p;
+    const char *sp = (const char *)__builtin_frame_address(0);
+    return lo && sp >= lo && sp < hi && a >= lo && n <= (size_t)(hi - a);
+}
+
 /* A gthread that holds a lock glibc manages (robust, priority-inheritance or
  * process-shared mutex) must not park: another gthread of this worker would
  * block the whole OS thread on it. Its calls go straight to libc meanwhile. */

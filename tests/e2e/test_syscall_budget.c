@@ -63,17 +63,18 @@ static struct counts traced(const char *prog, int preload, char *out, size_t cap
 }
 
 /* 20,000 lock/unlock pairs and 2,000 expired timed waits by main, 2,000
- * sigwaits: what gpatch adds must not grow with them (the old library made
+ * sigwaits, 400 timed sleeps and polls by a thread: what gpatch adds must not grow with them (the old library made
  * a gettid per lock and unlock, getpid + process_vm_readv twice per timed
- * wait, and a signalfd per sigwait) */
+ * wait and once per sleep or poll timeout, and a signalfd per sigwait) */
 Test(syscall_budget, hot_paths_add_no_system_calls)
 {
     struct counts s = traced("build/progs/rel_hot_syscalls", 0, stock, sizeof stock);
     struct counts g = traced("build/progs/rel_hot_syscalls", 1, patched, sizeof patched);
     cr_assert_str_eq(patched, stock, "--- stock:\n%s\n--- gpatch:\n%s", stock, patched);
-    cr_assert(strstr(stock, "locked 20000 times") && strstr(stock, "sigwait: 2000 SIGUSR1"), "%s", stock);
+    cr_assert(strstr(stock, "locked 20000 times") && strstr(stock, "sigwait: 2000 SIGUSR1") && strstr(stock, "naps: 400 of 400, bad pointer EFAULT 1"), "%s", stock);
     cr_assert_leq(g.gettid, s.gettid + 16, "gettid: stock %ld, gpatch %ld", s.gettid, g.gettid);
     cr_assert_leq(g.getpid, s.getpid + 16, "getpid: stock %ld, gpatch %ld", s.getpid, g.getpid);
-    cr_assert_leq(g.vm_readv, s.vm_readv, "process_vm_readv: stock %ld, gpatch %ld", s.vm_readv, g.vm_readv);
+    /* one probe is left: the subject's nanosleep on a bad pointer (EFAULT) */
+    cr_assert_leq(g.vm_readv, s.vm_readv + 2, "process_vm_readv: stock %ld, gpatch %ld", s.vm_readv, g.vm_readv);
     cr_assert_leq(g.signalfd4, 8, "signalfd4 for 2,064 sigwaits: %ld", g.signalfd4);
 }

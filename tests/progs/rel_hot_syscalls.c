@@ -2,12 +2,14 @@
  * a thread alive so that a green-thread runtime is active: main locks and
  * unlocks a mutex 20,000 times, makes 2,000 pthread_cond_timedwait calls
  * whose deadline has passed, and exchanges 2,000 signals with a thread that
- * sigwaits for them. Then 64 threads sigwait at once for a queued real-time
+ * sigwaits for them; a thread makes 400 timed sleeps and polls. Then 64 threads sigwait at once for a queued real-time
  * signal each, with few file descriptors left (a sigwait needs none).
  * Prints what each part counted; the system calls it causes are counted by
  * tests/e2e/test_syscall_budget.c under strace. */
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -41,6 +43,24 @@ static void *usr1_waiter(void *arg)
         }
         sem_post(&ack);
     }
+    return NULL;
+}
+
+/* a thread's timed sleeps and timed polls: their timeouts live on its stack */
+#define NAPS 200
+static void *napper(void *arg)
+{
+    (void)arg;
+    int slept = 0, efault = 0;
+    for (int i = 0; i < NAPS; i++) {
+        struct timespec ts = {0, 1000};
+        if (nanosleep(&ts, NULL) == 0) slept++;
+        sigset_t none;
+        sigemptyset(&none);
+        if (ppoll(NULL, 0, &ts, &none) == 0) slept++;
+    }
+    if (nanosleep((const struct timespec *)8, NULL) == -1 && errno == EFAULT) efault++;
+    printf("naps: %d of %d, bad pointer EFAULT %d\n", slept, 2 * NAPS, efault);
     return NULL;
 }
 
@@ -138,6 +158,10 @@ int main(void)
     }
     pthread_join(w, NULL);
     printf("sigwait: %d SIGUSR1, %d errors\n", got_usr1, sigwait_errors);
+
+    pthread_t nt;
+    if (pthread_create(&nt, NULL, napper, NULL)) return 2;
+    pthread_join(nt, NULL);
 
     /* 64 sigwaits at once, with 24 fds to spare */
     struct rlimit rl;
