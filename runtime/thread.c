@@ -61,6 +61,7 @@ void gp__thread_fork_reset(void)
     main_tid = 0;
 }
 
+/* any thread */
 int gp_os_tid(void)
 {
     return (int)self_tid();

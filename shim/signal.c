@@ -136,7 +136,6 @@ GP_EXPORT int siginterrupt(int sig, int flag)
 }
 
 /* ---- waiting for signals ----------------------------------------------------- */
-#include <sys/signalfd.h>
 
 GP_EXPORT int pause(void)
 {

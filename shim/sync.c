@@ -235,6 +235,9 @@ static int mutex_lock_any(pthread_mutex_t *m)
  * its wake-up either way). That is only right for mutexes whose unlock does
  * not check the owner (normal and adaptive, not robust/PI/PP); with the
  * others the gthread waits in glibc itself, blocking its worker. */
+/* The helper fills r and released before the pool marks the job done (a
+ * release store the parked gthread's wake-up check reads with acquire, in
+ * gp_offload): the gthread reads them only after gp_offload returns. */
 struct shared_wait {
     pthread_cond_t *c;
     pthread_mutex_t *m;
