@@ -19,7 +19,7 @@ TEST_SRC := $(wildcard tests/unit/*.c) $(wildcard tests/e2e/*.c)
 RT_SRC   := $(wildcard runtime/*.c)
 
 DEBS := libuv1-dev libboost-context-dev libcriterion-dev pkg-config gcc g++ make binutils python3 \
-        memcached libmemcached-tools redis-server redis-tools
+        memcached libmemcached-tools redis-server redis-tools strace
 
 .PHONY: all lib progs deps demo test check-tests install uninstall clean bench bench-build bench-deps test-python
 all: lib progs

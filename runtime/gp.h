@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <time.h>
 #include <poll.h>
+#include <signal.h>
 
 typedef int64_t gp_deadline;
 #define GP_FOREVER ((gp_deadline)-1)
@@ -223,6 +224,8 @@ int gp_owner_id(void);
 /* the owner id of a caller that is not a gthread (its tid; in a child
  * forked by a gthread, the main thread keeps that gthread's id) */
 int gp_os_owner_id(void);
+/* any thread: the calling OS thread's id (read once per thread) */
+int gp_os_tid(void);
 /* in a child forked by a gthread, before any new thread: its pthread_t */
 uintptr_t gp_inherited_self(void);
 
@@ -240,6 +243,9 @@ void gp_signal_note(int sig, int restart);
 int gp_thread_sigmask(int how, const uint64_t *set, uint64_t *old);
 int gp_is_main_gthread(void);
 void gp_fork_child(void);
+/* gthread only: the worker's signalfd for sigwait, its mask covering want
+ * (exactly want when exact: no waiter wants the others), or -errno */
+int gp_sigwait_fd(const sigset_t *want, int exact);
 /* is fn a handler the runtime installed itself (the overflow reporter)? */
 int gp_runtime_handler(void *fn);
 

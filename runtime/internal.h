@@ -171,6 +171,9 @@ static inline void gp__call_end(struct gp_gthread *g) { g->in_call = 0; }
 void gp__thread_fork_child(struct gp_worker *w);
 void gp__thread_dying(struct gp_gthread *g);    /* worker: g becomes GT_DEAD */
 void gp__thread_finished(struct gp_gthread *g); /* worker: g's stack is released */
+void gp__thread_fork_reset(void);
+int gp__on_own_stack(const void *p, size_t n);
+void gp__sigwait_fork_reset(void);
 
 /* coro.c */
 struct gp_gthread *gp__gthread_alloc(void);

@@ -7,8 +7,11 @@
  * async-signal-safe.
  */
 #include "internal.h"
+#include "real.h"
 
 #include <errno.h>
+#include <string.h>
+#include <sys/signalfd.h>
 
 static void on_async(uv_async_t *a)
 {
@@ -47,11 +50,60 @@ void gp__timer_disarm(struct gp_gthread *g)
     uv_timer_stop(&g->timer);
 }
 
+/* ---- the signalfd sigwait parks on -------------------------------------------
+ * One per process, made on the first managed sigwait and kept: a new one per
+ * call costs two system calls and, under load, the fds the program needs
+ * (EMFILE). Its mask only grows while waiters ask for new signals; a waiter
+ * woken by a signal that none of the current waiters wants narrows it to
+ * theirs (exact), so a pending signal nobody waits for cannot keep it
+ * readable. The fd is the runtime's own (gp__loop_owns_fd): the program
+ * cannot close it or dup2 over it (EBADF, as for a number it never opened);
+ * a forked child closes its copy. Worker only: the gthreads of one worker
+ * are its only users, so no lock. */
+static int sigwait_fd = -1;
+static uint64_t sigwait_mask; /* signals 1..64 as bits 0..63 */
+
+/* signals 1..64 of a set as bits: the rest of a sigset_t may hold anything
+ * (glibc's sigemptyset clears only the part the kernel reads) */
+static uint64_t set_bits(const sigset_t *s)
+{
+    uint64_t b = 0;
+    for (int sig = 1; sig <= 64; sig++)
+        if (sigismember(s, sig) == 1) b |= 1ull << (sig - 1);
+    return b;
+}
+
+/* gthread only: the fd, its mask covering want (exactly want if exact) */
+int gp_sigwait_fd(const sigset_t *want, int exact)
+{
+    uint64_t bits = set_bits(want);
+    if (!exact) bits |= sigwait_mask;
+    if (sigwait_fd >= 0 && bits == sigwait_mask) return sigwait_fd;
+    sigset_t m;
+    memset(&m, 0, sizeof m);
+    for (int sig = 1; sig <= 64; sig++)
+        if (bits & (1ull << (sig - 1))) sigaddset(&m, sig);
+    int fd = R(signalfd)(sigwait_fd, &m, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    if (fd != sigwait_fd) gp_fd_new(fd); /* whatever we knew of that number is gone */
+    sigwait_fd = fd;
+    sigwait_mask = bits;
+    return fd;
+}
+
+/* in a forked child: the copy is not the child's program's */
+void gp__sigwait_fork_reset(void)
+{
+    if (sigwait_fd >= 0) R(close)(sigwait_fd);
+    sigwait_fd = -1;
+    sigwait_mask = 0;
+}
+
 int gp__loop_owns_fd(int fd)
 {
     uv_loop_t *l = &gp__w->loop;
     return fd >= 0 && (fd == l->backend_fd || fd == l->async_io_watcher.fd || fd == l->async_wfd ||
-                       fd == l->signal_pipefd[0] || fd == l->signal_pipefd[1]);
+                       fd == l->signal_pipefd[0] || fd == l->signal_pipefd[1] || fd == sigwait_fd);
 }
 
 void gp_signal_note(int sig, int restart)

@@ -62,6 +62,11 @@
     X(pthread_rwlock_unlock, 1) X(pthread_spin_lock, 1)                       \
     X(pthread_spin_trylock, 1) X(pthread_key_create, 1)                       \
     X(pthread_key_delete, 1) X(pthread_getspecific, 1)                        \
+    X(pthread_cond_init, 1) X(pthread_cond_destroy, 1) X(pthread_cond_signal, 1) \
+    X(pthread_cond_broadcast, 1) X(pthread_cond_wait, 1)                      \
+    X(pthread_cond_timedwait, 1) X(pthread_cond_clockwait, 1)                 \
+    X(pthread_barrier_init, 1) X(pthread_barrier_destroy, 1)                  \
+    X(pthread_barrier_wait, 1)                                                \
     X(pthread_setspecific, 1) X(waitpid, 1) X(wait4, 1) X(waitid, 1)        \
     X(system, 1) X(flock, 1) X(lockf, 1) X(fcntl64, 1) X(dup, 1)     \
     X(epoll_wait, 1) X(epoll_pwait, 1) X(epoll_pwait2, 0)         \
@@ -107,6 +112,7 @@ extern void __chk_fail(void) __attribute__((noreturn));
  * kernel would have said so (instead of crashing inside the shim). */
 int gp_copy_in(void *dst, const void *src, size_t n);
 /* A program's absolute timeout on clk (MONOTONIC or REALTIME) as a deadline,
- * with glibc's answers to bad input: 0, EFAULT or EINVAL. */
+ * with glibc's answers to bad input: 0 or EINVAL (read in place, as glibc
+ * does: a bad pointer faults). */
 int gp_user_abstime(clockid_t clk, const struct timespec *abst, gp_deadline *dl);
 #endif

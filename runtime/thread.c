@@ -52,15 +52,64 @@ int gp_owner_id(void)
     return g == gp__w->g0 ? gp_os_owner_id() : fake_owner(g);
 }
 
+/* Thread ids, read once: a mutex's owner is recorded at every lock and
+ * checked at every unlock, and gettid/getpid are system calls. own_tid is
+ * per OS thread; main_tid is the process's initial thread (its pid). The
+ * thread that forks becomes the child's initial thread under new ids: both
+ * are forgotten in the child (gp__thread_fork_reset, before anything else
+ * runs there). main_tid may be filled by two threads at once with the same
+ * value: relaxed atomics, no ordering needed. */
+static __thread pid_t own_tid;
+static pid_t main_tid;
+
+static pid_t self_tid(void)
+{
+    if (GP_UNLIKELY(!own_tid)) own_tid = gettid();
+    return own_tid;
+}
+
+static int on_initial_thread(void)
+{
+    pid_t m = __atomic_load_n(&main_tid, __ATOMIC_RELAXED);
+    if (GP_UNLIKELY(!m)) __atomic_store_n(&main_tid, m = getpid(), __ATOMIC_RELAXED);
+    return self_tid() == m;
+}
+
+/* in a forked child, on its only thread, first thing */
+void gp__thread_fork_reset(void)
+{
+    own_tid = 0;
+    main_tid = 0;
+}
+
+/* any thread */
+int gp_os_tid(void)
+{
+    return (int)self_tid();
+}
+
 int gp_os_owner_id(void)
 {
-    pid_t tid = gettid();
-    return inherited_owner && tid == getpid() ? inherited_owner : (int)tid;
+    return inherited_owner && on_initial_thread() ? inherited_owner : (int)self_tid();
 }
 
 uintptr_t gp_inherited_self(void)
 {
-    return !gp__w && inherited_handle && gettid() == getpid() ? inherited_handle : 0;
+    return !gp__w && inherited_handle && on_initial_thread() ? inherited_handle : 0;
+}
+
+/* any thread: does [p, p+n) lie in the stack of the green thread running on
+ * this OS thread (not main: its stack is the OS thread's, of unknown
+ * extent), while that code runs on it (not on a signal stack)? Such memory
+ * is mapped for as long as the gthread lives: it may be read without asking
+ * the kernel (gp_copy_in's fast path). */
+int gp__on_own_stack(const void *p, size_t n)
+{
+    struct gp_worker *w = gp__w;
+    if (!w || !gp__tls.worker || w->cur == &w->sched || w->cur == w->g0) return 0;
+    const char *lo = w->cur->stack_lo, *hi = lo + w->cur->stack_size, *a = p;
+    const char *sp = (const char *)__builtin_frame_address(0);
+    return lo && sp >= lo && sp < hi && a >= lo && n <= (size_t)(hi - a);
 }
 
 /* A gthread that holds a lock glibc manages (robust, priority-inheritance or

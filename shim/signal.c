@@ -136,7 +136,6 @@ GP_EXPORT int siginterrupt(int sig, int flag)
 }
 
 /* ---- waiting for signals ----------------------------------------------------- */
-#include <sys/signalfd.h>
 
 GP_EXPORT int pause(void)
 {
@@ -166,34 +165,66 @@ GP_EXPORT int sigsuspend(const sigset_t *mask)
 struct sigwaitcall {
     struct gp_pollop op;
     struct pollfd self;
+    const sigset_t *user; /* the program's set, until the kernel has read it once */
     sigset_t set;
     siginfo_t *info;
+    int tries;
+    int counted; /* in waiting_for */
 };
 
+/* signals some sigwait of this worker waits for now (worker only: gthreads) */
+static unsigned short waiting_for[NSIG];
+
+static void count_waiter(const sigset_t *set, int d)
+{
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sigismember(set, sig) == 1) waiting_for[sig] = (unsigned short)(waiting_for[sig] + d);
+}
+
+/* The first attempt hands the program's own set to the kernel, which
+ * answers EFAULT for a bad pointer as stock sigwait's would (no probe, no
+ * extra system call); only then is the set copied, counted and the worker's
+ * signalfd made to cover it. */
 static int sigwait_try(struct gp_pollop *op)
 {
     struct sigwaitcall *c = (struct sigwaitcall *)op;
     struct timespec zero = {0, 0};
-    int r = R(sigtimedwait)(&c->set, c->info, &zero);
+    int r = R(sigtimedwait)(c->tries ? &c->set : c->user, c->info, &zero);
     if (r > 0) return r;
-    return errno == EAGAIN ? 0 : -errno;
+    if (errno != EAGAIN) return -errno;
+    if (c->tries++ == 0) {
+        memcpy(&c->set, c->user, sizeof c->set); /* the kernel has just read it */
+        int fd = gp_sigwait_fd(&c->set, 0);
+        if (fd < 0) return fd;
+        c->self.fd = fd;
+        count_waiter(&c->set, +1);
+        c->counted = 1;
+    } else {
+        /* woken, yet none of ours is pending: a signal that no current
+         * waiter wants keeps the shared signalfd readable; narrow its mask */
+        sigset_t want;
+        sigemptyset(&want);
+        for (int sig = 1; sig < NSIG; sig++)
+            if (waiting_for[sig]) sigaddset(&want, sig);
+        int fd = gp_sigwait_fd(&want, 1);
+        if (fd < 0) return fd;
+        c->self.fd = fd;
+    }
+    return 0;
 }
 
-/* A signal from set, with a signalfd to park on: the signal number, 0 at
- * the deadline, or -errno. */
+/* A signal from set, parked on the worker's signalfd: the signal number, 0
+ * at the deadline, or -errno. */
 static int wait_signal(const sigset_t *set, siginfo_t *info, gp_deadline dl)
 {
     siginfo_t local;
-    struct sigwaitcall c = {.op = {.attempt = sigwait_try, .nwait = 1, .deadline = dl}, .info = info ? info : &local};
-    if (gp_copy_in(&c.set, set, sizeof c.set) != 0) return -EFAULT;
-    c.self.fd = R(signalfd)(-1, &c.set, SFD_NONBLOCK | SFD_CLOEXEC);
-    c.self.events = POLLIN;
-    if (c.self.fd < 0) return -errno;
+    struct sigwaitcall c = {.op = {.attempt = sigwait_try, .nwait = 1, .deadline = dl},
+                            .self = {.fd = -1, .events = POLLIN},
+                            .user = set,
+                            .info = info ? info : &local};
     c.op.wait = &c.self;
     int r = gp_poll(&c.op);
-    int e = errno;
-    close(c.self.fd);
-    errno = e;
+    if (c.counted) count_waiter(&c.set, -1);
     return r;
 }
 

@@ -8,6 +8,28 @@
  * barriers are ours entirely (every entry point is hooked, for every caller),
  * so their layout inside the program's object is ours too.
  *
+ * Process-shared objects are glibc's, from init to destroy, for every
+ * caller: their state lives in memory another process also works on, with
+ * glibc's code and glibc's layout, and their waits are shared futex waits no
+ * queue of ours could hear. Each kind is told apart by the flag glibc's own
+ * layout keeps in the object (glibc 2.36, x86_64), which our own layouts
+ * leave zero:
+ *   mutex    __data.__kind & 128 (PTHREAD_MUTEX_PSHARED_BIT; robust and PI
+ *            kinds, 16 and 32, are glibc's too)
+ *   cond     __data.__wrefs & 1 (the shared bit of its waiter count)
+ *   rwlock   __data.__shared != 0
+ *   sem      the word after the 64-bit value != 0 (sem_init(s, 1, n) and
+ *            every sem_open'ed semaphore)
+ *   barrier  the fourth 32-bit word (glibc's `shared`, 128 when shared)
+ * A green thread that waits on a shared condition variable or barrier parks
+ * while a helper thread makes glibc's wait (shared_cond_wait). Shared
+ * semaphores and rwlocks keep glibc's state and glibc's operations; a
+ * gthread waiting on one parks and tries again often (other processes'
+ * posts are not ours to hear). A gthread that finds a glibc-managed mutex
+ * held by a parked gthread of its own worker parks too (foreign_lock).
+ * So no wait on a shared object blocks the worker while another gthread of
+ * it could be the one to end the wait.
+ *
  * Owners: glibc records a mutex owner as the OS thread id, which all green
  * threads of a worker share. A green thread other than main is recorded
  * under an id no OS thread can have (gp_owner_id), so recursive and
@@ -22,6 +44,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <semaphore.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -89,7 +112,10 @@ static int mutex_unlock_impl(pthread_mutex_t *m)
 {
     if (glibc_handles(m)) {
         int r = R(pthread_mutex_unlock)(m);
-        if (r == 0 && gthread()) gp_foreign_lock(-1);
+        if (r == 0) {
+            if (gthread()) gp_foreign_lock(-1);
+            gp_sync_wake(m, 1); /* a gthread parked in foreign_lock */
+        }
         return r;
     }
     int g = gthread(), owner = m->__data.__owner;
@@ -120,31 +146,69 @@ static int foreign_result(int r)
     return r;
 }
 
+static int foreign_try(void *m)
+{
+    int r = R(pthread_mutex_trylock)(m);
+    if (r == 0 || r == EOWNERDEAD) gp_foreign_lock(+1);
+    return r == EBUSY ? -EAGAIN : -r;
+}
+
+/* A gthread locks a mutex glibc manages. Uncontended: glibc's trylock.
+ * Held by another process or OS thread: glibc's blocking lock (the holder
+ * needs nothing from this worker to let go). Held under this worker's own
+ * thread id, that is by a green thread of ours, now parked (it was
+ * made to wait for something while it held the lock): blocking here would
+ * stop the worker for good, so park and try again at every unlock by a
+ * gthread of ours (gp_sync_wake in mutex_unlock_impl), and often. An
+ * errorcheck mutex held under our id goes to glibc too: EDEADLK, as glibc
+ * answers its own OS thread. how: 0 lock, 1 trylock, 2 timedlock, 3
+ * clocklock. */
+static int foreign_lock(pthread_mutex_t *m, int how, clockid_t clk, const struct timespec *abst)
+{
+    int r = R(pthread_mutex_trylock)(m);
+    if (r != EBUSY || how == 1) return foreign_result(r);
+    int owner = __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) & 0x3fffffff;
+    if (owner != gp_os_tid() || M_TYPE(m) == PTHREAD_MUTEX_ERRORCHECK) {
+        if (how == 0) r = R(pthread_mutex_lock)(m);
+        else if (how == 2) r = R(pthread_mutex_timedlock)(m, abst);
+        else r = R(pthread_mutex_clocklock)(m, clk, abst);
+        return foreign_result(r);
+    }
+    gp_deadline dl = GP_FOREVER;
+    if (abst) {
+        if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
+        int e = gp_user_abstime(clk, abst, &dl);
+        if (e) return e;
+    }
+    r = gp_sync_wait(m, foreign_try, m, dl, GP_INTR_NONE, POLL_SHARED_NS);
+    return r == -ETIMEDOUT ? ETIMEDOUT : -r;
+}
+
 GP_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
     if (!gthread()) return R(pthread_mutex_lock)(m);
-    if (glibc_handles(m)) return foreign_result(R(pthread_mutex_lock)(m));
+    if (glibc_handles(m)) return foreign_lock(m, 0, CLOCK_REALTIME, NULL);
     return g_mutex_lock(m, CLOCK_REALTIME, NULL, 0);
 }
 
 GP_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 {
     if (!gthread()) return R(pthread_mutex_trylock)(m);
-    if (glibc_handles(m)) return foreign_result(R(pthread_mutex_trylock)(m));
+    if (glibc_handles(m)) return foreign_lock(m, 1, CLOCK_REALTIME, NULL);
     return g_mutex_lock(m, CLOCK_REALTIME, NULL, 1);
 }
 
 GP_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abst)
 {
     if (!gthread()) return R(pthread_mutex_timedlock)(m, abst);
-    if (glibc_handles(m)) return foreign_result(R(pthread_mutex_timedlock)(m, abst));
+    if (glibc_handles(m)) return foreign_lock(m, 2, CLOCK_REALTIME, abst);
     return g_mutex_lock(m, CLOCK_REALTIME, abst, 0);
 }
 
 GP_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const struct timespec *abst)
 {
     if (!gthread()) return R(pthread_mutex_clocklock)(m, clk, abst);
-    if (glibc_handles(m)) return foreign_result(R(pthread_mutex_clocklock)(m, clk, abst));
+    if (glibc_handles(m)) return foreign_lock(m, 3, clk, abst);
     if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
     return g_mutex_lock(m, clk, abst, 0);
 }
@@ -161,6 +225,77 @@ static int mutex_lock_any(pthread_mutex_t *m)
     return pthread_mutex_lock(m);
 }
 
+/* ---- process-shared waits, on a helper thread ----------------------------------- */
+/* A gthread waiting on a process-shared condition variable or barrier parks
+ * while a pool helper makes glibc's wait: whoever wakes it may be another
+ * process, an OS thread, or another gthread of this worker, which must keep
+ * running meanwhile. A condition wait hands glibc a mutex its own code
+ * releases and takes again on the helper; the helper then releases it and
+ * the gthread takes it back itself (a waiter competes for the mutex after
+ * its wake-up either way). That is only right for mutexes whose unlock does
+ * not check the owner (normal and adaptive, not robust/PI/PP); with the
+ * others the gthread waits in glibc itself, blocking its worker. */
+/* The helper fills r and released before the pool marks the job done (a
+ * release store the parked gthread's wake-up check reads with acquire, in
+ * gp_offload): the gthread reads them only after gp_offload returns. */
+struct shared_wait {
+    pthread_cond_t *c;
+    pthread_mutex_t *m;
+    pthread_barrier_t *b;
+    int clock_given; /* pthread_cond_clockwait */
+    clockid_t clk;
+    const struct timespec *abst;
+    int r;
+    int released; /* the helper has let go of m again */
+};
+
+static void shared_wait_job(void *ctx)
+{
+    struct shared_wait *w = ctx;
+    if (w->b) {
+        w->r = R(pthread_barrier_wait)(w->b);
+        return;
+    }
+    if (!w->abst) w->r = R(pthread_cond_wait)(w->c, w->m);
+    else if (w->clock_given) w->r = R(pthread_cond_clockwait)(w->c, w->m, w->clk, w->abst);
+    else w->r = R(pthread_cond_timedwait)(w->c, w->m, w->abst);
+    if (w->r == 0 || w->r == ETIMEDOUT) {
+        w->released = R(pthread_mutex_unlock)(w->m) == 0;
+        if (w->released) gp_sync_wake(w->m, 1); /* gthreads parked on it (any thread may wake) */
+    }
+}
+
+static int offloadable_mutex(pthread_mutex_t *m)
+{
+    int k = m->__data.__kind;
+    return k >= 0 && !(k & 0x70) && (M_TYPE(m) == PTHREAD_MUTEX_NORMAL || M_TYPE(m) == PTHREAD_MUTEX_ADAPTIVE_NP);
+}
+
+/* a gthread's wait on a process-shared condition variable: glibc's answer */
+static int shared_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock_given, clockid_t clk,
+                            const struct timespec *abst)
+{
+    if (!gthread() || !offloadable_mutex(m)) {
+        if (!abst) return R(pthread_cond_wait)(c, m);
+        return clock_given ? R(pthread_cond_clockwait)(c, m, clk, abst) : R(pthread_cond_timedwait)(c, m, abst);
+    }
+    struct shared_wait w = {.c = c, .m = m, .clock_given = clock_given, .clk = clk, .abst = abst};
+    int foreign = glibc_handles(m);
+    if (foreign) gp_foreign_lock(-1); /* the helper holds it from here on */
+    int e = gp_offload(shared_wait_job, &w);
+    if (e < 0) {
+        if (foreign) gp_foreign_lock(+1);
+        return -e;
+    }
+    if (w.released) { /* take it back, as the wait's return promises */
+        int r = pthread_mutex_lock(m);
+        if (r != 0) return r;
+    } else if (foreign) {
+        gp_foreign_lock(+1); /* glibc refused the wait: still ours */
+    }
+    return w.r;
+}
+
 /* ---- condition variables: ours for every caller --------------------------------- */
 struct gcond {
     uint32_t seq;        /* futex word of OS-thread waiters */
@@ -168,9 +303,20 @@ struct gcond {
     uint32_t monotonic;  /* the clock of timed waits */
 };
 _Static_assert(sizeof(struct gcond) <= sizeof(pthread_cond_t), "cond layout");
+_Static_assert(offsetof(pthread_cond_t, __data.__wrefs) >= sizeof(struct gcond), "cond shared bit");
+
+/* a process-shared condition variable: glibc's (its init set bit 0 of
+ * __wrefs; ours never write that word) */
+static int cond_pshared(pthread_cond_t *c)
+{
+    return (__atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) & 1) != 0;
+}
 
 GP_EXPORT int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a)
 {
+    int shared = PTHREAD_PROCESS_PRIVATE;
+    if (a) pthread_condattr_getpshared(a, &shared);
+    if (shared != PTHREAD_PROCESS_PRIVATE) return R(pthread_cond_init)(c, a);
     memset(c, 0, sizeof *c);
     clockid_t clk = CLOCK_REALTIME;
     if (a) pthread_condattr_getclock(a, &clk);
@@ -180,12 +326,13 @@ GP_EXPORT int pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *a)
 
 GP_EXPORT int pthread_cond_destroy(pthread_cond_t *c)
 {
-    (void)c;
+    if (cond_pshared(c)) return R(pthread_cond_destroy)(c);
     return 0;
 }
 
 GP_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 {
+    if (cond_pshared(c)) return R(pthread_cond_signal)(c);
     struct gcond *gc = (struct gcond *)c;
     gp_preempt_point();
     int woke = gp_sync_wake(c, 1);
@@ -198,6 +345,7 @@ GP_EXPORT int pthread_cond_signal(pthread_cond_t *c)
 
 GP_EXPORT int pthread_cond_broadcast(pthread_cond_t *c)
 {
+    if (cond_pshared(c)) return R(pthread_cond_broadcast)(c);
     struct gcond *gc = (struct gcond *)c;
     gp_sync_wake(c, INT_MAX);
     if (__atomic_load_n(&gc->os_waiters, __ATOMIC_ACQUIRE)) {
@@ -213,11 +361,9 @@ static int cond_reacquire(void *m) { return -mutex_lock_any(m); }
 static int cond_wait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk, const struct timespec *abst)
 {
     struct gcond *gc = (struct gcond *)c;
-    if (abst) {
-        struct timespec ts;
-        if (gp_copy_in(&ts, abst, sizeof ts) != 0) return EFAULT;
-        if (ts.tv_nsec < 0 || ts.tv_nsec >= GP_NSEC) return EINVAL;
-    }
+    /* glibc reads the deadline in user space (a bad pointer faults there
+     * too): a plain read, no system call */
+    if (abst && (abst->tv_nsec < 0 || abst->tv_nsec >= GP_NSEC)) return EINVAL;
     if (gthread()) {
         gp_deadline dl = GP_FOREVER;
         if (abst) {
@@ -251,6 +397,7 @@ static clockid_t cond_clock(pthread_cond_t *c)
 
 GP_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
+    if (cond_pshared(c)) return shared_cond_wait(c, m, 0, CLOCK_REALTIME, NULL);
     int e = errno, r = cond_wait(c, m, CLOCK_REALTIME, NULL);
     errno = e;
     return r;
@@ -258,6 +405,7 @@ GP_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 
 GP_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abst)
 {
+    if (cond_pshared(c)) return shared_cond_wait(c, m, 0, CLOCK_REALTIME, abst);
     int e = errno, r = cond_wait(c, m, cond_clock(c), abst);
     errno = e;
     return r;
@@ -265,6 +413,7 @@ GP_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, cons
 
 GP_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk, const struct timespec *abst)
 {
+    if (cond_pshared(c)) return shared_cond_wait(c, m, 1, clk, abst);
     if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
     int e = errno, r = cond_wait(c, m, clk, abst);
     errno = e;
@@ -347,6 +496,12 @@ static int rw_try(void *ctx)
     return r == EBUSY ? -EAGAIN : -r;
 }
 
+/* a process-shared rwlock (glibc's init stored 1 in __shared) */
+static int rw_shared(pthread_rwlock_t *rw)
+{
+    return __atomic_load_n(&rw->__data.__shared, __ATOMIC_RELAXED) != 0;
+}
+
 static int g_rw_lock(pthread_rwlock_t *rw, int write, clockid_t clk, const struct timespec *abst)
 {
     struct rwctx c = {rw, write};
@@ -357,7 +512,7 @@ static int g_rw_lock(pthread_rwlock_t *rw, int write, clockid_t clk, const struc
         int e = gp_user_abstime(clk, abst, &dl);
         if (e) return e;
     }
-    r = gp_sync_wait(rw, rw_try, &c, dl, GP_INTR_NONE, POLL_NS);
+    r = gp_sync_wait(rw, rw_try, &c, dl, GP_INTR_NONE, rw_shared(rw) ? POLL_SHARED_NS : POLL_NS);
     return r == -ETIMEDOUT ? ETIMEDOUT : -r;
 }
 
@@ -439,13 +594,23 @@ GP_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
     return 0;
 }
 
-/* ---- barriers: ours for every caller ---------------------------------------------- */
-struct gbarrier { uint32_t count, arrived, gen, lock; };
+/* ---- barriers: ours for every caller, unless process-shared ------------------------- */
+/* `shared` sits where glibc keeps its own (0: private, 128: process-shared);
+ * ours always hold 0 there */
+struct gbarrier { uint32_t count, arrived, gen, shared, lock; };
 _Static_assert(sizeof(struct gbarrier) <= sizeof(pthread_barrier_t), "barrier layout");
+_Static_assert(offsetof(struct gbarrier, shared) == 12, "glibc's barrier keeps its shared flag in word 3");
+
+static int barrier_pshared(pthread_barrier_t *b)
+{
+    return __atomic_load_n(&((struct gbarrier *)b)->shared, __ATOMIC_RELAXED) != 0;
+}
 
 GP_EXPORT int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierattr_t *a, unsigned count)
 {
-    (void)a;
+    int shared = PTHREAD_PROCESS_PRIVATE;
+    if (a) pthread_barrierattr_getpshared(a, &shared);
+    if (shared != PTHREAD_PROCESS_PRIVATE) return R(pthread_barrier_init)(b, a, count);
     if (count == 0) return EINVAL;
     struct gbarrier *gb = (struct gbarrier *)b;
     memset(b, 0, sizeof *b);
@@ -455,6 +620,7 @@ GP_EXPORT int pthread_barrier_init(pthread_barrier_t *b, const pthread_barrierat
 
 GP_EXPORT int pthread_barrier_destroy(pthread_barrier_t *b)
 {
+    if (barrier_pshared(b)) return R(pthread_barrier_destroy)(b);
     struct gbarrier *gb = (struct gbarrier *)b;
     if (__atomic_load_n(&gb->arrived, __ATOMIC_ACQUIRE) != 0) return EBUSY;
     return 0;
@@ -469,6 +635,12 @@ static int barrier_try(void *ctx)
 
 GP_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 {
+    if (barrier_pshared(b)) {
+        if (!gthread()) return R(pthread_barrier_wait)(b);
+        struct shared_wait w = {.b = b};
+        int e = gp_offload(shared_wait_job, &w);
+        return e < 0 ? -e : w.r;
+    }
     struct gbarrier *gb = (struct gbarrier *)b;
     while (__atomic_exchange_n(&gb->lock, 1, __ATOMIC_ACQUIRE)) __builtin_ia32_pause();
     uint32_t gen = gb->gen;
