@@ -54,6 +54,7 @@ int gp__loop_owns_fd(int fd)
                        fd == l->signal_pipefd[0] || fd == l->signal_pipefd[1]);
 }
 
+/* signal-safe: from the trampoline of a program's handler, on any OS thread */
 void gp_signal_note(int sig, int restart)
 {
     struct gp_worker *w = gp__w;
@@ -63,5 +64,15 @@ void gp_signal_note(int sig, int restart)
      * the signal interrupts (gp__signals) */
     if (!restart) w->sig_norestart = 1;
     w->sig_pending = 1;
+    /* uv_async_send wakes the loop with write(2) on its eventfd, and libuv's
+     * write binds to our own hook: on a gthread that is managed, the hook
+     * would reach a preemption point and could switch away from inside this
+     * handler, leaving the handler's frame (and whatever it interrupted:
+     * malloc, libuv's half-sent wake-up, which the loop then spins on
+     * forever) suspended under another gthread. Unmanaged, the hook is
+     * libc's write. Same thread, restored before the handler returns. */
+    int managed = gp__tls.managed;
+    gp__tls.managed = 0;
     uv_async_send(&w->async);
+    gp__tls.managed = managed;
 }
