@@ -107,10 +107,16 @@ static void client(int port, int full_rd)
 }
 
 static void *noop(void *arg) { return arg; }
+static int sigwait_mode; /* argv[1] "sigwait": sigwait a pending signal while no fd is free */
 
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    sigwait_mode = argc > 1 && !strcmp(argv[1], "sigwait");
+    sigset_t usr2;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    if (sigwait_mode) pthread_sigmask(SIG_BLOCK, &usr2, NULL);
     if (argc > 1 && !strcmp(argv[1], "early")) {
         /* the first pthread_create comes with no fd left: stock needs none */
         struct rlimit rl;
@@ -172,6 +178,12 @@ int main(int argc, char **argv)
                 if (errno == EMFILE) {
                     if (!emfile++) {
                         printf("round %d: accept: %s (logged, still serving)\n", round, strerror(errno));
+                        if (sigwait_mode && round == 0) { /* stock needs no fd for it */
+                            int sig = 0;
+                            raise(SIGUSR2);
+                            int r = sigwait(&usr2, &sig);
+                            printf("sigwait with no fd free: %s, signal %d\n", strerror(r), sig);
+                        }
                         if (write(full[1], "f", 1) != 1) return 1;
                     }
                     usleep(2000); /* let the connection threads finish */
