@@ -10,6 +10,8 @@
 
 #include <errno.h>
 
+#include "real.h"
+
 static void on_async(uv_async_t *a)
 {
     (void)a;
@@ -17,10 +19,32 @@ static void on_async(uv_async_t *a)
     gp__signals();
 }
 
+/* A loop costs up to LOOP_FDS descriptors at once: the epoll fd, the
+ * process-wide signal-lock pipe libuv makes the first time, the loop's own
+ * signal pipe, the async eventfd. libuv aborts the process when it cannot
+ * make that process-wide pipe, and leaves the epoll fd open when a later
+ * step fails. So see first that they can be had (taken and given back at
+ * once): short of them, the runtime does not start and the program runs
+ * unpatched (gp__start's caller says so), as it would stock. */
+#define LOOP_FDS 6
+static int loop_fds_available(void)
+{
+    int fd[LOOP_FDS], n = 0;
+    while (n < LOOP_FDS && (fd[n] = R(eventfd)(0, EFD_CLOEXEC)) >= 0) n++;
+    int ok = n == LOOP_FDS;
+    while (n) R(close)(fd[--n]);
+    return ok;
+}
+
+/* main thread, once, from gp__start (before any gthread exists) */
 int gp__loop_init(struct gp_worker *w)
 {
+    if (!loop_fds_available()) return -1;
     if (uv_loop_init(&w->loop) != 0) return -1;
-    if (uv_async_init(&w->loop, &w->async, on_async) != 0) return -1;
+    if (uv_async_init(&w->loop, &w->async, on_async) != 0) {
+        uv_loop_close(&w->loop); /* its epoll fd and signal pipe */
+        return -1;
+    }
     return 0;
 }
 
