@@ -153,18 +153,55 @@ static void phase(int n)
     waitpid(h2, NULL, 0);
 }
 
-int main(void)
+/* "dep": the lock is held by another thread of this process, which lets
+ * it go after a sleep: stock's flock waits for it; run on the only OS
+ * thread, gpatch's would wait for a thread that cannot run */
+static int depfd;
+static void *dep_holder(void *arg)
+{
+    (void)arg;
+    pthread_barrier_wait(&bar);
+    msleep(100);
+    flock(depfd, LOCK_UN);
+    return NULL;
+}
+static void *dep_waiter(void *arg)
+{
+    (void)arg;
+    pthread_barrier_wait(&bar);
+    int r = flock(lockfd, LOCK_EX);
+    printf("dep: flock of a lock another thread lets go: %s\n", r ? strerror(errno) : "locked");
+    return NULL;
+}
+
+int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     char path[] = "/tmp/fault_nproc_XXXXXX", path2[] = "/tmp/fault_nproc2_XXXXXX";
     lockfd = mkstemp(path);
     lockfd2 = mkstemp(path2);
     if (lockfd < 0 || lockfd2 < 0) return 1;
+    char proc[64]; /* another open file description, opened while root */
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", lockfd);
+    depfd = open(proc, O_RDWR);
     unlink(path);
     unlink(path2);
     if (getuid() == 0 && (setgid(65534) || setuid(65534))) {
         perror("becoming nobody");
         return 1;
+    }
+    if (argc > 1 && !strcmp(argv[1], "dep")) {
+        if (depfd < 0 || flock(depfd, LOCK_EX)) return 1;
+        pthread_t a, b;
+        pthread_barrier_init(&bar, NULL, 3);
+        pthread_create(&a, NULL, dep_holder, NULL);
+        pthread_create(&b, NULL, dep_waiter, NULL);
+        set_nproc(0);
+        pthread_barrier_wait(&bar);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        set_nproc(RLIM_INFINITY);
+        return 0;
     }
     phase(1);
     /* one helper OS thread exists under gpatch (stock: no thread at all) */
