@@ -12,9 +12,12 @@
  * foreign OS thread joining or detaching a gthread, thread.c): allocation,
  * freeing and the join/detach/exit fields are changed under rec_lock.
  *
- * Stacks are mmap'd MAP_NORESERVE | MAP_STACK with a PROT_NONE guard page
- * below them: reserved, not committed, so a gthread costs the pages it
- * touches. Stacks of the default size are recycled through a pool; a
+ * Stacks are mmap'd MAP_STACK with a PROT_NONE guard page below them, as
+ * glibc maps a thread's: a gthread costs the pages it touches. Not
+ * MAP_NORESERVE: the kernel's overcommit check must see the request as it
+ * sees glibc's, so that a stack it could never back (a 64 TiB
+ * pthread_attr_setstacksize) makes pthread_create say EAGAIN, as stock,
+ * rather than succeed. Stacks of the default size are recycled through a pool; a
  * recycled stack gives back (MADV_DONTNEED) everything but its top pages,
  * which the next gthread is about to touch anyway.
  */
@@ -147,8 +150,7 @@ int gp__stack_alloc(struct gp_gthread *g, size_t size)
         g->map_size = p->size;
     } else {
         size_t total = size + pg;
-        void *base = mmap(NULL, total, PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        void *base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
         if (base == MAP_FAILED) return -EAGAIN; /* as pthread_create when out of memory */
         if (mprotect(base, pg, PROT_NONE) != 0) {
             munmap(base, total);

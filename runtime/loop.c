@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/signalfd.h>
 
+#include "real.h"
+
 static void on_async(uv_async_t *a)
 {
     (void)a;
@@ -20,10 +22,32 @@ static void on_async(uv_async_t *a)
     gp__signals();
 }
 
+/* A loop costs up to LOOP_FDS descriptors at once: the epoll fd, the
+ * process-wide signal-lock pipe libuv makes the first time, the loop's own
+ * signal pipe, the async eventfd. libuv aborts the process when it cannot
+ * make that process-wide pipe, and leaves the epoll fd open when a later
+ * step fails. So see first that they can be had (taken and given back at
+ * once): short of them, the runtime does not start and the program runs
+ * unpatched (gp__start's caller says so), as it would stock. */
+#define LOOP_FDS 6
+static int loop_fds_available(void)
+{
+    int fd[LOOP_FDS], n = 0;
+    while (n < LOOP_FDS && (fd[n] = R(eventfd)(0, EFD_CLOEXEC)) >= 0) n++;
+    int ok = n == LOOP_FDS;
+    while (n) R(close)(fd[--n]);
+    return ok;
+}
+
+/* main thread, once, from gp__start (before any gthread exists) */
 int gp__loop_init(struct gp_worker *w)
 {
+    if (!loop_fds_available()) return -1;
     if (uv_loop_init(&w->loop) != 0) return -1;
-    if (uv_async_init(&w->loop, &w->async, on_async) != 0) return -1;
+    if (uv_async_init(&w->loop, &w->async, on_async) != 0) {
+        uv_loop_close(&w->loop); /* its epoll fd and signal pipe */
+        return -1;
+    }
     return 0;
 }
 
@@ -106,6 +130,7 @@ int gp__loop_owns_fd(int fd)
                        fd == l->signal_pipefd[0] || fd == l->signal_pipefd[1] || fd == sigwait_fd);
 }
 
+/* signal-safe: from the trampoline of a program's handler, on any OS thread */
 void gp_signal_note(int sig, int restart)
 {
     struct gp_worker *w = gp__w;
@@ -115,5 +140,15 @@ void gp_signal_note(int sig, int restart)
      * the signal interrupts (gp__signals) */
     if (!restart) w->sig_norestart = 1;
     w->sig_pending = 1;
+    /* uv_async_send wakes the loop with write(2) on its eventfd, and libuv's
+     * write binds to our own hook: on a gthread that is managed, the hook
+     * would reach a preemption point and could switch away from inside this
+     * handler, leaving the handler's frame (and whatever it interrupted:
+     * malloc, libuv's half-sent wake-up, which the loop then spins on
+     * forever) suspended under another gthread. Unmanaged, the hook is
+     * libc's write. Same thread, restored before the handler returns. */
+    int managed = gp__tls.managed;
+    gp__tls.managed = 0;
     uv_async_send(&w->async);
+    gp__tls.managed = managed;
 }

@@ -121,13 +121,18 @@ GP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 
 /* ---- accept, accept4 ------------------------------------------------------------ */
 /* accept has no per-call "don't wait": ask whether a connection is queued
- * first (any revents: a bad or non-listening fd makes accept say why). */
+ * first (any revents: a bad or non-listening fd makes accept say why). A
+ * poll that a signal handler interrupted (EINTR, even with a zero timeout)
+ * has said nothing: treat it as "none yet" and let the runtime wait, never
+ * go on to a blocking accept that would stall every gthread (and, with
+ * SA_RESTART, never return). */
 static ssize_t accept_try(struct gp_io *op, int how)
 {
     struct call *c = (struct call *)op;
     if (how == GP_SOCK) {
         struct pollfd p = {op->fd, POLLIN, 0};
-        if (R(poll)(&p, 1, 0) == 0) return -EAGAIN;
+        int n = R(poll)(&p, 1, 0);
+        if (n == 0 || (n < 0 && errno == EINTR)) return -EAGAIN;
     }
     return neg(R(accept4)(op->fd, c->addr, c->addrlen, c->flags));
 }
