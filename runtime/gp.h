@@ -222,6 +222,8 @@ int gp_runtime_handler(void *fn);
 /* ---- settings and diagnostics -------------------------------------------- */
 void gp_configure(size_t default_stack, int debug);
 void gp_configure_monitor(int stats, long monitor_ms, int trace_calls);
+/* GPATCH_TLS: -1 auto (own where glibc allows), 0 shared, 1 own */
+void gp_configure_tls(int want);
 void gp_debugf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int gp_debug_on;
 

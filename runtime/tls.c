@@ -29,6 +29,12 @@
  *   - the rseq area is marked "registration failed" (cpu_id -2): the kernel
  *     keeps the worker's area current, not this copy, so sched_getcpu() asks
  *     the kernel instead of reading a stale number.
+ * A new green thread's first act, on its own block, is what glibc's thread
+ * start does for every thread: point the ctype tables' thread-local
+ * pointers at the locale's (__ctype_init; isspace() reads through them).
+ * Left alone, and documented: the resolver state pointer (__resp) of a
+ * green thread is the process's _res, not a per-thread one (name lookups run
+ * on helper threads anyway).
  * The stack-protector canary and the pointer guard are copied unchanged:
  * every green thread must agree with the worker on both, since setjmp's
  * mangled pointers and -fstack-protector frames cross green threads.
@@ -182,7 +188,7 @@ int gp__tls_setup(int want)
     const uint32_t *sz = dlvsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread", "GLIBC_PRIVATE");
     long lo = field_offset("_thread_db_pthread_list");
     if (!allocate_tls || !deallocate_tls || !sz || *sz < 64 || *sz > 65536 || lo < 64) {
-        gp_debugf("own TLS unavailable (this glibc does not offer its thread allocator): green threads share "
+        if (gp_debug_on) gp_debugf("own TLS unavailable (this glibc does not offer its thread allocator): green threads share "
                   "their worker's TLS");
         return gp__tls_mode;
     }
@@ -197,7 +203,7 @@ int gp__tls_setup(int want)
     gp__tls_fsgsbase = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
     gp__tls_mode = GP_TLS_OWN;
     learn_malloc_words();
-    gp_debugf("own TLS per green thread: %zu-byte descriptor, thread pointer loaded by %s; malloc's cache "
+    if (gp_debug_on) gp_debugf("own TLS per green thread: %zu-byte descriptor, thread pointer loaded by %s; malloc's cache "
               "handed on in %d words", tcb_size, gp__tls_fsgsbase ? "wrfsbase" : "arch_prctl", nmwords);
     return gp__tls_mode;
 }
@@ -231,11 +237,24 @@ void *gp__tls_new(void)
     return tcb;
 }
 
-void gp__tls_exit_current(void)
+void __ctype_init(void);
+void gp__tls_thread_start(void)
+{
+    __ctype_init();
+}
+
+void gp__tls_run_dtors(void)
 {
     if (call_tls_dtors) call_tls_dtors();
+}
+
+void gp__tls_keep_cache(void)
+{
     exit_steal(gp__tls_current());
 }
+
+int gp__tls_want = -1;
+void gp_configure_tls(int want) { gp__tls_want = want; }
 
 void gp__tls_free(void *tcb)
 {

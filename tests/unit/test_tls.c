@@ -34,7 +34,8 @@ static __attribute__((noinline)) void look(struct seen *s, int exit_thread)
     free(m);
     if (exit_thread) {
         __cxa_thread_atexit_impl(dtor, NULL, __dso_handle);
-        gp__tls_exit_current();
+        gp__tls_run_dtors();
+        gp__tls_keep_cache();
     }
 }
 
