@@ -14,7 +14,7 @@ BOOST_A := /usr/lib/x86_64-linux-gnu/libboost_context.a
 
 PROG_SRC := $(wildcard tests/progs/*.c)
 PROGS    := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(filter-out tests/progs/fortified.c,$(PROG_SRC))) \
-            $(BUILD)/progs/fortified $(BUILD)/progs/cxx_threads
+            $(BUILD)/progs/fortified $(BUILD)/progs/cxx_threads $(BUILD)/progs/tls_cxx
 TEST_SRC := $(wildcard tests/unit/*.c) $(wildcard tests/e2e/*.c)
 RT_SRC   := $(wildcard runtime/*.c)
 
@@ -66,6 +66,9 @@ $(BUILD)/progs/fortified: tests/progs/fortified.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -D_FORTIFY_SOURCE=2 -Wall -o $@ $< -lpthread
 $(BUILD)/progs/cxx_threads: tests/progs/cxx/cxx_threads.cpp
+	@mkdir -p $(dir $@)
+	g++ -std=c++17 -O2 -Wall -o $@ $< -pthread
+$(BUILD)/progs/tls_cxx: tests/progs/cxx/tls_cxx.cpp
 	@mkdir -p $(dir $@)
 	g++ -std=c++17 -O2 -Wall -o $@ $< -pthread
 progs: $(PROGS)

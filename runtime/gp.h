@@ -255,6 +255,8 @@ void gp_configure_monitor(int stats, long monitor_ms, int trace_calls);
 /* GPATCH_SHUFFLE=SEED (a testing aid): perturb the scheduler's choices
  * reproducibly from seed; 0 leaves them alone */
 void gp_configure_shuffle(uint64_t seed);
+/* GPATCH_TLS: -1 auto (own where glibc allows), 0 shared, 1 own */
+void gp_configure_tls(int want);
 void gp_debugf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int gp_debug_on;
 

@@ -55,6 +55,7 @@ struct gp_gthread {
     uint32_t magic;
     int id;                   /* 0 is main */
     int state;
+    void *tcb;                /* its thread control block (own TLS), or NULL (shared) */
     int err;                  /* errno, saved across switches */
     int herr;                 /* h_errno, likewise */
     const char *last;         /* its last hooked call (gp__tls.last while it runs) */
@@ -107,8 +108,7 @@ struct gp_worker {
     uint64_t sig_set;          /* which signals' handlers ran (bits) */
     struct gp_gthread *sig_target;
     uintptr_t os_thread;       /* pthread_self() of the worker OS thread */
-    int *errno_at, *h_errno_at; /* this OS thread's errno and h_errno: saved per gthread */
-    struct gp_tls *tls;        /* the worker's gp__tls, for the watchdog to read */
+    struct gp_tls *tls;        /* the gp__tls of the block loaded now, for the watchdog to read */
     gp_deadline away_since;    /* when the scheduler last handed the worker to gthreads, 0 while home */
     void *sched_stack; size_t sched_stack_size;
 };

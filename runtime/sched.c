@@ -34,8 +34,18 @@
  *    must run where no gthread's stack is live, so a dead gthread's stack can
  *    be recycled by whoever runs next (after_switch), never by itself.
  *
- * errno is per OS thread in libc, so each switch saves the leaving gthread's
- * errno and restores the arriving one's: errno belongs to the gthread.
+ * Thread-local storage (tls.c): each gthread owns a thread control block
+ * and static TLS, as a pthread does, and a switch loads the arriving one's
+ * thread pointer; main keeps the OS thread's own. The scheduler context has
+ * no block of its own: it runs on whichever block was loaded last (saving a
+ * thread-pointer load per round trip through it), so it must leave that
+ * block's errno as it found it. Hence errno and h_errno are still saved at
+ * every switch and restored by the resumed side, through its own block: in
+ * shared mode (GPATCH_TLS=shared) that is what keeps errno per gthread; in
+ * own mode it undoes what the scheduler wrote into a borrowed block. The
+ * runtime's own per-thread words (gp__tls: managed, last...) exist once per
+ * block: the switch writes the arriving block's copy through an explicit
+ * pointer, never through a TLS address computed before the load.
  *
  * "Managed": gp__tls.managed tells the shim whether a hooked call should come
  * here. It is 1 only on a gthread (never the scheduler), and only while more
@@ -207,6 +217,7 @@
  * choice costs one predictable branch on a flag.
  */
 #include "internal.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -286,9 +297,24 @@ void gp__update_managed(void)
     gp__tls.managed = w && w->cur != &w->sched && w->nlive > 1 && !w->cur->foreign;
 }
 
+static ptrdiff_t errno_off, h_errno_off; /* from a thread pointer: the same in every block */
+
 /* worker only, on a stack that is not g's: a dead gthread's stack goes back */
 static void finish_dead(struct gp_gthread *g)
 {
+    struct gp_worker *w = gp__w;
+    if (g->tcb && g != w->g0) {
+        if (gp__tls_current() == g->tcb) {
+            /* the scheduler stands on the dead block: move to main's (never
+             * freed), which it then borrows as it would any other */
+            gp__tls_load(w->g0->tcb);
+            struct gp_tls *t = gp__tls_of(w->g0->tcb);
+            t->managed = 0;
+            __atomic_store_n(&w->tls, t, __ATOMIC_RELEASE);
+        }
+        gp__tls_free(g->tcb);
+        g->tcb = NULL;
+    }
     gp__stack_release(g);
     gp__thread_finished(g); /* frees a detached one's record */
 }
@@ -312,22 +338,31 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
         return;
     }
     gp__stats.switches++;
-    int *errno_at = w->errno_at, *h_errno_at = w->h_errno_at;
-    from->err = *errno_at;
-    from->herr = *h_errno_at;
-    from->last = gp__tls.last;
-    gp__tls.last = to->last;
+    char *tp = gp__tls_current(); /* the block loaded now */
+    struct gp_tls *t = gp__tls_of(tp);
+    from->err = *(int *)(tp + errno_off);
+    from->herr = *(int *)(tp + h_errno_off);
+    from->last = t->last;
     w->cur = to;
     if (to != &w->sched) {
         gp__set_state(to, GT_BIT(GT_READY), GT_RUNNING);
-        gp__tls.managed = w->nlive > 1 && !to->foreign;
+        if (to->tcb && to->tcb != tp) { /* own TLS: its thread pointer */
+            gp__tls_load(to->tcb);
+            t = gp__tls_of(to->tcb);
+            t->worker = 1;
+        }
+        t->managed = w->nlive > 1 && !to->foreign;
     } else {
-        gp__tls.managed = 0;
+        t->managed = 0; /* the scheduler borrows the block: its hooked calls pass through */
     }
-    transfer_t t = jump_fcontext(to->ctx, from);
-    after_switch(t);
-    *errno_at = from->err;
-    *h_errno_at = from->herr;
+    t->last = to->last;
+    __atomic_store_n(&w->tls, t, __ATOMIC_RELEASE); /* the monitor reads last through it */
+    transfer_t tr = jump_fcontext(to->ctx, from);
+    after_switch(tr);
+    /* resumed, on our own block (or, for the scheduler, a borrowed one) */
+    char *mine = gp__tls_current();
+    *(int *)(mine + errno_off) = from->err;
+    *(int *)(mine + h_errno_off) = from->herr;
 }
 
 /* gthread only. Who runs when the current gthread stops: the next ready
@@ -568,6 +603,7 @@ static void gthread_entry(transfer_t t)
     errno = 0;
     *__h_errno_location() = 0;
     struct gp_gthread *g = gp__w->cur;
+    if (g->tcb) gp__tls_thread_start();
     void *ret = g->fn(g->arg);
     /* In a child forked by this gthread the runtime was reset: this is now
      * the process's only thread, and a thread that ends last ends the
@@ -596,8 +632,9 @@ int gp__start(void)
     w->sched.magic = GT_MAGIC;
     w->sched.id = -1;
     w->os_thread = (uintptr_t)R(pthread_self)();
-    w->errno_at = &errno; /* addresses of thread-local variables: fixed per OS thread */
-    w->h_errno_at = __h_errno_location();
+    gp__tls_setup(gp__tls_want);
+    errno_off = (char *)&errno - (char *)gp__tls_current(); /* the same in every block */
+    h_errno_off = (char *)__h_errno_location() - (char *)gp__tls_current();
     gp__w = w;
     struct gp_gthread *g0 = gp__gthread_alloc();
     if (!g0) {
@@ -605,6 +642,7 @@ int gp__start(void)
         return -EAGAIN;
     }
     g0->handle = inherited ? inherited : w->os_thread; /* main keeps its pthread_t */
+    g0->tcb = gp__tls_mode == GP_TLS_OWN ? gp__tls_current() : NULL; /* and its own TLS */
     g0->id = 0;
     gp__set_state(g0, GT_BIT(GT_FREE), GT_RUNNING);
     uv_timer_init(&w->loop, &g0->timer);
@@ -670,6 +708,11 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
             return r;
         }
     }
+    if (gp__tls_mode == GP_TLS_OWN && !(g->tcb = gp__tls_new())) {
+        gp__stack_release(g);
+        gp__gthread_free(g);
+        return -EAGAIN;
+    }
     if (g->timer.loop != &w->loop) uv_timer_init(&w->loop, &g->timer);
     g->timer.data = g;
     g->fn = fn;
@@ -696,6 +739,8 @@ void gp_thread_exit(void *ret)
     struct gp_worker *w = gp__w;
     struct gp_gthread *g = w->cur;
     GP_ASSERT(g != &w->sched);
+    /* as glibc at a thread's exit: thread_local destructors, then the keys' */
+    if (g->tcb) gp__tls_run_dtors();
     if (g->tsd) gp__tsd_run_dtors(g);
     g->ret = ret;
     gp__thread_dying(g); /* GT_DEAD; wakes an OS thread that joins it */
@@ -703,6 +748,7 @@ void gp_thread_exit(void *ret)
     w->nlive--;
     if (g->joiner) gp__ready(g->joiner, 0);
     if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d exits", g->id);
+    if (g->tcb) gp__tls_keep_cache(); /* nothing may allocate after this */
     switch_to(next_to_run());
     gp__fatal("a dead green thread was resumed");
 }

@@ -29,6 +29,12 @@
  *   - the rseq area is marked "registration failed" (cpu_id -2): the kernel
  *     keeps the worker's area current, not this copy, so sched_getcpu() asks
  *     the kernel instead of reading a stale number.
+ * A new green thread's first act, on its own block, is what glibc's thread
+ * start does for every thread: point the ctype tables' thread-local
+ * pointers at the locale's (__ctype_init; isspace() reads through them).
+ * Left alone, and documented: the resolver state pointer (__resp) of a
+ * green thread is the process's _res, not a per-thread one (name lookups run
+ * on helper threads anyway).
  * The stack-protector canary and the pointer guard are copied unchanged:
  * every green thread must agree with the worker on both, since setjmp's
  * mangled pointers and -fstack-protector frames cross green threads.
@@ -42,7 +48,8 @@
  * handed on to the next green thread created, like a thread pool thread that
  * keeps its cache from one task to the next. Which words of libc's TLS hold
  * malloc's per-thread state is learned once at start: a malloc and free on
- * a scratch block, and the words that changed. The block itself is freed by
+ * a scratch block, and the words that changed (only when malloc is glibc's:
+ * a replacement allocator cleans up through the thread-exit hooks). The block itself is freed by
  * whoever runs next (never by the thread standing on it).
  *
  * Loading the thread pointer
@@ -144,6 +151,14 @@ static void exit_steal(void *tcb)
 /* Which words of libc's TLS does a first malloc set? (tcache, the arena) */
 static void learn_malloc_words(void)
 {
+    /* only glibc's own malloc: another (jemalloc, tcmalloc) keeps its
+     * per-thread state its own way, often linked into lists of its own that
+     * a scratch block must never join; it cleans up through the thread-exit
+     * hooks that green threads run (key and thread_local destructors) */
+    void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    void *libc_malloc = libc ? dlsym(libc, "malloc") : NULL;
+    if (libc) dlclose(libc);
+    if (!libc_malloc || dlsym(RTLD_DEFAULT, "malloc") != libc_malloc) return;
     struct libc_tls lt = {0, 0};
     dl_iterate_phdr(find_libc_tls, &lt);
     if (!lt.data || lt.memsz == 0 || lt.memsz > 4096) return;
@@ -182,7 +197,7 @@ int gp__tls_setup(int want)
     const uint32_t *sz = dlvsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread", "GLIBC_PRIVATE");
     long lo = field_offset("_thread_db_pthread_list");
     if (!allocate_tls || !deallocate_tls || !sz || *sz < 64 || *sz > 65536 || lo < 64) {
-        gp_debugf("own TLS unavailable (this glibc does not offer its thread allocator): green threads share "
+        if (gp_debug_on) gp_debugf("own TLS unavailable (this glibc does not offer its thread allocator): green threads share "
                   "their worker's TLS");
         return gp__tls_mode;
     }
@@ -197,7 +212,7 @@ int gp__tls_setup(int want)
     gp__tls_fsgsbase = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
     gp__tls_mode = GP_TLS_OWN;
     learn_malloc_words();
-    gp_debugf("own TLS per green thread: %zu-byte descriptor, thread pointer loaded by %s; malloc's cache "
+    if (gp_debug_on) gp_debugf("own TLS per green thread: %zu-byte descriptor, thread pointer loaded by %s; malloc's cache "
               "handed on in %d words", tcb_size, gp__tls_fsgsbase ? "wrfsbase" : "arch_prctl", nmwords);
     return gp__tls_mode;
 }
@@ -216,8 +231,7 @@ void *gp__tls_new(void)
     link[0] = link[1] = link;      /* an empty list: fork's unlink touches nothing else */
     if (rseq_off >= 0) *(int32_t *)((char *)tcb + rseq_off + 4) = -2; /* cpu_id: ask the kernel */
     struct gp_tls *t = gp__tls_of(tcb);
-    memset(t, 0, sizeof *t);
-    t->worker = 1;
+    memset(t, 0, sizeof *t); /* worker stays 0 until the switch loads it: hooks pass through before */
     if (nmwords) {
         slock();
         struct mcache *c = spare_caches;
@@ -231,11 +245,24 @@ void *gp__tls_new(void)
     return tcb;
 }
 
-void gp__tls_exit_current(void)
+void __ctype_init(void);
+void gp__tls_thread_start(void)
+{
+    __ctype_init();
+}
+
+void gp__tls_run_dtors(void)
 {
     if (call_tls_dtors) call_tls_dtors();
+}
+
+void gp__tls_keep_cache(void)
+{
     exit_steal(gp__tls_current());
 }
+
+int gp__tls_want = -1;
+void gp_configure_tls(int want) { gp__tls_want = want; }
 
 void gp__tls_free(void *tcb)
 {

@@ -29,13 +29,22 @@ int gp__tls_setup(int want);
  * worker's canary and pointer guard. NULL when out of memory. Gthread or
  * scheduler context. */
 void *gp__tls_new(void);
+/* On a new green thread, first thing, on its own block: what glibc does at
+ * the start of every thread (the ctype tables' per-thread pointers, which
+ * isspace() and toupper() read). Gthread only. */
+void gp__tls_thread_start(void);
 /* Free a dead green thread's block (never the running one's). Scheduler or
  * another gthread, after the owner has switched away for good. */
 void gp__tls_free(void *tcb);
 /* On the exiting green thread, running on its own block: run the
  * destructors of its thread_local objects (__cxa_thread_atexit), as glibc
- * does at a thread's exit, and keep its malloc cache for the next thread. */
-void gp__tls_exit_current(void);
+ * does at a thread's exit. */
+void gp__tls_run_dtors(void);
+/* Then, last (nothing may allocate on the block after it): keep its malloc
+ * cache for the next green thread. */
+void gp__tls_keep_cache(void);
+/* GPATCH_TLS as the shim read it: -1 auto, 0 shared, 1 own */
+extern int gp__tls_want;
 /* the thread pointer of the code running now (read afresh each time: the
  * compiler would otherwise recompute it wherever it likes, across a load) */
 static inline void *gp__tls_current(void)

@@ -116,6 +116,12 @@ __attribute__((constructor)) static void gp_init(void)
     gp_configure_monitor(st && *st && strcmp(st, "0") != 0, mon_ms, debug);
     const char *sh = env("GPATCH_SHUFFLE"); /* a testing aid: see README.md */
     if (sh && *sh) gp_configure_shuffle(strtoull(sh, NULL, 10));
+    const char *tls = env("GPATCH_TLS");
+    if (tls && *tls) {
+        if (!strcmp(tls, "shared")) gp_configure_tls(0);
+        else if (!strcmp(tls, "own")) gp_configure_tls(1);
+        else say("gpatch: GPATCH_TLS must be 'own' or 'shared'; using own where this glibc allows it\n");
+    }
     const char *ni = env("GPATCH_NO_INHERIT");
     if (ni && *ni && strcmp(ni, "0") != 0) drop_from_ld_preload();
     pthread_atfork(NULL, NULL, child_after_fork);
