@@ -1,0 +1,59 @@
+/* Own TLS: each green thread has its own thread-local storage, as a pthread
+ * does. The subjects run stock (the specification) and under gpatch, with
+ * own TLS (the default) and, where it must still work, GPATCH_TLS=shared. */
+#include "harness.h"
+
+TestSuite(tls, .fini = h_cleanup, .timeout = 90);
+
+static char stock[65536], patched[65536];
+
+static void same_as_stock(const char *prog, char *const env[])
+{
+    char *argv[] = {h_path(prog), NULL};
+    int a = h_run(argv, 0, stock, sizeof stock, 60);
+    struct h_proc pr = h_spawn(argv, 1, env);
+    int b = h_collect(&pr, patched, sizeof patched, 60);
+    cr_assert_eq(a, 0, "%s stock exited %d:\n%s", prog, a, stock);
+    cr_assert_eq(b, 0, "%s under gpatch exited %d:\n%s", prog, b, patched);
+    cr_assert_str_eq(patched, stock, "%s differs.\n--- stock:\n%s\n--- gpatch:\n%s", prog, stock, patched);
+}
+
+/* __thread values and errno (also through a cached &errno) survive every
+ * kind of blocking call; every thread starts from the TLS image */
+Test(tls, thread_variables_and_errno_are_per_thread) { same_as_stock("build/progs/tls_threads", NULL); }
+
+/* thread_local objects constructed and destroyed once per thread; the
+ * exception being handled is the thread's own while it blocks in a catch */
+Test(tls, cxx_thread_local_and_exception_state) { same_as_stock("build/progs/tls_cxx", NULL); }
+
+/* the opt-out still runs programs that do not depend on per-thread TLS */
+Test(tls, shared_mode_still_runs_the_other_subjects)
+{
+    char *env[] = {"GPATCH_TLS=shared", NULL};
+    same_as_stock("build/progs/sync_edge", env);
+    same_as_stock("build/progs/blocking_calls", env);
+}
+
+/* and it is what the name says: one block for all, so the TLS subject
+ * differs from stock (this is the gap own TLS closes) */
+Test(tls, shared_mode_shares)
+{
+    char *argv[] = {h_path("build/progs/tls_threads"), NULL};
+    char *env[] = {"GPATCH_TLS=shared", NULL};
+    struct h_proc pr = h_spawn(argv, 1, env);
+    int b = h_collect(&pr, patched, sizeof patched, 60);
+    cr_assert_eq(b, 0, "%s", patched);
+    cr_assert(strstr(patched, "every thread's __thread variable at its own address: no"), "%s", patched);
+}
+
+/* a bad setting gets a clear message and the default */
+Test(tls, bad_setting_is_named)
+{
+    char *argv[] = {"/bin/sh", "-c", "exec \"$0\" 2>&1", h_path("build/progs/tls_threads"), NULL};
+    char *env[] = {"GPATCH_TLS=bogus", NULL};
+    struct h_proc pr = h_spawn(argv, 1, env);
+    int b = h_collect(&pr, patched, sizeof patched, 60);
+    cr_assert_eq(b, 0, "%s", patched);
+    cr_assert(strstr(patched, "GPATCH_TLS must be 'own' or 'shared'"), "%s", patched);
+    cr_assert(strstr(patched, "__thread values lost across blocking calls: 0"), "%s", patched);
+}
