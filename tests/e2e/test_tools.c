@@ -35,7 +35,9 @@ Test(tools, check_on_our_subjects)
     cr_assert(strstr(out, "blocks  fflush "), "stdio is reported: %s", out);
     cr_assert(strstr(out, "libraries: 2 needed"), "libc and the loader resolved: %s", out);
     cr_assert_eq(SH("%s check %s", h_path("gpatch"), h_path("build/progs/cxx_threads")), 1, "%s", out);
-    cr_assert(strstr(out, "thread-local (__thread) data in libstdc++"), "%s", out);
+    cr_assert_null(strstr(out, "thread-local"), "own TLS: nothing to warn about: %s", out);
+    cr_assert_eq(SH("GPATCH_TLS=shared %s check %s", h_path("gpatch"), h_path("build/progs/cxx_threads")), 1, "%s", out);
+    cr_assert(strstr(out, "thread-local (__thread) data in libstdc++"), "shared TLS is warned about: %s", out);
 }
 
 Test(tools, check_on_a_debian_server)
