@@ -186,6 +186,27 @@ static void learn_malloc_words(void)
     deallocate_tls(scratch, 1);
 }
 
+/* Does a loaded module other than libc, the loader and gpatch itself have
+ * thread-local variables? (the program's own __thread data, libstdc++'s
+ * exception state, jemalloc's thread cache...) Its name, or NULL. */
+struct tls_user { const char *name; };
+static int find_tls_user(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct tls_user *u = arg;
+    const char *n = info->dlpi_name ? info->dlpi_name : "";
+    if (strstr(n, "/libc.so.") || strstr(n, "/ld-linux")) return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_TLS || ph->p_memsz == 0) continue;
+        uintptr_t lo = (uintptr_t)info->dlpi_tls_data, me = (uintptr_t)&gp__tls;
+        if (lo && me >= lo && me < lo + ph->p_memsz) return 0; /* ours */
+        u->name = *n ? n : "the program";
+        return 1;
+    }
+    return 0;
+}
+
 int gp__tls_setup(int want)
 {
     gp__tls_mode = GP_TLS_SHARED;
@@ -210,6 +231,24 @@ int gp__tls_setup(int want)
     if (!snapshot) return gp__tls_mode;
     memcpy(snapshot, gp__tls_current(), tcb_size);
     gp__tls_fsgsbase = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) != 0;
+    if (want < 0 && !gp__tls_fsgsbase) {
+        /* Without wrfsbase a switch pays a system call to load the thread
+         * pointer (about 20 µs on a VM that traps it, against 0.2 µs for the
+         * whole switch): only worth it for a program that has thread-local
+         * variables besides errno and h_errno, which are kept per green
+         * thread either way. */
+        struct tls_user u = {NULL};
+        dl_iterate_phdr(find_tls_user, &u);
+        if (!u.name) {
+            if (gp_debug_on)
+                gp_debugf("shared TLS: no loaded module has thread-local variables, and this CPU or kernel "
+                          "has no wrfsbase (GPATCH_TLS=own forces own TLS)");
+            free(snapshot);
+            snapshot = NULL;
+            return gp__tls_mode;
+        }
+        if (gp_debug_on) gp_debugf("own TLS: %s has thread-local variables", u.name);
+    }
     gp__tls_mode = GP_TLS_OWN;
     learn_malloc_words();
     if (gp_debug_on) gp_debugf("own TLS per green thread: %zu-byte descriptor, thread pointer loaded by %s; malloc's cache "
