@@ -1,5 +1,5 @@
 /* rel_sem_post_signal: sem_post is async-signal-safe. A SIGALRM storm
- * (setitimer every 50 us) whose handler posts a semaphore that one thread
+ * (setitimer every 100 us) whose handler posts a semaphore that one thread
  * waits on, while two pairs of threads ping-pong through semaphores and a
  * mutex, so that wait queues are busy whenever a signal lands. The waiter
  * must collect every post it waits for; the output does not depend on
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-#define WAITS 20000
+#define WAITS 10000
 #define PAIRS 2
 
 static sem_t alarm_sem;
@@ -91,7 +91,7 @@ int main(void)
         pthread_create(&pi[i], NULL, pinger, (void *)i);
         pthread_create(&po[i], NULL, ponger, (void *)i);
     }
-    struct itimerval it = {{0, 50}, {0, 50}};
+    struct itimerval it = {{0, 100}, {0, 100}};
     setitimer(ITIMER_REAL, &it, NULL);
     pthread_join(w, NULL);
     struct itimerval off = {{0, 0}, {0, 0}};
