@@ -34,6 +34,7 @@ struct gp_tls {
     int swallow_nb;  /* libuv is about to set O_NONBLOCK on a program fd: ignore it */
     const char *last; /* the last hooked call a gthread made here (monitor, traces) */
     unsigned preempt_calls; /* preemption points passed (the clock is read at some) */
+    int in_handler;  /* signal handlers running on this OS thread (the shim's trampoline) */
 };
 extern __thread struct gp_tls gp__tls __attribute__((tls_model("initial-exec")));
 

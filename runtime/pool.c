@@ -3,9 +3,25 @@
  *
  * Not libuv's threadpool: it has a fixed 4 threads, and four gthreads
  * blocked in flock() on a lock a fifth one holds would fill it and deadlock.
- * Here a job never waits for a free thread: if none is idle, one is made.
- * Idle helpers retire after a while. Helpers block every signal, so signals
- * keep going to the program's own threads, as stock.
+ * Here a job never waits for a free thread: every queued job has a helper
+ * of its own, an idle one claimed for it or a new one. Idle helpers retire
+ * after a while. Helpers block every signal, so signals keep going to the
+ * program's own threads, as stock.
+ *
+ * Counting, under qlock: `idle` is the helpers asleep and not yet claimed,
+ * `claims` those woken for a job but not yet up. A job takes one unit of
+ * `idle` (idle--, claims++) or makes a helper; a helper that wakes takes a
+ * claim if there is one, else its own unit of idle. So `idle` never counts a
+ * helper twice: two jobs queued back to back while one helper sleeps make a
+ * second helper (counting that sleeper for both left the second job queued
+ * behind a first that may wait for it: a flock waiting for a process that a
+ * queued waitpid would reap).
+ *
+ * When no helper can be made (pthread_create fails, RLIMIT_NPROC) and none
+ * is free, the job runs on the calling worker, blocking every gthread until
+ * it returns (a note on stderr, once). Queueing it instead would guarantee
+ * nothing: the busy helpers may be waiting for this very job. Run here it
+ * completes unless it waits for another gthread of this worker.
  *
  * A job record lives on the parked gthread's stack; the helper marks it done
  * and wakes it through the sync queues (sync.c), which hand the wake-up to
@@ -17,6 +33,7 @@
 #include <linux/futex.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -33,9 +50,11 @@ struct job {
 
 static int qlock;
 static struct job *head, **tail = &head;
-static int idle, nthreads;
+static int idle, claims, nthreads;
 static uint32_t work_seq; /* futex word idle helpers sleep on */
+static int create_failed_noted;
 
+/* any OS thread */
 static void plock(void)
 {
     while (__atomic_exchange_n(&qlock, 1, __ATOMIC_ACQUIRE))
@@ -43,12 +62,13 @@ static void plock(void)
 }
 static void punlock(void) { __atomic_store_n(&qlock, 0, __ATOMIC_RELEASE); }
 
+/* a helper OS thread */
 static void *helper(void *arg)
 {
     (void)arg;
     sigset_t all;
     sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    R(pthread_sigmask)(SIG_BLOCK, &all, NULL);
     for (;;) {
         plock();
         struct job *j = head;
@@ -57,18 +77,26 @@ static void *helper(void *arg)
             if (!head) tail = &head;
             punlock();
             j->fn(j->ctx);
+            /* release: the job's results before `done`. The waiter's
+             * seq_cst RMW in its queue and ours in gp_sync_wake order this
+             * store against its read of `done` (the Dekker pair is in sync.c). */
             __atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
             gp_sync_wake(j, 1);
             continue;
         }
+        /* read under qlock: a job queued after this read bumps work_seq
+         * (under qlock too), so the futex wait below returns at once */
         uint32_t seq = __atomic_load_n(&work_seq, __ATOMIC_ACQUIRE);
         idle++;
         punlock();
         struct timespec ts = {IDLE_RETIRE_S, 0};
         long r = syscall(SYS_futex, &work_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
+        int timedout = r != 0 && errno == ETIMEDOUT;
         plock();
-        idle--;
-        if (r != 0 && errno == ETIMEDOUT && !head && nthreads > 1) {
+        int claimed = claims > 0;
+        if (claimed) claims--; /* one of the helpers woken for a job: any will do */
+        else idle--;
+        if (timedout && !claimed && !head && nthreads > 1) {
             nthreads--;
             punlock();
             return NULL;
@@ -77,11 +105,26 @@ static void *helper(void *arg)
     }
 }
 
+/* gthread only */
 static int job_done(void *ctx)
 {
     return __atomic_load_n(&((struct job *)ctx)->done, __ATOMIC_ACQUIRE) ? 0 : -EAGAIN;
 }
 
+/* any OS thread: a new helper; 0 or an error number */
+static int spawn(void)
+{
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 256 * 1024);
+    int r = R(pthread_create)(&t, &a, helper, NULL);
+    pthread_attr_destroy(&a);
+    return r;
+}
+
+/* gthread only */
 int gp_offload(void (*fn)(void *ctx), void *ctx)
 {
     struct job j = {fn, ctx, NULL, 0};
@@ -89,47 +132,46 @@ int gp_offload(void (*fn)(void *ctx), void *ctx)
     plock();
     *tail = &j;
     tail = &j.next;
-    int spawn = idle == 0;
-    if (spawn) nthreads++;
+    int claim = idle > 0;
+    if (claim) { /* this sleeper is ours: the next job counts one fewer */
+        idle--;
+        claims++;
+    } else {
+        nthreads++;
+    }
     __atomic_fetch_add(&work_seq, 1, __ATOMIC_RELEASE);
     punlock();
-    if (spawn) {
-        pthread_t t;
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&a, 256 * 1024);
-        int r = R(pthread_create)(&t, &a, helper, NULL);
-        pthread_attr_destroy(&a);
-        if (r != 0) {
-            plock();
-            nthreads--;
-            int others = nthreads;
-            punlock();
-            if (!others) { /* no helper at all: do it here, blocking the worker */
-                plock();
-                struct job **p = &head;
-                while (*p && *p != &j) p = &(*p)->next;
-                if (*p) {
-                    *p = j.next;
-                    if (!*p) tail = p;
-                }
-                punlock();
-                fn(ctx);
-                return 0;
-            }
-        }
-    } else {
+    if (claim) {
         syscall(SYS_futex, &work_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    } else if (spawn() != 0) {
+        plock();
+        nthreads--;
+        struct job **p = &head; /* still queued? (a helper that finished may have taken it) */
+        while (*p && *p != &j) p = &(*p)->next;
+        int mine = *p != NULL;
+        if (mine) {
+            *p = j.next;
+            if (!*p) tail = p;
+        }
+        punlock();
+        if (mine) {
+            if (!__atomic_exchange_n(&create_failed_noted, 1, __ATOMIC_RELAXED)) {
+                static const char note[] = "gpatch: cannot create a helper thread; blocking calls now run on the worker\n";
+                (void)!R(write)(2, note, sizeof note - 1);
+            }
+            fn(ctx);
+            return 0;
+        }
     }
     return gp_sync_wait(&j, job_done, &j, GP_FOREVER, GP_INTR_NONE, 0);
 }
 
+/* the child after fork (its only thread) */
 void gp__pool_fork_reset(void)
 {
     /* the helpers are the parent's: the child starts with none */
     qlock = 0;
     head = NULL;
     tail = &head;
-    idle = nthreads = 0;
+    idle = claims = nthreads = 0;
 }

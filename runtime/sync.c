@@ -7,15 +7,28 @@
  * linked into one of a fixed number of buckets hashed by address, so
  * nothing is allocated per object or per wait.
  *
- * Any thread may wake K: the worker itself (directly onto the run queue) or
- * an OS thread that is not a gthread (the record is handed to the worker
- * through a locked list and the loop's async handle). That is what keeps an
- * object correct when gthreads and plain OS threads share it.
+ * Any thread may wake K: the worker itself (directly onto the run queue), an
+ * OS thread that is not a gthread (the record is handed to the worker
+ * through a locked list and the loop's async handle), or a signal handler on
+ * any OS thread (the key is posted to a lock-free array the worker drains:
+ * the handler may have interrupted the very code that holds the lock). That
+ * is what keeps an object correct when gthreads, plain OS threads and
+ * handlers share it.
  *
  * The lost-wake-up rule: a waiter is queued *before* it tries the object one
  * last time, and a waker changes the object *before* it looks at the queue;
- * so either the try succeeds or the waker sees the waiter. Wake-ups may be
- * spurious; every waiter tries again.
+ * so either the try succeeds or the waker sees the waiter. The "looks" are
+ * a Dekker pair (each side stores, then loads what the other stored), which
+ * plain or acquire/release accesses do not order (x86 lets a store be passed
+ * by a later load): both sides go through a seq_cst read-modify-write of
+ * their bucket's waiter count, see queue() and gp_sync_wake().
+ *
+ * A wake is never lost by a waiter that does not act on it: a waiter that a
+ * waker dequeued but that returns without the object (its deadline passed,
+ * a signal interrupted it) passes the wake on; a condition waiter that was
+ * signalled returns 0 even if its deadline passed meanwhile (POSIX allows
+ * it, and the signal has nobody else to go to). Wake-ups may be spurious;
+ * every waiter tries again.
  */
 #include "internal.h"
 
@@ -25,21 +38,31 @@
 #include <string.h>
 
 #define BUCKETS 256
+#define SIGQ 32 /* keys a signal handler can post before falling back to "wake everyone" */
 
 struct swait {
     struct gp_list link;   /* in its bucket */
     struct gp_list remote; /* in the worker's remote-ready list */
     const void *key;
     struct gp_gthread *g;
-    int queued;            /* still in the bucket */
+    int queued;            /* still in the bucket (0 after park: a waker took it out) */
 };
 
-static struct gp_list buckets[BUCKETS];
-static int lock_word;        /* one spinlock for the queues: sections are tiny */
-static int nwaiting;         /* gthreads queued anywhere (a waker's fast check) */
-static struct gp_list remote_ready; /* woken by other OS threads, for the worker */
-static int inited;
+struct bucket {
+    struct gp_list q;
+    int nwaiting; /* gthreads queued here: the wakers' fast check (seq_cst RMW only) */
+};
 
+static struct bucket buckets[BUCKETS];
+static int lock_word;        /* one spinlock for the queues: sections are tiny */
+static struct gp_list remote_ready; /* woken by other OS threads, for the worker */
+static int remote_pending;   /* remote_ready is not empty (a hint for the drain) */
+static int inited;
+/* wakes posted by signal handlers (any OS thread), drained by the worker */
+static const void *sigq[SIGQ];
+static int sigq_pending, sigq_overflow;
+
+/* any OS thread, never a signal handler */
 static void lock(void)
 {
     while (__atomic_exchange_n(&lock_word, 1, __ATOMIC_ACQUIRE))
@@ -47,7 +70,8 @@ static void lock(void)
 }
 static void unlock(void) { __atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE); }
 
-static struct gp_list *bucket(const void *key)
+/* any thread, signal-safe */
+static struct bucket *bucket(const void *key)
 {
     uintptr_t k = (uintptr_t)key;
     k ^= k >> 17;
@@ -55,23 +79,123 @@ static struct gp_list *bucket(const void *key)
     return &buckets[(k >> 56) % BUCKETS];
 }
 
+/* any OS thread, never a signal handler */
 static void init_once(void)
 {
     if (__atomic_load_n(&inited, __ATOMIC_ACQUIRE)) return;
     lock();
     if (!inited) {
-        for (int i = 0; i < BUCKETS; i++) gp_list_init(&buckets[i]);
+        for (int i = 0; i < BUCKETS; i++) gp_list_init(&buckets[i].q);
         gp_list_init(&remote_ready);
         __atomic_store_n(&inited, 1, __ATOMIC_RELEASE);
     }
     unlock();
 }
 
-/* On the worker: move what other threads woke onto the run queue. */
+/* gthread only, lock held: queue sw on its key. The waiter's half of the
+ * Dekker pair: this seq_cst RMW comes before the waiter's next try of the
+ * object; a waker's seq_cst RMW of the same count comes after it changed the
+ * object. The two RMWs are ordered on the one count: if the waker's comes
+ * first, the waiter's RMW reads from it (acquire from its release), so the
+ * waiter's try sees the change; if the waiter's comes first, the waker reads
+ * a count > 0 and scans the bucket. Closes: helper stores `done`, waiter
+ * queues, both loads miss, the gthread parks forever with its job done. */
+static void queue(struct swait *sw)
+{
+    struct bucket *b = bucket(sw->key);
+    gp_list_push(&b->q, &sw->link);
+    sw->queued = 1;
+    __atomic_fetch_add(&b->nwaiting, 1, __ATOMIC_SEQ_CST);
+}
+
+/* any OS thread, lock held: take sw out of its bucket */
+static void dequeue(struct swait *sw)
+{
+    gp_list_del(&sw->link);
+    sw->queued = 0;
+    __atomic_fetch_sub(&bucket(sw->key)->nwaiting, 1, __ATOMIC_SEQ_CST);
+}
+
+/* gthread only: after its park, take the waiter out of every list. Returns
+ * 1 when a waker had dequeued it (it holds a wake it must use or pass on). */
+static int unqueue(struct swait *sw)
+{
+    lock();
+    int woken = !sw->queued;
+    if (sw->queued) dequeue(sw);
+    if (!gp_list_empty(&sw->remote)) gp_list_del(&sw->remote); /* woken remotely, then readied otherwise */
+    unlock();
+    return woken;
+}
+
+/* any OS thread, lock held: dequeue up to n waiters on key; on the worker
+ * they go on the run queue, elsewhere to remote_ready (returns 1 in *remote) */
+static int wake_locked(struct bucket *bk, const void *key, int n, int on_worker, int *remote)
+{
+    struct gp_list *b = &bk->q;
+    int woke = 0;
+    for (struct gp_list *l = b->next, *next; l != b && woke < n; l = next) {
+        next = l->next;
+        struct swait *sw = gp_container(l, struct swait, link);
+        if (key && sw->key != key) continue; /* key NULL: every waiter in the bucket */
+        dequeue(sw);
+        if (on_worker) {
+            gp__ready(sw->g, 0);
+        } else {
+            gp_list_push(&remote_ready, &sw->remote);
+            __atomic_store_n(&remote_pending, 1, __ATOMIC_RELEASE);
+            *remote = 1;
+        }
+        woke++;
+    }
+    return woke;
+}
+
+/* signal-safe (any OS thread): a handler's wake. It may have interrupted
+ * code holding the lock or in the middle of the run queue, so it touches
+ * neither: it posts the key to a free slot (or, all slots taken, asks for
+ * every waiter to be woken) and wakes the worker, which drains the posts
+ * (gp__sync_drain_remote). The drain wakes every waiter on a posted key:
+ * wake-ups may be spurious, and a slot carries no count. Ordering: the slot
+ * CAS and the pending flag are seq_cst, the drain exchanges the flag before
+ * it reads the slots: a post after the drain's exchange sets the flag again
+ * and uv_async_send brings another drain. */
+static void wake_from_handler(const void *key)
+{
+    int posted = 0;
+    for (int i = 0; i < SIGQ && !posted; i++) {
+        const void *cur = __atomic_load_n(&sigq[i], __ATOMIC_SEQ_CST);
+        if (cur == key) posted = 1; /* already posted: its drain comes after our change */
+        else if (!cur && __atomic_compare_exchange_n(&sigq[i], &cur, key, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            posted = 1;
+    }
+    if (!posted) __atomic_store_n(&sigq_overflow, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&sigq_pending, 1, __ATOMIC_SEQ_CST);
+    struct gp_worker *w = gp__w;
+    if (w) uv_async_send(&w->async); /* async-signal-safe */
+}
+
+/* scheduler context: move what other threads and signal handlers woke onto
+ * the run queue */
 void gp__sync_drain_remote(void)
 {
-    if (!inited || gp_list_empty(&remote_ready)) return;
+    if (!__atomic_load_n(&inited, __ATOMIC_ACQUIRE)) return;
+    int dummy = 0;
+    if (__atomic_exchange_n(&sigq_pending, 0, __ATOMIC_SEQ_CST)) {
+        int all = __atomic_exchange_n(&sigq_overflow, 0, __ATOMIC_SEQ_CST);
+        lock();
+        for (int i = 0; i < SIGQ; i++) {
+            const void *key = __atomic_exchange_n(&sigq[i], NULL, __ATOMIC_SEQ_CST);
+            if (key && !all) wake_locked(bucket(key), key, INT_MAX, 1, &dummy);
+        }
+        for (int i = 0; all && i < BUCKETS; i++) wake_locked(&buckets[i], NULL, INT_MAX, 1, &dummy);
+        unlock();
+    }
+    /* the flag is set under the lock with each push and cleared under it
+     * here; a stale 0 is corrected by that waker's uv_async_send */
+    if (!__atomic_load_n(&remote_pending, __ATOMIC_ACQUIRE)) return;
     lock();
+    __atomic_store_n(&remote_pending, 0, __ATOMIC_RELAXED);
     struct gp_list *n;
     while ((n = gp_list_pop(&remote_ready))) {
         struct swait *w = gp_container(n, struct swait, remote);
@@ -80,37 +204,40 @@ void gp__sync_drain_remote(void)
     unlock();
 }
 
+/* any thread, signal-safe from a handler run through the shim's trampoline
+ * (gp__tls.in_handler): wake up to n gthreads waiting on key; returns how
+ * many were taken off the queue (0 from a handler: its wake is deferred). */
 int gp_sync_wake(const void *key, int n)
 {
-    if (!__atomic_load_n(&nwaiting, __ATOMIC_ACQUIRE)) return 0;
+    struct bucket *b = bucket(key);
+    /* The waker's half of the Dekker pair (see queue()): the caller changed
+     * the object before this seq_cst RMW; a plain load here could be
+     * satisfied before that store is visible, and miss a waiter that has
+     * just queued and then read the unchanged object. */
+    if (!__atomic_fetch_add(&b->nwaiting, 0, __ATOMIC_SEQ_CST)) return 0;
+    if (GP_UNLIKELY(gp__tls.in_handler)) {
+        wake_from_handler(key);
+        return 0;
+    }
     init_once();
     struct gp_worker *w = gp__w;
     int on_worker = gp__tls.worker && w;
-    int woke = 0, remote = 0;
+    int remote = 0;
     lock();
-    struct gp_list *b = bucket(key);
-    for (struct gp_list *l = b->next, *next; l != b && woke < n; l = next) {
-        next = l->next;
-        struct swait *sw = gp_container(l, struct swait, link);
-        if (sw->key != key) continue;
-        gp_list_del(&sw->link);
-        sw->queued = 0;
-        __atomic_fetch_sub(&nwaiting, 1, __ATOMIC_RELAXED);
-        if (on_worker) {
-            gp__ready(sw->g, 0);
-        } else {
-            gp_list_push(&remote_ready, &sw->remote);
-            remote = 1;
-        }
-        woke++;
-    }
+    int woke = wake_locked(b, key, n, on_worker, &remote);
     unlock();
     if (remote && gp__w) uv_async_send(&gp__w->async);
     return woke;
 }
 
+/* gthread only: a waiter that was dequeued by a wake but returns without
+ * the object hands the wake to the next waiter (spurious if there is none
+ * that needs it) */
+static void pass_on(const void *key) { gp_sync_wake(key, 1); }
+
 static int sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadline dl, int intr, int64_t poll_ns);
 
+/* gthread only */
 int gp_sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadline dl, int intr, int64_t poll_ns)
 {
     struct gp_gthread *g = gp__call_begin();
@@ -126,69 +253,72 @@ static int sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadl
     gp_list_init(&sw.remote);
     for (;;) {
         lock();
-        gp_list_push(bucket(key), &sw.link);
-        sw.queued = 1;
-        __atomic_fetch_add(&nwaiting, 1, __ATOMIC_RELEASE);
+        queue(&sw);
         unlock();
-        int r = try(ctx);
+        int r = try(ctx); /* after queue()'s seq_cst RMW: see there */
         gp_deadline pdl = dl;
         if (r == -EAGAIN && poll_ns > 0) { /* a waker we may not hear: look again soon */
             gp_deadline soon = gp_after_ns(poll_ns);
             if (pdl < 0 || soon < pdl) pdl = soon;
         }
         int w = r == -EAGAIN ? gp__park("sync", pdl, intr) : 0;
-        lock();
-        if (sw.queued) {
-            gp_list_del(&sw.link);
-            sw.queued = 0;
-            __atomic_fetch_sub(&nwaiting, 1, __ATOMIC_RELAXED);
-        }
-        if (!gp_list_empty(&sw.remote)) gp_list_del(&sw.remote); /* woken remotely, then readied otherwise */
-        unlock();
+        int woken = unqueue(&sw);
         if (w == -ECANCELED) { /* intr & GP_INTR_CANCEL: sem_wait */
-            gp_sync_wake(key, 1); /* a wake it took after the cancel readied it: pass it on */
+            if (woken) pass_on(key); /* a wake it took after the cancel readied it */
             gp__cancel_exit();
         }
-        if (r != -EAGAIN) return r;
-        if (w == -EINTR) return -EINTR;
-        if (w == -ETIMEDOUT && dl >= 0 && gp_now() >= dl) return try(ctx) == 0 ? 0 : -ETIMEDOUT;
+        if (r != -EAGAIN) {
+            /* got the object (or an error) on the try: a wake that raced in
+             * between was meant for someone still waiting */
+            if (woken && r != 0) pass_on(key);
+            return r;
+        }
+        if (w == -EINTR) {
+            if (woken) pass_on(key);
+            return -EINTR;
+        }
+        if (w == -ETIMEDOUT && dl >= 0 && gp_now() >= dl) {
+            if (try(ctx) == 0) return 0;
+            if (woken) pass_on(key);
+            return -ETIMEDOUT;
+        }
     }
 }
 
+/* gthread only */
 int gp_cond_wait(const void *key, void (*release)(void *ctx), int (*reacquire)(void *ctx), void *ctx, gp_deadline dl)
 {
     init_once();
     struct swait sw = {.key = key, .g = gp__w->cur};
     gp_list_init(&sw.remote);
     lock();
-    gp_list_push(bucket(key), &sw.link);
-    sw.queued = 1;
-    __atomic_fetch_add(&nwaiting, 1, __ATOMIC_RELEASE);
+    queue(&sw);
     unlock();
     release(ctx); /* queued first: a signal after the unlock finds us */
     int w = gp__park("pthread_cond_wait", dl, GP_NOINTR | GP_CANCELPT);
-    lock();
-    if (sw.queued) {
-        gp_list_del(&sw.link);
-        sw.queued = 0;
-        __atomic_fetch_sub(&nwaiting, 1, __ATOMIC_RELAXED);
-    }
-    if (!gp_list_empty(&sw.remote)) gp_list_del(&sw.remote);
-    unlock();
+    /* Dequeued by a signal or broadcast: this waiter consumed it, so it
+     * returns 0 even if its timer fired first (-ETIMEDOUT), as glibc does
+     * when a signal and the deadline race. Returning ETIMEDOUT would lose
+     * the signal: the waker counted it delivered and another waiter, still
+     * queued, would sleep on. */
+    int woken = unqueue(&sw);
     int r = reacquire(ctx);
     if (w == -ECANCELED) { /* with the mutex held again, as glibc */
-        gp_sync_wake(key, 1); /* it may have taken a signal too: pass it on (spurious at worst) */
+        if (woken) pass_on(key); /* it took a signal too: pass it on */
         gp__cancel_exit();
     }
     if (r != 0) return r;
-    return w == -ETIMEDOUT ? -ETIMEDOUT : 0;
+    return w == -ETIMEDOUT && !woken ? -ETIMEDOUT : 0;
 }
 
+/* the child after fork (its only thread) */
 void gp__sync_fork_reset(void)
 {
     /* only the forking gthread survives: no waiter is left anywhere */
     lock_word = 0;
-    nwaiting = 0;
+    memset(buckets, 0, sizeof buckets);
+    memset(sigq, 0, sizeof sigq);
+    sigq_pending = sigq_overflow = remote_pending = 0;
     inited = 0;
 }
 

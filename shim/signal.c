@@ -30,11 +30,16 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
         wrapped[sig] = 0;
         user[sig].sa_handler = SIG_DFL;
     }
+    gp__tls.in_handler++; /* wakes from the handler (sem_post) must not take locks */
     if (a.sa_flags & SA_SIGINFO) a.sa_sigaction(sig, si, uc);
     else if (a.sa_handler != SIG_IGN && a.sa_handler != SIG_DFL) a.sa_handler(sig);
+    /* still unmanaged: the note's uv_async_send writes through our write()
+     * hook, which, managed, could switch gthreads inside the handler with
+     * libuv's async handle half sent (the loop then spins on it forever) */
+    gp_signal_note(sig, (a.sa_flags & SA_RESTART) != 0);
+    gp__tls.in_handler--;
     gp__tls.managed = managed;
     errno = saved_errno;
-    gp_signal_note(sig, (a.sa_flags & SA_RESTART) != 0);
 }
 
 static int is_function(const struct sigaction *a)
