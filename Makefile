@@ -21,7 +21,8 @@ RT_SRC   := $(wildcard runtime/*.c)
 DEBS := libuv1-dev libboost-context-dev libcriterion-dev pkg-config gcc g++ make binutils python3 \
         memcached libmemcached-tools redis-server redis-tools
 
-.PHONY: all lib progs deps demo test check-tests install uninstall clean bench bench-build bench-deps test-python
+.PHONY: all lib progs deps demo test check-tests install uninstall clean bench bench-build bench-deps test-python \
+        python-deps stress stress-build test-tsan test-asan soak soak-build
 all: lib progs
 lib: $(BUILD)/libgpatch.so
 
@@ -138,8 +139,43 @@ bench: bench-deps
 	ulimit -n $$(ulimit -Hn); /usr/bin/python3 bench/run.py
 
 # ---- CPython's own test suite, stock vs gpatch (long: not part of `make test`) --
-test-python: deps
+python-deps: deps
 	@dpkg -s libpython3.11-testsuite >/dev/null 2>&1 || { SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libpython3.11-testsuite >/dev/null; }
+test-python: python-deps
 	$(MAKE) all
 	/usr/bin/python3 tests/python/run.py
+
+# ---- stress: subjects and CPython under many GPATCH_SHUFFLE seeds (tests/stress/run.py)
+# `make stress` (defaults: about 30 min on the 2-core machine), `make stress STRESS_QUICK=1`
+# (a few minutes, for CI); STRESS_SEEDS, STRESS_SEED0, STRESS_REPEATS, STRESS_PY_REPEATS,
+# STRESS_PY_MODULES, STRESS_JOBS: see tests/stress/run.py.
+STRESS_VARS := STRESS_QUICK STRESS_SEEDS STRESS_SEED0 STRESS_REPEATS STRESS_PY_REPEATS STRESS_PY_MODULES STRESS_JOBS
+export $(STRESS_VARS)
+$(BUILD)/stress/%: tests/stress/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -Wall -o $@ $< -lpthread
+stress-build: all $(BUILD)/stress/pool_storm $(BUILD)/stress/sync_storm
+stress: python-deps
+	$(MAKE) stress-build
+	/usr/bin/python3 tests/stress/run.py
+
+# ---- sanitizers -----------------------------------------------------------------
+# `make test-tsan`: the runtime's unit tests (tests/unit/*.c + runtime/*.c, no
+# preload) under ThreadSanitizer. runtime/sched.c tells TSan about each stack
+# switch as a fiber switch (GP_TSAN). Criterion's runner cannot start under TSan
+# (its arena probe hits TSan's shadow), so the tests compile against the small
+# stand-in of tests/tsan. Left out, each for a reason that is not a race:
+#   runtime/many_gthreads: 10,000 gthreads are 10,000 TSan fibers (minutes);
+#   runtime/timers_wake_in_deadline_order: it assumes three gthreads start
+#     within 10 ms of each other; a TSan fiber's first switch is slower.
+TSAN_EXCLUDE := runtime/many_gthreads runtime/timers_wake_in_deadline_order
+build-tsan/unit: $(wildcard tests/unit/*.c) $(RT_SRC) $(wildcard runtime/*.h) tests/tsan/runner.c \
+                 tests/tsan/criterion/criterion.h $(BUILD)/obj/fcontext/.done
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -fsanitize=thread $(WARN) -Wno-format-zero-length -D_GNU_SOURCE -DGP_TSAN -Itests/tsan -Iruntime -o $@ \
+	  tests/tsan/runner.c $(wildcard tests/unit/*.c) $(RT_SRC) $(FCTX) -luv -ldl -lpthread
+test-tsan: deps
+	$(MAKE) build-tsan/unit
+	TSAN_OPTIONS="exitcode=66 second_deadlock_stack=1 $(TSAN_OPTIONS)" build-tsan/unit \
+	  $(foreach t,$(TSAN_EXCLUDE),--exclude $(t))

@@ -52,6 +52,9 @@
 #include <sys/mman.h>
 
 #include "real.h"
+#ifdef GP_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 #define BUDGET 1024
 #define SCHED_STACK (256u * 1024)
@@ -68,6 +71,10 @@ void gp__update_managed(void)
 
 static void finish_dead(struct gp_gthread *g)
 {
+#ifdef GP_TSAN
+    if (g != gp__w->g0 && g->tsan_fiber) __tsan_destroy_fiber(g->tsan_fiber);
+    g->tsan_fiber = NULL;
+#endif
     gp__stack_release(g);
     if (g->detached && g != gp__w->g0) gp__gthread_free(g);
 }
@@ -102,6 +109,11 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
     } else {
         gp__tls.managed = 0;
     }
+#ifdef GP_TSAN /* `make test-tsan`: ThreadSanitizer follows our stack switches as fibers */
+    if (!from->tsan_fiber) from->tsan_fiber = __tsan_get_current_fiber();
+    if (!to->tsan_fiber) to->tsan_fiber = __tsan_create_fiber(0);
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
     transfer_t t = jump_fcontext(to->ctx, from);
     after_switch(t);
     *errno_at = from->err;
