@@ -51,7 +51,7 @@ shim/gpatch.map: $(wildcard shim/*.c) shim/gen-map.sh
 	sh shim/gen-map.sh
 
 $(BUILD)/libgpatch.so: $(LIB_OBJ) $(BUILD)/obj/fcontext/.done shim/gpatch.map
-	$(CC) -shared -o $@ $(LIB_OBJ) $(FCTX) -Wl,--version-script=shim/gpatch.map \
+	$(CC) -shared $(LIB_LDFLAGS) -o $@ $(LIB_OBJ) $(FCTX) -Wl,--version-script=shim/gpatch.map \
 	  -Wl,-z,noexecstack -Wl,-z,now -luv -ldl -lpthread
 
 # the subjects: ordinary programs, built stock, never linked to us
@@ -150,7 +150,7 @@ test-python: python-deps
 # `make stress` (defaults: about 30 min on the 2-core machine), `make stress STRESS_QUICK=1`
 # (a few minutes, for CI); STRESS_SEEDS, STRESS_SEED0, STRESS_REPEATS, STRESS_PY_REPEATS,
 # STRESS_PY_MODULES, STRESS_JOBS: see tests/stress/run.py.
-STRESS_VARS := STRESS_QUICK STRESS_SEEDS STRESS_SEED0 STRESS_REPEATS STRESS_PY_REPEATS STRESS_PY_MODULES STRESS_JOBS
+STRESS_VARS := STRESS_QUICK STRESS_SEEDS STRESS_SEED0 STRESS_REPEATS STRESS_PY_REPEATS STRESS_PY_MODULES STRESS_JOBS STRESS_PY_TIMEOUT
 export $(STRESS_VARS)
 $(BUILD)/stress/%: tests/stress/%.c
 	@mkdir -p $(dir $@)
@@ -179,3 +179,22 @@ test-tsan: deps
 	$(MAKE) build-tsan/unit
 	TSAN_OPTIONS="exitcode=66 second_deadlock_stack=1 $(TSAN_OPTIONS)" build-tsan/unit \
 	  $(foreach t,$(TSAN_EXCLUDE),--exclude $(t))
+
+# `make test-asan`: the e2e suite with the library built with AddressSanitizer +
+# UBSan in build-asan/ (the subjects and the runner are the ordinary ones).
+# The subjects get LD_PRELOAD="libasan.so build-asan/libgpatch.so" through
+# tests/e2e/harness.h's GPATCH_TEST_PRELOAD (libasan must come first). Tests that
+# run the gpatch wrapper or name build/libgpatch.so themselves use the plain
+# library. Any sanitizer report in the log fails the target, even in a test
+# that passed.
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_ENV := GPATCH_ROOT=$(CURDIR) \
+  GPATCH_TEST_PRELOAD="$$($(CC) -print-file-name=libasan.so) $(CURDIR)/build-asan/libgpatch.so" \
+  ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:detect_stack_use_after_return=0 \
+  UBSAN_OPTIONS=print_stacktrace=1
+test-asan: deps
+	$(MAKE) all $(BUILD)/tests/gptest
+	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LIB_LDFLAGS="-fsanitize=address,undefined" build-asan/libgpatch.so
+	@$(ASAN_ENV) $(BUILD)/tests/gptest -j2 --timeout 240 >build-asan/e2e.log 2>&1; st=$$?; cat build-asan/e2e.log; \
+	if grep -n -E 'ERROR: AddressSanitizer|runtime error:|SUMMARY: (Address|Undefined)' build-asan/e2e.log; then \
+	  echo "test-asan: sanitizer reports (build-asan/e2e.log)"; exit 1; fi; exit $$st

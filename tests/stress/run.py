@@ -24,6 +24,7 @@ Settings (environment; `make stress VAR=...` passes them):
   STRESS_PY_REPEATS=R gpatch runs per CPython module  (default 5; quick 2; 0 skips part b)
   STRESS_PY_MODULES="m1 m2"  CPython modules          (default: all of run.py's; quick: 3)
   STRESS_JOBS=J       runs at once                    (default 2)
+  STRESS_PY_TIMEOUT=S a CPython module run that takes longer hung (default 900; quick 300)
   GPATCH_LIB=PATH     the library to preload          (default build/libgpatch.so)
 """
 import concurrent.futures as cf
@@ -52,6 +53,7 @@ SEED0 = setting("STRESS_SEED0", 1, 1)
 REPEATS = setting("STRESS_REPEATS", 2, 1)
 PY_REPEATS = setting("STRESS_PY_REPEATS", 5, 2)
 JOBS = setting("STRESS_JOBS", 2, 2)
+PY_TIMEOUT = setting("STRESS_PY_TIMEOUT", 900, 300)
 
 # (path, args, a filter for lines that differ by design). cxx_threads prints
 # its OS thread count, which gpatch changes on purpose; close_wait is left
@@ -169,17 +171,9 @@ def python_phase(failures):
           f"{JOBS} at once; {len(known)} known differences from tests/python/RESULTS.md", flush=True)
 
     def one(mod, seed):
-        # run.py's run() copies os.environ: give it the seed through a copy of ours
-        env = environment(seed)
-        t0 = time.time()
-        try:
-            p = subprocess.run(cmd_of(mod), cwd=ROOT, env=env, capture_output=True, text=True, timeout=pyrun.TIMEOUT,
-                               start_new_session=True)
-            out, rc = p.stdout + p.stderr, p.returncode
-        except subprocess.TimeoutExpired as e:
-            out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-            rc = "timeout"
-        return rc, pyrun_parse(out), time.time() - t0, out
+        env = environment(seed)  # run.py's run() would take ours: the same command, our env
+        rc, out, secs = execute(cmd_of(mod), env, PY_TIMEOUT)
+        return rc, pyrun_parse(out), secs, out
 
     def pyrun_parse(out):
         results, pending = {}, None
