@@ -198,3 +198,15 @@ test-asan: deps
 	@$(ASAN_ENV) $(BUILD)/tests/gptest -j2 --timeout 240 >build-asan/e2e.log 2>&1; st=$$?; cat build-asan/e2e.log; \
 	if grep -n -E 'ERROR: AddressSanitizer|runtime error:|SUMMARY: (Address|Undefined)' build-asan/e2e.log; then \
 	  echo "test-asan: sanitizer reports (build-asan/e2e.log)"; exit 1; fi; exit $$st
+
+# ---- soak: 10,000 connections churned against a thread-per-connection server
+# under gpatch for SOAK_SECS (default 600; CI: 30); tests/soak/run.py says what it checks.
+SOAK_VARS := SOAK_SECS SOAK_CONNS SOAK_MAX_STALL_MS SOAK_RSS_SLACK
+export $(SOAK_VARS)
+$(BUILD)/soak/%: tests/soak/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -o $@ $< -lpthread
+soak-build: lib $(BUILD)/soak/soak_server $(BUILD)/soak/soak_client
+soak: deps
+	$(MAKE) soak-build
+	/usr/bin/python3 tests/soak/run.py
