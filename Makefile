@@ -81,8 +81,14 @@ $(BUILD)/tests/gptest: $(TEST_SRC) $(RT_SRC) $(BUILD)/obj/fcontext/.done tests/e
 check-tests: all $(BUILD)/tests/gptest
 	GPATCH_ROOT=$(CURDIR) $(BUILD)/tests/gptest -j2 --timeout 120
 
+# `make test` is what CI runs (.ci/run): the Criterion suite, then the short
+# stress (STRESS_QUICK=1, a few minutes) and the 30 s soak; all three run, and
+# it fails if any did. The long versions: `make stress`, `make soak`.
 test: deps
-	$(MAKE) check-tests
+	@st=0; $(MAKE) check-tests || st=1; \
+	$(MAKE) stress STRESS_QUICK=1 || st=1; \
+	$(MAKE) soak SOAK_SECS=30 || st=1; \
+	[ $$st = 0 ] || echo "make test: some part failed (see above)"; exit $$st
 
 demo: deps
 	$(MAKE) all
