@@ -17,12 +17,12 @@ A failure prints the seed and the exact command that replays it; the run goes
 on and the exit status is 1 at the end.
 
 Settings (environment; `make stress VAR=...` passes them):
-  STRESS_QUICK=1      the short version (for CI): fewer seeds, three CPython modules
+  STRESS_QUICK=1      the short version (for CI): fewer seeds, two CPython modules
   STRESS_SEEDS=N      seeds per subject               (default 30; quick 6)
   STRESS_SEED0=S      first seed; seeds are S..S+N-1  (default 1)
   STRESS_REPEATS=R    runs per seed and subject       (default 2; quick 1)
   STRESS_PY_REPEATS=R gpatch runs per CPython module  (default 5; quick 2; 0 skips part b)
-  STRESS_PY_MODULES="m1 m2"  CPython modules          (default: all of run.py's; quick: 3)
+  STRESS_PY_MODULES="m1 m2"  CPython modules          (default: all of run.py's; quick: 2)
   STRESS_JOBS=J       runs at once                    (default 2)
   STRESS_PY_TIMEOUT=S a CPython module run that takes longer hung (default 900; quick 300)
   GPATCH_LIB=PATH     the library to preload          (default build/libgpatch.so)
@@ -158,7 +158,7 @@ def python_phase(failures):
     spec.loader.exec_module(pyrun)
     sys.argv = saved
     pyrun.LIB = LIB
-    quick_mods = ["test_thread", "test_threading", "test_queue"]
+    quick_mods = ["test_thread", "test_threading"]
     mods = os.environ.get("STRESS_PY_MODULES", "").split() or (quick_mods if QUICK else pyrun.MODULES)
     known = set()
     try:  # "- module: `test.id` — FAIL": passes stock, not under gpatch, documented
