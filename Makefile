@@ -198,6 +198,9 @@ test-tsan: deps
 # stack, and detect_stack_use_after_return stays off. Tests that run the
 # gpatch wrapper or name build/libgpatch.so themselves use the plain library.
 # Any sanitizer report in the log fails the target, even in a test that passed.
+# Left out: io_edge's subject hands poll() an invalid pollfd pointer on purpose;
+# ASan's own poll interceptor faults on it, stock with libasan preloaded alike.
+ASAN_EXCLUDE := differential/io_edge_bad_inputs_and_semantics
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_ENV := GPATCH_ROOT=$(CURDIR) \
   GPATCH_TEST_PRELOAD="$(CURDIR)/build-asan/asan_keys.so $(CURDIR)/build-asan/libgpatch.so $$($(CC) -print-file-name=libasan.so)" \
@@ -209,7 +212,7 @@ build-asan/asan_keys.so: tests/asan/asan_keys.c
 test-asan: deps
 	$(MAKE) all $(BUILD)/tests/gptest build-asan/asan_keys.so
 	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LIB_LDFLAGS="-fsanitize=address,undefined" build-asan/libgpatch.so
-	@$(ASAN_ENV) $(BUILD)/tests/gptest -j2 --timeout 240 >build-asan/e2e.log 2>&1; st=$$?; cat build-asan/e2e.log; \
+	@$(ASAN_ENV) $(BUILD)/tests/gptest -j2 --timeout 240 --filter '!($(ASAN_EXCLUDE))' >build-asan/e2e.log 2>&1; st=$$?; cat build-asan/e2e.log; \
 	if grep -n -E 'ERROR: AddressSanitizer|runtime error:|SUMMARY: (Address|Undefined)|AddressSanitizer: CHECK' build-asan/e2e.log; then \
 	  echo "test-asan: sanitizer reports (build-asan/e2e.log)"; exit 1; fi; exit $$st
 
