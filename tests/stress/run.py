@@ -14,7 +14,12 @@ gpatch with many GPATCH_SHUFFLE seeds, each run compared with stock.
       tests/python/RESULTS.md already lists.
 
 A failure prints the seed and the exact command that replays it; the run goes
-on and the exit status is 1 at the end.
+on and the exit status is 1 at the end. A seed fixes the scheduler's choices,
+not the kernel's timing: a replay may need a few runs (a loop of the command).
+
+Time on the 2-core development machine (shared, load average 15-20): quick
+about 5 min; the full part (a) about 17 min with a few timeouts, part (b) is
+CPython's suite 6 times (about 25 min unloaded: 2 runs at once).
 
 Settings (environment; `make stress VAR=...` passes them):
   STRESS_QUICK=1      the short version (for CI): fewer seeds, two CPython modules
