@@ -29,10 +29,12 @@ static int inside;              /* how many threads hold the flock (must stay <=
 static long bad_name, bad_wait, bad_lock, overlap;
 static pthread_mutex_t stats = PTHREAD_MUTEX_INITIALIZER;
 
+static int *fds; /* one open file description per thread, opened by main */
+
 static void *worker(void *arg)
 {
     long id = (long)arg, e_name = 0, e_wait = 0, e_lock = 0, e_over = 0;
-    int fd = open(lockpath, O_RDWR | O_CLOEXEC);
+    int fd = fds[id];
     if (fd < 0) e_lock++;
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(80)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -85,12 +87,14 @@ int main(int argc, char **argv)
     int fd = open(lockpath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return perror("open"), 1;
     close(fd);
+    fds = calloc((size_t)nthreads, sizeof *fds);
+    for (int i = 0; i < nthreads; i++) fds[i] = open(lockpath, O_RDWR | O_CLOEXEC);
+    unlink(lockpath); /* nothing left behind, even if we are killed */
     pthread_t *t = calloc((size_t)nthreads, sizeof *t);
     int made = 0;
     for (long i = 0; i < nthreads; i++)
         if (pthread_create(&t[i], NULL, worker, (void *)i) == 0) made++;
     for (int i = 0; i < made; i++) pthread_join(t[i], NULL);
-    unlink(lockpath);
     printf("threads %d/%d rounds %d\n", made, nthreads, rounds);
     printf("getnameinfo failures %ld\n", bad_name);
     printf("waitpid failures %ld\n", bad_wait);
