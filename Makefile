@@ -153,7 +153,7 @@ test-python: python-deps
 	/usr/bin/python3 tests/python/run.py
 
 # ---- stress: subjects and CPython under many GPATCH_SHUFFLE seeds (tests/stress/run.py)
-# `make stress` (defaults: about 30 min on the 2-core machine), `make stress STRESS_QUICK=1`
+# `make stress` (defaults: about 25 min on the idle 2-core machine, 55 min shared), `make stress STRESS_QUICK=1`
 # (a few minutes, for CI); STRESS_SEEDS, STRESS_SEED0, STRESS_REPEATS, STRESS_PY_REPEATS,
 # STRESS_PY_MODULES, STRESS_JOBS: see tests/stress/run.py.
 STRESS_VARS := STRESS_QUICK STRESS_SEEDS STRESS_SEED0 STRESS_REPEATS STRESS_PY_REPEATS STRESS_PY_MODULES STRESS_JOBS STRESS_PY_TIMEOUT

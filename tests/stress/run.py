@@ -17,9 +17,12 @@ A failure prints the seed and the exact command that replays it; the run goes
 on and the exit status is 1 at the end. A seed fixes the scheduler's choices,
 not the kernel's timing: a replay may need a few runs (a loop of the command).
 
-Time on the 2-core development machine (shared, load average 15-20): quick
-about 5 min; the full part (a) about 17 min with a few timeouts, part (b) is
-CPython's suite 6 times (about 25 min unloaded: 2 runs at once).
+Time on the 2-core development machine, measured while it was shared (load
+average 15-20): quick 5.1 min; the full run about 55 min: part (a) 840 runs in
+18 min (10 of them timeouts), part (b) CPython's 12 modules 6 times in about
+37 min (test_concurrent_futures took 300 s a run, 133 s unloaded). Unloaded,
+with CPython at tests/python/RESULTS.md's times, the defaults come to about
+25 min: part (a) about 8, part (b) about 15.
 
 Settings (environment; `make stress VAR=...` passes them):
   STRESS_QUICK=1      the short version (for CI): fewer seeds, two CPython modules
