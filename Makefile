@@ -107,7 +107,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(PREFIX)/lib/gpatch
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan build-tsan
 
 $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
