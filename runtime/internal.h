@@ -90,6 +90,9 @@ struct gp_gthread {
     uintptr_t handle;         /* the pthread_t the program sees */
     void **tsd; unsigned tsd_n; /* pthread_setspecific values (sync.c) */
     char name[16];
+#ifdef GP_TSAN
+    void *tsan_fiber;         /* ThreadSanitizer's fiber for this stack (`make test-tsan` only) */
+#endif
 };
 
 /* ---- the worker ------------------------------------------------------- */

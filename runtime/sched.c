@@ -226,6 +226,9 @@
 #include <sys/mman.h>
 
 #include "real.h"
+#ifdef GP_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 #define BUDGET 1024
 #define SCHED_STACK (256u * 1024)
@@ -315,6 +318,10 @@ static void finish_dead(struct gp_gthread *g)
         gp__tls_free(g->tcb);
         g->tcb = NULL;
     }
+#ifdef GP_TSAN
+    if (g != gp__w->g0 && g->tsan_fiber) __tsan_destroy_fiber(g->tsan_fiber);
+    g->tsan_fiber = NULL;
+#endif
     gp__stack_release(g);
     gp__thread_finished(g); /* frees a detached one's record */
 }
@@ -357,6 +364,11 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
     }
     t->last = to->last;
     __atomic_store_n(&w->tls, t, __ATOMIC_RELEASE); /* the monitor reads last through it */
+#ifdef GP_TSAN /* `make test-tsan`: ThreadSanitizer follows our stack switches as fibers */
+    if (!from->tsan_fiber) from->tsan_fiber = __tsan_get_current_fiber();
+    if (!to->tsan_fiber) to->tsan_fiber = __tsan_create_fiber(0);
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
     transfer_t tr = jump_fcontext(to->ctx, from);
     after_switch(tr);
     /* resumed, on our own block (or, for the scheduler, a borrowed one) */
@@ -540,7 +552,9 @@ static void loop_turn(struct gp_worker *w, uv_run_mode mode)
     __atomic_store_n(&w->away_since, 0, __ATOMIC_RELEASE);
     __atomic_add_fetch(&gp__stats.turns, 1, __ATOMIC_RELEASE);
     uv_run(&w->loop, mode);
-    __atomic_store_n(&w->away_since, gp_now(), __ATOMIC_RELEASE);
+    /* away again from now or, if fd callbacks ran green threads inline
+     * (gp__run_ready set it), from the first of those: that counts too */
+    if (!__atomic_load_n(&w->away_since, __ATOMIC_RELAXED)) __atomic_store_n(&w->away_since, gp_now(), __ATOMIC_RELEASE);
 }
 
 /* From the scheduler context: run the head of the run queue, and whoever it

@@ -369,7 +369,9 @@ void gp__tsd_run_dtors(struct gp_gthread *g)
         }
         if (!any) break;
     }
-    free(g->tsd);
+    /* unhooked from the thread before it is freed: the free may read a key */
+    void **t = g->tsd;
     g->tsd = NULL;
     g->tsd_n = 0;
+    free(t);
 }

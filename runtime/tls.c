@@ -300,7 +300,11 @@ void gp__tls_keep_cache(void)
     exit_steal(gp__tls_current());
 }
 
+#ifdef GP_TSAN /* ThreadSanitizer keeps its own per-thread state in TLS: one block only */
+int gp__tls_want = 0;
+#else
 int gp__tls_want = -1;
+#endif
 void gp_configure_tls(int want) { gp__tls_want = want; }
 
 void gp__tls_free(void *tcb)

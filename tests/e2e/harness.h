@@ -62,7 +62,10 @@ static inline struct h_proc h_spawn(char *const argv[], int preload, char *const
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(p[1], 1);
-        if (preload) setenv("LD_PRELOAD", h_path("build/libgpatch.so"), 1);
+        /* GPATCH_TEST_PRELOAD: another LD_PRELOAD for the subjects (`make test-asan`
+         * gives libasan.so and the sanitized build-asan/libgpatch.so) */
+        const char *lib = getenv("GPATCH_TEST_PRELOAD");
+        if (preload) setenv("LD_PRELOAD", lib && *lib ? lib : h_path("build/libgpatch.so"), 1);
         else unsetenv("LD_PRELOAD");
         for (int i = 0; extra_env && extra_env[i]; i++) putenv(extra_env[i]);
         execvp(argv[0], argv);

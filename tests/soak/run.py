@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+"""`make soak`: a thread-per-connection server (tests/soak/soak_server.c)
+under gpatch keeps SOAK_CONNS connections (default 10,000), churned by
+tests/soak/soak_client.c for SOAK_SECS seconds (default 600; CI 30).
+
+Fails unless:
+  - every response was right and no connection got stuck (the client checks);
+  - the server's open fds (/proc/PID/fd) are back to their baseline (taken
+    after 10 connections, once gpatch's loop exists) when the clients are gone;
+  - its RSS did not grow by more than SOAK_RSS_SLACK (default 25%) + 16 MiB
+    between the end of warm-up (min(60 s, SOAK_SECS/3)) and the end;
+  - the worker never stalled longer than SOAK_MAX_STALL_MS (default 100):
+    gpatch's own counter (GPATCH_STATS=1, "longest worker stall") and its
+    monitor (GPATCH_MONITOR_MS, a report per stall) both say so.
+Prints the numbers either way. GPATCH_LIB overrides the library.
+"""
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LIB = os.environ.get("GPATCH_LIB") or os.path.join(ROOT, "build", "libgpatch.so")
+SECS = int(os.environ.get("SOAK_SECS") or 600)
+CONNS = int(os.environ.get("SOAK_CONNS") or 10000)
+MAX_STALL_MS = float(os.environ.get("SOAK_MAX_STALL_MS") or 100)
+RSS_SLACK = float(os.environ.get("SOAK_RSS_SLACK") or 0.25)
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def status_kib(pid, field):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return -1
+
+
+def nfds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def main():
+    raise_nofile()
+    need = CONNS + 100
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < need:
+        print(f"soak: the hard fd limit ({resource.getrlimit(resource.RLIMIT_NOFILE)[1]}) is below {need}: "
+              "raise it (ulimit -Hn) or set SOAK_CONNS")
+        return 1
+    env = dict(os.environ, LD_PRELOAD=LIB, GPATCH_STATS="1", GPATCH_MONITOR_MS=str(int(MAX_STALL_MS)))
+    env.pop("GPATCH_SHUFFLE", None)
+    errlog = open(os.path.join(ROOT, "build", "soak", "server.stderr"), "w+")
+    srv = subprocess.Popen([os.path.join(ROOT, "build/soak/soak_server")], env=env, stdout=subprocess.PIPE,
+                           stderr=errlog, preexec_fn=raise_nofile, start_new_session=True)
+    failures = []
+    try:
+        port = int(srv.stdout.readline().split()[1])
+        # a few connections first: gpatch opens its loop's fds (epoll, eventfd,
+        # pipes) at the first pthread_create; those belong in the baseline
+        subprocess.run([os.path.join(ROOT, "build/soak/soak_client"), str(port), "10", "1"], stdout=subprocess.DEVNULL,
+                       timeout=120, check=True)
+        time.sleep(1)
+        base_fds, base_rss = nfds(srv.pid), status_kib(srv.pid, "VmRSS")
+        warm = min(60, SECS / 3)
+        print(f"soak: {CONNS} connections churned for {SECS} s against soak_server under gpatch "
+              f"(pid {srv.pid}, port {port}); baseline {base_fds} fds, RSS {base_rss / 1024:.1f} MiB", flush=True)
+        t0 = time.time()
+        cli = subprocess.Popen([os.path.join(ROOT, "build/soak/soak_client"), str(port), str(CONNS), str(SECS)],
+                               stdout=subprocess.PIPE, text=True, start_new_session=True)
+        rss_warm = rss_end = peak_rss = peak_fds = None
+        next_print = 60
+        while cli.poll() is None:
+            time.sleep(1)
+            t = time.time() - t0
+            if srv.poll() is not None:
+                break
+            rss, fds = status_kib(srv.pid, "VmRSS"), nfds(srv.pid)
+            peak_rss, peak_fds = max(peak_rss or 0, rss), max(peak_fds or 0, fds)
+            if rss_warm is None and t >= warm:
+                rss_warm = rss
+            if t <= SECS:
+                rss_end = rss
+            if t >= next_print:
+                next_print += 60
+                print(f"  {t:.0f}s: RSS {rss / 1024:.1f} MiB, {fds} fds", flush=True)
+        try:
+            out, _ = cli.communicate(timeout=200)
+        except subprocess.TimeoutExpired:
+            os.killpg(cli.pid, 9)
+            out, _ = cli.communicate()
+            failures.append("the client did not finish")
+        print("  client: " + out.strip())
+        if cli.returncode != 0:
+            failures.append(f"client: {out.strip()} (exit {cli.returncode}): wrong or missing responses")
+        if srv.poll() is not None:
+            failures.append(f"the server died (status {srv.returncode})")
+            return report(failures, errlog)
+        # fds back to baseline: the server closes each connection as its gthread ends
+        end_fds = nfds(srv.pid)
+        for _ in range(300):
+            if end_fds <= base_fds:
+                break
+            time.sleep(0.1)
+            end_fds = nfds(srv.pid)
+        print(f"  fds: baseline {base_fds}, peak {peak_fds}, after the clients left {end_fds}")
+        if end_fds != base_fds:
+            failures.append(f"fd count {end_fds} after the run, {base_fds} before: a leak")
+        if rss_warm is not None and rss_end is not None:
+            grow = rss_end - rss_warm
+            print(f"  RSS: baseline {base_rss / 1024:.1f} MiB, after warm-up ({warm:.0f} s) {rss_warm / 1024:.1f} MiB, "
+                  f"at the end {rss_end / 1024:.1f} MiB ({grow / 1024:+.1f} MiB), peak {peak_rss / 1024:.1f} MiB")
+            if rss_end > rss_warm * (1 + RSS_SLACK) + 16 * 1024:
+                failures.append(f"RSS grew from {rss_warm} KiB to {rss_end} KiB after warm-up")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"EXIT\n")
+        srv.wait(timeout=30)
+    except Exception as e:  # a broken run is a failure, with what broke
+        failures.append(f"soak driver: {e!r}")
+    finally:
+        if srv.poll() is None:
+            os.killpg(srv.pid, 9)
+            srv.wait()
+    return report(failures, errlog)
+
+
+def report(failures, errlog):
+    errlog.seek(0)
+    err = errlog.read()
+    m = re.search(r"longest worker stall ([\d.]+) ms", err)
+    reports = [int(x) for x in re.findall(r"monitor: the worker has not returned to its loop for (\d+) ms", err)]
+    if m:
+        print(f"  longest worker stall: {m.group(1)} ms by gpatch's stats; the monitor reported {len(reports)} "
+              f"stalls over {MAX_STALL_MS:.0f} ms" + (f", the longest {max(reports)} ms" if reports else ""))
+        worst = max([float(m.group(1))] + reports)
+        if worst > MAX_STALL_MS:
+            failures.append(f"the worker stalled up to {worst:.0f} ms, over {MAX_STALL_MS:.0f} ms "
+                            f"({len(reports)} monitor reports with stacks: build/soak/server.stderr)")
+    else:
+        failures.append("no gpatch stats from the server (did it exit cleanly?)")
+    for f in failures:
+        print("FAIL " + f)
+    print("soak: " + ("FAILED" if failures else "ok"))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
