@@ -100,7 +100,8 @@ static int take_produced(void *ctx)
 {
     (void)ctx;
     if (__atomic_load_n(&q2.produced, __ATOMIC_ACQUIRE) <= q2.consumed) return -EAGAIN;
-    q2.consumed++; /* gthreads only, one worker: no race among them */
+    /* gthreads only, one worker: no race among them; the giver reads it */
+    __atomic_store_n(&q2.consumed, q2.consumed + 1, __ATOMIC_RELEASE);
     return 0;
 }
 static void *foreign_giver(void *a)
