@@ -241,11 +241,16 @@ static void note(int who)
     pthread_mutex_unlock(&pm);
 }
 
+/* the order is made by semaphores, not by sleeps: under load a sleep's
+ * timing is not an order (stock printed "no" on a loaded machine) */
+static sem_t got_priv, got_m;
+
 static void *priv_holder(void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&priv);
-    usleep(100 * 1000);
+    sem_post(&got_priv);
+    usleep(100 * 1000); /* the others are now waiting, most likely: not required */
     note(1);
     pthread_mutex_unlock(&priv);
     return NULL;
@@ -254,8 +259,9 @@ static void *priv_holder(void *arg)
 static void *shared_holder(void *arg)
 {
     (void)arg;
-    usleep(20 * 1000);
+    sem_wait(&got_priv);
     pthread_mutex_lock(&sh->m);
+    sem_post(&got_m);
     pthread_mutex_lock(&priv);
     pthread_mutex_unlock(&priv);
     note(2);
@@ -266,7 +272,7 @@ static void *shared_holder(void *arg)
 static void *shared_wanter(void *arg)
 {
     (void)arg;
-    usleep(50 * 1000);
+    sem_wait(&got_m);
     pthread_mutex_lock(&sh->m);
     note(3);
     pthread_mutex_unlock(&sh->m);
@@ -276,6 +282,8 @@ static void *shared_wanter(void *arg)
 static int run_parked_holder(void)
 {
     init_shared();
+    sem_init(&got_priv, 0, 0);
+    sem_init(&got_m, 0, 0);
     pthread_t t[3];
     void *(*fn[3])(void *) = {priv_holder, shared_holder, shared_wanter};
     for (int i = 0; i < 3; i++)
