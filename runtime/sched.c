@@ -79,10 +79,15 @@
  *    pool helper, the monitor. It may call gp_sync_wake (the wake goes
  *    through sync.c's remote list and the loop's async handle) and read what
  *    the monitor reads; it never touches the run queue or a gthread record.
- *  - "signal-safe": a signal handler, on any thread. gp_signal_note only:
- *    it records the signal and wakes the loop (uv_async_send is
- *    async-signal-safe); the scheduler drains the note (gp__signals).
- *    A handler never takes a lock and never readies anyone itself.
+ *  - "signal-safe": a signal handler, on any thread. gp_signal_note records
+ *    the signal and wakes the loop (uv_async_send is async-signal-safe); the
+ *    scheduler drains the note (gp__signals). gp_sync_wake from a handler
+ *    (sem_post is async-signal-safe) posts its key to a fixed array of
+ *    lock-free slots and wakes the loop; the worker drains the slots
+ *    (gp__sync_drain_remote). A handler never takes a lock and never
+ *    readies anyone itself. Both wake the loop with the shim's hooks turned
+ *    off for the moment (gp__tls.managed = 0): libuv's wake-up write binds
+ *    to our own write hook, which must never switch inside a handler.
  *
  * A gthread's states
  * ------------------
@@ -200,8 +205,22 @@
  *    (w->cur, the last hooked call) is written plainly by the worker: the
  *    report may name the gthread that ran a moment before, never a record
  *    that does not exist (records are never unmapped).
+ *  - An OS thread joins a gthread (thread.c): it claims the join under the
+ *    record lock (acquire/release spinlock), then sleeps on the record's
+ *    futex word xdone; the exiting gthread sets xdone with release under the
+ *    same lock and wakes it, so the joiner that reads xdone with acquire
+ *    sees the return value. Whoever of the joiner and finish_dead comes
+ *    last frees the record, decided under the lock.
+ *  - An OS thread changes an fd (close, dup2... by a thread that is not a
+ *    gthread, fdtable.c): it never touches the fd table; it queues the fd
+ *    number under a lock (bounded; past it, the worker rechecks every entry
+ *    by device and inode), removes a watched fd from the worker's epoll set
+ *    itself, and wakes the loop; the worker applies the queue before every
+ *    wait.
  *  - A yield, a park, a switch: on the worker only; jump_fcontext is a call,
- *    so the compiler keeps every memory access on its side of it.
+ *    so the compiler keeps every memory access on its side of it. With own
+ *    TLS the switch also loads the thread pointer; code around it reads
+ *    thread-local words only through explicit block pointers (tls.h).
  *
  * GPATCH_SHUFFLE=SEED
  * -------------------
