@@ -59,31 +59,45 @@ def count(res, what):
     return sum(1 for v in res["results"].values() if v == what)
 
 
+REPEATS = int(os.environ.get("PYTEST_REPEATS", "1"))
+
+
 def main():
-    rows, regress = [], []
+    """Each module stock once, then REPEATS times under gpatch (PYTEST_REPEATS,
+    default 1): the table gives every gpatch run, and a test that passes stock
+    but not under gpatch is listed with the number of runs it failed in."""
+    rows, regress, unstable = [], [], []
     for mod in MODULES:
         s = run(mod, False)
-        g = run(mod, True)
-        rows.append((mod, s, g))
+        gs = [run(mod, True) for _ in range(REPEATS)]
+        rows.append((mod, s, gs))
         for name, v in s["results"].items():
-            if v == "ok" and g["results"].get(name) != "ok":
-                regress.append((mod, name, g["results"].get(name, "did not run (hang or crash)")))
+            bad = [g["results"].get(name, "did not run (hang or crash)") for g in gs if g["results"].get(name) != "ok"]
+            if v == "ok" and bad:
+                regress.append((mod, name, bad[0], len(bad)))
+        if any(g["results"] != gs[0]["results"] for g in gs[1:]):
+            unstable.append(mod)
         print(f"{mod:28} stock: ran {s['ran']:4} ok {count(s, 'ok'):4} fail {count(s, 'FAIL') + count(s, 'ERROR'):3} "
-              f"({s['secs']:.0f}s, rc {s['rc']})   gpatch: ran {g['ran']:4} ok {count(g, 'ok'):4} "
-              f"fail {count(g, 'FAIL') + count(g, 'ERROR'):3} ({g['secs']:.0f}s, rc {g['rc']})", flush=True)
+              f"({s['secs']:.0f}s, rc {s['rc']})   gpatch x{REPEATS}: ok " + ", ".join(str(count(g, 'ok')) for g in gs) +
+              " rc " + ", ".join(str(g['rc']) for g in gs), flush=True)
     L = ["# CPython's test suite, stock and under gpatch", "",
          f"`make test-python` on {time.strftime('%Y-%m-%d %H:%M')} — /usr/bin/python3 "
          f"({subprocess.run(['/usr/bin/python3', '-V'], capture_output=True, text=True).stdout.strip()}), "
-         "`python3 -m test -v --timeout 600 -i '*VSOCK*' MODULE`, each module stock then with "
-         "LD_PRELOAD=build/libgpatch.so (the AF_VSOCK tests hang stock on a VM whose vsock has no peer; "
-         "test_socketserver with `-u network`, which it needs to run at all, on localhost).", "",
-         "| module | stock: ran / ok / failed | gpatch: ran / ok / failed | stock s | gpatch s |",
+         "`python3 -m test -v --timeout 600 -i '*VSOCK*' MODULE`, each module stock once, then "
+         f"{REPEATS} time(s) with LD_PRELOAD=build/libgpatch.so (PYTEST_REPEATS={REPEATS}; the AF_VSOCK tests hang stock "
+         "on a VM whose vsock has no peer; test_socketserver with `-u network`, which it needs to run at all, on "
+         "localhost). Machine: 2 cores.", "",
+         "| module | stock: ran / ok / failed | gpatch, each run: ran / ok / failed | stock s | gpatch s (each run) |",
          "|---|---|---|---|---|"]
-    for mod, s, g in rows:
-        L.append(f"| {mod} | {s['ran']} / {count(s, 'ok')} / {count(s, 'FAIL') + count(s, 'ERROR')} | "
-                 f"{g['ran']} / {count(g, 'ok')} / {count(g, 'FAIL') + count(g, 'ERROR')} | {s['secs']:.0f} | {g['secs']:.0f} |")
+    for mod, s, gs in rows:
+        L.append(f"| {mod} | {s['ran']} / {count(s, 'ok')} / {count(s, 'FAIL') + count(s, 'ERROR')} | " +
+                 "; ".join(f"{g['ran']} / {count(g, 'ok')} / {count(g, 'FAIL') + count(g, 'ERROR')}" for g in gs) +
+                 f" | {s['secs']:.0f} | " + ", ".join(f"{g['secs']:.0f}" for g in gs) + " |")
+    L += ["", "## The same verdicts in every gpatch run", ""]
+    L += [f"Every test got the same verdict in all {REPEATS} gpatch runs of every module." if not unstable else
+          "Verdicts differed between gpatch runs in: " + ", ".join(unstable) + "."]
     L += ["", "## Passing stock, not under gpatch", ""]
-    L += [f"- {mod}: `{name}` — {what}" for mod, name, what in regress] or ["None."]
+    L += [f"- {mod}: `{name}` — {what} (in {n} of {REPEATS} runs)" for mod, name, what, n in regress] or ["None."]
     open(os.path.join(ROOT, "tests", "python", "RESULTS.md"), "w").write("\n".join(L) + "\n")
     print("\n".join(L))
     return 0
