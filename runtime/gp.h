@@ -213,7 +213,7 @@ int gp_sync_wake(const void *key, int n);
  * reacquire(ctx). 0, -ETIMEDOUT, or reacquire's error. A cancellation
  * point: a cancelled waiter reacquires, then runs its cleanup handlers. */
 int gp_cond_wait(const void *key, void (*release)(void *ctx), int (*reacquire)(void *ctx), void *ctx, gp_deadline dl);
-enum { GP_INTR_NONE = 0, GP_INTR_ALWAYS = 2 }; /* as gp_intr: never / EINTR */
+enum { GP_INTR_NONE = 0, GP_INTR_RESTART = 1, GP_INTR_ALWAYS = 2 }; /* as gp_intr: never / as SA_RESTART says / EINTR */
 enum { GP_INTR_CANCEL = 4 }; /* or'ed in: the wait is a cancellation point (sem_wait) */
 void gp_key_dtor(unsigned key, void (*dtor)(void *));
 void *gp_tsd_get(unsigned key);
