@@ -128,6 +128,20 @@ static inline int h_run(char *const argv[], int preload, char *out, size_t cap, 
     return h_collect(&pr, out, cap, timeout_s);
 }
 
+/* The differential check: prog run stock is the specification; under gpatch
+ * it must exit 0 as stock did and print exactly the same. Both outputs stay
+ * in the caller's buffers (cap bytes each) for further checks. */
+static inline void h_same_output(const char *prog, int timeout_s, char *stock, char *patched, size_t cap)
+{
+    char *argv[] = {h_path(prog), NULL};
+    int a = h_run(argv, 0, stock, cap, timeout_s);
+    int b = h_run(argv, 1, patched, cap, timeout_s);
+    cr_assert_eq(a, 0, "%s stock exited %d:\n%s", prog, a, stock);
+    cr_assert_eq(b, 0, "%s under gpatch exited %d:\n%s", prog, b, patched);
+    cr_assert(strlen(stock) > 0, "%s printed nothing", prog);
+    cr_assert_str_eq(patched, stock, "%s differs under gpatch.\n--- stock:\n%s\n--- gpatch:\n%s", prog, stock, patched);
+}
+
 /* A server prints "port N" first: wait for it. */
 static inline int h_port(struct h_proc *pr, int timeout_s)
 {

@@ -9,16 +9,7 @@ TestSuite(foreign, .fini = h_cleanup, .timeout = 120);
 
 static char stock[65536], patched[65536];
 
-static void same_output(const char *prog, int timeout_s)
-{
-    char *argv[] = {h_path(prog), NULL};
-    int a = h_run(argv, 0, stock, sizeof stock, timeout_s);
-    int b = h_run(argv, 1, patched, sizeof patched, timeout_s);
-    cr_assert_eq(a, 0, "%s stock exited %d:\n%s", prog, a, stock);
-    cr_assert_eq(b, 0, "%s under gpatch exited %d:\n%s", prog, b, patched);
-    cr_assert(strlen(stock) > 0, "%s printed nothing", prog);
-    cr_assert_str_eq(patched, stock, "%s differs under gpatch.\n--- stock:\n%s\n--- gpatch:\n%s", prog, stock, patched);
-}
+#define same_output(prog, timeout_s) h_same_output(prog, timeout_s, stock, patched, sizeof stock)
 
 /* a timer callback's thread try-joins, time-joins, signals, names and then
  * really joins a green thread; a child forked by a green thread asks about

@@ -10,16 +10,7 @@ TestSuite(wakeups, .fini = h_cleanup, .timeout = 300);
 
 static char stock[1 << 14], patched[1 << 14];
 
-static void same_output(const char *prog, int timeout_s)
-{
-    char *argv[] = {h_path(prog), NULL};
-    int a = h_run(argv, 0, stock, sizeof stock, timeout_s);
-    int b = h_run(argv, 1, patched, sizeof patched, timeout_s);
-    cr_assert_eq(a, 0, "%s stock exited %d:\n%s", prog, a, stock);
-    cr_assert_eq(b, 0, "%s under gpatch exited %d:\n%s", prog, b, patched);
-    cr_assert(strlen(stock) > 0, "%s printed nothing", prog);
-    cr_assert_str_eq(patched, stock, "%s differs under gpatch.\n--- stock:\n%s\n--- gpatch:\n%s", prog, stock, patched);
-}
+#define same_output(prog, timeout_s) h_same_output(prog, timeout_s, stock, patched, sizeof stock)
 
 /* 64 threads x 3,000 calls done by the helper pool (reverse lookups, flock):
  * the helper's "done" and the waiter's queueing, a store then a load on
