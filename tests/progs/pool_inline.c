@@ -3,6 +3,7 @@
  * Exactly two calls here wait (a flock on a lock a child holds, a waitpid
  * for a child still sleeping): the e2e test checks that gpatch sent those
  * two, and only those, to its pool. */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,6 +70,10 @@ static void *work(void *arg)
     gai("v4 literal", "127.0.0.1", "80", 0, AF_UNSPEC);
     gai("v6 literal", "::1", "443", 0, AF_INET6);
     gai("passive, no node", NULL, "8080", AI_PASSIVE, AF_INET);
+    gai("numerichost v4 literal", "10.1.2.3", "8080", AI_NUMERICHOST, AF_UNSPEC);
+    gai("numerichost v6 literal", "fe80::1", "22", AI_NUMERICHOST | AI_NUMERICSERV, AF_INET6);
+    gai("numerichost, no service", "192.168.0.1", NULL, AI_NUMERICHOST, AF_INET);
+    gai("numericserv given a name", "127.0.0.1", "http", AI_NUMERICSERV, AF_INET);
     gai("numerichost given a name", "localhost", "80", AI_NUMERICHOST, AF_UNSPEC);
     gai("numerichost bad literal", "1.2.3.999", NULL, AI_NUMERICHOST, AF_UNSPEC);
     gai("v4 literal wrong family", "127.0.0.1", "80", 0, AF_INET6);
@@ -94,6 +100,12 @@ static void *work(void *arg)
     printf("fcntl F_SETLKW free: %d\n", fcntl(fd, F_SETLKW, &fl));
     fl.l_type = F_UNLCK;
     printf("fcntl F_SETLKW unlock: %d\n", fcntl(fd, F_SETLKW, &fl));
+    struct flock ofd = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_len = 10};
+    printf("fcntl F_OFD_SETLKW free: %d\n", fcntl(fd, F_OFD_SETLKW, &ofd));
+    ofd.l_type = F_UNLCK;
+    printf("fcntl F_OFD_SETLKW unlock: %d\n", fcntl(fd, F_OFD_SETLKW, &ofd));
+    printf("flock shared free: %d\n", flock(fd, LOCK_SH));
+    printf("flock shared unlock: %d\n", flock(fd, LOCK_UN));
     errno = 0;
     fl.l_type = 999;
     r = fcntl(fd, F_SETLKW, &fl);
@@ -139,6 +151,13 @@ static void *work(void *arg)
     siginfo_t si = {0};
     r = waitid(P_PID, (id_t)quick, &si, WEXITED);
     printf("waitid exited child: %d, pid matches %d, status %d\n", r, si.si_pid == quick, si.si_status);
+    pid_t quick4 = fork();
+    if (quick4 == 0) _exit(5);
+    until_exited(quick4);
+    st = -1;
+    struct rusage ru;
+    r = wait4(quick4, &st, 0, &ru);
+    printf("wait4 exited child: %s, status %d\n", r == quick4 ? "ok" : strerror(errno), WEXITSTATUS(st));
     errno = 0;
     r = waitpid(-1, NULL, 0);
     printf("waitpid no children: %d %s\n", r, strerror(errno));
