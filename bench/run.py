@@ -356,12 +356,22 @@ def pool_standing(ratios, stats):
          + ", ".join(f"{q[0]:.2f}× at {c:,}" for c, q in pinned.items()) + "."
          + (f" Pool jobs per request under gpatch: {max(jobs):.4f}." if jobs else "")]
     if not ok:
-        L.append("  What stands in the way: "
-                 + "; ".join(f"at {c:,} stock kept {q[3]:.2f} cores busy, gpatch {q[4]:.2f} (server CPU per request "
-                             f"{q[2]:.2f}× stock's)" for c, q in free.items())
-                 + ". gpatch runs every green thread on one worker OS thread (`GPATCH_WORKERS` is not implemented "
-                 "yet), so where stock's threads spread over both cores, gpatch gets one; the pinned rows compare "
-                 "one core with one core.")
+        why = []
+        for c, q in free.items():
+            if q[0] >= 1:
+                continue
+            if q[4] >= 0.85 and q[3] > q[4]:  # gpatch's one worker is saturated, stock used more
+                why.append(f"at {c:,} gpatch's one worker OS thread kept {q[4]:.2f} of a core busy while stock's threads "
+                           f"used {q[3]:.2f} cores (server CPU per request {q[2]:.2f}× stock's)")
+            elif q[2] > 1:
+                why.append(f"at {c:,} gpatch spent {q[2]:.2f}× stock's server CPU per request ({q[4]:.2f} of a core busy "
+                           f"against stock's {q[3]:.2f})")
+            else:
+                why.append(f"at {c:,} neither server was CPU-bound here ({q[3]:.2f} cores busy stock, {q[4]:.2f} gpatch, "
+                           f"CPU per request {q[2]:.2f}× stock's): the shortfall is waiting, not work, on a shared machine")
+        L.append("  What stands in the way, measured: " + "; ".join(why) + ". gpatch runs every green thread on one "
+                 "worker OS thread (`GPATCH_WORKERS` is not implemented yet): stock's threads can spread over both "
+                 "cores, gpatch's cannot; the pinned rows compare one core with one core.")
     L.append("")
     return L
 
