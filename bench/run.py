@@ -360,15 +360,19 @@ def pool_standing(ratios, stats):
         for c, q in free.items():
             if q[0] >= 1:
                 continue
-            if q[4] >= 0.85 and q[3] > q[4]:  # gpatch's one worker is saturated, stock used more
+            if q[3] > 1.1 * q[4] and q[4] >= 0.85:  # gpatch's one worker saturated, stock used more
                 why.append(f"at {c:,} gpatch's one worker OS thread kept {q[4]:.2f} of a core busy while stock's threads "
                            f"used {q[3]:.2f} cores (server CPU per request {q[2]:.2f}× stock's)")
-            elif q[2] > 1:
+            elif q[3] > 1.1 * q[4]:  # neither saturated: the machine was shared
+                why.append(f"at {c:,} gpatch's one worker OS thread got {q[4]:.2f} of a core, stock's threads {q[3]:.2f} "
+                           f"cores (server CPU per request {q[2]:.2f}× stock's): on a shared machine the kernel shares "
+                           f"CPU time out per runnable thread, and stock has {dict(POOL_CASES)[c]:,} to gpatch's one")
+            elif q[2] > 1.05:
                 why.append(f"at {c:,} gpatch spent {q[2]:.2f}× stock's server CPU per request ({q[4]:.2f} of a core busy "
                            f"against stock's {q[3]:.2f})")
             else:
-                why.append(f"at {c:,} neither server was CPU-bound here ({q[3]:.2f} cores busy stock, {q[4]:.2f} gpatch, "
-                           f"CPU per request {q[2]:.2f}× stock's): the shortfall is waiting, not work, on a shared machine")
+                why.append(f"at {c:,} neither server was CPU-bound ({q[3]:.2f} cores busy stock, {q[4]:.2f} gpatch, "
+                           f"CPU per request {q[2]:.2f}× stock's): the shortfall is waiting, not work")
         L.append("  What stands in the way, measured: " + "; ".join(why) + ". gpatch runs every green thread on one "
                  "worker OS thread (`GPATCH_WORKERS` is not implemented yet): stock's threads can spread over both "
                  "cores, gpatch's cannot; the pinned rows compare one core with one core.")
