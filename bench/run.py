@@ -278,6 +278,8 @@ def pool_server():
                         rps, p50, p99, errs = 0.0, float("nan"), float("nan"), f"wrk failed: {e}"
                         print(f"bench: pool_http {mode} ({place}) at {conns} connections: {errs}", flush=True)
                     c1 = cpu_ticks(s.p.pid)
+                    if not rps and not errs:  # wrk's latencies of no request at all are not figures
+                        p50, p99, errs = float("nan"), float("nan"), "no request answered"
                     rss = s.stop()
                     r = res.setdefault((conns, place, mode), {"rps": [], "p50": [], "p99": [], "rss": [], "thr": [],
                                                               "errs": [], "cpu_us": [], "cores": []})
@@ -365,8 +367,8 @@ def pool_standing(ratios, stats):
                            f"used {q[3]:.2f} cores (server CPU per request {q[2]:.2f}× stock's)")
             elif q[3] > 1.1 * q[4]:  # neither saturated: the machine was shared
                 why.append(f"at {c:,} gpatch's one worker OS thread got {q[4]:.2f} of a core, stock's threads {q[3]:.2f} "
-                           f"cores (server CPU per request {q[2]:.2f}× stock's): on a shared machine the kernel shares "
-                           f"CPU time out per runnable thread, and stock has {dict(POOL_CASES)[c]:,} to gpatch's one")
+                           f"cores (server CPU per request {q[2]:.2f}× stock's): the machine was busy with other work, "
+                           f"and the kernel gives each runnable thread its turn; stock has {dict(POOL_CASES)[c]:,} to gpatch's one")
             elif q[2] > 1.05:
                 why.append(f"at {c:,} gpatch spent {q[2]:.2f}× stock's server CPU per request ({q[4]:.2f} of a core busy "
                            f"against stock's {q[3]:.2f})")
