@@ -337,7 +337,8 @@ def pool_lines(pv):
         if st:
             L.append(f"- `--stats` (GPATCH_STATS=1), {c:,} connections: **{st['jobs_per_req']:.4f} pool jobs per request** "
                      f"({st['jobs']} for {st['answered']} requests: the numeric getnameinfo is answered on the green "
-                     f"thread); {st['switches_per_req']:.2f} switches and {st['parks_per_req']:.2f} parks per request")
+                     f"thread); {st['switches_per_req']:.2f} switches and {st['parks_per_req']:.2f} parks per request (counted "
+                     f"from the start: the workers' first waits are in them)")
         else:
             L.append(f"- `--stats`, {c:,} connections: no counts (see the run's output)")
     L.append("")
