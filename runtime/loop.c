@@ -19,6 +19,7 @@ static void on_async(uv_async_t *a)
 {
     (void)a;
     gp__sync_drain_remote();
+    gp__rejoin_drain(); /* gthreads back from a hand-off (sched.c) */
     gp__signals();
 }
 
