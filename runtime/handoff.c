@@ -80,6 +80,10 @@ static struct gp_carrier *main_carrier;
 static struct gp_carrier *handoff_to;  /* the carrier the next hand-off goes to */
 static struct gp_carrier *spares;      /* idle carriers, under spare_lock */
 static int spare_lock, ncarriers;
+/* a hand-off signal is on its way (the monitor sends the next one only
+ * after the handler ran, or a second later: the owner may block it) */
+static int sig_sent;
+static gp_deadline sig_sent_at;
 
 /* any thread, once, before the runtime starts (the shim's constructor) */
 void gp_configure_handoff(long ms)
@@ -165,6 +169,7 @@ static void on_handoff(int sig, siginfo_t *si, void *ucv)
     ucontext_t *uc = ucv;
     struct gp_worker *w = hw;
     if (si->si_code != SI_TKILL || si->si_pid != getpid() || !w || w != gp__w) return; /* not ours */
+    __atomic_store_n(&sig_sent, 0, __ATOMIC_RELAXED);
     int e = errno;
     struct gp_carrier *c = __atomic_load_n(&handoff_to, __ATOMIC_ACQUIRE);
     struct gp_gthread *g = w->cur;
@@ -364,6 +369,10 @@ static void *handoff_monitor(void *arg)
             /* release: the carrier's record (pt, reserved) before the handler sees it */
             __atomic_store_n(&handoff_to, c, __ATOMIC_RELEASE);
         }
+        gp_deadline now = gp_now();
+        if (__atomic_load_n(&sig_sent, __ATOMIC_RELAXED) && now - sig_sent_at < GP_NSEC) continue;
+        __atomic_store_n(&sig_sent, 1, __ATOMIC_RELAXED);
+        sig_sent_at = now;
         R(syscall)(SYS_tgkill, getpid(), owner->tid, HANDOFF_SIG);
     }
     return NULL;
@@ -423,6 +432,7 @@ void gp__handoff_fork_reset(void)
     hw = NULL;
     main_carrier = NULL;
     handoff_to = NULL;
+    sig_sent = 0;
     spares = NULL;
     spare_lock = 0;
     ncarriers = 0;

@@ -1,4 +1,5 @@
-/* sched.c — green threads on one worker: run queue, park/ready, switching.
+/* sched.c — green threads on one worker: run queue, park/ready, switching,
+ * and the worker's side of a hand-off to another OS thread.
  *
  * The model
  * ---------
@@ -106,6 +107,8 @@
  *  RUNNING -> DEAD   gp_thread_exit
  *  DEAD -> FREE      gp__gthread_free, by the joiner or at detach (a record
  *                    whose creation failed goes FREE -> FREE)
+ *  RUNNING -> AWAY   gp__evict: a hand-off left it on its old OS thread
+ *  AWAY -> READY     gp__rejoin_drain, on the worker, once it came back
  * gp__set_state (internal.h) is the one place g->state changes; it checks
  * the transition against the list above and dies loudly on any other: a
  * double ready, a park of a gthread that is not running, a resumed corpse.
@@ -221,6 +224,42 @@
  *    so the compiler keeps every memory access on its side of it. With own
  *    TLS the switch also loads the thread pointer; code around it reads
  *    thread-local words only through explicit block pointers (tls.h).
+ *
+ * Hand-off: who owns the worker
+ * -----------------------------
+ * "The worker" is the run queue, the loop, the scheduler context and every
+ * gthread record. It is owned by one OS thread at a time, w->carrier (a
+ * struct gp_carrier, handoff.c): at the start the process's main thread;
+ * after a hand-off (GPATCH_HANDOFF_MS, own TLS only) a spare. "Worker only"
+ * above means: on the owning OS thread. A gthread runs only on the owner,
+ * except one in GT_AWAY, which runs on an OS thread the worker left behind.
+ * How ownership passes:
+ *  - Away. Only the owner gives the worker up, in handoff.c's signal
+ *    handler, with its current gthread g interrupted in code that is not
+ *    gpatch's (so no runtime code is halfway through the run queue). There
+ *    gp__evict makes g GT_AWAY, marks g's own TLS block (worker 0,
+ *    evicted g, managed 2), sets w->cur to the scheduler and w->carrier to
+ *    the chosen spare c, and then stores c->word = 1 with release: that
+ *    store is the token. The spare loads it with acquire
+ *    (gp__sched_take) and only then touches the worker: it resumes the
+ *    scheduler context where it was suspended, borrowing its own block.
+ *    The race it closes: the old thread returning to the scheduler "at that
+ *    very moment" cannot happen, since the decision is taken on that thread
+ *    while its gthread is stopped, and the gthread's next entry into gpatch
+ *    reads managed == 2 (or evicted, or worker == 0), written on its own
+ *    thread before the handler returned, never the worker's data.
+ *  - Back. g's first entry into gpatch (GP_MANAGED's one test of managed,
+ *    gp_started_here, a preemption point, exit, join) runs gp__rejoin: it
+ *    jumps to its OS thread's own context (c->rec.ctx), which stores g's
+ *    context, loads that thread's idle block (g's block must not be loaded
+ *    on two OS threads at once), blocks its signals and pushes g on
+ *    w->rejoin (release CAS) and wakes the loop (uv_async_send, as every
+ *    wake from a foreign OS thread); the owner's on_async drains the list
+ *    (acquire exchange), AWAY -> READY. The old OS thread parks as a spare
+ *    on its futex word. g's block is the same wherever it runs, so TLS
+ *    addresses its frames hold stay right.
+ * With shared TLS nobody is handed off: a gthread's frames may hold the
+ * worker's TLS addresses.
  *
  * GPATCH_SHUFFLE=SEED
  * -------------------
