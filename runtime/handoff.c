@@ -216,6 +216,7 @@ static __attribute__((noinline)) void carrier_idle_again(struct gp_gthread *g)
     sigset_t all;
     sigfillset(&all);
     R(pthread_sigmask)(SIG_BLOCK, &all, NULL);
+    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("hand-off: thread %d is idle again, gthread %d queued", (int)gettid(), g->id);
     gp__rejoin_post(g);
 }
 

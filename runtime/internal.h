@@ -237,6 +237,7 @@ int gp__loop_init(struct gp_worker *w);
 void gp__timer_arm(struct gp_gthread *g, gp_deadline dl);
 void gp__timer_disarm(struct gp_gthread *g);
 int gp__loop_owns_fd(int fd);
+void gp__async_send(uv_async_t *a); /* any OS thread, signal-safe: with this thread's hooks off */
 
 /* sync.c */
 void gp__sync_drain_remote(void);

@@ -560,10 +560,7 @@ void gp__rejoin_post(struct gp_gthread *g)
     struct gp_gthread *head = __atomic_load_n(&w->rejoin, __ATOMIC_RELAXED);
     do g->rejoin_next = head;
     while (!__atomic_compare_exchange_n(&w->rejoin, &head, g, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
-    int managed = gp__tls.managed;
-    gp__tls.managed = 0; /* libuv's wake-up write binds to our hook: libc's, here */
-    uv_async_send(&w->async);
-    gp__tls.managed = managed;
+    gp__async_send(&w->async);
 }
 
 /* scheduler context (on_async): gthreads back from GT_AWAY become ready */
@@ -578,6 +575,7 @@ void gp__rejoin_drain(void)
         w->naway--;
         gp__set_state(g, GT_BIT(GT_AWAY), GT_READY);
         runq_push(w, g);
+        if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d is back on the run queue", g->id);
         g = next;
     }
     if (w->cur == &w->sched) uv_stop(&w->loop);
