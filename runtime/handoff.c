@@ -33,12 +33,15 @@
  * handler even under SA_RESTART (nanosleep, poll, epoll_wait, a timed futex,
  * a socket read with SO_RCVTIMEO...): the program would see an EINTR stock
  * never gives. So the monitor first reads what the owner thread is doing
- * (/proc/self/task/TID/stat and .../syscall): running, or blocked in read,
- * write (and their vector and positional forms) on an fd that is not a
- * socket, wait4, flock, or a futex wait without a timeout -- calls SA_RESTART
- * restarts as if nothing happened. Anything else (io_uring_enter, a sleep by
- * number...) is left alone: no hand-off. There remains a window: a thread
- * found running may enter such a call just before the signal lands.
+ * (/proc/self/task/TID/stat and .../syscall): computing in its own code
+ * (its user time grew since the monitor's last look, its system time did
+ * not: "running" alone may be a thread preempted inside a system call), or
+ * blocked in read, write (and their vector and positional forms) on an fd
+ * that is not a socket, wait4, flock, or a futex wait without a timeout --
+ * calls SA_RESTART restarts as if nothing happened. Anything else
+ * (io_uring_enter, a sleep by number...) is left alone: no hand-off. There
+ * remains a window: between the look and the signal the thread may leave
+ * its read or its loop and enter such a call.
  *
  * The token: the carrier's word (struct gp_carrier). The monitor picks a
  * carrier and publishes it in handoff_to; the handler claims it with a
@@ -310,16 +313,36 @@ static long read_file(const char *path, char *buf, size_t n)
     return r;
 }
 
+/* the last look at a running owner: its user and system time then */
+static pid_t last_tid;
+static gp_deadline last_since;
+static unsigned long last_utime, last_stime;
+
 /* May a signal be sent to thread tid without changing what its system call
- * returns? (see the top) */
-static int interruptible(pid_t tid)
+ * returns? (see the top) since: the stall's start, to compare like with like */
+static int interruptible(pid_t tid, gp_deadline since)
 {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
     if (read_file(path, buf, sizeof buf) < 0) return 0;
     char *p = strrchr(buf, ')');
     if (!p || p[1] != ' ') return 0;
-    if (p[2] == 'R') return 1;
+    if (p[2] == 'R') {
+        /* Running, or runnable: maybe preempted inside a system call, which a
+         * signal would interrupt. Only a thread that has been spending user
+         * time and no system time since the last look (same stall) is known
+         * to be in the program's own code: a compute loop, a spin. One the
+         * kernel merely keeps off the CPU shows neither, and is not stuck. */
+        unsigned long ut = 0, st = 0;
+        if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return 0;
+        int ok = tid == last_tid && since == last_since && ut > last_utime && st == last_stime;
+        last_tid = tid;
+        last_since = since;
+        last_utime = ut;
+        last_stime = st;
+        return ok;
+    }
+    last_tid = 0;
     if (p[2] != 'S' && p[2] != 'D') return 0;
     snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
     if (read_file(path, buf, sizeof buf) < 0) return 0;
@@ -363,7 +386,7 @@ static void *handoff_monitor(void *arg)
         if (!since || gp_now() - since < threshold_ms * 1000000LL) continue;
         if (__atomic_load_n(&w->nlive, __ATOMIC_RELAXED) < 2) continue;
         struct gp_carrier *owner = __atomic_load_n(&w->carrier, __ATOMIC_ACQUIRE);
-        if (!owner || !interruptible(owner->tid)) continue;
+        if (!owner || !interruptible(owner->tid, since)) continue;
         if (!__atomic_load_n(&handoff_to, __ATOMIC_ACQUIRE)) {
             struct gp_carrier *c = carrier_get();
             if (!c) continue;
