@@ -22,10 +22,10 @@ static int run_env(char *const argv[], int preload, char **env, char *out, int t
 }
 
 /* stock is the specification; with hand-off, gpatch prints the same */
-static void same_with_handoff(const char *prog, const char *mode)
+static void same_with_handoff2(const char *prog, const char *mode, const char *mode2)
 {
     static char stock[CAP], patched[CAP];
-    char *argv[] = {h_path(prog), (char *)mode, NULL};
+    char *argv[] = {h_path(prog), (char *)mode, (char *)mode2, NULL};
     int a = run_env(argv, 0, NULL, stock, 30);
     int b = run_env(argv, 1, on_env, patched, 30);
     cr_assert_eq(a, 0, "%s %s stock exited %d:\n%s", prog, mode, a, stock);
@@ -33,6 +33,8 @@ static void same_with_handoff(const char *prog, const char *mode)
     cr_assert(strlen(stock) > 0);
     cr_assert_str_eq(patched, stock, "%s %s differs.\n--- stock:\n%s\n--- gpatch:\n%s", prog, mode, stock, patched);
 }
+
+static void same_with_handoff(const char *prog, const char *mode) { same_with_handoff2(prog, mode, NULL); }
 
 Test(handoff, fgets_on_a_pipe_leaves_the_others_running)
 {
@@ -65,6 +67,13 @@ Test(handoff, spin_on_a_plain_flag_finishes)
 Test(handoff, compute_loop_lets_sleepers_wake)
 {
     same_with_handoff("build/progs/stuck_spin", "compute");
+}
+
+/* fork by a thread that may be away from its worker: the child keeps that
+ * thread only, starts a runtime of its own and runs threads in it */
+Test(handoff, fork_after_a_handoff)
+{
+    same_with_handoff2("build/progs/stuck_spin", "spin", "fork");
 }
 
 /* without hand-off the spinner keeps the worker and the setter never runs */
