@@ -367,9 +367,12 @@ static void finish_dead(struct gp_gthread *g)
     if (g->tcb && g != w->g0) {
         if (gp__tls_current() == g->tcb) {
             /* the scheduler stands on the dead block: move to main's (never
-             * freed), which it then borrows as it would any other */
-            gp__tls_load(w->g0->tcb);
-            struct gp_tls *t = gp__tls_of(w->g0->tcb);
+             * freed), which it then borrows as it would any other; or, with
+             * hand-off on, to this carrier's idle block: main may be away,
+             * its block loaded on another OS thread */
+            void *to = w->carrier ? w->carrier->idle_tcb : w->g0->tcb;
+            gp__tls_load(to);
+            struct gp_tls *t = gp__tls_of(to);
             t->managed = 0;
             __atomic_store_n(&w->tls, t, __ATOMIC_RELEASE);
         }
