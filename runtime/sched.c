@@ -220,6 +220,12 @@
  *    by device and inode), removes a watched fd from the worker's epoll set
  *    itself, and wakes the loop; the worker applies the queue before every
  *    wait.
+ *  - A hand-off (handoff.c, sched.c's gp__evict / gp__sched_take /
+ *    gp__rejoin_post / gp__rejoin_drain; "Hand-off" below): the worker
+ *    passes on the release store of the carrier's word, taken with acquire;
+ *    a gthread comes back through the rejoin list (release CAS, acquire
+ *    exchange) and the loop's async handle, whose send always runs with the
+ *    sender's hooks off (gp__async_send).
  *  - A yield, a park, a switch: on the worker only; jump_fcontext is a call,
  *    so the compiler keeps every memory access on its side of it. With own
  *    TLS the switch also loads the thread pointer; code around it reads
