@@ -150,7 +150,7 @@ static void foreign_change(int fd, int replacing, int flags_only)
      * now (the worker's own removal, later, will find nothing: harmless) */
     if (replacing) epoll_ctl(w->loop.backend_fd, EPOLL_CTL_DEL, fd, NULL);
     /* acquire: pairs with the release that published the initialised handle */
-    if (__atomic_load_n(&foreign_async_loop, __ATOMIC_ACQUIRE) == &w->loop) uv_async_send(&foreign_async);
+    if (__atomic_load_n(&foreign_async_loop, __ATOMIC_ACQUIRE) == &w->loop) gp__async_send(&foreign_async);
 }
 
 static void forget(struct fdent *e);

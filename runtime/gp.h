@@ -35,18 +35,27 @@ struct gp_tls {
     const char *last; /* the last hooked call a gthread made here (monitor, traces) */
     unsigned preempt_calls; /* preemption points passed (the clock is read at some) */
     int in_handler;  /* signal handlers running on this OS thread (the shim's trampoline) */
+    void *evicted;   /* this gthread was left behind by its worker (a hand-off, sched.c):
+                      * managed reads 2 meanwhile, and its next entry comes back first */
 };
 extern __thread struct gp_tls gp__tls __attribute__((tls_model("initial-exec")));
 
-static inline int gp_managed(void) { return gp__tls.managed; }
+/* An evicted gthread (managed == 2) gives its OS thread back and queues
+ * itself for the worker first: returns what managed is once it runs there. */
+int gp__rejoin(void);
+static inline int gp__managed_slow(void) { return gp__tls.managed && gp__rejoin(); }
+static inline int gp_managed(void) { return gp__tls.managed == 1 || gp__managed_slow(); }
 extern int gp_trace_calls; /* GPATCH_DEBUG */
 void gp_trace_call(const char *name);
 /* gp_managed() for a hook, noting its name (__func__ is the libc name) for
  * the blocking monitor and GPATCH_DEBUG's trace of every managed call */
 #define GP_MANAGED()                                                         \
-    (gp__tls.managed && (gp__tls.last = __func__,                            \
+    ((gp__tls.managed == 1 || gp__managed_slow()) && (gp__tls.last = __func__,                            \
                          __builtin_expect(gp_trace_calls, 0) ? (gp_trace_call(__func__), 1) : 1))
-static inline int gp_started_here(void) { return gp__tls.worker; }
+static inline int gp_started_here(void)
+{
+    return gp__tls.worker || (gp__tls.evicted && (gp__rejoin(), gp__tls.worker));
+}
 static inline int gp_swallowing_nonblock(void) { return gp__tls.swallow_nb; }
 
 /* ---- time ------------------------------------------------------------- */
@@ -258,6 +267,8 @@ void gp_configure_monitor(int stats, long monitor_ms, int trace_calls);
 void gp_configure_shuffle(uint64_t seed);
 /* GPATCH_TLS: -1 auto (own where glibc allows), 0 shared, 1 own */
 void gp_configure_tls(int want);
+/* GPATCH_HANDOFF_MS: hand a worker stuck for this long to another OS thread (0: never) */
+void gp_configure_handoff(long ms);
 void gp_debugf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int gp_debug_on;
 

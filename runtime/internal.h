@@ -34,7 +34,10 @@ static inline struct gp_list *gp_list_pop(struct gp_list *l)
 /* ---- a green thread --------------------------------------------------- */
 /* A gthread's state; the transitions allowed are drawn in sched.c's essay
  * and checked by gp__set_state, the only code that changes g->state. */
-enum gp_state { GT_FREE, GT_READY, GT_RUNNING, GT_PARKED, GT_DEAD };
+/* GT_AWAY: the worker was handed to another OS thread while this gthread
+ * ran code gpatch cannot see; it keeps its old OS thread until it comes
+ * back (sched.c, "Hand-off"). */
+enum gp_state { GT_FREE, GT_READY, GT_RUNNING, GT_PARKED, GT_DEAD, GT_AWAY };
 #define GT_BIT(s) (1u << (s))
 /* How a park reacts to a signal handler: not at all (joins, locks), like a
  * restartable call (resumes waiting if the handler had SA_RESTART), or like a
@@ -90,6 +93,8 @@ struct gp_gthread {
     uintptr_t handle;         /* the pthread_t the program sees */
     void **tsd; unsigned tsd_n; /* pthread_setspecific values (sync.c) */
     char name[16];
+    struct gp_carrier *carrier; /* GT_AWAY: the OS thread it kept (handoff.c) */
+    struct gp_gthread *rejoin_next; /* in the worker's list of gthreads coming back */
 #ifdef GP_TSAN
     void *tsan_fiber;         /* ThreadSanitizer's fiber for this stack (`make test-tsan` only) */
 #endif
@@ -114,13 +119,32 @@ struct gp_worker {
     struct gp_tls *tls;        /* the gp__tls of the block loaded now, for the watchdog to read */
     gp_deadline away_since;    /* when the scheduler last handed the worker to gthreads, 0 while home */
     void *sched_stack; size_t sched_stack_size;
+    struct gp_carrier *carrier;  /* the OS thread that owns the worker now (hand-off) */
+    struct gp_gthread *rejoin;   /* gthreads back from GT_AWAY, pushed by their old OS threads */
+    int naway;                   /* gthreads in GT_AWAY (each keeps an OS thread) */
+    sigset_t os_mask;            /* the owner OS thread's signal mask, handed on with the worker */
 };
 extern struct gp_worker *gp__w;
+
+/* An OS thread that can carry the worker (handoff.c): the original worker
+ * thread and the spares started for hand-offs. rec.ctx is its own context
+ * while it does not run the scheduler: where a gthread that kept it jumps
+ * to give it back. */
+struct gp_carrier {
+    struct gp_gthread rec;       /* only ctx (and a state that is not GT_DEAD) is used */
+    pthread_t pt;
+    pid_t tid;
+    void *idle_tcb;              /* the thread pointer it loads while idle (never a gthread's) */
+    uint32_t word;               /* futex: 1 = take the worker (the hand-off token, handoff.c) */
+    int reserved;                /* picked by the monitor for the next hand-off */
+    struct gp_carrier *next;     /* in the list of idle spares */
+};
 
 /* monitor.c */
 #define GP_STAT_REASONS 16
 struct gp_stats {
     unsigned long created, peak_alive, switches, turns, pool_jobs;
+    unsigned long handoffs, peak_os; /* hand-offs; most OS threads carrying gthreads at once */
     int64_t longest_stall_ns;
     const char *reason[GP_STAT_REASONS];
     unsigned long parks[GP_STAT_REASONS];
@@ -170,6 +194,22 @@ static inline struct gp_gthread *gp__call_begin(void)
 }
 static inline void gp__call_end(struct gp_gthread *g) { g->in_call = 0; }
 
+/* gp__evict: in the hand-off signal handler on the owner OS thread, the
+ * current gthread interrupted in code gpatch does not own: it goes GT_AWAY
+ * and the worker passes to carrier c. gp__sched_take: on c, run the
+ * scheduler until a gthread that kept c comes back; returns its transfer.
+ * gp__rejoin_post: c, idle again, queues that gthread for the worker. */
+void gp__evict(struct gp_carrier *c);
+transfer_t gp__sched_take(struct gp_carrier *c);
+void gp__rejoin_post(struct gp_gthread *g);
+void gp__rejoin_drain(void);
+
+/* handoff.c */
+void gp__handoff_start(struct gp_worker *w);
+void gp__handoff_fork_reset(void);
+extern long gp__handoff_ms; /* 0: off */
+pid_t gp__carrier_tid(void); /* the tid of the OS thread running the calling gthread, or 0 */
+
 /* thread.c */
 void gp__thread_fork_child(struct gp_worker *w);
 void gp__thread_dying(struct gp_gthread *g);    /* worker: g becomes GT_DEAD */
@@ -197,6 +237,7 @@ int gp__loop_init(struct gp_worker *w);
 void gp__timer_arm(struct gp_gthread *g, gp_deadline dl);
 void gp__timer_disarm(struct gp_gthread *g);
 int gp__loop_owns_fd(int fd);
+void gp__async_send(uv_async_t *a); /* any OS thread, signal-safe: with this thread's hooks off */
 
 /* sync.c */
 void gp__sync_drain_remote(void);

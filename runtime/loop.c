@@ -19,6 +19,7 @@ static void on_async(uv_async_t *a)
 {
     (void)a;
     gp__sync_drain_remote();
+    gp__rejoin_drain(); /* gthreads back from a hand-off (sched.c) */
     gp__signals();
 }
 
@@ -147,8 +148,19 @@ void gp_signal_note(int sig, int restart)
      * malloc, libuv's half-sent wake-up, which the loop then spins on
      * forever) suspended under another gthread. Unmanaged, the hook is
      * libc's write. Same thread, restored before the handler returns. */
+    gp__async_send(&w->async);
+}
+
+/* Any OS thread, signal-safe: uv_async_send with this thread's hooks off.
+ * libuv's wake-up write binds to our own write hook; there it must neither
+ * switch (in a signal handler, above) nor send a green thread left behind
+ * by a hand-off back to its worker (gp__rejoin) halfway through the send:
+ * the handle's pending flag would stay "being sent" and the loop would
+ * never hear from it again. Same thread, restored before returning. */
+void gp__async_send(uv_async_t *a)
+{
     int managed = gp__tls.managed;
     gp__tls.managed = 0;
-    uv_async_send(&w->async);
+    uv_async_send(a);
     gp__tls.managed = managed;
 }

@@ -1,4 +1,5 @@
-/* sched.c — green threads on one worker: run queue, park/ready, switching.
+/* sched.c — green threads on one worker: run queue, park/ready, switching,
+ * and the worker's side of a hand-off to another OS thread.
  *
  * The model
  * ---------
@@ -106,6 +107,8 @@
  *  RUNNING -> DEAD   gp_thread_exit
  *  DEAD -> FREE      gp__gthread_free, by the joiner or at detach (a record
  *                    whose creation failed goes FREE -> FREE)
+ *  RUNNING -> AWAY   gp__evict: a hand-off left it on its old OS thread
+ *  AWAY -> READY     gp__rejoin_drain, on the worker, once it came back
  * gp__set_state (internal.h) is the one place g->state changes; it checks
  * the transition against the list above and dies loudly on any other: a
  * double ready, a park of a gthread that is not running, a resumed corpse.
@@ -217,10 +220,52 @@
  *    by device and inode), removes a watched fd from the worker's epoll set
  *    itself, and wakes the loop; the worker applies the queue before every
  *    wait.
+ *  - A hand-off (handoff.c, sched.c's gp__evict / gp__sched_take /
+ *    gp__rejoin_post / gp__rejoin_drain; "Hand-off" below): the worker
+ *    passes on the release store of the carrier's word, taken with acquire;
+ *    a gthread comes back through the rejoin list (release CAS, acquire
+ *    exchange) and the loop's async handle, whose send always runs with the
+ *    sender's hooks off (gp__async_send).
  *  - A yield, a park, a switch: on the worker only; jump_fcontext is a call,
  *    so the compiler keeps every memory access on its side of it. With own
  *    TLS the switch also loads the thread pointer; code around it reads
  *    thread-local words only through explicit block pointers (tls.h).
+ *
+ * Hand-off: who owns the worker
+ * -----------------------------
+ * "The worker" is the run queue, the loop, the scheduler context and every
+ * gthread record. It is owned by one OS thread at a time, w->carrier (a
+ * struct gp_carrier, handoff.c): at the start the process's main thread;
+ * after a hand-off (GPATCH_HANDOFF_MS, own TLS only) a spare. "Worker only"
+ * above means: on the owning OS thread. A gthread runs only on the owner,
+ * except one in GT_AWAY, which runs on an OS thread the worker left behind.
+ * How ownership passes:
+ *  - Away. Only the owner gives the worker up, in handoff.c's signal
+ *    handler, with its current gthread g interrupted in code that is not
+ *    gpatch's (so no runtime code is halfway through the run queue). There
+ *    gp__evict makes g GT_AWAY, marks g's own TLS block (worker 0,
+ *    evicted g, managed 2), sets w->cur to the scheduler and w->carrier to
+ *    the chosen spare c, and then stores c->word = 1 with release: that
+ *    store is the token. The spare loads it with acquire
+ *    (gp__sched_take) and only then touches the worker: it resumes the
+ *    scheduler context where it was suspended, borrowing its own block.
+ *    The race it closes: the old thread returning to the scheduler "at that
+ *    very moment" cannot happen, since the decision is taken on that thread
+ *    while its gthread is stopped, and the gthread's next entry into gpatch
+ *    reads managed == 2 (or evicted, or worker == 0), written on its own
+ *    thread before the handler returned, never the worker's data.
+ *  - Back. g's first entry into gpatch (GP_MANAGED's one test of managed,
+ *    gp_started_here, a preemption point, exit, join) runs gp__rejoin: it
+ *    jumps to its OS thread's own context (c->rec.ctx), which stores g's
+ *    context, loads that thread's idle block (g's block must not be loaded
+ *    on two OS threads at once), blocks its signals and pushes g on
+ *    w->rejoin (release CAS) and wakes the loop (uv_async_send, as every
+ *    wake from a foreign OS thread); the owner's on_async drains the list
+ *    (acquire exchange), AWAY -> READY. The old OS thread parks as a spare
+ *    on its futex word. g's block is the same wherever it runs, so TLS
+ *    addresses its frames hold stay right.
+ * With shared TLS nobody is handed off: a gthread's frames may hold the
+ * worker's TLS addresses.
  *
  * GPATCH_SHUFFLE=SEED
  * -------------------
@@ -328,9 +373,12 @@ static void finish_dead(struct gp_gthread *g)
     if (g->tcb && g != w->g0) {
         if (gp__tls_current() == g->tcb) {
             /* the scheduler stands on the dead block: move to main's (never
-             * freed), which it then borrows as it would any other */
-            gp__tls_load(w->g0->tcb);
-            struct gp_tls *t = gp__tls_of(w->g0->tcb);
+             * freed), which it then borrows as it would any other; or, with
+             * hand-off on, to this carrier's idle block: main may be away,
+             * its block loaded on another OS thread */
+            void *to = w->carrier ? w->carrier->idle_tcb : w->g0->tcb;
+            gp__tls_load(to);
+            struct gp_tls *t = gp__tls_of(to);
             t->managed = 0;
             __atomic_store_n(&w->tls, t, __ATOMIC_RELEASE);
         }
@@ -430,6 +478,115 @@ void gp__ready(struct gp_gthread *g, int result)
     /* From a loop callback: make uv_run return instead of going on to block
      * in epoll_wait (UV_RUN_ONCE blocks after running due timers at its top
      * if no I/O callback ran). */
+    if (w->cur == &w->sched) uv_stop(&w->loop);
+}
+
+/* ---- hand-off (handoff.c decides when; the worker's side is here) -------- */
+
+/* Worker only, in the hand-off signal handler on the OS thread that owns the
+ * worker, which has interrupted the running gthread g in code that is not
+ * gpatch's (handoff.c checked). g goes GT_AWAY and keeps this OS thread; the
+ * worker -- run queue, loop, scheduler context, every gthread record -- goes
+ * to carrier c. The handler's thread pointer is g's own block (own TLS only).
+ * Everything below is written before the release store of c->word that hands
+ * the worker on (the token: see the essay). */
+void gp__evict(struct gp_carrier *c)
+{
+    struct gp_worker *w = gp__w;
+    struct gp_gthread *g = w->cur;
+    gp__set_state(g, GT_BIT(GT_RUNNING), GT_AWAY);
+    g->carrier = w->carrier;
+    struct gp_tls *t = gp__tls_of(g->tcb);
+    t->worker = 0;       /* calls for "any OS thread" take their foreign paths */
+    t->evicted = g;      /* its next entry comes back first (gp__rejoin) */
+    t->managed = 2;      /* which the hooks' one test of managed sends there */
+    g->last = t->last;
+    w->cur = &w->sched;  /* the scheduler resumes on c, where it left off */
+    w->budget = 0;
+    w->naway++;
+    unsigned long os = (unsigned long)w->naway + 1;
+    if (os > gp__stats.peak_os) gp__stats.peak_os = os;
+    gp__stats.handoffs++;
+    w->os_thread = (uintptr_t)c->pt;
+    __atomic_store_n(&w->carrier, c, __ATOMIC_RELEASE); /* the monitor's next look signals c */
+    /* release: the carrier's acquire load of its word sees all of the above
+     * and the scheduler's context as it was saved */
+    __atomic_store_n(&c->word, 1, __ATOMIC_RELEASE);
+}
+
+/* On carrier c, once its word said "take the worker" (acquire): become the
+ * worker's OS thread and resume the scheduler where it was left. Returns
+ * when a gthread that kept c (GT_AWAY) comes back and jumps here (its
+ * transfer: data is the gthread, fctx its context). The scheduler borrows
+ * c's idle block until it first loads a gthread's. */
+transfer_t gp__sched_take(struct gp_carrier *c)
+{
+    struct gp_worker *w = gp__w;
+    struct gp_tls *t = gp__tls_of(gp__tls_current());
+    t->worker = 1;
+    t->managed = 0;
+    t->evicted = NULL;
+    __atomic_store_n(&w->tls, t, __ATOMIC_RELEASE);
+    R(pthread_sigmask)(SIG_SETMASK, &w->os_mask, NULL);
+    return jump_fcontext(w->sched.ctx, &c->rec);
+}
+
+/* Gthread only, GT_AWAY, on the OS thread it kept, at its first entry into
+ * gpatch since: jump to that OS thread's own context (its carrier's rec.ctx),
+ * which stores ours, goes idle and queues us for the worker
+ * (gp__rejoin_post); we resume here when the worker runs us, on whichever OS
+ * thread owns it then. Our thread pointer is our own block throughout, so
+ * TLS addresses the caller holds stay right. Returns managed as it is now.
+ * A no-op (managed's value) when not evicted. */
+int gp__rejoin(void)
+{
+    char *tp = gp__tls_current();
+    struct gp_tls *t = gp__tls_of(tp);
+    struct gp_gthread *g = t->evicted;
+    if (!g) return t->managed;
+    t->evicted = NULL;
+    t->managed = 0;
+    g->err = *(int *)(tp + errno_off);
+    g->herr = *(int *)(tp + h_errno_off);
+    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d comes back to its worker", g->id);
+    transfer_t tr = jump_fcontext(g->carrier->rec.ctx, g);
+    after_switch(tr);
+    char *mine = gp__tls_current();
+    *(int *)(mine + errno_off) = g->err;
+    *(int *)(mine + h_errno_off) = g->herr;
+    return gp__tls_of(mine)->managed;
+}
+
+/* Any OS thread (the idle carrier g left; g's context is stored): g joins the
+ * worker's list of gthreads coming back, and the loop is woken, as for a wake
+ * from a foreign OS thread. Ordering: the push is a release CAS (g->ctx and
+ * everything before it), the drain an acquire exchange; uv_async_send's
+ * seq_cst CAS of the handle's pending flag orders the push before the
+ * worker's next on_async, so the wake is never lost. */
+void gp__rejoin_post(struct gp_gthread *g)
+{
+    struct gp_worker *w = gp__w;
+    struct gp_gthread *head = __atomic_load_n(&w->rejoin, __ATOMIC_RELAXED);
+    do g->rejoin_next = head;
+    while (!__atomic_compare_exchange_n(&w->rejoin, &head, g, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+    gp__async_send(&w->async);
+}
+
+/* scheduler context (on_async): gthreads back from GT_AWAY become ready */
+void gp__rejoin_drain(void)
+{
+    struct gp_worker *w = gp__w;
+    if (!__atomic_load_n(&w->rejoin, __ATOMIC_RELAXED)) return;
+    struct gp_gthread *g = __atomic_exchange_n(&w->rejoin, NULL, __ATOMIC_ACQUIRE);
+    while (g) {
+        struct gp_gthread *next = g->rejoin_next;
+        g->carrier = NULL;
+        w->naway--;
+        gp__set_state(g, GT_BIT(GT_AWAY), GT_READY);
+        runq_push(w, g);
+        if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d is back on the run queue", g->id);
+        g = next;
+    }
     if (w->cur == &w->sched) uv_stop(&w->loop);
 }
 
@@ -646,6 +803,7 @@ static void gthread_entry(transfer_t t)
      * process, as in glibc. If the child has started a runtime since, this
      * context is its main gthread. */
     if (!gp__w) exit(0);
+    if (GP_UNLIKELY(gp__tls.evicted)) gp__rejoin(); /* it computed to its end away from the worker */
     gp_thread_exit(ret);
 }
 
@@ -693,6 +851,7 @@ int gp__start(void)
     gp__tls.worker = 1;
     gp__update_managed();
     gp__monitor_start(w);
+    gp__handoff_start(w);
     return 0;
 }
 
@@ -704,6 +863,7 @@ static int broken; /* the runtime could not start: the program runs unpatched */
 /* any thread (answers 0 where a gthread may not be created) */
 int gp_can_spawn(void)
 {
+    if (GP_UNLIKELY(gp__tls.evicted)) gp__rejoin();
     struct gp_worker *w = gp__w;
     if (GP_UNLIKELY(broken)) return 0;
     if (gp__tls.worker) return w->cur != &w->sched;
@@ -714,6 +874,7 @@ int gp_can_spawn(void)
 /* any thread */
 int gp_is_current_gthread(void)
 {
+    if (GP_UNLIKELY(gp__tls.evicted)) gp__rejoin();
     struct gp_worker *w = gp__w;
     return gp__tls.worker && w->cur != &w->sched;
 }
@@ -813,7 +974,9 @@ void gp_fork_child(void)
     struct gp_worker *w = gp__w;
     gp__thread_fork_reset(); /* new thread ids: before anything reads them */
     gp__sigwait_fork_reset();
+    gp__handoff_fork_reset(); /* the spares are the parent's */
     if (!w) return;
+    if (gp__tls.evicted) w->cur = gp__tls.evicted; /* forked away from the worker: it is the child */
     gp__thread_fork_child(w); /* identity, and the other gthreads are gone */
     /* The child keeps the calling gthread only, now a plain thread; the
      * loop's epoll instance is shared with the parent and must not be
@@ -837,6 +1000,10 @@ void gp_fork_child(void)
  * clock is read from the vDSO's memory, not a system call. */
 void gp_preempt_check(void)
 {
+    if (GP_UNLIKELY(gp__tls.evicted)) { /* left behind by a hand-off: come back first */
+        gp__rejoin();
+        return;
+    }
     struct gp_worker *w = gp__w;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);

@@ -172,7 +172,7 @@ static void wake_from_handler(const void *key)
     if (!posted) __atomic_store_n(&sigq_overflow, 1, __ATOMIC_SEQ_CST);
     __atomic_store_n(&sigq_pending, 1, __ATOMIC_SEQ_CST);
     struct gp_worker *w = gp__w;
-    if (w) uv_async_send(&w->async); /* async-signal-safe */
+    if (w) gp__async_send(&w->async); /* async-signal-safe */
 }
 
 /* scheduler context: move what other threads and signal handlers woke onto
@@ -226,7 +226,7 @@ int gp_sync_wake(const void *key, int n)
     lock();
     int woke = wake_locked(b, key, n, on_worker, &remote);
     unlock();
-    if (remote && gp__w) uv_async_send(&gp__w->async);
+    if (remote && gp__w) gp__async_send(&gp__w->async);
     return woke;
 }
 

@@ -22,6 +22,9 @@ static uintptr_t inherited_handle, inherited_os;
 static int inherited_owner;
 static struct gp_stack_info inherited_stack;
 
+static __thread pid_t own_tid; /* see self_tid */
+static pid_t main_tid;
+
 static int fake_owner(struct gp_gthread *g) { return 0x40000000 | (g->id & 0x3fffffff); }
 
 /* In the child of a fork (the worker's only thread now, before the runtime
@@ -49,7 +52,13 @@ int gp_owner_id(void)
 {
     struct gp_gthread *g = gp__w->cur;
     /* main is the main OS thread: what it locked before we started is its */
-    return g == gp__w->g0 ? gp_os_owner_id() : fake_owner(g);
+    if (g != gp__w->g0) return fake_owner(g);
+    /* main keeps the initial thread's id wherever it runs (it may have
+     * locked mutexes before the runtime started, under that id) */
+    if (inherited_owner) return inherited_owner;
+    pid_t m = __atomic_load_n(&main_tid, __ATOMIC_RELAXED);
+    if (GP_UNLIKELY(!m)) __atomic_store_n(&main_tid, m = getpid(), __ATOMIC_RELAXED);
+    return m;
 }
 
 /* Thread ids, read once: a mutex's owner is recorded at every lock and
@@ -59,11 +68,14 @@ int gp_owner_id(void)
  * are forgotten in the child (gp__thread_fork_reset, before anything else
  * runs there). main_tid may be filled by two threads at once with the same
  * value: relaxed atomics, no ordering needed. */
-static __thread pid_t own_tid;
-static pid_t main_tid;
-
+/* The calling OS thread's tid. Under own TLS own_tid lives in the block of
+ * whoever runs, and a gthread's block moves with it when the worker is
+ * handed to another OS thread (handoff.c): a gthread asks the worker's
+ * carrier instead (gp__carrier_tid, 0 when there is none). */
 static pid_t self_tid(void)
 {
+    pid_t c = gp__carrier_tid();
+    if (c) return c;
     if (GP_UNLIKELY(!own_tid)) own_tid = gettid();
     return own_tid;
 }
@@ -235,6 +247,7 @@ int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl)
 {
     struct gp_worker *w = gp__w;
     if (!w) return gone(h);
+    if (GP_UNLIKELY(gp__tls.evicted)) gp__rejoin(); /* left behind by a hand-off: back first */
     if (!gp__tls.worker) return join_foreign(h, ret, dl);
     if (!gp_is_current_gthread()) return -EDEADLK; /* the scheduler itself: it cannot wait */
     struct gp_gthread *self = w->cur;

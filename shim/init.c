@@ -122,6 +122,13 @@ __attribute__((constructor)) static void gp_init(void)
         else if (!strcmp(tls, "own")) gp_configure_tls(1);
         else say("gpatch: GPATCH_TLS must be 'own' or 'shared'; using own where this glibc allows it\n");
     }
+    const char *ho = env("GPATCH_HANDOFF_MS");
+    if (ho && *ho) {
+        char *end;
+        long v = strtol(ho, &end, 10);
+        if (*end || v < 0) say("gpatch: GPATCH_HANDOFF_MS must be a number of milliseconds (0: off); hand-off off\n");
+        else gp_configure_handoff(v);
+    }
     const char *ni = env("GPATCH_NO_INHERIT");
     if (ni && *ni && strcmp(ni, "0") != 0) drop_from_ld_preload();
     pthread_atfork(NULL, NULL, child_after_fork);

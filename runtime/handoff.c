@@ -1,0 +1,476 @@
+/* handoff.c — hand-off of a stuck worker (GPATCH_HANDOFF_MS, experimental).
+ *
+ * Code gpatch cannot see -- stdio reading a pipe through glibc's internal
+ * read, a raw system call, a compute loop, a spin on a plain flag -- keeps
+ * the worker's OS thread, and with it every green thread. Here a monitor
+ * notices a worker that has not come back to its loop for longer than the
+ * threshold and hands the worker (run queue, loop, scheduler context) to
+ * another OS thread, a carrier: a spare started on demand (at most
+ * MAX_CARRIERS), parked on a futex between uses and reused. Only the green
+ * thread that is stuck keeps the old OS thread (GT_AWAY); when it next enters
+ * gpatch it gives that OS thread back, which becomes a spare, and queues
+ * itself for the worker (sched.c: gp__rejoin, gp__rejoin_post). One stuck
+ * for good simply keeps its OS thread.
+ *
+ * Only with own TLS (tls.c): a green thread resumes on another OS thread
+ * only if its thread-local storage goes with it. With shared TLS the worker
+ * is never handed off (GPATCH_DEBUG says so once).
+ *
+ * How the worker is taken from a running gthread safely. The monitor cannot
+ * stop the owner OS thread where it stands: the gthread may be inside the
+ * runtime, halfway through the run queue. So it asks the owner itself: it
+ * sends it HANDOFF_SIG, and the handler, running on that thread with the
+ * gthread interrupted, hands off only if the interrupted code is not
+ * gpatch's. It walks the interrupted stack (libgcc's unwinder) from the
+ * interrupted instruction outwards: frames in libc, the loader or the vDSO
+ * are passed over (the program called them), and the first frame decides --
+ * the program's: safe; gpatch's or libuv's: not now (the runtime is at work,
+ * or called libc for itself). Signal handlers running (in_handler) and a
+ * thread that is not on the worker (worker == 0) are refused too. A refusal
+ * costs nothing: the monitor asks again at its next look.
+ *
+ * A signal interrupts a system call, and some calls return EINTR after a
+ * handler even under SA_RESTART (nanosleep, poll, epoll_wait, a timed futex,
+ * a socket read with SO_RCVTIMEO...): the program would see an EINTR stock
+ * never gives. So the monitor first reads what the owner thread is doing
+ * (/proc/self/task/TID/stat and .../syscall): computing in its own code
+ * (its user time grew since the monitor's last look, its system time did
+ * not: "running" alone may be a thread preempted inside a system call), or
+ * blocked in read, write (and their vector and positional forms) on an fd
+ * that is not a socket, wait4, flock, or a futex wait without a timeout --
+ * calls SA_RESTART restarts as if nothing happened. Anything else
+ * (io_uring_enter, a sleep by number...) is left alone: no hand-off. There
+ * remains a window: between the look and the signal the thread may leave
+ * its read or its loop and enter such a call.
+ *
+ * The token: the carrier's word (struct gp_carrier). The monitor picks a
+ * carrier and publishes it in handoff_to; the handler claims it with a
+ * compare-and-swap (so one hand-off at a time), does the worker's side
+ * (gp__evict: the gthread goes GT_AWAY, w->cur, w->carrier...) and stores
+ * word = 1 with release; the carrier loads it with acquire and only then
+ * touches the worker. The old thread cannot be "returning to the scheduler
+ * at that very moment": the decision is taken on that thread, with its
+ * gthread stopped in the program's code, and the gthread's next entry into
+ * gpatch sees managed == 2 (written by the handler, on its own thread,
+ * before the handler returns) and goes to gp__rejoin instead.
+ */
+#include "internal.h"
+#include "tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+#include <unwind.h>
+
+#include "real.h"
+
+#define HANDOFF_SIG (SIGRTMIN + 6)
+#define MAX_CARRIERS 64
+#define IDLE_STACK (64u * 1024)
+
+long gp__handoff_ms; /* set by gp_configure_handoff; 0 off */
+static long threshold_ms;
+static struct gp_worker *hw;
+static struct gp_carrier *main_carrier;
+static struct gp_carrier *handoff_to;  /* the carrier the next hand-off goes to */
+static struct gp_carrier *spares;      /* idle carriers, under spare_lock */
+static int spare_lock, ncarriers;
+/* a hand-off signal is on its way (the monitor sends the next one only
+ * after the handler ran, or a second later: the owner may block it) */
+static int sig_sent;
+static gp_deadline sig_sent_at;
+
+/* any thread, once, before the runtime starts (the shim's constructor) */
+void gp_configure_handoff(long ms)
+{
+    gp__handoff_ms = ms;
+}
+
+/* any OS thread, never a signal handler */
+static void slock(void)
+{
+    while (__atomic_exchange_n(&spare_lock, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&spare_lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+}
+static void sunlock(void) { __atomic_store_n(&spare_lock, 0, __ATOMIC_RELEASE); }
+
+/* ---- which code is whose ---------------------------------------------------- */
+struct range { uintptr_t lo, hi; };
+static struct range own_r[8], pass_r[16];
+static int n_own, n_pass;
+
+static int in_ranges(const struct range *r, int n, uintptr_t a)
+{
+    for (int i = 0; i < n; i++)
+        if (a >= r[i].lo && a < r[i].hi) return 1;
+    return 0;
+}
+
+static int note_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    (void)arg;
+    uintptr_t me = (uintptr_t)gp__evict, uv = (uintptr_t)uv_run, vdso = getauxval(AT_SYSINFO_EHDR);
+    const char *name = info->dlpi_name ? info->dlpi_name : "";
+    int own = 0, pass = strstr(name, "/libc.so") || strstr(name, "ld-linux") || strstr(name, "libpthread") ||
+                        strstr(name, "/libdl.");
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+        if (p->p_type != PT_LOAD) continue;
+        uintptr_t lo = info->dlpi_addr + p->p_vaddr, hi = lo + p->p_memsz;
+        if ((me >= lo && me < hi) || (uv >= lo && uv < hi)) own = 1;
+        if (vdso && vdso >= lo && vdso < hi) pass = 1;
+    }
+    if (!own && !pass) return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+        if (p->p_type != PT_LOAD || !(p->p_flags & PF_X)) continue;
+        struct range r = {info->dlpi_addr + p->p_vaddr, info->dlpi_addr + p->p_vaddr + p->p_memsz};
+        if (own && n_own < 8) own_r[n_own++] = r;
+        else if (!own && n_pass < 16) pass_r[n_pass++] = r;
+    }
+    return 0;
+}
+
+struct walk {
+    uintptr_t pc;  /* the interrupted instruction */
+    int found;     /* reached its frame */
+    int n;
+    int verdict;   /* 1 the program's code, -1 gpatch's (or undecided) */
+};
+
+static _Unwind_Reason_Code walk_step(struct _Unwind_Context *ctx, void *arg)
+{
+    struct walk *k = arg;
+    int before = 0;
+    uintptr_t ip = _Unwind_GetIPInfo(ctx, &before);
+    if (++k->n > 96) return _URC_END_OF_STACK;
+    if (!k->found) {
+        if (ip != k->pc) return _URC_NO_REASON; /* the handler's own frames */
+        k->found = 1;
+    } else if (!before && ip) {
+        ip--; /* a return address: the call is the instruction before it */
+    }
+    if (in_ranges(own_r, n_own, ip)) return _URC_END_OF_STACK; /* verdict stays -1 */
+    if (in_ranges(pass_r, n_pass, ip)) return _URC_NO_REASON;  /* libc called by someone: look further */
+    k->verdict = 1;
+    return _URC_END_OF_STACK;
+}
+
+/* ---- the handler: on the owner OS thread ------------------------------------------- */
+static void on_handoff(int sig, siginfo_t *si, void *ucv)
+{
+    (void)sig;
+    ucontext_t *uc = ucv;
+    struct gp_worker *w = hw;
+    if (si->si_code != SI_TKILL || si->si_pid != getpid() || !w || w != gp__w) return; /* not ours */
+    __atomic_store_n(&sig_sent, 0, __ATOMIC_RELAXED);
+    int e = errno;
+    struct gp_carrier *c = __atomic_load_n(&handoff_to, __ATOMIC_ACQUIRE);
+    struct gp_gthread *g = w->cur;
+    gp_deadline since = w->away_since;
+    /* on the worker, in a gthread on its own block, no program handler running */
+    int ok = c && gp__tls.worker && !gp__tls.evicted && !gp__tls.in_handler && g != &w->sched &&
+             g->state == GT_RUNNING && g->tcb && g->tcb == gp__tls_current() && w->nlive > 1 && since &&
+             gp_now() - since >= threshold_ms * 1000000LL;
+    if (ok) {
+        struct walk k = {(uintptr_t)uc->uc_mcontext.gregs[REG_RIP], 0, 0, -1};
+        _Unwind_Backtrace(walk_step, &k);
+        ok = k.verdict > 0;
+    }
+    /* claim the carrier: the monitor publishes at most one at a time */
+    if (ok && __atomic_compare_exchange_n(&handoff_to, &c, NULL, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        /* the kernel fills only the first 8 bytes of the interrupted mask */
+        sigemptyset(&w->os_mask);
+        memcpy(&w->os_mask, &uc->uc_sigmask, 8);
+        if (GP_UNLIKELY(gp_debug_on))
+            gp_debugf("hand-off: green thread %d has kept the worker for %lld ms (last hooked call: %s); "
+                      "it keeps this OS thread, the worker goes to thread %d",
+                      g->id, (long long)((gp_now() - since) / 1000000), gp__tls.last ? gp__tls.last : "none",
+                      (int)c->tid);
+        gp__evict(c); /* ends with the release store of c->word */
+        long r;
+        __asm__ volatile("syscall"
+                         : "=a"(r)
+                         : "0"((long)SYS_futex), "D"(&c->word), "S"((long)FUTEX_WAKE_PRIVATE), "d"(1L)
+                         : "rcx", "r11", "memory");
+        (void)r;
+    }
+    errno = e;
+}
+
+/* ---- carriers ------------------------------------------------------------------ */
+static void carrier_loop(struct gp_carrier *c, transfer_t t);
+
+/* a carrier, idle again: block its signals (but glibc's own) and queue g */
+static __attribute__((noinline)) void carrier_idle_again(struct gp_gthread *g)
+{
+    gp__tls.worker = 0;
+    gp__tls.managed = 0;
+    gp__tls.evicted = NULL;
+    sigset_t all;
+    sigfillset(&all);
+    R(pthread_sigmask)(SIG_BLOCK, &all, NULL);
+    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("hand-off: thread %d is idle again, gthread %d queued", (int)gettid(), g->id);
+    gp__rejoin_post(g);
+}
+
+/* a carrier: wait until the next hand-off names it (acquire: see the top) */
+static __attribute__((noinline)) void carrier_wait(struct gp_carrier *c)
+{
+    slock();
+    if (!c->reserved) {
+        c->next = spares;
+        spares = c;
+    }
+    sunlock();
+    while (!__atomic_load_n(&c->word, __ATOMIC_ACQUIRE))
+        R(syscall)(SYS_futex, &c->word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+    c->word = 0;
+    c->reserved = 0;
+}
+
+/* on carrier c: t.data is a gthread that kept c and has come back (its
+ * context in t.fctx), or NULL; then serve hand-offs, forever */
+static void carrier_loop(struct gp_carrier *c, transfer_t t)
+{
+    for (;;) {
+        if (t.data) {
+            struct gp_gthread *g = t.data;
+            g->ctx = t.fctx;
+            /* off g's block before anything uses thread-local storage: g
+             * will run on the worker's thread with it */
+            gp__tls_load(c->idle_tcb);
+            carrier_idle_again(g);
+        }
+        carrier_wait(c);
+        t = gp__sched_take(c);
+    }
+}
+
+static void main_carrier_entry(transfer_t t)
+{
+    carrier_loop(main_carrier, t);
+}
+
+static void *carrier_main(void *arg)
+{
+    struct gp_carrier *c = arg;
+    sigset_t all;
+    sigfillset(&all);
+    R(pthread_sigmask)(SIG_BLOCK, &all, NULL);
+    c->tid = gettid();
+    c->idle_tcb = gp__tls_current();
+    carrier_loop(c, (transfer_t){0, NULL});
+    return NULL;
+}
+
+/* the monitor: a carrier for the next hand-off, reserved (idle or new) */
+static struct gp_carrier *carrier_get(void)
+{
+    slock();
+    struct gp_carrier *c = spares;
+    if (c) {
+        spares = c->next;
+        c->reserved = 1;
+    }
+    sunlock();
+    if (c || ncarriers >= MAX_CARRIERS) return c;
+    c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->reserved = 1;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 128 * 1024);
+    int r = R(pthread_create)(&c->pt, &a, carrier_main, c);
+    pthread_attr_destroy(&a);
+    if (r) {
+        free(c);
+        return NULL;
+    }
+    ncarriers++;
+    return c;
+}
+
+/* ---- the monitor -------------------------------------------------------------------- */
+static long read_file(const char *path, char *buf, size_t n)
+{
+    int fd = (int)R(syscall)(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    long r = R(read)(fd, buf, n - 1);
+    R(close)(fd);
+    if (r < 0) return -1;
+    buf[r] = 0;
+    return r;
+}
+
+/* the last look at a running owner: its user and system time then */
+static pid_t last_tid;
+static gp_deadline last_since;
+static unsigned long last_utime, last_stime;
+
+/* May a signal be sent to thread tid without changing what its system call
+ * returns? (see the top) since: the stall's start, to compare like with like */
+static int interruptible(pid_t tid, gp_deadline since)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    if (read_file(path, buf, sizeof buf) < 0) return 0;
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ') return 0;
+    if (p[2] == 'R') {
+        /* Running, or runnable: maybe preempted inside a system call, which a
+         * signal would interrupt. Only a thread that has been spending user
+         * time and no system time since the last look (same stall) is known
+         * to be in the program's own code: a compute loop, a spin. One the
+         * kernel merely keeps off the CPU shows neither, and is not stuck. */
+        unsigned long ut = 0, st = 0;
+        if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return 0;
+        int ok = tid == last_tid && since == last_since && ut > last_utime && st == last_stime;
+        last_tid = tid;
+        last_since = since;
+        last_utime = ut;
+        last_stime = st;
+        return ok;
+    }
+    last_tid = 0;
+    if (p[2] != 'S' && p[2] != 'D') return 0;
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    if (read_file(path, buf, sizeof buf) < 0) return 0;
+    unsigned long a[7] = {0};
+    long nr = -1;
+    if (sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5]) < 1) return 0;
+    switch (nr) {
+    case SYS_read: case SYS_readv: case SYS_pread64: case SYS_preadv:
+    case SYS_write: case SYS_writev: case SYS_pwrite64: case SYS_pwritev: {
+        char fdp[64], link[64];
+        snprintf(fdp, sizeof fdp, "/proc/self/fd/%d", (int)a[0]);
+        long n = R(syscall)(SYS_readlinkat, AT_FDCWD, fdp, link, sizeof link - 1);
+        if (n < 0) return 0;
+        link[n] = 0;
+        return strncmp(link, "socket:", 7) != 0; /* a socket may have a timeout: EINTR */
+    }
+    case SYS_wait4: case SYS_flock:
+        return 1;
+    case SYS_futex: {
+        int op = (int)a[1] & FUTEX_CMD_MASK;
+        return (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET) && a[3] == 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+static void *handoff_monitor(void *arg)
+{
+    struct gp_worker *w = arg;
+    sigset_t all;
+    sigfillset(&all);
+    R(pthread_sigmask)(SIG_BLOCK, &all, NULL);
+    long tick_us = threshold_ms * 1000 / 2;
+    if (tick_us < 1000) tick_us = 1000;
+    for (;;) {
+        struct timespec ts = {tick_us / 1000000, (tick_us % 1000000) * 1000};
+        R(nanosleep)(&ts, NULL);
+        if (w != gp__w) return NULL;
+        gp_deadline since = __atomic_load_n(&w->away_since, __ATOMIC_ACQUIRE);
+        if (!since || gp_now() - since < threshold_ms * 1000000LL) continue;
+        if (__atomic_load_n(&w->nlive, __ATOMIC_RELAXED) < 2) continue;
+        struct gp_carrier *owner = __atomic_load_n(&w->carrier, __ATOMIC_ACQUIRE);
+        if (!owner || !interruptible(owner->tid, since)) continue;
+        if (!__atomic_load_n(&handoff_to, __ATOMIC_ACQUIRE)) {
+            struct gp_carrier *c = carrier_get();
+            if (!c) continue;
+            /* release: the carrier's record (pt, reserved) before the handler sees it */
+            __atomic_store_n(&handoff_to, c, __ATOMIC_RELEASE);
+        }
+        gp_deadline now = gp_now();
+        if (__atomic_load_n(&sig_sent, __ATOMIC_RELAXED) && now - sig_sent_at < GP_NSEC) continue;
+        __atomic_store_n(&sig_sent, 1, __ATOMIC_RELAXED);
+        sig_sent_at = now;
+        R(syscall)(SYS_tgkill, getpid(), owner->tid, HANDOFF_SIG);
+    }
+    return NULL;
+}
+
+/* the worker's OS thread, in gp__start (main is the only gthread yet) */
+void gp__handoff_start(struct gp_worker *w)
+{
+    if (gp__handoff_ms <= 0) return;
+    if (gp__tls_mode != GP_TLS_OWN) {
+        if (gp_debug_on)
+            gp_debugf("hand-off off: green threads share their worker's TLS, so they never move to another OS "
+                      "thread (GPATCH_TLS=own allows it)");
+        return;
+    }
+    threshold_ms = gp__handoff_ms;
+    n_own = n_pass = 0;
+    dl_iterate_phdr(note_module, NULL);
+    struct gp_carrier *c = calloc(1, sizeof *c);
+    void *stack = mmap(NULL, IDLE_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    void *tcb = gp__tls_new(); /* the original thread's own block is main's: it needs another when idle */
+    if (!c || stack == MAP_FAILED || !tcb) {
+        free(c);
+        if (stack != MAP_FAILED) munmap(stack, IDLE_STACK);
+        if (tcb) gp__tls_free(tcb);
+        return;
+    }
+    c->pt = R(pthread_self)();
+    c->tid = gettid();
+    c->idle_tcb = tcb;
+    c->rec.ctx = make_fcontext((char *)stack + IDLE_STACK, IDLE_STACK, main_carrier_entry);
+    main_carrier = c;
+    w->carrier = c;
+    gp__stats.peak_os = 1;
+    struct walk k = {0, 0, 0, -1};
+    _Unwind_Backtrace(walk_step, &k); /* load and set up the unwinder now, not in the handler */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_handoff;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    R(sigaction)(HANDOFF_SIG, &sa, NULL);
+    hw = w;
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 128 * 1024);
+    R(pthread_create)(&t, &a, handoff_monitor, w);
+    pthread_attr_destroy(&a);
+    if (gp_debug_on) gp_debugf("hand-off on: a worker stuck for %ld ms goes to another OS thread", threshold_ms);
+}
+
+/* the child of a fork, its only thread: the carriers and the monitor are the parent's */
+void gp__handoff_fork_reset(void)
+{
+    hw = NULL;
+    main_carrier = NULL;
+    handoff_to = NULL;
+    sig_sent = 0;
+    spares = NULL;
+    spare_lock = 0;
+    ncarriers = 0;
+}
+
+/* any thread: the tid of the OS thread the calling gthread runs on (0: not a gthread, or no hand-off) */
+pid_t gp__carrier_tid(void)
+{
+    struct gp_worker *w = gp__w;
+    if (!w) return 0;
+    if (gp__tls.worker) {
+        struct gp_carrier *c = w->carrier;
+        return c ? c->tid : 0;
+    }
+    struct gp_gthread *g = gp__tls.evicted;
+    return g && g->carrier ? g->carrier->tid : 0;
+}

@@ -1,0 +1,109 @@
+/* Hand-off of a stuck worker (runtime/handoff.c): a thread stuck where
+ * gpatch cannot see -- fgets() on a pipe, a read by an inline syscall
+ * instruction, a spin on a plain flag, a compute loop -- no longer stalls
+ * the other threads. Stock-built subjects, stock against gpatch with own TLS
+ * and GPATCH_HANDOFF_MS=10; each also runs with hand-off off (or with shared
+ * TLS, where green threads never move), where it must visibly stall: that is
+ * what these tests would catch if hand-off broke. */
+#include "harness.h"
+
+TestSuite(handoff, .fini = h_cleanup, .timeout = 120);
+
+#define CAP 4096
+
+static char *on_env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", NULL};
+static char *off_env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=0", NULL};
+static char *shared_env[] = {"GPATCH_TLS=shared", "GPATCH_HANDOFF_MS=10", NULL};
+
+static int run_env(char *const argv[], int preload, char **env, char *out, int timeout_s)
+{
+    struct h_proc pr = h_spawn(argv, preload, env);
+    return h_collect(&pr, out, CAP, timeout_s);
+}
+
+/* stock is the specification; with hand-off, gpatch prints the same */
+static void same_with_handoff2(const char *prog, const char *mode, const char *mode2)
+{
+    static char stock[CAP], patched[CAP];
+    char *argv[] = {h_path(prog), (char *)mode, (char *)mode2, NULL};
+    int a = run_env(argv, 0, NULL, stock, 30);
+    int b = run_env(argv, 1, on_env, patched, 30);
+    cr_assert_eq(a, 0, "%s %s stock exited %d:\n%s", prog, mode, a, stock);
+    cr_assert_eq(b, 0, "%s %s under gpatch exited %d:\n%s", prog, mode, b, patched);
+    cr_assert(strlen(stock) > 0);
+    cr_assert_str_eq(patched, stock, "%s %s differs.\n--- stock:\n%s\n--- gpatch:\n%s", prog, mode, stock, patched);
+}
+
+static void same_with_handoff(const char *prog, const char *mode) { same_with_handoff2(prog, mode, NULL); }
+
+Test(handoff, fgets_on_a_pipe_leaves_the_others_running)
+{
+    same_with_handoff("build/progs/stuck_read", "fgets");
+}
+
+Test(handoff, raw_syscall_read_leaves_the_others_running)
+{
+    same_with_handoff("build/progs/stuck_read", "raw");
+}
+
+/* the subject can tell: without hand-off (or with shared TLS) the others stall */
+Test(handoff, without_handoff_the_others_stall)
+{
+    char out[CAP];
+    char *argv[] = {h_path("build/progs/stuck_read"), "raw", NULL};
+    int r = run_env(argv, 1, off_env, out, 30);
+    cr_assert_eq(r, 0, "exited %d:\n%s", r, out);
+    cr_assert(strstr(out, "during the blocked read: stalled"), "hand-off off, yet:\n%s", out);
+    r = run_env(argv, 1, shared_env, out, 30);
+    cr_assert_eq(r, 0, "exited %d:\n%s", r, out);
+    cr_assert(strstr(out, "during the blocked read: stalled"), "shared TLS must never hand off, yet:\n%s", out);
+}
+
+Test(handoff, spin_on_a_plain_flag_finishes)
+{
+    same_with_handoff("build/progs/stuck_spin", "spin");
+}
+
+Test(handoff, compute_loop_lets_sleepers_wake)
+{
+    same_with_handoff("build/progs/stuck_spin", "compute");
+}
+
+/* fork by a thread that may be away from its worker: the child keeps that
+ * thread only, starts a runtime of its own and runs threads in it */
+Test(handoff, fork_after_a_handoff)
+{
+    same_with_handoff2("build/progs/stuck_spin", "spin", "fork");
+}
+
+/* without hand-off the spinner keeps the worker and the setter never runs */
+Test(handoff, without_handoff_the_spin_hangs)
+{
+    char out[CAP];
+    char *argv[] = {h_path("build/progs/stuck_spin"), "spin", NULL};
+    int r = run_env(argv, 1, off_env, out, 4);
+    cr_assert_eq(r, -1, "the spin finished without hand-off (exit %d):\n%s", r, out);
+}
+
+/* --stats counts them */
+Test(handoff, stats_count_handoffs)
+{
+    char path[] = "/tmp/gpatch-handoff-stats-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    char out[CAP], env_err[64];
+    snprintf(env_err, sizeof env_err, "GPATCH_STATS=1");
+    char *env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", env_err, NULL};
+    char *argv[] = {"/bin/sh", "-c", "exec \"$0\" spin 2>\"$1\"", h_path("build/progs/stuck_spin"), path, NULL};
+    int r = run_env(argv, 1, env, out, 30);
+    char err[CAP] = {0};
+    ssize_t n = read(fd, err, sizeof err - 1);
+    close(fd);
+    unlink(path);
+    cr_assert_eq(r, 0, "exited %d:\n%s\n%s", r, out, err);
+    cr_assert(n > 0);
+    unsigned long h = 0, peak = 0;
+    const char *p = strstr(err, "hand-offs ");
+    cr_assert(p && sscanf(p, "hand-offs %lu, peak OS threads %lu", &h, &peak) == 2, "no hand-off figures in:\n%s", err);
+    cr_assert(h >= 1 && peak >= 2, "hand-offs %lu, peak OS threads %lu", h, peak);
+}
