@@ -258,6 +258,9 @@ void gp_configure_monitor(int stats, long monitor_ms, int trace_calls);
 void gp_configure_shuffle(uint64_t seed);
 /* GPATCH_TLS: -1 auto (own where glibc allows), 0 shared, 1 own */
 void gp_configure_tls(int want);
+/* GPATCH_STACK_GUARD: how a green thread's stack overflow is caught (coro.c) */
+enum { GP_STACK_GUARD_AUTO, GP_STACK_GUARD_ON, GP_STACK_GUARD_OFF };
+void gp_configure_stack_guard(int mode);
 void gp_debugf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int gp_debug_on;
 
