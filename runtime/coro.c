@@ -176,7 +176,7 @@ struct gp_gthread *gp__gthread_from_handle(uintptr_t h)
  * sees glibc's, so that a stack it could never back (a 64 TiB
  * pthread_attr_setstacksize) makes pthread_create say EAGAIN, as stock. An
  * arena that cannot be mapped (RLIMIT_AS, overcommit) is retried with half
- * as many slots, down to one, before EAGAIN. Stacks of more than 128 MiB, and
+ * as many slots, down to one, before EAGAIN. Stacks of more than 512 MiB, and
  * of more sizes than the class table holds, get an arena of their own,
  * unmapped at exit.
  *
@@ -191,7 +191,7 @@ struct gp_gthread *gp__gthread_from_handle(uintptr_t h)
  */
 #define CANARY_BYTES 64u
 #define CANARY_WORDS (CANARY_BYTES / sizeof(uint64_t))
-#define ARENA_BYTES ((size_t)256 << 20) /* an arena's address space, at most */
+#define ARENA_BYTES ((size_t)1 << 30) /* an arena's address space, at most */
 #define ARENA_SLOTS_MAX 1024u
 #define HOT_MAX 4096u
 #define KEEP_HOT (16u * 1024)
@@ -218,7 +218,7 @@ static int stack_lock_word;
 static int guard_mode = GP_STACK_GUARD_AUTO;
 static int budget_known;
 static unsigned long guard_budget, max_maps, maps_at_start;
-static struct { unsigned long guards, canaries, arenas, guard_live, canary_live, guard_peak, canary_peak; } st;
+static struct { unsigned long guards, canaries, arenas, guard_live, canary_live, guard_peak, canary_peak; int told; } st;
 static uint64_t canary_secret;
 
 void gp_configure_stack_guard(int mode) { guard_mode = mode; }
@@ -406,9 +406,11 @@ int gp__stack_alloc(struct gp_gthread *g, size_t size)
             guard_budget = st.guards;
             r = carve(c, size, 0, &a, &j);
         }
-        if (guarded && !a->guarded && gp_debug_on)
-            gp_debugf("stacks: the guard budget is spent (%lu guard pages): stacks from now on have a canary",
-                      st.guards);
+        if (!r && !a->guarded && guard_mode == GP_STACK_GUARD_AUTO && !st.told) {
+            st.told = 1;
+            if (gp_debug_on)
+                gp_debugf("stacks: the guard budget is spent (%lu guard pages): new stacks have a canary", st.guards);
+        }
     }
     if (r) {
         stack_unlock();
