@@ -221,8 +221,11 @@ static unsigned long guard_budget, max_maps, maps_at_start;
 static struct { unsigned long guards, canaries, arenas, guard_live, canary_live, guard_peak, canary_peak; int told; } st;
 static uint64_t canary_secret;
 
+/* the constructor (shim/init.c), before any thread */
 void gp_configure_stack_guard(int mode) { guard_mode = mode; }
 
+/* any OS thread: the stack lock. Acquire/release: what one holder wrote (the
+ * free lists, the counts, an arena's busy bytes) the next holder reads. */
 static void stack_lock(void)
 {
     while (__atomic_exchange_n(&stack_lock_word, 1, __ATOMIC_ACQUIRE))
@@ -230,7 +233,7 @@ static void stack_lock(void)
 }
 static void stack_unlock(void) { __atomic_store_n(&stack_lock_word, 0, __ATOMIC_RELEASE); }
 
-/* a small /proc file: its first number, or the count of its lines */
+/* under stack_lock: a small /proc file's first number, or the count of its lines */
 static unsigned long proc_read(const char *path, int lines)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -489,11 +492,15 @@ int gp__stack_overflowed(const struct gp_gthread *g, const char *addr, const cha
     size_t pg = gp__page();
     if (addr < lo && addr >= lo - 17 * pg) return 1; /* its guard page, or just below */
     if (g->canary && !gp__canary_ok(g)) return 1;
-    /* ran through the slots below to the arena's bottom */
-    return sp && sp < lo && (size_t)(lo - sp) <= ARENA_BYTES + 4 * pg && addr < lo;
+    /* ran through the slots below it to the PROT_NONE page at its arena's
+     * bottom: the fault is in its arena, the stack pointer below its stack
+     * (a frame's worth below the arena at most) */
+    const struct arena *a = g->arena;
+    return sp && addr >= a->base && addr < lo && sp < lo && sp + ((size_t)1 << 20) > a->base;
 }
 
-/* any thread (the stats at exit): which mode, and how many of each */
+/* any thread (the stats at exit; the counts are read unlocked, a report):
+ * which mode, and how many stacks of each kind */
 int gp__stack_report(char *buf, size_t len)
 {
     return snprintf(buf, len,
