@@ -49,6 +49,11 @@ Test(stacks, canary_mode_costs_no_map_per_thread)
     cr_assert(maps > 0 && maps < 1000, "20,000 threads, %ld maps\n%s", maps, out);
     cr_assert(strstr(out, "stacks (GPATCH_STACK_GUARD=canary): 0 with a guard page"), "%s", out);
     cr_assert(strstr(out, "20000 with a canary"), "%s", out);
+    /* a pipe's close wakes its 1,000 readers, each reads the end of file once:
+     * about one park in read() each (a read that returned 0 used to mark the
+     * pipe drained, and every later reader parked again: 10 million parks) */
+    long parks = number_after(out, " fd ");
+    cr_assert(parks >= 20000 && parks <= 21000, "fd parks %ld\n%s", parks, out);
 }
 
 /* the stats line says which mode a run is in (auto: guards first) */
