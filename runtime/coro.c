@@ -503,6 +503,7 @@ int gp__stack_overflowed(const struct gp_gthread *g, const char *addr, const cha
  * which mode, and how many stacks of each kind */
 int gp__stack_report(char *buf, size_t len)
 {
+    if (!budget_known) return snprintf(buf, len, "stacks (GPATCH_STACK_GUARD=%s): none made", mode_name());
     return snprintf(buf, len,
                     "stacks (GPATCH_STACK_GUARD=%s): %lu with a guard page (budget %lu of vm.max_map_count %lu, "
                     "%lu maps at start), %lu with a canary; peak alive %lu guarded, %lu canary; %lu arenas",
