@@ -27,6 +27,10 @@
 
 #include "real.h"
 
+#ifdef __SANITIZE_ADDRESS__ /* `make test-asan` */
+#include <sanitizer/asan_interface.h>
+#endif
+
 #define ARENA_SLOTS (1u << 20) /* a million gthreads alive at once */
 
 size_t gp__default_stack;
@@ -420,6 +424,11 @@ int gp__stack_alloc(struct gp_gthread *g, size_t size)
         return -EAGAIN; /* as pthread_create when out of memory (or maps) */
     }
     a->busy[j] = 1;
+#ifdef __SANITIZE_ADDRESS__
+    /* a thread that ended by unwinding (cancellation) left its frames'
+     * redzones poisoned: the next thread on this slot starts clean */
+    ASAN_UNPOISON_MEMORY_REGION(slot_lo(a, j), size);
+#endif
     g->arena = a;
     g->slot = j;
     g->stack_lo = slot_lo(a, j);
