@@ -405,6 +405,11 @@ int gp__stack_alloc(struct gp_gthread *g, size_t size)
         a = f->a;
         j = f->idx;
         hot_n -= f->hot;
+#ifdef __SANITIZE_ADDRESS__
+        /* a thread that ended by unwinding (cancellation) left its frames'
+         * redzones poisoned: the next thread on this slot starts clean */
+        ASAN_UNPOISON_MEMORY_REGION(slot_lo(a, j), size);
+#endif
     } else {
         int guarded = st.guards < guard_budget;
         r = carve(c, size, guarded, &a, &j);
@@ -424,11 +429,6 @@ int gp__stack_alloc(struct gp_gthread *g, size_t size)
         return -EAGAIN; /* as pthread_create when out of memory (or maps) */
     }
     a->busy[j] = 1;
-#ifdef __SANITIZE_ADDRESS__
-    /* a thread that ended by unwinding (cancellation) left its frames'
-     * redzones poisoned: the next thread on this slot starts clean */
-    ASAN_UNPOISON_MEMORY_REGION(slot_lo(a, j), size);
-#endif
     g->arena = a;
     g->slot = j;
     g->stack_lo = slot_lo(a, j);
