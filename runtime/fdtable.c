@@ -477,8 +477,11 @@ static ssize_t io_loop(struct gp_io *op)
         if (r >= 0) {
             if (op->newfd) accepted((int)r, e);
             /* a stream read that got less than it asked for emptied the socket or pipe
-             * (a terminal's may stop at a line's end with more behind it) */
-            if (op->drains && e->drainable && (size_t)r < op->len - op->done) e->drained = 1;
+             * (a terminal's may stop at a line's end with more behind it); one that
+             * got 0 found the end, which every later read finds too: not drained
+             * (with it, each of 1,000 readers woken by a pipe's close found it
+             * "drained" after the first had read the end, and parked again) */
+            if (op->drains && e->drainable && r > 0 && (size_t)r < op->len - op->done) e->drained = 1;
             if (!op->all || !e->stream) return r;
             op->done += (size_t)r;
             if (r == 0 || op->done >= op->len) return (ssize_t)op->done;

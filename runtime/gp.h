@@ -269,6 +269,9 @@ void gp_configure_shuffle(uint64_t seed);
 void gp_configure_tls(int want);
 /* GPATCH_HANDOFF_MS: hand a worker stuck for this long to another OS thread (0: never) */
 void gp_configure_handoff(long ms);
+/* GPATCH_STACK_GUARD: how a green thread's stack overflow is caught (coro.c) */
+enum { GP_STACK_GUARD_AUTO, GP_STACK_GUARD_ON, GP_STACK_GUARD_OFF };
+void gp_configure_stack_guard(int mode);
 void gp_debugf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int gp_debug_on;
 

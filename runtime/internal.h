@@ -83,10 +83,13 @@ struct gp_gthread {
     uint32_t xdone;
     void *(*fn)(void *);
     void *arg, *ret;
-    /* stack: [map_base, map_base+map_size) with a guard page at the bottom,
-     * or a program-provided one (map_base == NULL) */
-    void *map_base; size_t map_size;
+    /* stack: [stack_lo, stack_lo+stack_size), a slot of an arena (coro.c)
+     * with a guard page (guard bytes) or a canary zone (canary) below it,
+     * or the program's own (arena == NULL) */
     void *stack_lo; size_t stack_size;
+    void *arena; unsigned slot;
+    size_t guard;
+    uint64_t *canary, canary_val; /* checked at every switch away (switch_to) */
     uv_timer_t timer;         /* this gthread's one deadline timer */
     struct gp_list runq;      /* link in the run queue */
     struct gp_list all;       /* link in the worker's list of live gthreads */
@@ -153,6 +156,8 @@ extern struct gp_stats gp__stats;
 extern int gp__stats_on;
 void gp__stat_park(const char *reason);
 void gp__monitor_start(struct gp_worker *w);
+/* worker: g's canary was found broken at a switch: the overflow report, abort() */
+_Noreturn void gp__overflow_abort(struct gp_gthread *g) __attribute__((cold, noinline));
 
 /* sched.c */
 int gp__start(void);
@@ -228,6 +233,15 @@ void gp__rec_unlock(void);
 void gp__rec_lock_reset(void);
 int gp__stack_alloc(struct gp_gthread *g, size_t size);
 void gp__stack_release(struct gp_gthread *g);
+int gp__stack_overflowed(const struct gp_gthread *g, const char *addr, const char *sp);
+int gp__stack_report(char *buf, size_t len);
+void gp__stack_lock_reset(void);
+/* any thread: g's canary zone is intact (words 0 and 7 of its 64 bytes: the
+ * first an overflow writes, and the last) */
+static inline int gp__canary_ok(const struct gp_gthread *g)
+{
+    return g->canary[7] == g->canary_val && g->canary[0] == g->canary_val;
+}
 struct gp_gthread *gp__gthread_from_handle(uintptr_t h);
 size_t gp__page(void);
 extern size_t gp__default_stack;

@@ -4,8 +4,10 @@
  *                       come back to its loop for N ms: which gthread, the
  *                       last hooked call it made, and a backtrace, once per
  *                       stall (gevent's monitor thread, for native code);
- *   stack overflow      a fault in a gthread's guard page is reported as
- *                       such, then the process dies the way it would stock.
+ *   stack overflow      a fault in a gthread's guard page (or below its
+ *                       stack) is reported as such, then the process dies
+ *                       the way it would stock; a broken canary found at a
+ *                       switch is reported the same way, then abort().
  * Everything here writes with the real write(2) (log.c).
  */
 #include "internal.h"
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "real.h"
@@ -48,7 +51,7 @@ void gp__stat_park(const char *reason)
 
 static void print_stats(void)
 {
-    char buf[1024];
+    char buf[1536];
     int n = snprintf(buf, sizeof buf,
                      "gpatch stats [%d]: gthreads created %lu, peak alive %lu; switches %lu; loop turns %lu; "
                      "pool jobs %lu; longest worker stall %.1f ms; hand-offs %lu, peak OS threads %lu\n",
@@ -59,6 +62,12 @@ static void print_stats(void)
     for (int i = 0; i < GP_STAT_REASONS && gp__stats.reason[i] && n < (int)sizeof buf - 64; i++)
         n += snprintf(buf + n, sizeof buf - (size_t)n, " %s %lu", gp__stats.reason[i], gp__stats.parks[i]);
     if (n < (int)sizeof buf - 1) buf[n++] = '\n';
+    if (n < (int)sizeof buf - 64) {
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "gpatch stats [%d]: ", (int)getpid());
+        if (n < (int)sizeof buf) n += gp__stack_report(buf + n, sizeof buf - (size_t)n);
+        if (n > (int)sizeof buf - 1) n = (int)sizeof buf - 1;
+        buf[n++] = '\n';
+    }
     (void)!R(write)(2, buf, (size_t)n);
 }
 
@@ -111,18 +120,37 @@ static void *watchdog(void *arg)
 }
 
 /* ---- stack overflow ------------------------------------------------------------ */
+/* signal-safe: the one overflow message, from a fault or a broken canary */
+static void overflow_say(const struct gp_gthread *g)
+{
+    gp_debugf("green thread %d overflowed its %zu KiB stack; raise GPATCH_STACK_SIZE "
+              "(gpatch run --stack-size) or the program's pthread_attr_setstacksize",
+              g->id, g->stack_size >> 10);
+}
+
+/* worker (switch_to): a canary-checked stack overflowed and its thread went
+ * on to a switch. Its memory below, another thread's, may be corrupt: no
+ * fault to re-raise, so abort(). */
+void gp__overflow_abort(struct gp_gthread *g)
+{
+    overflow_say(g);
+    gp_debugf("(the canary under its stack was overwritten, seen at a switch; GPATCH_STACK_GUARD=guard "
+              "puts a guard page under every stack instead, while vm.max_map_count allows)");
+    abort();
+}
+
 static void on_segv(int sig, siginfo_t *si, void *uc)
 {
-    (void)uc;
     struct gp_worker *w = gp__w;
     if (w && gp__tls.worker) {
         struct gp_gthread *g = w->cur;
-        char *a = si->si_addr, *guard = g ? g->map_base : NULL;
-        size_t pg = gp__page();
-        if (guard && a >= guard - 16 * pg && a < guard + pg)
-            gp_debugf("green thread %d overflowed its %zu KiB stack; raise GPATCH_STACK_SIZE "
-                      "(gpatch run --stack-size) or the program's pthread_attr_setstacksize",
-                      g->id, g->stack_size >> 10);
+        const char *sp = NULL;
+#if defined(__x86_64__)
+        sp = (const char *)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+        sp = (const char *)((ucontext_t *)uc)->uc_mcontext.sp;
+#endif
+        if (g && g != &w->sched && gp__stack_overflowed(g, si->si_addr, sp)) overflow_say(g);
     }
     /* die as stock would: default action, the fault happens again on return */
     struct sigaction d;

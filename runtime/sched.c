@@ -411,6 +411,8 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
         gp__set_state(from, GT_BIT(GT_READY), GT_RUNNING);
         return;
     }
+    /* a canary-checked stack (coro.c) is checked as its thread leaves the CPU */
+    if (GP_UNLIKELY(from->canary != NULL) && GP_UNLIKELY(!gp__canary_ok(from))) gp__overflow_abort(from);
     gp__stats.switches++;
     char *tp = gp__tls_current(); /* the block loaded now */
     struct gp_tls *t = gp__tls_of(tp);

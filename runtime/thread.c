@@ -35,12 +35,13 @@ static int fake_owner(struct gp_gthread *g) { return 0x40000000 | (g->id & 0x3ff
 void gp__thread_fork_child(struct gp_worker *w)
 {
     gp__rec_lock_reset();
+    gp__stack_lock_reset();
     struct gp_gthread *g = w->cur;
     if (g != &w->sched && g != w->g0) {
         inherited_handle = g->handle;
         inherited_owner = fake_owner(g);
         inherited_os = (uintptr_t)R(pthread_self)();
-        inherited_stack = (struct gp_stack_info){g->stack_lo, g->stack_size, g->map_base ? gp__page() : 0, 0};
+        inherited_stack = (struct gp_stack_info){g->stack_lo, g->stack_size, g->guard, 0};
     }
     for (struct gp_list *n = w->all.next; n != &w->all; n = n->next) {
         struct gp_gthread *o = gp_container(n, struct gp_gthread, all);
@@ -415,7 +416,7 @@ int gp_thread_stack(uintptr_t h, struct gp_stack_info *si)
     else {
         si->lo = g->stack_lo;
         si->size = g->stack_size;
-        si->guard = g->map_base ? gp__page() : 0;
+        si->guard = g->guard;
         si->detached = g->detached;
     }
     gp__rec_unlock();

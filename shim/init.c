@@ -129,6 +129,13 @@ __attribute__((constructor)) static void gp_init(void)
         if (*end || v < 0) say("gpatch: GPATCH_HANDOFF_MS must be a number of milliseconds (0: off); hand-off off\n");
         else gp_configure_handoff(v);
     }
+    const char *sg = env("GPATCH_STACK_GUARD");
+    if (sg && *sg) {
+        if (!strcmp(sg, "guard")) gp_configure_stack_guard(GP_STACK_GUARD_ON);
+        else if (!strcmp(sg, "canary")) gp_configure_stack_guard(GP_STACK_GUARD_OFF);
+        else if (strcmp(sg, "auto") != 0)
+            say("gpatch: GPATCH_STACK_GUARD must be 'auto', 'guard' or 'canary'; using auto\n");
+    }
     const char *ni = env("GPATCH_NO_INHERIT");
     if (ni && *ni && strcmp(ni, "0") != 0) drop_from_ld_preload();
     pthread_atfork(NULL, NULL, child_after_fork);
