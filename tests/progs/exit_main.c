@@ -11,7 +11,7 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static unsigned turn; /* 0: the setstack thread prints, then workers 1, 2, 3 */
+static unsigned turn; /* 0: main prints, 1: the setstack thread, then workers 1, 2, 3 */
 
 static void print_in_turn(unsigned mine, const char *line)
 {
@@ -31,7 +31,7 @@ static void *worker(void *arg)
     usleep(50000 * (unsigned)(uintptr_t)arg);
     char line[64];
     snprintf(line, sizeof line, "worker %lu done\n", (unsigned long)(uintptr_t)arg);
-    print_in_turn((unsigned)(uintptr_t)arg, line);
+    print_in_turn((unsigned)(uintptr_t)arg + 1, line);
     return NULL;
 }
 
@@ -40,7 +40,7 @@ static void *on_my_stack(void *arg)
     int local;
     int inside = (char *)&local >= stack_area && (char *)&local < stack_area + sizeof stack_area;
     usleep(20000);
-    print_in_turn(0, inside ? "setstack thread runs on the given stack: 1\n"
+    print_in_turn(1, inside ? "setstack thread runs on the given stack: 1\n"
                             : "setstack thread runs on the given stack: 0\n");
     return arg;
 }
@@ -60,7 +60,6 @@ int main(void)
         pthread_create(&t, NULL, worker, (void *)i);
         pthread_detach(t);
     }
-    puts("main calls pthread_exit");
-    fflush(stdout);
+    print_in_turn(0, "main calls pthread_exit\n");
     pthread_exit(NULL);
 }
