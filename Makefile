@@ -22,7 +22,7 @@ DEBS := libuv1-dev libboost-context-dev libcriterion-dev pkg-config gcc g++ make
         memcached libmemcached-tools redis-server redis-tools strace liburing-dev
 
 .PHONY: all lib progs deps demo test check-tests install uninstall clean bench bench-build bench-deps test-python \
-        python-deps stress stress-build test-tsan test-asan soak soak-build
+        python-deps real-deps test-real stress stress-build test-tsan test-asan soak soak-build
 all: lib progs
 lib: $(BUILD)/libgpatch.so
 
@@ -151,6 +151,20 @@ bench-deps: deps
 bench: bench-deps
 	$(MAKE) bench-build
 	ulimit -n $$(ulimit -Hn); /usr/bin/python3 bench/run.py
+
+# ---- a real database server, stock vs gpatch in one run (not part of `make test`) --
+# MariaDB from Debian; each run starts its own servers from a throwaway datadir
+# on their own socket and port, so a packaged service left running does not matter
+REAL_DEBS := mariadb-server mariadb-client
+real-deps: deps
+	@missing=""; for p in $(REAL_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+test-real: real-deps
+	$(MAKE) all
+	/usr/bin/python3 tests/real/mariadb.py
 
 # ---- CPython's own test suite, stock vs gpatch (long: not part of `make test`) --
 python-deps: deps
