@@ -93,7 +93,7 @@ int io_uring_submit_and_wait(struct io_uring *ring, unsigned wait_nr);
     X(pthread_sigmask, 1) X(sigprocmask, 1) X(__pthread_register_cancel, 1)   \
     X(__pthread_unregister_cancel, 1) X(__pthread_unwind_next, 1) X(setsockopt, 1)   \
     X(splice, 1) X(fork, 1) X(__io_uring_get_cqe, 0) X(io_uring_wait_cqes, 0)  \
-    X(io_uring_wait_cqe_timeout, 0) X(io_uring_submit_and_wait, 0)
+    X(io_uring_wait_cqe_timeout, 0) X(io_uring_submit_and_wait, 0) X(fsync, 1) X(fdatasync, 1)
 
 #define GP_REAL_DECL(name, required) extern __typeof__(name) *real_##name;
 GP_REAL_LIST(GP_REAL_DECL)
