@@ -148,7 +148,7 @@ bench-deps: deps
 	  echo "installing:$$missing"; SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
-bench: bench-deps
+bench: bench-deps real-deps
 	$(MAKE) bench-build
 	ulimit -n $$(ulimit -Hn); /usr/bin/python3 bench/run.py
 
