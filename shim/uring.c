@@ -41,7 +41,7 @@ LATE(io_uring_wait_cqe_timeout)
 LATE(io_uring_submit_and_wait)
 
 /* one record for every offloaded wait: arguments in, liburing's result out
- * (liburing returns -errno itself; errno is whatever its calls left) */
+ * (liburing returns -errno itself; err is an errno its calls set, or 0) */
 struct uwait {
     int which;
     struct io_uring *ring;
@@ -69,7 +69,7 @@ static void run_wait(void *p)
 static int offload(struct uwait *u)
 {
     gp_offload(run_wait, u);
-    errno = u->err;
+    if (u->err) errno = u->err; /* liburing answers in its return value: errno only if it set one */
     return u->ret;
 }
 

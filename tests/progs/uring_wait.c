@@ -27,7 +27,7 @@ int main(void)
 #include <unistd.h>
 
 static struct io_uring ring;
-static char line[16][96];
+static char line[8][96];
 static char fbuf[32];
 static int pfd[2];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -51,8 +51,11 @@ static void *waiter(void *arg)
 {
     struct io_uring_cqe *cqe;
     int i = 0, r;
+    int kept = 0;
     for (; i < 3; i++) { /* nop, file read, pipe write: each submitted after we wait */
+        errno = 1000 + i; /* liburing answers in its return value and leaves errno alone */
         r = io_uring_wait_cqe(&ring, &cqe);
+        kept += errno == 1000 + i;
         note(i, "wait_cqe", r, cqe);
     }
     pthread_mutex_lock(&mu); /* main submits round 3 before we wait for it */
@@ -63,7 +66,9 @@ static void *waiter(void *arg)
     r = io_uring_wait_cqe_nr(&ring, &cqe, 1);
     note(i++, "wait_cqe_nr (there)", r, cqe);
     struct __kernel_timespec ts = {0, 50 * 1000000L};
+    errno = 1003;
     r = io_uring_wait_cqe_timeout(&ring, &cqe, &ts);
+    kept += errno == 1003;
     note(i++, "wait_cqe_timeout", r, cqe);
     r = io_uring_wait_cqes(&ring, &cqe, 2, NULL, NULL); /* main submits two */
     if (!r) {
@@ -76,6 +81,7 @@ static void *waiter(void *arg)
     } else {
         note(i, "wait_cqes 2", r, cqe);
     }
+    snprintf(line[7], sizeof line[7], "errno left alone by %d of 4 waits", kept);
     return NULL;
 }
 
@@ -156,7 +162,7 @@ int main(void)
 
     char pbuf[8] = {0};
     if (read(pfd[0], pbuf, 4) != 4) return 1;
-    for (int i = 0; i < 7; i++) puts(line[i]);
+    for (int i = 0; i < 8; i++) puts(line[i]);
     printf("file read: %.16s, pipe got: %s\n", fbuf, pbuf);
     io_uring_queue_exit(&ring);
     return 0;
