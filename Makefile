@@ -19,10 +19,10 @@ TEST_SRC := $(wildcard tests/unit/*.c) $(wildcard tests/e2e/*.c)
 RT_SRC   := $(wildcard runtime/*.c)
 
 DEBS := libuv1-dev libboost-context-dev libcriterion-dev pkg-config gcc g++ make binutils python3 \
-        memcached libmemcached-tools redis-server redis-tools strace
+        memcached libmemcached-tools redis-server redis-tools strace liburing-dev
 
 .PHONY: all lib progs deps demo test check-tests install uninstall clean bench bench-build bench-deps test-python \
-        python-deps stress stress-build test-tsan test-asan soak soak-build
+        python-deps real-deps test-real stress stress-build test-tsan test-asan soak soak-build
 all: lib progs
 lib: $(BUILD)/libgpatch.so
 
@@ -66,6 +66,11 @@ $(BUILD)/progs/static_hello: tests/progs/static_hello.c
 $(BUILD)/progs/fortified: tests/progs/fortified.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -D_FORTIFY_SOURCE=2 -Wall -o $@ $< -lpthread
+# liburing's headers come with `make deps`; without them the subject says so (exit 77)
+$(BUILD)/progs/uring_wait: tests/progs/uring_wait.c
+	@mkdir -p $(dir $@)
+	if [ -f /usr/include/liburing.h ]; then $(CC) -std=gnu11 -O1 -g $(PROG_WARN) -o $@ $< -luring -lpthread; \
+	else $(CC) -std=gnu11 -O1 -g -DNO_LIBURING -o $@ $<; fi
 $(BUILD)/progs/cxx_threads: tests/progs/cxx/cxx_threads.cpp
 	@mkdir -p $(dir $@)
 	g++ -std=c++17 -O2 -Wall -o $@ $< -pthread
@@ -143,9 +148,23 @@ bench-deps: deps
 	  echo "installing:$$missing"; SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
-bench: bench-deps
+bench: bench-deps real-deps
 	$(MAKE) bench-build
 	ulimit -n $$(ulimit -Hn); /usr/bin/python3 bench/run.py
+
+# ---- a real database server, stock vs gpatch in one run (not part of `make test`) --
+# MariaDB from Debian; each run starts its own servers from a throwaway datadir
+# on their own socket and port, so a packaged service left running does not matter
+REAL_DEBS := mariadb-server mariadb-client
+real-deps: deps
+	@missing=""; for p in $(REAL_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+test-real: real-deps
+	$(MAKE) all
+	/usr/bin/python3 tests/real/mariadb.py
 
 # ---- CPython's own test suite, stock vs gpatch (long: not part of `make test`) --
 python-deps: deps

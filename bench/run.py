@@ -586,6 +586,91 @@ def standing(mi, mem, server_ratios, mg=None, nmany=0):
     return L
 
 
+# ---- a real database server: MariaDB, stock vs gpatch (tests/real/mariadb.py) ----
+def mariadb():
+    """Rounds of tests/real/mariadb.py, the two modes alternating first; its
+    figures per mode, its failures, and the lines for RESULTS.md."""
+    import json
+    import tempfile
+    rounds = 1 if QUICK else int(os.environ.get("BENCH_MARIADB_ROUNDS", "3"))
+    figs = {"stock": [], "gpatch": []}
+    fails, version, secs = [], "", []
+    for i in range(rounds):
+        modes = "stock,gpatch" if i % 2 == 0 else "gpatch,stock"
+        with tempfile.NamedTemporaryFile(suffix=".json") as tf:
+            cmd = ["/usr/bin/python3", os.path.join(ROOT, "tests", "real", "mariadb.py"), "--lib", LIB,
+                   "--modes", modes, "--json", tf.name]
+            commands.append("tests/real/mariadb.py --modes " + modes)
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+            if r.returncode == 77:
+                return None, ["## MariaDB 10.11, stock vs gpatch\n", "Not measured: MariaDB is not installed "
+                              "(`make test-real` installs it).\n"]
+            try:
+                d = json.load(open(tf.name))
+            except (OSError, ValueError):
+                fails.append("round %d: no results (exit %d): %s" % (i, r.returncode, r.stdout[-300:]))
+                continue
+        version, secs = d["version"], secs + [d["seconds"]]
+        fails += ["round %d: %s" % (i, x) for x in d["failures"]]
+        for f in d["figures"]:
+            figs[f["mode"]].append(f)
+
+    def col(mode, k):
+        return [f[k] for f in figs[mode] if f.get(k) is not None]
+
+    def cell(mode, k, fmt="{:.2f}"):
+        return fmt_range(col(mode, k), fmt)
+
+    def ratio(k):
+        a, b = med(col("gpatch", k)), med(col("stock", k))
+        return a / b if b else float("nan")
+    L = ["## MariaDB 10.11, stock vs gpatch\n",
+         f"`mariadbd {version.split(' Ver ')[-1].split(' for ')[0].strip()}` (Debian's mariadb-server) from a throwaway datadir with default "
+         f"settings (max_connections=1000), {rounds} round(s) of tests/real/mariadb.py, the two servers one after "
+         f"the other in each (about {med(secs):.0f} s a round), medians (min–max). Times are wall seconds seen by "
+         f"the clients; lower is better.\n",
+         "| measurement | stock | gpatch | gpatch / stock |", "|---|---|---|---|"]
+    L.append(f"| 250 concurrent `SELECT SLEEP(4)` (mysqlslap), wall s | {cell('stock', 'sleep_wall_s')} | "
+             f"{cell('gpatch', 'sleep_wall_s')} | {ratio('sleep_wall_s'):.2f} |")
+    L.append(f"| the server's peak OS threads meanwhile | {cell('stock', 'threads_peak', '{:.0f}')} | "
+             f"{cell('gpatch', 'threads_peak', '{:.0f}')} | {ratio('threads_peak'):.3f} |")
+    L.append(f"| `mysqlslap --concurrency=200 --auto-generate-sql --iterations=3`, its average s | "
+             f"{cell('stock', 'slap_avg_s')} | {cell('gpatch', 'slap_avg_s')} | {ratio('slap_avg_s'):.2f} |")
+    L.append(f"| 200 clients: 4,000 updates of one row + 4,000 inserts, s | {cell('stock', 'count_wall_s')} | "
+             f"{cell('gpatch', 'count_wall_s')} | {ratio('count_wall_s'):.2f} |")
+    L.append(f"| the server's CPU s for the whole run | {cell('stock', 'cpu_s')} | {cell('gpatch', 'cpu_s')} | "
+             f"{ratio('cpu_s'):.2f} |")
+    L.append(f"| start to first answer, s | {cell('stock', 'start_s')} | {cell('gpatch', 'start_s')} | |")
+    L.append("")
+    L.append("Checks in every round (failures listed below): a client answered, all 250 sleepers connected at once "
+             "(Max_used_connections), mysqlslap without errors, the counter and the table exact and every result "
+             "the same as stock's, `mariadb-admin shutdown` with exit 0 and 'Shutdown complete'.\n")
+    L += ["- " + x.replace("\n", " ") for x in fails[:10]]
+    if fails:
+        L.append("")
+    return {"figs": figs, "fails": fails, "ratio": ratio}, L
+
+
+def mariadb_standing(md):
+    """The MariaDB target (issue 12): met / not met from this run's figures."""
+    if md is None:
+        return ["- MariaDB: not measured (not installed).\n"]
+    figs, fails, ratio = md["figs"], md["fails"], md["ratio"]
+    sw = med([f["sleep_wall_s"] for f in figs["gpatch"] if f.get("sleep_wall_s")])
+    sws = med([f["sleep_wall_s"] for f in figs["stock"] if f.get("sleep_wall_s")])
+    thr = max([f.get("threads_peak") or 0 for f in figs["gpatch"]] or [0])
+    ok = not fails and figs["gpatch"] and sw <= max(5.0, 1.1 * sws) and 0 < thr <= 25
+    return [f"- **MariaDB 10.11 starts, answers 250 concurrent SLEEP(4) in about 4 s with far fewer OS threads "
+            f"than stock, passes mysqlslap and shuts down cleanly: {'met' if ok else 'not met'}** ({sw:.2f} s against "
+            f"stock's {sws:.2f} s, at most {thr} OS threads against one per connection; "
+            f"{len(fails)} failed check(s)).",
+            f"- MariaDB at least as fast as stock under load: mysqlslap's mixed load "
+            f"{'met' if ratio('slap_avg_s') <= 1 else 'not met'} ({ratio('slap_avg_s'):.2f}× stock's time), "
+            f"contended updates and inserts {'met' if ratio('count_wall_s') <= 1 else 'not met'} "
+            f"({ratio('count_wall_s'):.2f}×). With one worker the server's queries run on one core; stock's run on "
+            f"both (its CPU time is about the same: row above).\n"]
+
+
 def main():
     if sys.argv[1:] == ["--profile-only"]:
         L = profile()
@@ -614,6 +699,8 @@ def main():
     sd, seed_levels = seed()
     print("bench: stuck-thread server", flush=True)
     st, st_lines = stuck()
+    print("bench: mariadb", flush=True)
+    md, md_lines = mariadb()
     lim = read_limits()
 
     L = []
@@ -724,9 +811,11 @@ def main():
     else:
         L.append("Target: 10,000 clients in ≤ 1.5 s wall on one OS thread.\n")
     L += st_lines
+    L += md_lines
     L += standing(mi, mem, server_ratios, mg, nmany)
     L += pool_standing(pool_ratios, pool_st)
     L += stuck_standing(st)
+    L += mariadb_standing(md)
     L.append("## Commands\n")
     L.append("Each distinct command line (ports vary per run):\n")
     L.append("```")

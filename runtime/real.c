@@ -50,6 +50,14 @@ void gp_real_init(void)
     __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
 }
 
+/* any thread: an optional entry of the table that was absent at start (its
+ * library came later, by dlopen) looked up again; NULL if still absent */
+void *gp_real_late(const char *name)
+{
+    void *p = dlsym(RTLD_NEXT, name);
+    return p && !is_ours(p) ? p : NULL;
+}
+
 int gp_copy_in(void *dst, const void *src, size_t n)
 {
     if (!src) return -EFAULT;

@@ -34,6 +34,20 @@
 
 #include "gp.h"
 
+/* liburing's waits (shim/uring.c): its syscalls are inline, never libc's,
+ * so the exported functions that wait are the only place to see them. Not
+ * libc, and not always loaded: resolved where present (NULL otherwise). */
+struct io_uring;
+struct io_uring_cqe;
+struct __kernel_timespec;
+int __io_uring_get_cqe(struct io_uring *ring, struct io_uring_cqe **cqe_ptr, unsigned submit,
+                       unsigned wait_nr, sigset_t *sigmask);
+int io_uring_wait_cqes(struct io_uring *ring, struct io_uring_cqe **cqe_ptr, unsigned wait_nr,
+                       struct __kernel_timespec *ts, sigset_t *sigmask);
+int io_uring_wait_cqe_timeout(struct io_uring *ring, struct io_uring_cqe **cqe_ptr,
+                              struct __kernel_timespec *ts);
+int io_uring_submit_and_wait(struct io_uring *ring, unsigned wait_nr);
+
 #define GP_REAL_LIST(X)                                                        \
     X(read, 1) X(write, 1) X(readv, 1) X(writev, 1) X(recv, 1) X(recvfrom, 1) \
     X(recvmsg, 1) X(send, 1) X(sendto, 1) X(sendmsg, 1) X(accept, 1)          \
@@ -78,13 +92,17 @@
     X(sigwait, 1) X(sigwaitinfo, 1) X(sigtimedwait, 1) X(sendfile, 1)     \
     X(pthread_sigmask, 1) X(sigprocmask, 1) X(__pthread_register_cancel, 1)   \
     X(__pthread_unregister_cancel, 1) X(__pthread_unwind_next, 1) X(setsockopt, 1)   \
-    X(splice, 1) X(fork, 1)
+    X(splice, 1) X(fork, 1) X(__io_uring_get_cqe, 0) X(io_uring_wait_cqes, 0)  \
+    X(io_uring_wait_cqe_timeout, 0) X(io_uring_submit_and_wait, 0) X(fsync, 1) X(fdatasync, 1)
 
 #define GP_REAL_DECL(name, required) extern __typeof__(name) *real_##name;
 GP_REAL_LIST(GP_REAL_DECL)
 #undef GP_REAL_DECL
 
 void gp_real_init(void);
+/* any thread: an optional entry of the table that was absent at start (its
+ * library came later, by dlopen) looked up again; NULL if still absent */
+void *gp_real_late(const char *name);
 /* glibc's: reports a _FORTIFY_SOURCE overflow and aborts */
 extern void __chk_fail(void) __attribute__((noreturn));
 #define R(name) (__builtin_expect(real_##name != 0, 1) ? real_##name : (gp_real_init(), real_##name))
