@@ -202,6 +202,8 @@ int gp__loop_owns_fd(int fd);
 void gp__sync_drain_remote(void);
 void gp__tsd_run_dtors(struct gp_gthread *g);
 void gp__sync_fork_reset(void);
+/* stdio.c: the child of a fork, its only thread: no stream is held */
+void gp__files_fork_reset(void);
 
 /* pool.c */
 void gp__pool_fork_reset(void);

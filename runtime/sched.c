@@ -813,6 +813,7 @@ void gp_fork_child(void)
     struct gp_worker *w = gp__w;
     gp__thread_fork_reset(); /* new thread ids: before anything reads them */
     gp__sigwait_fork_reset();
+    gp__files_fork_reset(); /* glibc's fork unlocks every stream in the child */
     if (!w) return;
     gp__thread_fork_child(w); /* identity, and the other gthreads are gone */
     /* The child keeps the calling gthread only, now a plain thread; the
