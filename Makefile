@@ -153,7 +153,7 @@ $(BUILD)/bench/floor_preload.so: bench/micro/floor_preload.c $(BUILD)/obj/fconte
 	$(CC) -std=gnu11 -O2 -Wall -fPIC -shared -o $@ $< $(FCTX)
 bench-build: all $(BUILD)/bench/http_keepalive $(BUILD)/bench/uv_http $(BUILD)/bench/switch \
              $(BUILD)/bench/spawn $(BUILD)/bench/memory $(BUILD)/bench/raw_fcontext \
-             $(BUILD)/bench/floor_preload.so
+             $(BUILD)/bench/floor_preload.so $(BUILD)/bench/fsbase
 bench-deps: deps
 	@missing=""; for p in $(BENCH_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
