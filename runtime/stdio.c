@@ -89,7 +89,8 @@ static int free_for_me(void *fp)
     return r;
 }
 
-static int on_gthread(void) { return gp__tls.worker && gp_is_current_gthread(); }
+/* a gthread, outside a signal handler (a handler must not park) */
+static int on_gthread(void) { return gp__tls.worker && !gp__tls.in_handler && gp_is_current_gthread(); }
 /* a gate's possible owner: a gthread, or main before the runtime starts */
 static int gated(void) { return gp__w ? on_gthread() : gp_can_spawn(); }
 

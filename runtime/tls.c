@@ -334,25 +334,40 @@ void gp__tls_free(void *tcb)
 struct stls { const void *map; size_t modid; ptrdiff_t off; };
 
 /* The loaded modules whose TLS lies in the static area (at a fixed offset
- * below every thread pointer): a malloc'd array, *n entries; NULL if none. */
-static struct stls *static_modules(size_t *n)
+ * below every thread pointer): a malloc'd array, *n entries; NULL if none.
+ * The list is walked from a dl_iterate_phdr callback: the loader holds its
+ * lock for the list's writers (dl_load_write_lock) while the callback runs,
+ * so a dlopen or dlclose on another OS thread cannot change it under us. */
+struct stls_walk { struct stls *v; size_t n; };
+static int walk_static(struct dl_phdr_info *info, size_t size, void *arg)
 {
+    (void)info;
+    (void)size;
+    struct stls_walk *sw = arg;
     struct stls *v = NULL;
-    size_t cap = 0;
-    *n = 0;
+    size_t cap = 0, n = 0;
     for (struct link_map *l = _r_debug.r_map; l; l = l->l_next) {
         size_t modid = *(size_t *)((char *)l + lm_tls_modid);
         ptrdiff_t off = *(ptrdiff_t *)((char *)l + lm_tls_offset);
         /* 0: no TLS offset; -1: forced dynamic (its block came from the DTV) */
         if (!modid || off == 0 || off == -1) continue;
-        if (*n == cap) {
+        if (n == cap) {
             struct stls *nv = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof *v);
             if (!nv) break;
             v = nv;
         }
-        v[(*n)++] = (struct stls){l, modid, off};
+        v[n++] = (struct stls){l, modid, off};
     }
-    return v;
+    sw->v = v;
+    sw->n = n;
+    return 1; /* once */
+}
+static struct stls *static_modules(size_t *n)
+{
+    struct stls_walk sw = {NULL, 0};
+    dl_iterate_phdr(walk_static, &sw);
+    *n = sw.n;
+    return sw.v;
 }
 
 struct tls_image { size_t modid; const void *image; size_t filesz, memsz; };
