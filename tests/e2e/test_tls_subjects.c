@@ -39,6 +39,25 @@ Test(tls_subjects, dlopen_gd_and_ie_tls)
     same_as_stock("build/progs/tls_dlopen", dflt, "default");
 }
 
+/* the same, the libraries named without a directory and found along
+ * LD_LIBRARY_PATH: glibc searches for the caller, the main program (which has
+ * no RUNPATH), exactly as for gpatch's dlopen, which then copies the image */
+Test(tls_subjects, dlopen_by_name_from_the_program)
+{
+    char lp[4200];
+    snprintf(lp, sizeof lp, "LD_LIBRARY_PATH=%s", h_path("build/progs"));
+    char *argv[] = {h_path("build/progs/tls_dlopen"), "bare", NULL};
+    char *env_stock[] = {lp, NULL}, *env_own[] = {lp, "GPATCH_TLS=own", NULL};
+    struct h_proc ps = h_spawn(argv, 0, env_stock);
+    int a = h_collect(&ps, stock, sizeof stock, 60);
+    struct h_proc pg = h_spawn(argv, 1, env_own);
+    int b = h_collect(&pg, patched, sizeof patched, 60);
+    cr_assert_eq(a, 0, "stock exited %d:\n%s", a, stock);
+    cr_assert_eq(b, 0, "under gpatch exited %d:\n%s", b, patched);
+    cr_assert(strstr(stock, "libtls_ie.so: threads that did not start from the TLS image: 0"), "%s", stock);
+    cr_assert_str_eq(patched, stock, "differs.\n--- stock:\n%s\n--- gpatch:\n%s", stock, patched);
+}
+
 /* shared TLS is one block for all: the libraries' data is shared too (the
  * mode's documented limit), visibly */
 Test(tls_subjects, dlopen_with_shared_tls_shares)

@@ -5,7 +5,9 @@
  * started after the dlopen, finds the TLS image in its own copy, writes its
  * identity, and checks it after blocking calls (sleep, pipe, mutex) while the
  * others do the same. The program keeps a __thread variable of its own as
- * well. Stock is the specification. */
+ * well. With the argument "bare" the libraries are named without a directory
+ * (the caller's search path applies: run it with LD_LIBRARY_PATH). Stock is
+ * the specification. */
 #include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
@@ -37,12 +39,16 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int loaded, started, lost_own;
 static int pipes[N][2];
 static char dir[PATH_MAX];
+static int bare; /* argv[1] "bare": dlopen by file name only */
 
 static void load(void)
 {
     for (int m = 0; m < 2; m++) {
         char path[PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/%s", dir, mods[m].file);
+        if (bare) /* found along LD_LIBRARY_PATH, as a program names its plugins */
+            snprintf(path, sizeof path, "%s", mods[m].file);
+        else
+            snprintf(path, sizeof path, "%s/%s", dir, mods[m].file);
         void *h = dlopen(path, RTLD_NOW);
         if (!h) {
             printf("dlopen %s: %s\n", mods[m].file, dlerror());
@@ -102,10 +108,9 @@ static void *run(void *arg)
 
 int main(int argc, char **argv)
 {
-    (void)argc;
+    bare = argc > 1 && strcmp(argv[1], "bare") == 0;
     if (!realpath("/proc/self/exe", dir)) return 1;
     *strrchr(dir, '/') = 0;
-    (void)argv;
     for (int i = 0; i < N; i++)
         if (pipe(pipes[i])) return 1;
     for (int i = 0; i < N; i++)
