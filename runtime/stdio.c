@@ -30,6 +30,7 @@ static struct held held[HELD_MAX];
 int gp__files_held;
 static int hlock;
 
+/* any thread: the table's lock (held for a few loads and stores, never across a park) */
 static void hl(void)
 {
     while (__atomic_exchange_n(&hlock, 1, __ATOMIC_ACQUIRE))
@@ -37,13 +38,15 @@ static void hl(void)
 }
 static void hu(void) { __atomic_store_n(&hlock, 0, __ATOMIC_RELEASE); }
 
-/* the caller: a gthread, or NULL for main before the runtime started */
+/* any thread that gated(): the caller, a gthread, or NULL for main before the
+ * runtime started */
 static struct gp_gthread *me(void) { return gp__w ? gp__w->cur : NULL; }
 static int mine(const struct held *h, struct gp_gthread *m)
 {
     return h->owner == m || (!h->owner && gp__w && m == gp__w->g0);
 }
 
+/* any thread, under hl() */
 static struct held *find(const void *fp)
 {
     for (int i = 0; i < gp__files_held; i++)
@@ -51,8 +54,8 @@ static struct held *find(const void *fp)
     return NULL;
 }
 
-/* the key gthreads wait on for a stream (odd: never a sync object's), and the
- * key of those waiting for every stream (fflush(NULL)) */
+/* any thread: the key gthreads wait on for a stream (odd: never a sync
+ * object's), and the key of those waiting for every stream (fflush(NULL)) */
 static const void *key(const void *fp) { return (const char *)fp + 1; }
 static const void *any_key(void) { return &gp__files_held; }
 
@@ -89,9 +92,9 @@ static int free_for_me(void *fp)
     return r;
 }
 
-/* a gthread, outside a signal handler (a handler must not park) */
+/* any thread: is it a gthread, outside a signal handler (a handler must not park)? */
 static int on_gthread(void) { return gp__tls.worker && !gp__tls.in_handler && gp_is_current_gthread(); }
-/* a gate's possible owner: a gthread, or main before the runtime starts */
+/* any thread: may it own a gate? a gthread, or main before the runtime starts */
 static int gated(void) { return gp__w ? on_gthread() : gp_can_spawn(); }
 
 /* any thread (those not gated() return 0 at once): flockfile's gate, parked
@@ -105,8 +108,8 @@ int gp_file_lock(void *fp, int trylock)
     return gp_sync_wait(key(fp), take, fp, GP_FOREVER, 0, 0);
 }
 
-/* gthread only (others: nothing): funlockfile's; the last unlock opens the
- * gate and wakes who waits at it */
+/* any thread (those not gated() do nothing): funlockfile's; the last unlock
+ * opens the gate and wakes who waits at it */
 void gp_file_unlock(void *fp)
 {
     if (!gated()) return;
@@ -128,8 +131,8 @@ void gp_file_unlock(void *fp)
     }
 }
 
-/* gthread only (others return at once): a stdio call on fp (NULL: on every
- * stream) waits while another gthread holds its gate */
+/* any thread (only a gthread waits; others return at once): a stdio call on
+ * fp (NULL: on every stream) waits while another gthread holds its gate */
 void gp_file_wait(void *fp)
 {
     if (!on_gthread()) return;

@@ -362,6 +362,7 @@ static int walk_static(struct dl_phdr_info *info, size_t size, void *arg)
     sw->n = n;
     return 1; /* once */
 }
+/* any thread */
 static struct stls *static_modules(size_t *n)
 {
     struct stls_walk sw = {NULL, 0};
@@ -370,6 +371,7 @@ static struct stls *static_modules(size_t *n)
     return sw.v;
 }
 
+/* a dl_iterate_phdr callback: module modid's TLS image */
 struct tls_image { size_t modid; const void *image; size_t filesz, memsz; };
 static int find_image(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -385,8 +387,8 @@ static int find_image(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;
 }
 
-/* gthread only: does gp_dlopen have work to do here? (own TLS, and glibc
- * describes its link map) */
+/* any thread: does a dlopen here need gp_dlopen? (own TLS, glibc describes
+ * its link map, and the caller is a gthread) */
 int gp_dlopen_tracks(void)
 {
     return gp__tls_mode == GP_TLS_OWN && lm_tls_offset >= 0 && lm_tls_modid >= 0 && gp_is_current_gthread();
