@@ -171,7 +171,7 @@ static void learn_malloc_words(void)
      * per-thread state its own way, often linked into lists of its own that
      * a scratch block must never join; it cleans up through the thread-exit
      * hooks that green threads run (key and thread_local destructors) */
-    void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    void *libc = R(dlopen)("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
     void *libc_malloc = libc ? dlsym(libc, "malloc") : NULL;
     if (libc) dlclose(libc);
     if (!libc_malloc || dlsym(RTLD_DEFAULT, "malloc") != libc_malloc) return;
