@@ -116,10 +116,11 @@ def tls_modes():
     round: the yield round trip, spawn+join, the memory of a blocked green
     thread (RSS + the kernel's share), and what one load of the thread
     pointer costs here (arch_prctl, or wrfsbase where the CPU has it)."""
-    r = {k: [] for k in ["y_own", "y_sh", "s_own", "s_sh", "fs", "m_own", "m_sh", "k_own", "k_sh", "grow"]}
+    r = {k: [] for k in ["y_own", "y_sh", "s_own", "s_sh", "fs", "plain", "m_own", "m_sh", "k_own", "k_sh", "grow"]}
     hw = ""
     for _ in range(RUNS):
-        fs, hw = run([B + "/bench/fsbase", "20000"]).split()
+        fs, hw, plain = run([B + "/bench/fsbase", "20000"]).split()
+        r["plain"].append(float(plain))
         yo = float(run_tls([B + "/bench/switch", "yield", "20000"], "own"))
         ys = float(run_tls([B + "/bench/switch", "yield", "2000000"], "shared"))
         so = float(run_tls([B + "/bench/spawn", "20000"], "own"))
@@ -150,6 +151,7 @@ def tls_lines(t):
     L.append(f"| kernel KiB per blocked green thread (KernelStack + unreclaimable slab, machine-wide) | "
              f"{fmt_range(t['k_own'], '{:.1f}')} | {fmt_range(t['k_sh'], '{:.1f}')} | |")
     L.append(f"| one arch_prctl(ARCH_SET_FS), ns (`bench/fsbase`, stock) | {fmt_range(t['fs'])} | | |")
+    L.append(f"| one plain system call (getppid), ns (`bench/fsbase`, stock) | {fmt_range(t['plain'])} | | |")
     L.append("")
     return L
 
@@ -163,7 +165,9 @@ def tls_standing(t):
     line = f"- **Own TLS: a yield round trip grows ≤ 10 ns: {'met' if grow <= 10 else 'not met'} (+{grow:,.0f} ns, median of per-round differences).**"
     if t["hw"] != "wrfsbase":
         line += (f" A round trip is two switches, each loading the thread pointer; without FSGSBASE that is the "
-                 f"arch_prctl system call, {fs:,.0f} ns each here (the hypervisor traps the write), so 2 × {fs:,.0f} = "
+                 f"arch_prctl system call, {fs:,.0f} ns each here (a plain system call, getppid, costs "
+                 f"{med(t['plain']):,.0f} ns: system calls are slow on this VM, and this one {fs / med(t['plain']):.1f}× "
+                 f"more so), so 2 × {fs:,.0f} = "
                  f"{2 * fs:,.0f} ns of the growth; the other {rest:,.0f} ns are not explained by the call timed alone in a warm "
                  f"loop (in a switch it runs between two stacks, on a loaded shared machine). With wrfsbase "
                  f"(Linux ≥ 5.9 on a CPU with FSGSBASE) the load is a few ns; that is why gpatch picks shared TLS here "
