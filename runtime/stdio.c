@@ -21,6 +21,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
+#include <string.h>
 
 #define HELD_MAX 64
 /* owner NULL: main, which locked the stream before the runtime started (it
@@ -139,9 +141,19 @@ void gp_file_wait(void *fp)
     gp_sync_wait(fp ? key(fp) : any_key(), free_for_me, fp, GP_FOREVER, 0, 0);
 }
 
-/* the child of a fork, in its only thread: glibc has unlocked every stream */
+/* the child of a fork, in its only thread. Stock, glibc's fork unlocks every
+ * stream in the child of a process with threads; under gpatch the child was
+ * seen (glibc 2.36) to find a stream as another green thread held it across a
+ * park, locked for good (tls_stdio's fork round hung). The streams gated here
+ * are exactly those: their lock is unlocked as glibc unlocks it (its
+ * _IO_lock_t: lock word, count, owner, all zero). */
 void gp__files_fork_reset(void)
 {
+    for (int i = 0; i < gp__files_held; i++) {
+        FILE *f = (FILE *)held[i].fp;
+        if (f->_lock && !(f->_flags & 0x8000 /* _IO_USER_LOCK: the caller's own locking */))
+            memset(f->_lock, 0, 2 * sizeof(int) + sizeof(void *));
+    }
     __atomic_store_n(&gp__files_held, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&hlock, 0, __ATOMIC_RELAXED);
 }

@@ -4,11 +4,14 @@
  * other threads printf whole lines meanwhile. Whatever the order, no line may
  * be cut in two by another thread's output. stdout goes to a temporary file;
  * at the end the file is read back and the count of whole and torn lines is
- * printed on the original stdout. Stock is the specification. */
+ * printed on the original stdout. Then one thread holds stdout across a sleep
+ * while another forks, and the child prints on it. Stock is the
+ * specification. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define LOCKERS 4
@@ -38,6 +41,40 @@ static void *locker(void *arg)
     return NULL;
 }
 
+/* the fork round: one thread holds stdout across a sleep while another
+ * forks; the child prints a line on stdout (stock: glibc unlocks every
+ * stream in the child) */
+static pthread_mutex_t fm = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fc = PTHREAD_COND_INITIALIZER;
+static int holding;
+static void *holder(void *arg)
+{
+    flockfile(stdout);
+    fflush(stdout); /* nothing buffered when the other forks */
+    pthread_mutex_lock(&fm);
+    holding = 1;
+    pthread_cond_signal(&fc);
+    pthread_mutex_unlock(&fm);
+    usleep(200000);
+    funlockfile(stdout);
+    return arg;
+}
+static void *forker(void *arg)
+{
+    pthread_mutex_lock(&fm);
+    while (!holding) pthread_cond_wait(&fc, &fm);
+    pthread_mutex_unlock(&fm);
+    pid_t p = fork();
+    if (p == 0) {
+        printf("forked child whole\n");
+        fflush(stdout);
+        _exit(0);
+    }
+    int st = -1;
+    if (p < 0 || waitpid(p, &st, 0) != p || st != 0) abort();
+    return arg;
+}
+
 static void *printer(void *arg)
 {
     int id = (int)(long)arg;
@@ -63,17 +100,24 @@ int main(void)
     for (int i = 0; i < LOCKERS; i++) pthread_create(&t[i], NULL, locker, (void *)(long)i);
     for (int i = 0; i < PRINTERS; i++) pthread_create(&t[LOCKERS + i], NULL, printer, (void *)(long)i);
     for (int i = 0; i < LOCKERS + PRINTERS; i++) pthread_join(t[i], NULL);
+    pthread_t h, f;
+    pthread_create(&h, NULL, holder, NULL);
+    pthread_create(&f, NULL, forker, NULL);
+    pthread_join(f, NULL);
+    pthread_join(h, NULL);
     fflush(stdout);
     rewind(tmp);
     FILE *o = fdopen(out, "w");
     char line[256];
-    int locked = 0, whole = 0, torn = 0;
+    int locked = 0, whole = 0, torn = 0, forked = 0;
     while (fgets(line, sizeof line, tmp)) {
         int a, b, n = -1;
         if (sscanf(line, "locked %d.%d begin middle end\n%n", &a, &b, &n) == 2 && n == (int)strlen(line))
             locked++;
         else if (sscanf(line, "printer %d.%d whole\n%n", &a, &b, &n) == 2 && n == (int)strlen(line))
             whole++;
+        else if (strcmp(line, "forked child whole\n") == 0)
+            forked++;
         else {
             if (torn < 3) fprintf(stderr, "torn: %s", line);
             torn++;
@@ -81,6 +125,7 @@ int main(void)
     }
     fprintf(o, "lines written under flockfile, whole: %d of %d\n", locked, LOCKERS * ROUNDS);
     fprintf(o, "lines printed by the others, whole: %d of %d\n", whole, PRINTERS * ROUNDS * 4);
+    fprintf(o, "lines from a child forked while another thread held stdout: %d\n", forked);
     fprintf(o, "torn lines: %d\n", torn);
     fclose(o);
     return torn != 0;
