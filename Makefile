@@ -77,6 +77,23 @@ $(BUILD)/progs/cxx_threads: tests/progs/cxx/cxx_threads.cpp
 $(BUILD)/progs/tls_cxx: tests/progs/cxx/tls_cxx.cpp
 	@mkdir -p $(dir $@)
 	g++ -std=c++17 -O2 -Wall -o $@ $< -pthread
+# own TLS subjects (issue 10) at -O2; tls_dlopen loads the two builds of
+# tests/progs/tlsmod/tls_mod.c (global-dynamic and initial-exec TLS)
+$(BUILD)/progs/tls_dlopen: tests/progs/tls_dlopen.c $(BUILD)/progs/libtls_gd.so $(BUILD)/progs/libtls_ie.so
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(PROG_WARN) -o $@ $< -lpthread -ldl
+$(BUILD)/progs/libtls_gd.so: tests/progs/tlsmod/tls_mod.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -fPIC -shared -o $@ $<
+$(BUILD)/progs/libtls_ie.so: tests/progs/tlsmod/tls_mod.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -fPIC -shared -ftls-model=initial-exec -o $@ $<
+$(BUILD)/progs/tls_sys: tests/progs/tls_sys.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -fstack-protector-all $(PROG_WARN) -o $@ $< -lpthread
+$(BUILD)/progs/tls_threads $(BUILD)/progs/tls_stdio: $(BUILD)/progs/%: tests/progs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(PROG_WARN) -o $@ $< -lpthread
 progs: $(PROGS)
 
 # one Criterion runner: unit tests link the runtime (never the hooks), e2e
@@ -141,7 +158,7 @@ $(BUILD)/bench/floor_preload.so: bench/micro/floor_preload.c $(BUILD)/obj/fconte
 	$(CC) -std=gnu11 -O2 -Wall -fPIC -shared -o $@ $< $(FCTX)
 bench-build: all $(BUILD)/bench/http_keepalive $(BUILD)/bench/uv_http $(BUILD)/bench/switch \
              $(BUILD)/bench/spawn $(BUILD)/bench/memory $(BUILD)/bench/raw_fcontext \
-             $(BUILD)/bench/floor_preload.so $(BUILD)/bench/stuck_server
+             $(BUILD)/bench/floor_preload.so $(BUILD)/bench/stuck_server $(BUILD)/bench/fsbase
 bench-deps: deps
 	@missing=""; for p in $(BENCH_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -208,6 +208,25 @@ void gp_fd_new(int fd);  /* a fresh fd appeared under this number */
 void gp_fd_flags_changed(int fd);
 int gp_fd_tracking(void); /* a runtime is running: the calls above matter */
 
+/* ---- stdio streams locked across a park (stdio.c) ----------------------- */
+extern int gp__files_held; /* streams a gthread holds with flockfile now */
+static inline int gp_files_held(void) { return __atomic_load_n(&gp__files_held, __ATOMIC_ACQUIRE); }
+/* flockfile / ftrylockfile (trylock: -EBUSY) on a gthread: the stream's gate,
+ * parking while another gthread holds it; any thread (others: 0 at once) */
+int gp_file_lock(void *fp, int trylock);
+void gp_file_unlock(void *fp); /* funlockfile's: any thread */
+/* a stdio call on fp (NULL: all streams) waits while another gthread holds
+ * its gate; any thread (others return at once) */
+void gp_file_wait(void *fp);
+
+/* ---- dlopen (tls.c) ----------------------------------------------------- */
+/* Does a dlopen on this thread need gp_dlopen (own TLS, on a gthread)? */
+int gp_dlopen_tracks(void);
+/* gthread only: glibc's dlopen, then the initial-exec TLS of the modules it
+ * loaded is initialised in every green thread's block, as glibc does in the
+ * threads it knows. Returns what dlopen returned (dlerror as it left it). */
+void *gp_dlopen(const char *file, int mode);
+
 /* ---- synchronisation objects (sync.c) ------------------------------------ */
 /* Wait on the object at key: try(ctx) returns 0 (got it), -EAGAIN (not yet)
  * or another -errno (returned). Parks between tries until gp_sync_wake(key),

@@ -257,6 +257,8 @@ void gp__async_send(uv_async_t *a); /* any OS thread, signal-safe: with this thr
 void gp__sync_drain_remote(void);
 void gp__tsd_run_dtors(struct gp_gthread *g);
 void gp__sync_fork_reset(void);
+/* stdio.c: the child of a fork, its only thread: no stream is held */
+void gp__files_fork_reset(void);
 
 /* pool.c */
 void gp__pool_fork_reset(void);

@@ -10,6 +10,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dlfcn.h>
+#include <stdarg.h>
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -93,7 +95,20 @@ int io_uring_submit_and_wait(struct io_uring *ring, unsigned wait_nr);
     X(pthread_sigmask, 1) X(sigprocmask, 1) X(__pthread_register_cancel, 1)   \
     X(__pthread_unregister_cancel, 1) X(__pthread_unwind_next, 1) X(setsockopt, 1)   \
     X(splice, 1) X(fork, 1) X(__io_uring_get_cqe, 0) X(io_uring_wait_cqes, 0)  \
-    X(io_uring_wait_cqe_timeout, 0) X(io_uring_submit_and_wait, 0) X(fsync, 1) X(fdatasync, 1)
+    X(io_uring_wait_cqe_timeout, 0) X(io_uring_submit_and_wait, 0) X(fsync, 1) X(fdatasync, 1) \
+    X(dlopen, 1)                                                              \
+    X(flockfile, 1) X(ftrylockfile, 1) X(funlockfile, 1) X(vprintf, 1)        \
+    X(vfprintf, 1) X(__vprintf_chk, 1) X(__vfprintf_chk, 1) X(puts, 1)        \
+    X(fputs, 1) X(fputc, 1) X(putc, 1) X(putchar, 1) X(fwrite, 1) X(fflush, 1) \
+    X(fgets, 1) X(__fgets_chk, 1) X(fgetc, 1) X(getc, 1) X(getchar, 1)       \
+    X(fread, 1) X(__fread_chk, 1) X(getline, 1) X(getdelim, 1) X(ungetc, 1)  \
+    X(fseek, 1) X(fseeko, 1) X(ftell, 1) X(ftello, 1) X(rewind, 1) X(perror, 1)
+
+/* glibc's _FORTIFY_SOURCE entry points (not declared by its headers) */
+int __vprintf_chk(int flag, const char *fmt, va_list ap);
+int __vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap);
+char *__fgets_chk(char *s, size_t size, int n, FILE *f);
+size_t __fread_chk(void *p, size_t plen, size_t size, size_t n, FILE *f);
 
 #define GP_REAL_DECL(name, required) extern __typeof__(name) *real_##name;
 GP_REAL_LIST(GP_REAL_DECL)

@@ -977,6 +977,7 @@ void gp_fork_child(void)
     gp__thread_fork_reset(); /* new thread ids: before anything reads them */
     gp__sigwait_fork_reset();
     gp__handoff_fork_reset(); /* the spares are the parent's */
+    gp__files_fork_reset(); /* glibc's fork unlocks every stream in the child */
     if (!w) return;
     if (gp__tls.evicted) w->cur = gp__tls.evicted; /* forked away from the worker: it is the child */
     gp__thread_fork_child(w); /* identity, and the other gthreads are gone */

@@ -39,6 +39,20 @@
  * every green thread must agree with the worker on both, since setjmp's
  * mangled pointers and -fstack-protector frames cross green threads.
  *
+ * Libraries dlopen'd later
+ * ------------------------
+ * Their dynamic (global-dynamic) TLS needs nothing: each green thread's own
+ * DTV gets its copy on first use, through __tls_get_addr, as a thread's does.
+ * A library built with initial-exec TLS (DF_STATIC_TLS) is placed in the
+ * static TLS area instead, at the same offset below every thread pointer,
+ * and glibc copies its TLS image into the blocks of the threads it knows
+ * (its lists of thread descriptors), which ours are not on. So gp_dlopen
+ * does it for ours: it notes the static modules before the real dlopen and,
+ * after it, copies each new one's image into every green thread that existed
+ * before the call (the ones made since have it from _dl_allocate_tls). The
+ * offsets are read from the link map through glibc's thread_db descriptors
+ * (l_tls_offset, l_tls_modid), like the descriptor's size above.
+ *
  * A thread's end
  * --------------
  * On the exiting green thread, on its own block: its thread_local
@@ -62,6 +76,7 @@
  * may have computed before the switch.
  */
 #include "internal.h"
+#include "real.h"
 #include "tls.h"
 
 #include <dlfcn.h>
@@ -85,6 +100,7 @@ static void (*call_tls_dtors)(void);
 static size_t tcb_size, list_off;
 static ptrdiff_t rseq_off = -1;
 static void *snapshot; /* the worker's descriptor at start, fixed up */
+static long lm_tls_offset = -1, lm_tls_modid = -1; /* in struct link_map */
 
 /* malloc's per-thread words in libc's static TLS: offsets from the thread
  * pointer, learned at start (at most MWORDS) */
@@ -155,7 +171,7 @@ static void learn_malloc_words(void)
      * per-thread state its own way, often linked into lists of its own that
      * a scratch block must never join; it cleans up through the thread-exit
      * hooks that green threads run (key and thread_local destructors) */
-    void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    void *libc = R(dlopen)("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
     void *libc_malloc = libc ? dlsym(libc, "malloc") : NULL;
     if (libc) dlclose(libc);
     if (!libc_malloc || dlsym(RTLD_DEFAULT, "malloc") != libc_malloc) return;
@@ -224,6 +240,8 @@ int gp__tls_setup(int want)
     }
     tcb_size = *sz;
     list_off = (size_t)lo;
+    lm_tls_offset = field_offset("_thread_db_link_map_l_tls_offset");
+    lm_tls_modid = field_offset("_thread_db_link_map_l_tls_modid");
     const ptrdiff_t *roff = dlsym(RTLD_DEFAULT, "__rseq_offset");
     const unsigned *rsize = dlsym(RTLD_DEFAULT, "__rseq_size");
     if (roff && rsize && *rsize >= 8 && *roff >= 0 && (size_t)*roff + 8 <= tcb_size) rseq_off = *roff;
@@ -310,4 +328,109 @@ void gp_configure_tls(int want) { gp__tls_want = want; }
 void gp__tls_free(void *tcb)
 {
     deallocate_tls(tcb, 1);
+}
+
+/* ---- dlopen'd modules with static (initial-exec) TLS ---------------------- */
+struct stls { const void *map; size_t modid; ptrdiff_t off; };
+
+/* The loaded modules whose TLS lies in the static area (at a fixed offset
+ * below every thread pointer): a malloc'd array, *n entries; NULL if none.
+ * The list is walked from a dl_iterate_phdr callback: the loader holds its
+ * lock for the list's writers (dl_load_write_lock) while the callback runs,
+ * so a dlopen or dlclose on another OS thread cannot change it under us. */
+struct stls_walk { struct stls *v; size_t n; };
+static int walk_static(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)info;
+    (void)size;
+    struct stls_walk *sw = arg;
+    struct stls *v = NULL;
+    size_t cap = 0, n = 0;
+    for (struct link_map *l = _r_debug.r_map; l; l = l->l_next) {
+        size_t modid = *(size_t *)((char *)l + lm_tls_modid);
+        ptrdiff_t off = *(ptrdiff_t *)((char *)l + lm_tls_offset);
+        /* 0: no TLS offset; -1: forced dynamic (its block came from the DTV) */
+        if (!modid || off == 0 || off == -1) continue;
+        if (n == cap) {
+            struct stls *nv = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof *v);
+            if (!nv) break;
+            v = nv;
+        }
+        v[n++] = (struct stls){l, modid, off};
+    }
+    sw->v = v;
+    sw->n = n;
+    return 1; /* once */
+}
+/* any thread */
+static struct stls *static_modules(size_t *n)
+{
+    struct stls_walk sw = {NULL, 0};
+    dl_iterate_phdr(walk_static, &sw);
+    *n = sw.n;
+    return sw.v;
+}
+
+/* a dl_iterate_phdr callback: module modid's TLS image */
+struct tls_image { size_t modid; const void *image; size_t filesz, memsz; };
+static int find_image(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct tls_image *ti = arg;
+    if (info->dlpi_tls_modid != ti->modid) return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_TLS) {
+            ti->image = (const void *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+            ti->filesz = info->dlpi_phdr[i].p_filesz;
+            ti->memsz = info->dlpi_phdr[i].p_memsz;
+        }
+    return 1;
+}
+
+/* any thread: does a dlopen here need gp_dlopen? (own TLS, glibc describes
+ * its link map, and the caller is a gthread) */
+int gp_dlopen_tracks(void)
+{
+    return gp__tls_mode == GP_TLS_OWN && lm_tls_offset >= 0 && lm_tls_modid >= 0 && gp_is_current_gthread();
+}
+
+/* gthread only (gp_dlopen_tracks): glibc's dlopen, then the TLS image of each
+ * module it placed in static TLS goes into the block of every green thread
+ * that existed before the call, as glibc does for the threads it knows.
+ * Nothing here switches: no other green thread runs between the load and the
+ * copy (a constructor of the library that blocks is the exception: see the
+ * README's limits). */
+void *gp_dlopen(const char *file, int mode)
+{
+    struct gp_worker *w = gp__w;
+    int born_before = w->next_id;
+    size_t nb = 0;
+    struct stls *before = static_modules(&nb);
+    void *h = R(dlopen)(file, mode);
+    if (!h) {
+        free(before);
+        return h;
+    }
+    size_t na = 0;
+    struct stls *after = static_modules(&na);
+    for (size_t i = 0; i < na; i++) {
+        int known = 0;
+        for (size_t j = 0; j < nb && !known; j++)
+            known = before[j].map == after[i].map && before[j].modid == after[i].modid && before[j].off == after[i].off;
+        if (known) continue;
+        struct tls_image ti = {after[i].modid, NULL, 0, 0};
+        dl_iterate_phdr(find_image, &ti);
+        if (!ti.image || ti.filesz > ti.memsz) continue;
+        for (struct gp_list *n = w->all.next; n != &w->all; n = n->next) {
+            struct gp_gthread *g = gp_container(n, struct gp_gthread, all);
+            /* main's block is glibc's own (it has initialised it) */
+            if (!g->tcb || g == w->g0 || g->id >= born_before) continue;
+            char *dest = (char *)g->tcb - after[i].off;
+            memcpy(dest, ti.image, ti.filesz);
+            memset(dest + ti.filesz, 0, ti.memsz - ti.filesz);
+        }
+    }
+    free(after);
+    free(before);
+    return h;
 }
