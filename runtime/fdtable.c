@@ -340,6 +340,12 @@ static int ready_now(int fd, int events)
 
 /* ---- watching ------------------------------------------------------------ */
 
+/* fd wakes since on_poll last ran the ready queue itself (an upper bound
+ * on the gthreads they readied that have not run yet: the turn's end runs
+ * them too, without resetting it); worker only */
+#define RUN_INLINE_EVERY 64
+static unsigned fd_wakes_queued;
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     struct fdent *e = h->data;
@@ -348,7 +354,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
     int woke = 0, want = 0;
     for (struct gp_list *n = e->waiters.next; n != &e->waiters; n = n->next) {
         struct waiter *wt = gp_container(n, struct waiter, link);
-        if (wt->g->state != GT_PARKED) continue;
+        if (wt->g->state != GT_PARKED) { /* readied already, not run yet: it will look again */
+            if (wt->events & ev) woke = 1;
+            else want |= wt->events;
+            continue;
+        }
         if (wt->events & ev) {
             gp__ready(wt->g, 0);
             woke = 1;
@@ -357,7 +367,17 @@ static void on_poll(uv_poll_t *h, int status, int events)
         }
     }
     if (woke && status >= 0) { /* they will likely wait again: stay started */
-        gp__run_ready();
+        /* The woken run at the turn's end, one after another, a switch each
+         * (run from here, each costs a switch there and one back). But
+         * while its array of events comes back full, libuv polls again
+         * within the turn, and every fd whose gthread has not read yet is
+         * reported again: so once RUN_INLINE_EVERY wakes have queued up
+         * since the last run from here, the queue runs now. (GPATCH_SHUFFLE:
+         * gp__run_ready decides at every wake.) */
+        if (++fd_wakes_queued >= RUN_INLINE_EVERY || GP_UNLIKELY(gp__shuffle_on)) {
+            fd_wakes_queued = 0;
+            gp__run_ready();
+        }
         return;
     }
     if (!want) {
