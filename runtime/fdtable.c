@@ -440,7 +440,9 @@ static inline int watch(struct fdent *e, int events)
     return watch_start(e, events);
 }
 
-static int wait_fd(struct fdent *e, int events, gp_deadline dl, int intr)
+/* gthread only: park until e is ready for events (or dl, a signal, a
+ * cancel: gp__park's results); inlined into gp_io's short path */
+static inline __attribute__((always_inline)) int wait_fd_inline(struct fdent *e, int events, gp_deadline dl, int intr)
 {
     struct waiter wt = {.g = gp__w->cur, .events = events};
     int r = watch(e, events);
@@ -450,6 +452,12 @@ static int wait_fd(struct fdent *e, int events, gp_deadline dl, int intr)
     gp_list_del(&wt.link);
     if (r == -ECANCELED) gp__cancel_exit(); /* read, write, accept...: cancellation points */
     return r;
+}
+
+/* gthread only: wait_fd_inline, called */
+static int wait_fd(struct fdent *e, int events, gp_deadline dl, int intr)
+{
+    return wait_fd_inline(e, events, dl, intr);
 }
 
 /* ---- the I/O loop ---------------------------------------------------------- */
@@ -486,7 +494,7 @@ ssize_t gp_io(struct gp_io *op)
         if (e->drained && op->events == GP_IN) {
             if (!hot_read_wait(e)) break;
             if (!g) g = gp__call_begin();
-            int w = wait_fd(e, GP_IN, GP_FOREVER, GP_RESTARTABLE);
+            int w = wait_fd_inline(e, GP_IN, GP_FOREVER, GP_RESTARTABLE);
             if (w != 0) { /* only the park's own results: the watcher is started */
                 r = op->done ? (ssize_t)op->done : w;
                 goto out;
