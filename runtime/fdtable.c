@@ -713,4 +713,5 @@ void gp__fd_fork_reset(void)
     foreign_n = foreign_cap = 0;
     foreign_all = foreign_pending = 0;
     foreign_async_loop = NULL;
+    fd_wakes_queued = 0;
 }
