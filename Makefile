@@ -21,7 +21,7 @@ RT_SRC   := $(wildcard runtime/*.c)
 DEBS := libuv1-dev libboost-context-dev libcriterion-dev pkg-config gcc g++ make binutils python3 \
         memcached libmemcached-tools redis-server redis-tools strace liburing-dev
 
-.PHONY: all lib progs deps demo test check-tests install uninstall clean bench bench-build bench-deps test-python \
+.PHONY: all lib progs deps demo test check-tests install uninstall clean bench bench-build bench-deps profile test-python \
         python-deps real-deps test-real stress stress-build test-tsan test-asan soak soak-build
 all: lib progs
 lib: $(BUILD)/libgpatch.so
@@ -168,6 +168,10 @@ bench-deps: deps
 bench: bench-deps real-deps
 	$(MAKE) bench-build
 	ulimit -n $$(ulimit -Hn); /usr/bin/python3 bench/run.py
+# just the callgrind count (instructions per keep-alive request, gpatch and native), printed; writes nothing
+profile: bench-deps
+	$(MAKE) bench-build
+	/usr/bin/python3 bench/run.py --profile
 
 # ---- a real database server, stock vs gpatch in one run (not part of `make test`) --
 # MariaDB from Debian; each run starts its own servers from a throwaway datadir

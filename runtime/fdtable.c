@@ -340,6 +340,12 @@ static int ready_now(int fd, int events)
 
 /* ---- watching ------------------------------------------------------------ */
 
+/* fd wakes since on_poll last ran the ready queue itself (an upper bound
+ * on the gthreads they readied that have not run yet: the turn's end runs
+ * them too, without resetting it); worker only */
+#define RUN_INLINE_EVERY 64
+static unsigned fd_wakes_queued;
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     struct fdent *e = h->data;
@@ -348,7 +354,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
     int woke = 0, want = 0;
     for (struct gp_list *n = e->waiters.next; n != &e->waiters; n = n->next) {
         struct waiter *wt = gp_container(n, struct waiter, link);
-        if (wt->g->state != GT_PARKED) continue;
+        if (wt->g->state != GT_PARKED) { /* readied already, not run yet: it will look again */
+            if (wt->events & ev) woke = 1;
+            else want |= wt->events;
+            continue;
+        }
         if (wt->events & ev) {
             gp__ready(wt->g, 0);
             woke = 1;
@@ -357,7 +367,17 @@ static void on_poll(uv_poll_t *h, int status, int events)
         }
     }
     if (woke && status >= 0) { /* they will likely wait again: stay started */
-        gp__run_ready();
+        /* The woken run at the turn's end, one after another, a switch each
+         * (run from here, each costs a switch there and one back). But
+         * while its array of events comes back full, libuv polls again
+         * within the turn, and every fd whose gthread has not read yet is
+         * reported again: so once RUN_INLINE_EVERY wakes have queued up
+         * since the last run from here, the queue runs now. (GPATCH_SHUFFLE:
+         * gp__run_ready decides at every wake.) */
+        if (++fd_wakes_queued >= RUN_INLINE_EVERY || GP_UNLIKELY(gp__shuffle_on)) {
+            fd_wakes_queued = 0;
+            gp__run_ready();
+        }
         return;
     }
     if (!want) {
@@ -370,7 +390,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
     }
 }
 
-static int watch(struct fdent *e, int events)
+/* worker only: start (or widen) e's watcher for events */
+static __attribute__((noinline)) int watch_start(struct fdent *e, int events)
 {
     struct gp_worker *w = gp__w;
     if (foreign_async_loop != &w->loop) {
@@ -409,7 +430,19 @@ static int watch(struct fdent *e, int events)
     return 0;
 }
 
-static int wait_fd(struct fdent *e, int events, gp_deadline dl, int intr)
+/* worker only: e's watcher is started for events (0, or a libuv error).
+ * A hot fd's watcher stays started between waits: then this is one test. */
+static inline int watch(struct fdent *e, int events)
+{
+    struct gp_worker *w = gp__w;
+    if (GP_LIKELY(e->loop == &w->loop && (e->polling & events) == events && foreign_async_loop == &w->loop))
+        return 0;
+    return watch_start(e, events);
+}
+
+/* gthread only: park until e is ready for events (or dl, a signal, a
+ * cancel: gp__park's results); inlined into gp_io's short path */
+static inline __attribute__((always_inline)) int wait_fd_inline(struct fdent *e, int events, gp_deadline dl, int intr)
 {
     struct waiter wt = {.g = gp__w->cur, .events = events};
     int r = watch(e, events);
@@ -421,38 +454,91 @@ static int wait_fd(struct fdent *e, int events, gp_deadline dl, int intr)
     return r;
 }
 
+/* gthread only: wait_fd_inline, called */
+static int wait_fd(struct fdent *e, int events, gp_deadline dl, int intr)
+{
+    return wait_fd_inline(e, events, dl, intr);
+}
+
 /* ---- the I/O loop ---------------------------------------------------------- */
 
-static ssize_t io_loop(struct gp_io *op);
+#define NOT_TRIED (-SSIZE_MAX - 1) /* io_loop's first: no attempt made yet */
 
+static __attribute__((noinline)) ssize_t io_loop(struct gp_io *op, ssize_t first);
+
+/* A read that may wait for the watcher without anything worked out first:
+ * a drained stream socket the watcher is started on for reading, blocking
+ * as the program sees it, no receive timeout (io_loop's shortcut, and what
+ * its wait would compute, known in advance) */
+static inline int hot_read_wait(const struct fdent *e)
+{
+    return e->drainable && (e->polling & GP_IN) && e->known && !e->nonblock && !e->rcvtimeo;
+}
+
+/* gthread only */
 ssize_t gp_io(struct gp_io *op)
 {
-    struct gp_gthread *g = gp__call_begin();
-    ssize_t r = io_loop(op);
-    gp__call_end(g);
+    /* The common case first, a socket the table knows: a call done in one
+     * attempt (a write the kernel takes whole, a read that finds data), or a
+     * read of a drained socket that waits for its watcher and then finds
+     * data. Anything else goes on in io_loop, with the failed attempt's
+     * result if one was made. A call that has not waited needs no
+     * blocking-call bracket: a signal can only be noted at a switch. */
+    struct gp_gthread *g = NULL;
+    ssize_t r;
+    for (;;) {
+        r = NOT_TRIED;
+        drain_foreign();
+        struct fdent *e = entry(op->fd, 0);
+        if (GP_UNLIKELY(e == NULL) || e->kind != K_SOCK || op->newfd || op->connect) break;
+        if (e->drained && op->events == GP_IN) {
+            if (!hot_read_wait(e)) break;
+            if (!g) g = gp__call_begin();
+            int w = wait_fd_inline(e, GP_IN, GP_FOREVER, GP_RESTARTABLE);
+            if (w != 0) { /* only the park's own results: the watcher is started */
+                r = op->done ? (ssize_t)op->done : w;
+                goto out;
+            }
+            continue;
+        }
+        r = op->attempt(op, GP_SOCK);
+        if (r < 0) break;
+        if (op->drains && e->drainable && (size_t)r < op->len - op->done) e->drained = 1;
+        if (!op->all || !e->stream) goto out;
+        op->done += (size_t)r;
+        if (r == 0 || op->done >= op->len) {
+            r = (ssize_t)op->done;
+            goto out;
+        }
+    }
+    if (!g) g = gp__call_begin();
+    r = io_loop(op, r);
+out:
+    if (g) gp__call_end(g);
     gp_preempt_point();
     return r;
 }
 
-static ssize_t io_loop(struct gp_io *op)
+/* gthread only. first: the failure of an attempt gp_io made already (as
+ * GP_SOCK, nothing moved), or NOT_TRIED */
+static ssize_t io_loop(struct gp_io *op, ssize_t first)
 {
     gp_deadline dl = -2; /* not computed yet */
     for (;;) {
         drain_foreign();
         struct fdent *e = lookup(op->fd);
         if (!e || e->kind == K_PASS) return op->attempt(op, GP_PLAIN);
-        ssize_t r;
-        if (e->drainable && op->events == GP_IN && e->drained && (e->polling & GP_IN) && e->known &&
-            !e->nonblock && !op->newfd) {
+        ssize_t r, tried = first;
+        first = NOT_TRIED;
+        if (tried != NOT_TRIED && e->kind == K_SOCK) { /* (a change by another thread meanwhile: try afresh) */
+            r = tried;
+        } else if (e->drainable && op->events == GP_IN && e->drained && (e->polling & GP_IN) && e->known &&
+                   !e->nonblock && !op->newfd) {
             /* nothing came since the last read found it empty: the watcher
              * would have said so. Wait without the system call. */
             r = -EAGAIN;
         } else if (e->kind == K_SOCK) {
             r = op->attempt(op, GP_SOCK);
-            if (r == -ENOTSOCK) { /* the number was reused behind our back */
-                e->kind = K_UNKNOWN;
-                if (classify(e) == 0 && e->kind != K_SOCK) continue;
-            }
         } else if (e->kind == K_RWF) {
             r = op->attempt(op, GP_RWF);
             if (r == -EOPNOTSUPP) {
@@ -461,6 +547,10 @@ static ssize_t io_loop(struct gp_io *op)
             }
         } else {
             r = ready_now(op->fd, op->events) ? op->attempt(op, GP_PLAIN) : -EAGAIN;
+        }
+        if (r == -ENOTSOCK && e->kind == K_SOCK) { /* the number was reused behind our back */
+            e->kind = K_UNKNOWN;
+            if (classify(e) == 0 && e->kind != K_SOCK) continue;
         }
 
         if (r == -EINPROGRESS && op->connect) {
@@ -626,4 +716,5 @@ void gp__fd_fork_reset(void)
     foreign_n = foreign_cap = 0;
     foreign_all = foreign_pending = 0;
     foreign_async_loop = NULL;
+    fd_wakes_queued = 0;
 }

@@ -22,10 +22,11 @@
  * even while gthreads keep readying each other), does it switch to the
  * scheduler context. The scheduler runs on a small stack of its own and
  * turns the loop: uv_run(UV_RUN_ONCE) blocks in epoll_wait until an fd, a
- * timer or an async wake-up readies someone. An fd event runs the gthreads
- * it readied at once, from inside its callback (gp__run_ready), as a native
- * server reads inside its own; timers and wake-ups queue them for the turn's
- * end.
+ * timer or an async wake-up readies someone. The gthreads a turn readied
+ * run at its end, one after another, one direct switch each; but fd events
+ * run the run queue from inside their callback (gp__run_ready) once every
+ * 64 wakes, so that few woken gthreads are still to read their data when
+ * libuv polls again within the same turn (below).
  *
  * Why not...
  *  - ...always go through the scheduler? A yield would cost two jumps
@@ -272,7 +273,8 @@
  * A testing aid: a private xorshift stream, seeded through splitmix64 from
  * SEED, perturbs every choice the contract leaves open -- where a readied
  * or yielding gthread enters the run queue (head or tail), whether an fd
- * event runs the gthreads it readied inline or at the turn's end, the
+ * event runs the ready inline or leaves them to the turn's end (asked at
+ * every wake, not every 64th), the
  * budget of direct switches, the length of a time slice at preemption
  * points, an extra yield after one wake in eight (its registrations still
  * in place) and a loop turn at one skipped wait in four. Any of these is a
@@ -751,14 +753,15 @@ static int run_head(struct gp_worker *w)
 }
 
 /* From an fd event's callback, in the middle of a loop turn: run the ready
- * gthreads now, as a native server handles a read inside its callback.
- * Left on the run queue until the turn ends, a woken gthread has not read
- * its data yet when libuv polls again within the same turn (it does while
- * its event array comes back full, i.e. with more than 1,024 connections
- * ready): the fd is reported again, finds nobody parked, and its watcher is
- * stopped, to be restarted by the next wait: two epoll_ctl and a wasted
- * recv per request. Returns to the callback once they have all parked, or
- * the budget or a time slice ran out (then the rest wait for the turn's end). */
+ * gthreads now (on_poll does, once every 64 wakes). Left on the run queue
+ * until the turn ends, a woken gthread has not read its data yet when libuv
+ * polls again within the same turn (it does while its event array comes
+ * back full, i.e. with more than 1,024 connections ready): the fd is
+ * reported again, a callback that costs as much as the request's own. Run
+ * at every wake instead, each request would cost two switches (there and
+ * back to the callback) where the turn's end pays one. Returns to the
+ * callback once they have all parked, or the budget or a time slice ran out
+ * (then the rest wait for the turn's end). */
 /* scheduler context (an fd callback); a no-op elsewhere */
 void gp__run_ready(void)
 {
