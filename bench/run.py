@@ -261,16 +261,34 @@ def peer_missing():
     return "; ".join(why) or None
 
 
+def proc_cpu(pid):
+    """CPU seconds (user, system) a process and its threads have used so far."""
+    try:
+        f = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
+        return int(f[11]) / os.sysconf("SC_CLK_TCK"), int(f[12]) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    except OSError:
+        return 0.0, 0.0
+
+
 def peer_round(name, mode, argv, conns, res):
     """One server, one wrk run: its figures appended to res[(conns, name)]."""
     s = Server(mode, argv)
+    c0, t0 = proc_cpu(s.p.pid), time.time()
     try:
         rps, p50, p99, errs, cpu = wrk(s.port, conns)
     except Exception as e:  # a server that fails under the load is a result too
-        rps, p50, p99, errs = 0.0, float("nan"), float("nan"), f"wrk failed: {e}"
+        rps, p50, p99, errs, cpu = 0.0, float("nan"), float("nan"), f"wrk failed: {e}", (float("nan"), 0.0)
         print(f"bench: {name} at {conns} connections: {errs}", flush=True)
+    c1, t1 = proc_cpu(s.p.pid), time.time()
     rss = s.stop()
-    r = res.setdefault((conns, name), {"rps": [], "p50": [], "p99": [], "rss": [], "thr": [], "errs": []})
+    r = res.setdefault((conns, name), {"rps": [], "p50": [], "p99": [], "rss": [], "thr": [], "errs": [], "busy": [],
+                                       "us_req": [], "sys": [], "wrk": []})
+    r["wrk"].append(cpu[0])  # wrk's share of its core
+    used = (c1[0] - c0[0]) + (c1[1] - c0[1])
+    r["busy"].append(used / (t1 - t0))  # the server's share of its core while wrk ran
+    if rps:
+        r["us_req"].append(used / (rps * DUR) * 1e6)  # CPU per request (wrk's rate over its DUR seconds)
+    r["sys"].append((c1[1] - c0[1]) / used if used else float("nan"))  # the kernel's part of it
     r["rps"].append(rps)
     r["p50"].append(p50)
     r["p99"].append(p99)
@@ -330,14 +348,16 @@ def peers_section(pr):
     L.append("- `Go GOMAXPROCS=1`: bench/peers/go_keepalive.go, a goroutine per connection on package net "
              "(Debian's golang-go); `C gpatch`: bench/progs/http_keepalive under gpatch (one worker), measured "
              "again in these rounds.\n")
-    L.append("| conns | server | req/s | p50 ms | p99 ms | peak RSS MiB | peak OS threads | errors |")
-    L.append("|---|---|---|---|---|---|---|---|")
+    L.append("| conns | server | req/s | p50 ms | p99 ms | server's core busy | server CPU µs per request (kernel's part) | "
+             "peak RSS MiB | peak OS threads | errors |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
     for c in sorted({c for _, _, lv in variants.values() for c in lv}):
         for name, (_, _, lv) in variants.items():
             if c in lv:
                 r = res[(c, name)]
                 errs = "; ".join(sorted(set(r["errs"])))[:80]
                 L.append(f"| {c} | {name} | {fmt_range(r['rps'], '{:.0f}')} | {med(r['p50']):.2f} | {med(r['p99']):.2f} | "
+                         f"{med(r['busy']) * 100:.0f} % | {med(r['us_req']):.1f} ({med(r['sys']) * 100:.0f} %) | "
                          f"{med(r['rss']):.1f} | {max(r['thr'])} | {errs} |")
     L.append("")
     for c in sorted({c for c, n in res if n == "py gpatch"}):
@@ -349,8 +369,8 @@ def peers_section(pr):
     L.append(f"- GOMAXPROCS=2 against two workers: {peer_two_workers(pr)}")
     thr = max(max(r["thr"]) for (c, n), r in res.items() if n == "py gevent")
     if thr == 1:
-        L.append(f"\ngevent patched threading: in every run the gevent server stayed on 1 OS thread "
-                 f"(stock: one per connection).\n")
+        L.append("\ngevent patched threading: in every run the gevent server stayed on 1 OS thread "
+                 "(stock: one per connection).\n")
     else:
         L.append(f"\ngevent did NOT keep the server on one OS thread: it peaked at {thr} (its patch of "
                  f"threading failed, or gevent started threads of its own).\n")
@@ -367,21 +387,52 @@ def peer_two_workers(pr):
 
 
 def peers_standing(pr):
-    """Rows of "Where the targets stand" for the peers, from the figures."""
+    """Rows of "Where the targets stand" for the peers, from the figures; where a
+    target is not met, the CPU each server spent per request says what stands
+    in the way."""
     def says(ok):
         return "met" if ok else "not met"
     if "missing" in pr:
         return [f"- Peers (gpatch ≥ 1.5× gevent; ≥ Go): not measured in this run ({pr['missing']})."]
     res, L = pr["res"], []
+
+    def verdict(c, a, b, target):
+        r = peer_ratio(res, c, a, b)
+        if r != r:  # nan: neither answered a request
+            return f"{c:,} connections: neither answered ({'; '.join(sorted(set(res[(c, a)]['errs'])))[:80]}), not met"
+        return f"{c:,} connections: {r:.2f}×, {says(r >= target)}"
+
+    def cpu(c, n):
+        r = res[(c, n)]
+        return med(r["us_req"]), med(r["sys"]), med(r["busy"]), med(r["wrk"])
+
+    def why(c, a, b):
+        """The CPU per request of a and b at c, and the most a/b could be were a's
+        user-space cost nothing (its kernel part left: the same socket calls)."""
+        (ua, ka, ba, wa), (ub, kb, bb, wb) = cpu(c, a), cpu(c, b)
+        if not (ua == ua and ub == ub):
+            return ""
+        s = (f" At {c:,}: {a} spent {ua:.1f} µs of CPU per request ({ka * 100:.0f} % of it in the kernel), "
+             f"{b} {ub:.1f} µs ({kb * 100:.0f} %)")
+        if ua * ka > 0:
+            s += f"; {a}'s kernel part alone allows at most {ub / (ua * ka):.2f}× {b}"
+        if min(ba, bb) < 0.9:
+            s += (f"; the server's core was only {ba * 100:.0f} % / {bb * 100:.0f} % busy, wrk's {wa * 100:.0f} % / "
+                  f"{wb * 100:.0f} %: " + ("wrk's one thread, not the server, set the pace" if min(wa, wb) >= 0.9
+                                          else "the machine's other load, not the server, set the pace"))
+        return s + "."
+
     py = sorted({c for c, n in res if n == "py gpatch"})
-    rs = {c: peer_ratio(res, c, "py gpatch", "py gevent") for c in py}
     L.append("- The same Python server under gpatch ≥ 1.5× under gevent: " +
-             "; ".join(f"{c:,} connections: {rs[c]:.2f}×, {says(rs[c] >= 1.5)}" for c in py) + ".")
+             "; ".join(verdict(c, "py gpatch", "py gevent", 1.5) for c in py) + "." +
+             "".join(why(c, "py gpatch", "py gevent") for c in py
+                     if not peer_ratio(res, c, "py gpatch", "py gevent") >= 1.5))
     go = sorted({c for c, n in res if n == "C gpatch"})
-    rg = {c: peer_ratio(res, c, "C gpatch", "Go GOMAXPROCS=1") for c in go}
     L.append("- The C server under gpatch (one worker) ≥ Go with GOMAXPROCS=1: " +
-             "; ".join(f"{c:,} connections: {rg[c]:.2f}×, {says(rg[c] >= 1)}" for c in go) + "." +
-             ("" if 10000 in go else " 10,000 connections not measured in this run (BENCH_QUICK)."))
+             "; ".join(verdict(c, "C gpatch", "Go GOMAXPROCS=1", 1) for c in go) + "." +
+             ("" if 10000 in go else " 10,000 connections not measured in this run (BENCH_QUICK).") +
+             "".join(why(c, "C gpatch", "Go GOMAXPROCS=1") for c in go
+                     if not peer_ratio(res, c, "C gpatch", "Go GOMAXPROCS=1") >= 1))
     L.append(f"- gpatch ≥ Go with GOMAXPROCS=2 against two workers: {peer_two_workers(pr)}")
     return L
 
