@@ -140,7 +140,7 @@ $(BUILD)/tools/%: tests/tools/%.c
 progs: $(BUILD)/tools/loadgen
 
 # ---- benchmarks (issue: bench) ------------------------------------------------
-BENCH_DEBS := wrk gnuplot-nox python3 util-linux valgrind
+BENCH_DEBS := wrk gnuplot-nox python3 util-linux valgrind python3-gevent golang-go
 $(BUILD)/bench/%: bench/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -o $@ $< -lpthread
@@ -156,9 +156,16 @@ $(BUILD)/bench/raw_fcontext: bench/micro/raw_fcontext.c $(BUILD)/obj/fcontext/.d
 $(BUILD)/bench/floor_preload.so: bench/micro/floor_preload.c $(BUILD)/obj/fcontext/.done
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -fPIC -shared -o $@ $< $(FCTX)
+# the Go peer: Debian's go, standard library only, its cache and GOPATH inside build/ (offline, no modules)
+GO := /usr/bin/go
+$(BUILD)/bench/go_keepalive: bench/peers/go_keepalive.go
+	@mkdir -p $(dir $@) $(abspath $(BUILD))/go/cache $(abspath $(BUILD))/go/path
+	GOCACHE=$(abspath $(BUILD))/go/cache GOPATH=$(abspath $(BUILD))/go/path GOFLAGS= GO111MODULE=off \
+	  GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 $(GO) build -o $@ $<
 bench-build: all $(BUILD)/bench/http_keepalive $(BUILD)/bench/uv_http $(BUILD)/bench/switch \
              $(BUILD)/bench/spawn $(BUILD)/bench/memory $(BUILD)/bench/raw_fcontext \
-             $(BUILD)/bench/floor_preload.so $(BUILD)/bench/stuck_server $(BUILD)/bench/fsbase
+             $(BUILD)/bench/floor_preload.so $(BUILD)/bench/stuck_server $(BUILD)/bench/fsbase \
+             $(BUILD)/bench/go_keepalive
 bench-deps: deps
 	@missing=""; for p in $(BENCH_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """bench/run.py — `make bench`: gpatch against stock threads and a native libuv
 server, measured side by side in one run, alternating, medians of repeated
-runs. Writes bench/RESULTS.md, bench/results.dat and bench/rps.png.
+runs. Writes bench/RESULTS.md, bench/results.dat, bench/peers.dat and bench/rps.png.
 
 Everything talks to 127.0.0.1 only and stops by itself. Servers are pinned to
 CPU 0 and wrk to CPU 1 (taskset), so client and server do not share a core.
@@ -577,6 +577,221 @@ def stuck_standing(res):
             f"monitor's look before it signals, are the floor of what it adds.\n"]
 
 
+# ---- peers: what a user would pick instead of gpatch ----------------------------
+PY = "/usr/bin/python3"  # Debian's, where python3-gevent is installed
+PY_SERVER = os.path.join(ROOT, "bench", "peers", "py_keepalive.py")
+
+
+def peer_variants():
+    """name -> (mode, argv, connection levels). Every server is pinned to CPU 0 by
+    Server: one core each, as gevent, GOMAXPROCS=1 and gpatch's one worker have."""
+    py_levels = [50, 1000]
+    go_levels = [50, 1000] if QUICK else [50, 1000, 10000]
+    return {
+        "py stock": ("stock", [PY, PY_SERVER, "0"], py_levels),
+        "py gevent": ("stock", [PY, PY_SERVER, "0", "gevent"], py_levels),
+        "py gpatch": ("gpatch", [PY, PY_SERVER, "0"], py_levels),
+        "Go GOMAXPROCS=1": ("stock", ["env", "GOMAXPROCS=1", B + "/bench/go_keepalive", "0"], go_levels),
+        "C gpatch": ("gpatch", [B + "/bench/http_keepalive", "0"], go_levels),
+    }
+
+
+def peer_missing():
+    """Why the peers cannot run here, or None."""
+    why = []
+    if subprocess.run([PY, "-c", "import gevent"], capture_output=True).returncode:
+        why.append(f"{PY} cannot import gevent (Debian's python3-gevent)")
+    if not os.access(B + "/bench/go_keepalive", os.X_OK):
+        why.append("build/bench/go_keepalive is not built (Debian's golang-go; `make bench-build`)")
+    return "; ".join(why) or None
+
+
+def proc_cpu(pid):
+    """CPU seconds (user, system) a process and its threads have used so far."""
+    try:
+        f = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
+        return int(f[11]) / os.sysconf("SC_CLK_TCK"), int(f[12]) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    except OSError:
+        return 0.0, 0.0
+
+
+def peer_round(name, mode, argv, conns, res):
+    """One server, one wrk run: its figures appended to res[(conns, name)]."""
+    s = Server(mode, argv)
+    c0, t0 = proc_cpu(s.p.pid), time.time()
+    try:
+        rps, p50, p99, errs, cpu = wrk(s.port, conns)
+    except Exception as e:  # a server that fails under the load is a result too
+        rps, p50, p99, errs, cpu = 0.0, float("nan"), float("nan"), f"wrk failed: {e}", (float("nan"), 0.0)
+        print(f"bench: {name} at {conns} connections: {errs}", flush=True)
+    c1, t1 = proc_cpu(s.p.pid), time.time()
+    rss = s.stop()
+    r = res.setdefault((conns, name), {"rps": [], "p50": [], "p99": [], "rss": [], "thr": [], "errs": [], "busy": [],
+                                       "us_req": [], "sys": [], "wrk": []})
+    r["wrk"].append(cpu[0])  # wrk's share of its core
+    used = (c1[0] - c0[0]) + (c1[1] - c0[1])
+    r["busy"].append(used / (t1 - t0))  # the server's share of its core while wrk ran
+    if rps:
+        r["us_req"].append(used / (rps * DUR) * 1e6)  # CPU per request (wrk's rate over its DUR seconds)
+    r["sys"].append((c1[1] - c0[1]) / used if used else float("nan"))  # the kernel's part of it
+    r["rps"].append(rps)
+    r["p50"].append(p50)
+    r["p99"].append(p99)
+    r["rss"].append(rss / 1024)
+    r["thr"].append(s.peak_threads)
+    if errs:
+        r["errs"].append(errs)
+
+
+def peer_workers():
+    """How many OS threads the C server runs on under gpatch with GPATCH_WORKERS=2,
+    at 50 connections: 1 while gpatch has one worker (the variable is then
+    ignored). The GOMAXPROCS=2 row waits for more."""
+    res = {}
+    peer_round("probe", "gpatch", ["env", "GPATCH_WORKERS=2", B + "/bench/http_keepalive", "0"], 50, res)
+    return max(res[(50, "probe")]["thr"])
+
+
+def peers():
+    """The peers of issue 12, measured in this run: the same plain-Python
+    thread-per-connection server stock, under gevent and under gpatch; the same
+    responder in Go (GOMAXPROCS=1) against the C server under gpatch. Rounds
+    alternate all of them at each level; medians of RUNS rounds."""
+    missing = peer_missing()
+    if missing:
+        print(f"bench: peers not measured: {missing}", flush=True)
+        return {"missing": missing}
+    variants = peer_variants()
+    res = {}
+    for conns in sorted({c for _, _, lv in variants.values() for c in lv}):
+        for _ in range(RUNS):
+            for name, (mode, argv, lv) in variants.items():
+                if conns in lv:
+                    peer_round(name, mode, argv, conns, res)
+    return {"res": res, "workers": peer_workers(), "variants": variants}
+
+
+def peer_ratio(res, conns, a, b):
+    """Median of per-round ratios a/b at conns (the rounds alternate, so round i of
+    each was measured side by side)."""
+    x, y = res[(conns, a)]["rps"], res[(conns, b)]["rps"]
+    rs = [p / q for p, q in zip(x, y) if q]
+    return med(rs) if rs else (float("inf") if any(x) else float("nan"))
+
+
+def peers_section(pr):
+    L = ["## Peers: gevent and Go, one server core each\n"]
+    if "missing" in pr:
+        return L + [f"Not measured in this run: {pr['missing']}.\n"]
+    res, variants = pr["res"], pr["variants"]
+    L.append(f"The same keep-alive answer, `wrk -t1 -cN -d{DUR}s`, every server pinned to CPU 0 (wrk on CPU 1), "
+             f"{RUNS} rounds alternating every row of a level; medians (min–max).\n")
+    L.append("- `py`: bench/peers/py_keepalive.py, a plain-Python thread per connection (socket + threading) on "
+             f"Debian's {PY} ({run([PY, '--version'])}); `py stock` on OS threads, "
+             "`py gevent` after gevent's `monkey.patch_all()` (threads become greenlets on one OS thread), "
+             "`py gpatch` under LD_PRELOAD=build/libgpatch.so.")
+    L.append("- `Go GOMAXPROCS=1`: bench/peers/go_keepalive.go, a goroutine per connection on package net "
+             "(Debian's golang-go); `C gpatch`: bench/progs/http_keepalive under gpatch (one worker), measured "
+             "again in these rounds.\n")
+    L.append("| conns | server | req/s | p50 ms | p99 ms | server's core busy | server CPU µs per request (kernel's part) | "
+             "peak RSS MiB | peak OS threads | errors |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    for c in sorted({c for _, _, lv in variants.values() for c in lv}):
+        for name, (_, _, lv) in variants.items():
+            if c in lv:
+                r = res[(c, name)]
+                errs = "; ".join(sorted(set(r["errs"])))[:80]
+                L.append(f"| {c} | {name} | {fmt_range(r['rps'], '{:.0f}')} | {med(r['p50']):.2f} | {med(r['p99']):.2f} | "
+                         f"{med(r['busy']) * 100:.0f} % | {med(r['us_req']):.1f} ({med(r['sys']) * 100:.0f} %) | "
+                         f"{med(r['rss']):.1f} | {max(r['thr'])} | {errs} |")
+    L.append("")
+    for c in sorted({c for c, n in res if n == "py gpatch"}):
+        L.append(f"- {c} connections: py gpatch / py gevent **{peer_ratio(res, c, 'py gpatch', 'py gevent'):.2f}**, "
+                 f"py gpatch / py stock **{peer_ratio(res, c, 'py gpatch', 'py stock'):.2f}**, "
+                 f"py gevent / py stock **{peer_ratio(res, c, 'py gevent', 'py stock'):.2f}**")
+    for c in sorted({c for c, n in res if n == "C gpatch"}):
+        L.append(f"- {c} connections: C gpatch / Go GOMAXPROCS=1 **{peer_ratio(res, c, 'C gpatch', 'Go GOMAXPROCS=1'):.2f}**")
+    L.append(f"- GOMAXPROCS=2 against two workers: {peer_two_workers(pr)}")
+    thr = max(max(r["thr"]) for (c, n), r in res.items() if n == "py gevent")
+    if thr == 1:
+        L.append("\ngevent patched threading: in every run the gevent server stayed on 1 OS thread "
+                 "(stock: one per connection).\n")
+    else:
+        L.append(f"\ngevent did NOT keep the server on one OS thread: it peaked at {thr} (its patch of "
+                 f"threading failed, or gevent started threads of its own).\n")
+    return L
+
+
+def peer_two_workers(pr):
+    w = pr["workers"]
+    if w <= 1:
+        return (f"pending: gpatch has one worker (under GPATCH_WORKERS=2 the C server ran on {w} OS thread at "
+                f"50 connections).")
+    return (f"GPATCH_WORKERS=2 ran the C server on {w} OS threads: this run.py does not measure that row yet "
+            f"(it needs the servers given two cores).")
+
+
+def peers_standing(pr):
+    """Rows of "Where the targets stand" for the peers, from the figures; where a
+    target is not met, the CPU each server spent per request says what stands
+    in the way."""
+    def says(ok):
+        return "met" if ok else "not met"
+    if "missing" in pr:
+        return [f"- Peers (gpatch ≥ 1.5× gevent; ≥ Go): not measured in this run ({pr['missing']})."]
+    res, L = pr["res"], []
+
+    def verdict(c, a, b, target):
+        r = peer_ratio(res, c, a, b)
+        if r != r:  # nan: neither answered a request
+            return f"{c:,} connections: neither answered ({'; '.join(sorted(set(res[(c, a)]['errs'])))[:80]}), not met"
+        return f"{c:,} connections: {r:.2f}×, {says(r >= target)}"
+
+    def cpu(c, n):
+        r = res[(c, n)]
+        return med(r["us_req"]), med(r["sys"]), med(r["busy"]), med(r["wrk"])
+
+    def why(c, a, b):
+        """The CPU per request of a and b at c, and the most a/b could be were a's
+        user-space cost nothing (its kernel part left: the same socket calls)."""
+        (ua, ka, ba, wa), (ub, kb, bb, wb) = cpu(c, a), cpu(c, b)
+        if not (ua == ua and ub == ub):
+            return ""
+        s = (f" At {c:,}: {a} spent {ua:.1f} µs of CPU per request ({ka * 100:.0f} % of it in the kernel), "
+             f"{b} {ub:.1f} µs ({kb * 100:.0f} %)")
+        if ua * ka > 0:
+            s += f"; {a}'s kernel part alone allows at most {ub / (ua * ka):.2f}× {b}"
+        if min(ba, bb) < 0.9:
+            s += (f"; the server's core was only {ba * 100:.0f} % / {bb * 100:.0f} % busy, wrk's {wa * 100:.0f} % / "
+                  f"{wb * 100:.0f} %: " + ("wrk's one thread, not the server, set the pace" if min(wa, wb) >= 0.9
+                                          else "the machine's other load, not the server, set the pace"))
+        return s + "."
+
+    py = sorted({c for c, n in res if n == "py gpatch"})
+    L.append("- The same Python server under gpatch ≥ 1.5× under gevent: " +
+             "; ".join(verdict(c, "py gpatch", "py gevent", 1.5) for c in py) + "." +
+             "".join(why(c, "py gpatch", "py gevent") for c in py
+                     if not peer_ratio(res, c, "py gpatch", "py gevent") >= 1.5))
+    go = sorted({c for c, n in res if n == "C gpatch"})
+    L.append("- The C server under gpatch (one worker) ≥ Go with GOMAXPROCS=1: " +
+             "; ".join(verdict(c, "C gpatch", "Go GOMAXPROCS=1", 1) for c in go) + "." +
+             ("" if 10000 in go else " 10,000 connections not measured in this run (BENCH_QUICK).") +
+             "".join(why(c, "C gpatch", "Go GOMAXPROCS=1") for c in go
+                     if not peer_ratio(res, c, "C gpatch", "Go GOMAXPROCS=1") >= 1))
+    L.append(f"- gpatch ≥ Go with GOMAXPROCS=2 against two workers: {peer_two_workers(pr)}")
+    return L
+
+
+def peers_dat(pr):
+    """bench/peers.dat for rps.gp: one line per level, '-' where a server was not run."""
+    cols = ["py stock", "py gevent", "py gpatch", "Go GOMAXPROCS=1", "C gpatch"]
+    with open(os.path.join(ROOT, "bench", "peers.dat"), "w") as f:
+        f.write("# conns " + " ".join(c.replace(" ", "_") for c in cols) + " (requests/s, medians; - not run)\n")
+        res = pr.get("res", {})
+        for c in sorted({c for c, _ in res}):
+            f.write(f"{c} " + " ".join(f"{med(res[(c, n)]['rps']):.0f}" if (c, n) in res else "-" for n in cols) + "\n")
+
+
 # ---- instruction counts per request (callgrind: stable on a noisy machine) ---
 def callgrind_self(path):
     """Each function's own instructions (not its callees') in a callgrind
@@ -831,6 +1046,10 @@ def main():
         open(path, "w").write(head + "\n".join(L) + "\n\n" + tail)
         print("\n".join(L))
         return
+    if sys.argv[1:] == ["--peers-only"]:  # a short look at the peers; writes nothing
+        pr = peers()
+        print("\n".join(peers_section(pr) + peers_standing(pr)))
+        return
     t0 = time.time()
     print("bench: micro", flush=True)
     mi = micro()
@@ -844,6 +1063,8 @@ def main():
     sv, levels = servers()
     print("bench: worker-pool server", flush=True)
     pv = pool_server()
+    print("bench: peers", flush=True)
+    pr = peers()
     print("bench: seed scenario", flush=True)
     sd, seed_levels = seed()
     print("bench: stuck-thread server", flush=True)
@@ -936,6 +1157,7 @@ def main():
     L.append("![requests/s against connections](rps.png)\n")
     pl, pool_ratios, pool_st = pool_lines(pv)
     L += pl
+    L += peers_section(pr)
     L += profile()
     L.append("")
     L.append("## The seed scenario: the handler sleeps 1 s\n")
@@ -967,6 +1189,7 @@ def main():
     L += stuck_standing(st)
     L += mariadb_standing(md)
     L += tls_standing(tl)
+    L += peers_standing(pr) + [""]
     L.append("## Commands\n")
     L.append("Each distinct command line (ports vary per run):\n")
     L.append("```")
@@ -982,6 +1205,7 @@ def main():
         f.write("# conns stock gpatch native (requests/s, medians)\n")
         for row in dat:
             f.write(" ".join(str(x) for x in row) + "\n")
+    peers_dat(pr)
     subprocess.run(["gnuplot", os.path.join(ROOT, "bench", "rps.gp")], cwd=os.path.join(ROOT, "bench"))
     print("\n".join(L[:60]))
 
