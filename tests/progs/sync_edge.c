@@ -94,12 +94,14 @@ static void *sem_taker(void *arg)
 
 static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
 static int readers_in, max_readers;
+static sem_t readers_go; /* main lets the readers go once its timed write lock has timed out */
 static void *reader(void *arg)
 {
     pthread_rwlock_rdlock(&rw);
-    __atomic_add_fetch(&readers_in, 1, __ATOMIC_SEQ_CST);
-    usleep(20000);
-    int r = __atomic_load_n(&readers_in, __ATOMIC_SEQ_CST);
+    int r = __atomic_add_fetch(&readers_in, 1, __ATOMIC_SEQ_CST);
+    usleep(1000);
+    while (sem_wait(&readers_go) != 0) {} /* hold the read lock until then: no timing involved */
+    r = __atomic_load_n(&readers_in, __ATOMIC_SEQ_CST);
     if (r > max_readers) max_readers = r;
     __atomic_sub_fetch(&readers_in, 1, __ATOMIC_SEQ_CST);
     pthread_rwlock_unlock(&rw);
@@ -331,10 +333,12 @@ int main(void)
     show("sem: 10 posts took by 10 waiters, value", sv);
 
     /* rwlocks */
+    sem_init(&readers_go, 0, 0);
     for (int i = 0; i < 20; i++) pthread_create(&t[i], NULL, reader, NULL);
-    usleep(5000);
+    while (__atomic_load_n(&readers_in, __ATOMIC_SEQ_CST) < 20) usleep(1000); /* all 20 hold it */
     ts = in_ms(CLOCK_REALTIME, 5);
     show("rwlock: timedwrlock while read (ETIMEDOUT)", pthread_rwlock_timedwrlock(&rw, &ts));
+    for (int i = 0; i < 20; i++) sem_post(&readers_go);
     show("rwlock: wrlock after readers", pthread_rwlock_wrlock(&rw));
     show("rwlock: tryrdlock while written (EBUSY)", pthread_rwlock_tryrdlock(&rw));
     show("rwlock: unlock", pthread_rwlock_unlock(&rw));
