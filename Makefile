@@ -113,6 +113,7 @@ test: deps
 	@st=0; $(MAKE) check-tests || st=1; \
 	$(MAKE) stress STRESS_QUICK=1 || st=1; \
 	$(MAKE) soak SOAK_SECS=30 || st=1; \
+	$(MAKE) test-real || st=1; \
 	[ $$st = 0 ] || echo "make test: some part failed (see above)"; exit $$st
 
 demo: deps
