@@ -246,9 +246,9 @@ enum { GP_INTR_CANCEL = 4 }; /* or'ed in: the wait is a cancellation point (sem_
 void gp_key_dtor(unsigned key, void (*dtor)(void *));
 void *gp_tsd_get(unsigned key);
 int gp_tsd_set(unsigned key, const void *v);
-/* Which gthread write-holds an object whose libc state cannot tell (a
- * glibc rwlock records its writer by OS thread id, which the gthreads of a
- * worker share). gthread only, all three. note: the calling gthread now
+/* gthread only, all three: which gthread write-holds an object whose libc
+ * state cannot tell (a glibc rwlock records its writer by OS thread id, which
+ * the gthreads of a worker share). note: the calling gthread now
  * write-holds obj (0, or -ENOMEM: not recorded); forget: it let obj go
  * (nothing if it had not noted it). */
 int gp_owner_note(const void *obj);

@@ -497,7 +497,10 @@ GP_EXPORT int sem_post(sem_t *s)
  * descriptor carries a copy): so the runtime lists which gthread write-holds
  * which lock (gp_owner_note at every write lock a gthread takes,
  * gp_owner_forget at its unlock) and the check asks it, only once a try has
- * failed (a holder's try always fails), so an uncontended lock pays nothing. */
+ * failed (a holder's try always fails), so an uncontended lock pays nothing.
+ * Main's write locks from before the runtime started were glibc's alone:
+ * the runtime counts as main's a lock whose __cur_writer is main's OS thread
+ * and that no gthread noted. */
 struct rwctx { pthread_rwlock_t *rw; int write; };
 
 static int rw_try(void *ctx)
