@@ -246,6 +246,18 @@ enum { GP_INTR_CANCEL = 4 }; /* or'ed in: the wait is a cancellation point (sem_
 void gp_key_dtor(unsigned key, void (*dtor)(void *));
 void *gp_tsd_get(unsigned key);
 int gp_tsd_set(unsigned key, const void *v);
+/* gthread only, all three: which gthread write-holds an object whose libc
+ * state cannot tell (a glibc rwlock records its writer by OS thread id, which
+ * the gthreads of a worker share). note: the calling gthread now
+ * write-holds obj (0, or -ENOMEM: not recorded); forget: it let obj go
+ * (nothing if it had not noted it). */
+int gp_owner_note(const void *obj);
+void gp_owner_forget(const void *obj);
+/* gthread only: 1 when the calling gthread write-holds obj: it noted obj, or
+ * it is main, libc_owner (the thread id libc recorded as obj's writer) is the
+ * id of the OS thread it runs on, and no gthread noted obj (main locked it
+ * before the runtime started); else 0 */
+int gp_owner_holds(const void *obj, int libc_owner);
 /* the current gthread took (+1) or released (-1) a lock glibc manages */
 void gp_foreign_lock(int delta);
 /* an id for the current gthread that no OS thread id can equal */

@@ -95,6 +95,11 @@ struct gp_gthread {
     struct gp_list all;       /* link in the worker's list of live gthreads */
     uintptr_t handle;         /* the pthread_t the program sees */
     void **tsd; unsigned tsd_n; /* pthread_setspecific values (sync.c) */
+    /* the objects it write-holds (rwlocks: gp_owner_note, sync.c): the
+     * first GP_OWNED_IN in place, more in owned_heap (owned_cap slots) */
+#define GP_OWNED_IN 4
+    const void *owned_in[GP_OWNED_IN], **owned_heap;
+    unsigned owned_n, owned_cap;
     char name[16];
     struct gp_carrier *carrier; /* GT_AWAY: the OS thread it kept (handoff.c) */
     struct gp_gthread *rejoin_next; /* in the worker's list of gthreads coming back */
@@ -256,6 +261,7 @@ void gp__async_send(uv_async_t *a); /* any OS thread, signal-safe: with this thr
 /* sync.c */
 void gp__sync_drain_remote(void);
 void gp__tsd_run_dtors(struct gp_gthread *g);
+void gp__owner_drop(struct gp_gthread *g); /* at its exit: free what gp_owner_note took */
 void gp__sync_fork_reset(void);
 /* stdio.c: the child of a fork, its only thread: no stream is held */
 void gp__files_fork_reset(void);

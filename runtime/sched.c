@@ -944,6 +944,7 @@ void gp_thread_exit(void *ret)
     /* as glibc at a thread's exit: thread_local destructors, then the keys' */
     if (g->tcb) gp__tls_run_dtors();
     if (g->tsd) gp__tsd_run_dtors(g);
+    gp__owner_drop(g);
     g->ret = ret;
     gp__thread_dying(g); /* GT_DEAD; wakes an OS thread that joins it */
     gp_list_del(&g->all);

@@ -322,6 +322,72 @@ void gp__sync_fork_reset(void)
     inited = 0;
 }
 
+/* ---- write holders, per gthread --------------------------------------------
+ * glibc records an rwlock's writer as an OS thread id, and the gthreads of a
+ * worker share one: the shim asks here which gthread write-holds the lock.
+ * Each gthread lists what it write-holds (rarely more than one object, so a
+ * short array searched from its end, most recent first). Only the worker's
+ * code touches the lists (a gthread that was handed off comes back before
+ * its next hooked call), so no lock and no ordering are needed. */
+static const void **owned(struct gp_gthread *g) { return g->owned_heap ? g->owned_heap : g->owned_in; }
+
+/* gthread only */
+int gp_owner_note(const void *obj)
+{
+    struct gp_gthread *g = gp__w->cur;
+    unsigned cap = g->owned_heap ? g->owned_cap : GP_OWNED_IN;
+    if (g->owned_n == cap) {
+        const void **t = malloc(2 * cap * sizeof *t);
+        if (!t) return -ENOMEM;
+        memcpy(t, owned(g), g->owned_n * sizeof *t);
+        free(g->owned_heap);
+        g->owned_heap = t;
+        g->owned_cap = 2 * cap;
+    }
+    owned(g)[g->owned_n++] = obj;
+    return 0;
+}
+
+static int owns(struct gp_gthread *g, const void *obj)
+{
+    const void **o = owned(g);
+    for (unsigned i = g->owned_n; i-- > 0;)
+        if (o[i] == obj) return (int)i;
+    return -1;
+}
+
+/* gthread only */
+void gp_owner_forget(const void *obj)
+{
+    struct gp_gthread *g = gp__w->cur;
+    int i = owns(g, obj);
+    if (i < 0) return;
+    const void **o = owned(g);
+    o[i] = o[--g->owned_n];
+}
+
+/* gthread only */
+int gp_owner_holds(const void *obj, int libc_owner)
+{
+    struct gp_worker *w = gp__w;
+    if (owns(w->cur, obj) >= 0) return 1;
+    if (w->cur != w->g0 || libc_owner != gp_os_tid()) return 0;
+    /* libc says this OS thread's: some gthread of this worker, or main from
+     * before there were gthreads (nobody noted it then) */
+    for (struct gp_list *n = w->all.next; n != &w->all; n = n->next)
+        if (owns(gp_container(n, struct gp_gthread, all), obj) >= 0) return 0;
+    return 1;
+}
+
+/* gthread only (the exiting one): it may exit holding locks, as under glibc
+ * they stay held; its list goes */
+void gp__owner_drop(struct gp_gthread *g)
+{
+    free(g->owned_heap);
+    g->owned_heap = NULL;
+    g->owned_n = g->owned_cap = 0;
+}
+
 /* ---- thread-specific data, per gthread ------------------------------------ */
 #define KEYS_MAX 1024
 static void (*dtors[KEYS_MAX])(void *);

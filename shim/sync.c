@@ -486,7 +486,21 @@ GP_EXPORT int sem_post(sem_t *s)
     return r;
 }
 
-/* ---- rwlocks: glibc's, with a queue for green threads --------------------------- */
+/* ---- rwlocks: glibc's, with a queue for green threads ---------------------------
+ * A gthread takes the lock with glibc's trylock, and between tries waits on
+ * the lock's address (every unlock wakes it). glibc's blocking calls first
+ * check a timed call's clock and nanoseconds (EINVAL, even on a free lock),
+ * then answer EDEADLK to the thread that write-holds the lock, for a read
+ * as for a write; its trylocks do neither check (the holder gets EBUSY):
+ * the same here. glibc tells the holder by __cur_writer, an OS thread id,
+ * which all gthreads of a worker share (under own TLS each one's thread
+ * descriptor carries a copy): so the runtime lists which gthread write-holds
+ * which lock (gp_owner_note at every write lock a gthread takes,
+ * gp_owner_forget at its unlock) and the check asks it, only once a try has
+ * failed (a holder's try always fails), so an uncontended lock pays nothing.
+ * Main's write locks from before the runtime started were glibc's alone:
+ * the runtime counts as main's a lock whose __cur_writer is main's OS thread
+ * and that no gthread noted. */
 struct rwctx { pthread_rwlock_t *rw; int write; };
 
 static int rw_try(void *ctx)
@@ -502,18 +516,35 @@ static int rw_shared(pthread_rwlock_t *rw)
     return __atomic_load_n(&rw->__data.__shared, __ATOMIC_RELAXED) != 0;
 }
 
+/* __cur_writer: 0 when nobody write-holds rw. Relaxed: the answer only
+ * matters when this gthread (or, before the runtime, main) stored it, which
+ * program order makes visible; any other value means "not ours" */
+static int rw_writer(pthread_rwlock_t *rw)
+{
+    return __atomic_load_n(&rw->__data.__cur_writer, __ATOMIC_RELAXED);
+}
+
 static int g_rw_lock(pthread_rwlock_t *rw, int write, clockid_t clk, const struct timespec *abst)
 {
+    if (abst && ((clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) || abst->tv_nsec < 0 || abst->tv_nsec >= GP_NSEC))
+        return EINVAL;
     struct rwctx c = {rw, write};
     int r = rw_try(&c);
-    if (r != -EAGAIN) return -r;
-    gp_deadline dl = GP_FOREVER;
-    if (abst) {
-        int e = gp_user_abstime(clk, abst, &dl);
-        if (e) return e;
+    if (r == -EAGAIN) {
+        int cw = rw_writer(rw);
+        if (cw && gp_owner_holds(rw, cw)) return EDEADLK;
+        gp_deadline dl = GP_FOREVER;
+        if (abst) {
+            int e = gp_user_abstime(clk, abst, &dl);
+            if (e) return e;
+        }
+        r = gp_sync_wait(rw, rw_try, &c, dl, GP_INTR_NONE, rw_shared(rw) ? POLL_SHARED_NS : POLL_NS);
+        if (r == -ETIMEDOUT) return ETIMEDOUT;
     }
-    r = gp_sync_wait(rw, rw_try, &c, dl, GP_INTR_NONE, rw_shared(rw) ? POLL_SHARED_NS : POLL_NS);
-    return r == -ETIMEDOUT ? ETIMEDOUT : -r;
+    /* not noted (no memory): only a second lock by this gthread would notice,
+     * waiting where glibc says EDEADLK */
+    if (r == 0 && write) (void)gp_owner_note(rw);
+    return -r;
 }
 
 GP_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *rw)
@@ -543,19 +574,20 @@ GP_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct time
 GP_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clk, const struct timespec *abst)
 {
     if (!gthread()) return R(pthread_rwlock_clockrdlock)(rw, clk, abst);
-    if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
-    return g_rw_lock(rw, 0, clk, abst);
+    return g_rw_lock(rw, 0, clk, abst); /* clk checked there when abst (glibc: no abst, no check) */
 }
 
 GP_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clk, const struct timespec *abst)
 {
     if (!gthread()) return R(pthread_rwlock_clockwrlock)(rw, clk, abst);
-    if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL;
     return g_rw_lock(rw, 1, clk, abst);
 }
 
 GP_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 {
+    /* a read holder finds no writer (one cannot hold it beside us) and pays
+     * one load; a write holder that is a gthread forgets the lock first */
+    if (rw_writer(rw) && gthread()) gp_owner_forget(rw);
     int r = R(pthread_rwlock_unlock)(rw);
     if (r == 0) gp_sync_wake(rw, INT_MAX); /* readers and writers try again */
     return r;
