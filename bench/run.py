@@ -169,7 +169,7 @@ def tls_modes():
     n = 2000 if QUICK else 10000
     for _ in range(3):
         for tls, m, k in (("own", "m_own", "k_own"), ("shared", "m_sh", "k_sh")):
-            kib, _thr, kern = run_tls([B + "/bench/memory", str(n)], tls).split()
+            kib, _thr, kern = run_tls([B + "/bench/memory", str(n)], tls).split()[:3]
             r[m].append(float(kib))
             r[k].append(float(kern))
     r["hw"], r["n"] = hw, n
