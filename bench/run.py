@@ -137,6 +137,7 @@ def many_lines(mg, n, lim):
              "vm.max_map_count allows (two maps each), a canary checked at every switch under the rest "
              "(GPATCH_STACK_GUARD, README). The kernel figure is mostly page tables: stacks 8 MiB apart need a "
              "page-table page each.\n")
+    return L
 
 
 # ---- own TLS against shared TLS (issue 10) -------------------------------------
@@ -1051,27 +1052,40 @@ def main():
         print("\n".join(peers_section(pr) + peers_standing(pr)))
         return
     t0 = time.time()
-    print("bench: micro", flush=True)
-    mi = micro()
-    print("bench: memory", flush=True)
-    mem, limits, nmem = memory()
-    print("bench: 100,000 blocked green threads", flush=True)
-    mg, nmany = many()
-    print("bench: own TLS against shared TLS", flush=True)
-    tl = tls_modes()
-    print("bench: servers", flush=True)
-    sv, levels = servers()
-    print("bench: worker-pool server", flush=True)
-    pv = pool_server()
-    print("bench: peers", flush=True)
-    pr = peers()
-    print("bench: seed scenario", flush=True)
-    sd, seed_levels = seed()
-    print("bench: stuck-thread server", flush=True)
-    st, st_lines = stuck()
-    print("bench: mariadb", flush=True)
-    md, md_lines = mariadb()
-    lim = read_limits()
+    # the measurements are kept in build/bench/measured.pickle, so that a
+    # failure while writing RESULTS.md can be fixed and the writing redone
+    # from them (BENCH_RESUME=1) without measuring for half an hour again
+    saved = os.path.join(B, "bench", "measured.pickle")
+    if os.environ.get("BENCH_RESUME") == "1":
+        import pickle
+        (mi, mem, limits, nmem, mg, nmany, tl, sv, levels, pv, pr, sd, seed_levels, st, st_lines, md, md_lines,
+         lim, saved_commands) = pickle.load(open(saved, "rb"))
+        commands[:] = saved_commands
+    else:
+        print("bench: micro", flush=True)
+        mi = micro()
+        print("bench: memory", flush=True)
+        mem, limits, nmem = memory()
+        print("bench: 100,000 blocked green threads", flush=True)
+        mg, nmany = many()
+        print("bench: own TLS against shared TLS", flush=True)
+        tl = tls_modes()
+        print("bench: servers", flush=True)
+        sv, levels = servers()
+        print("bench: worker-pool server", flush=True)
+        pv = pool_server()
+        print("bench: peers", flush=True)
+        pr = peers()
+        print("bench: seed scenario", flush=True)
+        sd, seed_levels = seed()
+        print("bench: stuck-thread server", flush=True)
+        st, st_lines = stuck()
+        print("bench: mariadb", flush=True)
+        md, md_lines = mariadb()
+        lim = read_limits()
+        import pickle
+        pickle.dump((mi, mem, limits, nmem, mg, nmany, tl, sv, levels, pv, pr, sd, seed_levels, st, st_lines, md,
+                     md_lines, lim, list(commands)), open(saved, "wb"))
 
     L = []
     L.append("# gpatch benchmark results\n")
