@@ -35,9 +35,17 @@ Test(tools, check_on_our_subjects)
     cr_assert(strstr(out, "blocks  fflush "), "stdio is reported: %s", out);
     cr_assert(strstr(out, "libraries: 2 needed"), "libc and the loader resolved: %s", out);
     cr_assert_eq(SH("%s check %s", h_path("gpatch"), h_path("build/progs/cxx_threads")), 1, "%s", out);
-    cr_assert_null(strstr(out, "thread-local"), "own TLS: nothing to warn about: %s", out);
+    cr_assert_null(strstr(out, "warning: thread-local"), "own TLS: nothing to warn about: %s", out);
     cr_assert_eq(SH("GPATCH_TLS=shared %s check %s", h_path("gpatch"), h_path("build/progs/cxx_threads")), 1, "%s", out);
     cr_assert(strstr(out, "thread-local (__thread) data in libstdc++"), "shared TLS is warned about: %s", out);
+    cr_assert(strstr(out, "TLS: shared: ") && strstr(out, "(GPATCH_TLS=shared)"), "the mode asked for is said: %s", out);
+    /* unset: own where a module has TLS (libstdc++ does), whatever the CPU */
+    cr_assert_eq(SH("%s check %s", h_path("gpatch"), h_path("build/progs/cxx_threads")), 1, "%s", out);
+    cr_assert(strstr(out, "TLS: own: "), "libstdc++ has thread-local data, so own TLS: %s", out);
+    /* a plain C program has none: own only where wrfsbase makes it cheap */
+    SH("%s check %s", h_path("gpatch"), h_path("build/progs/sleep_server"));
+    int fsgs = system("grep -qw fsgsbase /proc/cpuinfo") == 0;
+    cr_assert(strstr(out, fsgs ? "TLS: own: " : "TLS: shared: "), "mode for a program without TLS: %s", out);
 }
 
 Test(tools, check_on_a_debian_server)
