@@ -36,7 +36,9 @@
 size_t gp__default_stack;
 static struct gp_gthread *arena;
 static unsigned arena_used;
-static struct gp_list free_records;  /* via ->runq */
+/* via ->runq: [0] records whose timer was never initialised, [i + 1] those
+ * whose timer is worker i's (a libuv handle belongs to its loop for good) */
+static struct gp_list free_records[GP_MAX_WORKERS + 1];
 static size_t page;
 static int rec_lock_word;
 
@@ -58,19 +60,20 @@ size_t gp__page(void)
 }
 
 /* worker only (it takes the record lock: a foreign OS thread may be reading
- * the slot it reuses) */
-struct gp_gthread *gp__gthread_alloc(void)
+ * the slot it reuses): a record for a gthread that will run on home */
+struct gp_gthread *gp__gthread_alloc(struct gp_worker *home)
 {
     if (!arena) {
         void *p = mmap(NULL, (size_t)ARENA_SLOTS * sizeof *arena, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED) return NULL;
-        gp_list_init(&free_records);
+        for (int i = 0; i <= GP_MAX_WORKERS; i++) gp_list_init(&free_records[i]);
         /* release: pairs with gp__gthread_slot's acquire load on other threads */
         __atomic_store_n(&arena, (struct gp_gthread *)p, __ATOMIC_RELEASE);
     }
     gp__rec_lock();
-    struct gp_list *n = gp_list_pop(&free_records);
+    struct gp_list *n = gp_list_pop(&free_records[home->index + 1]);
+    if (!n) n = gp_list_pop(&free_records[0]);
     struct gp_gthread *g;
     if (n) {
         g = gp_container(n, struct gp_gthread, runq);
@@ -102,7 +105,8 @@ void gp__gthread_free_locked(struct gp_gthread *g)
 {
     g->magic = 0;
     gp__set_state(g, GT_BIT(GT_DEAD) | GT_BIT(GT_FREE), GT_FREE); /* FREE: its creation failed */
-    gp_list_push(&free_records, &g->runq);
+    int i = g->timer.loop && g->home ? g->home->index + 1 : 0;
+    gp_list_push(&free_records[i], &g->runq);
 }
 
 /* worker only */
@@ -126,7 +130,7 @@ struct gp_gthread *gp__gthread_slot(uintptr_t h)
 /* any OS thread (the record lock held, if not the worker): the live record h names */
 struct gp_gthread *gp__gthread_from_handle(uintptr_t h)
 {
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = gp__w; /* main's: g0 */
     if (!w) return NULL;
     if (w->g0 && h == w->g0->handle) return w->g0;
     struct gp_gthread *g = gp__gthread_slot(h);

@@ -71,27 +71,59 @@ struct waiter {
     int events;
 };
 
-static struct fdent **tab;
-static size_t cap;
-
-/* ---- changes by OS threads that are not the worker -------------------------- */
-
-/* Which numbers the worker's epoll set may hold (a watcher is started),
- * readable by any OS thread: a two-level table, since the worker's own
- * table moves when it grows. Chunks are allocated by the worker only and
- * published with a release store; never freed. */
 #define WCHUNK 4096
 #define WCHUNKS 1024
-static unsigned char *watching[WCHUNKS];
+#define FOREIGN_MAX 4096
+
+/* A worker's table. With several workers (GPATCH_WORKERS) each has its own,
+ * for the gthreads it runs, and its own watchers in its own epoll set (the
+ * kernel lets one file be in several): to every other worker, a worker that
+ * closes, replaces or changes an fd is one more "OS thread that is not the
+ * worker" (below), and tells it so. */
+struct gp_fdtab {
+    struct fdent **tab;
+    size_t cap;
+    /* Which numbers the worker's epoll set may hold (a watcher is started),
+     * readable by any OS thread: a two-level table, since the worker's own
+     * table moves when it grows. Chunks are allocated by the worker only and
+     * published with a release store; never freed. */
+    unsigned char *watching[WCHUNKS];
+    /* the queue of changes by other threads: fd << 1 | 1 when only its flags
+     * changed. Bounded: past FOREIGN_MAX changes between two drains (a thread
+     * that opens and closes files while no gthread does I/O) it stops growing
+     * and the worker checks every entry's file instead. */
+    int foreign_lock_word;
+    int *foreign_q;
+    size_t foreign_n, foreign_cap;
+    int foreign_all;      /* the queue could not grow: forget every entry */
+    int foreign_pending;  /* something is queued (the worker's fast check) */
+    uv_async_t foreign_async; /* wakes the worker for gthreads parked on a changed fd */
+    uv_loop_t *foreign_async_loop;
+    /* fd wakes since on_poll last ran the ready queue itself (on_poll) */
+    unsigned fd_wakes_queued;
+};
+
+/* the calling worker's table: worker only */
+#define MYT (GP_ME()->fds)
+
+/* main's thread, as worker w is made */
+int gp__fd_worker_init(struct gp_worker *w)
+{
+    w->fds = calloc(1, sizeof *w->fds);
+    return w->fds ? 0 : -1;
+}
+
+/* ---- changes by OS threads that are not the worker -------------------------- */
 
 /* worker only */
 static void set_watching(int fd, int on)
 {
+    struct gp_fdtab *T = MYT;
     if (fd < 0 || fd >= WCHUNK * WCHUNKS) return;
-    unsigned char *c = watching[fd / WCHUNK];
+    unsigned char *c = T->watching[fd / WCHUNK];
     if (!c) {
         if (!on || !(c = calloc(WCHUNK, 1))) return;
-        __atomic_store_n(&watching[fd / WCHUNK], c, __ATOMIC_RELEASE);
+        __atomic_store_n(&T->watching[fd / WCHUNK], c, __ATOMIC_RELEASE);
     }
     /* seq_cst, paired with foreign_change's seq_cst loads: of a watcher
      * being started and a change being queued, one side sees the other */
@@ -100,57 +132,55 @@ static void set_watching(int fd, int on)
 
 /* any OS thread; a number beyond the table counts as watched (it costs a
  * system call that finds nothing) */
-static int is_watching(int fd)
+static int is_watching(struct gp_fdtab *T, int fd)
 {
     if (fd >= WCHUNK * WCHUNKS) return 1;
-    unsigned char *c = __atomic_load_n(&watching[fd / WCHUNK], __ATOMIC_ACQUIRE);
+    unsigned char *c = __atomic_load_n(&T->watching[fd / WCHUNK], __ATOMIC_ACQUIRE);
     return c && __atomic_load_n(&c[fd % WCHUNK], __ATOMIC_SEQ_CST);
 }
 
-/* the queue: fd << 1 | 1 when only its flags changed. Bounded: past
- * FOREIGN_MAX changes between two drains (a thread that opens and closes
- * files while no gthread does I/O) it stops growing and the worker checks
- * every entry's file instead. */
-#define FOREIGN_MAX 4096
-static int foreign_lock_word;
-static int *foreign_q;
-static size_t foreign_n, foreign_cap;
-static int foreign_all;      /* the queue could not grow: forget every entry */
-static int foreign_pending;  /* something is queued (the worker's fast check) */
-static uv_async_t foreign_async; /* wakes the worker for gthreads parked on a changed fd */
-static uv_loop_t *foreign_async_loop;
-
-static void flock_(void)
+static void flock_(struct gp_fdtab *T)
 {
-    while (__atomic_exchange_n(&foreign_lock_word, 1, __ATOMIC_ACQUIRE))
-        while (__atomic_load_n(&foreign_lock_word, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+    while (__atomic_exchange_n(&T->foreign_lock_word, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&T->foreign_lock_word, __ATOMIC_RELAXED)) __builtin_ia32_pause();
 }
-static void funlock(void) { __atomic_store_n(&foreign_lock_word, 0, __ATOMIC_RELEASE); }
+static void funlock(struct gp_fdtab *T) { __atomic_store_n(&T->foreign_lock_word, 0, __ATOMIC_RELEASE); }
 
-/* any OS thread that is not the worker: fd was (or is about to be) closed
- * or replaced (replacing: the caller has not done it yet), or its flags changed */
-static void foreign_change(int fd, int replacing, int flags_only)
+/* any OS thread that is not w's: fd was (or is about to be) closed or
+ * replaced (replacing: the caller has not done it yet), or its flags changed */
+static void foreign_change(struct gp_worker *w, int fd, int replacing, int flags_only)
 {
-    struct gp_worker *w = gp__w;
     if (!w || fd < 0) return;
-    flock_();
-    if (foreign_n == foreign_cap && foreign_cap < FOREIGN_MAX) {
-        size_t n = foreign_cap ? foreign_cap * 2 : 64;
-        int *q = realloc(foreign_q, n * sizeof *q);
-        if (q) foreign_q = q, foreign_cap = n;
+    struct gp_fdtab *T = w->fds;
+    flock_(T);
+    if (T->foreign_n == T->foreign_cap && T->foreign_cap < FOREIGN_MAX) {
+        size_t n = T->foreign_cap ? T->foreign_cap * 2 : 64;
+        int *q = realloc(T->foreign_q, n * sizeof *q);
+        if (q) T->foreign_q = q, T->foreign_cap = n;
     }
-    if (foreign_n < foreign_cap) foreign_q[foreign_n++] = fd << 1 | !!flags_only;
-    else foreign_all = 1;
+    if (T->foreign_n < T->foreign_cap) T->foreign_q[T->foreign_n++] = fd << 1 | !!flags_only;
+    else T->foreign_all = 1;
     /* seq_cst: the worker's check in drain_foreign, and set_watching's store
      * against is_watching's load below (see set_watching) */
-    __atomic_store_n(&foreign_pending, 1, __ATOMIC_SEQ_CST);
-    funlock();
-    if (flags_only || !is_watching(fd)) return;
+    __atomic_store_n(&T->foreign_pending, 1, __ATOMIC_SEQ_CST);
+    funlock(T);
+    if (flags_only || !is_watching(T, fd)) return;
     /* the number still names the old file: take it out of the epoll set
      * now (the worker's own removal, later, will find nothing: harmless) */
     if (replacing) epoll_ctl(w->loop.backend_fd, EPOLL_CTL_DEL, fd, NULL);
     /* acquire: pairs with the release that published the initialised handle */
-    if (__atomic_load_n(&foreign_async_loop, __ATOMIC_ACQUIRE) == &w->loop) gp__async_send(&foreign_async);
+    if (__atomic_load_n(&T->foreign_async_loop, __ATOMIC_ACQUIRE) == &w->loop) gp__async_send(&T->foreign_async);
+}
+
+/* any OS thread: foreign_change for every worker but the caller's own */
+static void tell_others(int fd, int replacing, int flags_only)
+{
+    struct gp_worker *me = GP_ME();
+    int n = __atomic_load_n(&gp__nworkers, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < n; i++) {
+        struct gp_worker *w = __atomic_load_n(&gp__workers[i], __ATOMIC_ACQUIRE);
+        if (w && w != me) foreign_change(w, fd, replacing, flags_only);
+    }
 }
 
 static void forget(struct fdent *e);
@@ -158,26 +188,27 @@ static void forget(struct fdent *e);
 /* worker only: forget what other OS threads changed */
 static void drain_foreign_slow(void)
 {
-    flock_();
-    int *q = foreign_q;
-    size_t n = foreign_n;
-    int all = foreign_all;
-    foreign_q = NULL;
-    foreign_n = foreign_cap = 0;
-    foreign_all = 0;
-    __atomic_store_n(&foreign_pending, 0, __ATOMIC_SEQ_CST);
-    funlock();
+    struct gp_fdtab *T = MYT;
+    flock_(T);
+    int *q = T->foreign_q;
+    size_t n = T->foreign_n;
+    int all = T->foreign_all;
+    T->foreign_q = NULL;
+    T->foreign_n = T->foreign_cap = 0;
+    T->foreign_all = 0;
+    __atomic_store_n(&T->foreign_pending, 0, __ATOMIC_SEQ_CST);
+    funlock(T);
     for (size_t i = 0; i < n; i++) {
         int fd = q[i] >> 1;
-        struct fdent *e = (size_t)fd < cap ? tab[fd] : NULL;
+        struct fdent *e = (size_t)fd < T->cap ? T->tab[fd] : NULL;
         if (!e) continue;
         if (q[i] & 1) e->known = 0;
         else forget(e);
     }
     free(q);
     if (all) /* which numbers changed is not known: those whose file did */
-        for (size_t fd = 0; fd < cap; fd++) {
-            struct fdent *e = tab[fd];
+        for (size_t fd = 0; fd < T->cap; fd++) {
+            struct fdent *e = T->tab[fd];
             struct stat st;
             if (!e || e->kind == K_UNKNOWN) continue;
             if (!e->dev && !e->ino) { /* never asked (an accepted socket): start afresh, */
@@ -194,7 +225,7 @@ static void drain_foreign_slow(void)
 
 static inline void drain_foreign(void)
 {
-    if (GP_UNLIKELY(__atomic_load_n(&foreign_pending, __ATOMIC_SEQ_CST))) drain_foreign_slow();
+    if (GP_UNLIKELY(__atomic_load_n(&MYT->foreign_pending, __ATOMIC_SEQ_CST))) drain_foreign_slow();
 }
 
 static void on_foreign_async(uv_async_t *a)
@@ -206,28 +237,30 @@ static void on_foreign_async(uv_async_t *a)
 static __attribute__((noinline)) struct fdent *entry_slow(int fd, int create)
 {
     if (fd < 0 || !create) return NULL;
-    if ((size_t)fd >= cap) {
-        size_t n = cap ? cap : 256;
+    struct gp_fdtab *T = MYT;
+    if ((size_t)fd >= T->cap) {
+        size_t n = T->cap ? T->cap : 256;
         while (n <= (size_t)fd) n *= 2;
-        struct fdent **t = realloc(tab, n * sizeof *t);
+        struct fdent **t = realloc(T->tab, n * sizeof *t);
         if (!t) return NULL;
-        memset(t + cap, 0, (n - cap) * sizeof *t);
-        tab = t;
-        cap = n;
+        memset(t + T->cap, 0, (n - T->cap) * sizeof *t);
+        T->tab = t;
+        T->cap = n;
     }
     struct fdent *e = calloc(1, sizeof *e);
     if (!e) return NULL;
     e->fd = fd;
     gp_list_init(&e->waiters);
-    tab[fd] = e;
+    T->tab[fd] = e;
     return e;
 }
 
 /* fd's entry; with create, made if missing (NULL: fd < 0 or out of memory) */
 static inline struct fdent *entry(int fd, int create)
 {
-    if (GP_LIKELY((size_t)fd < cap)) { /* a negative fd is a huge size_t */
-        struct fdent *e = tab[fd];
+    struct gp_fdtab *T = MYT;
+    if (GP_LIKELY((size_t)fd < T->cap)) { /* a negative fd is a huge size_t */
+        struct fdent *e = T->tab[fd];
         if (GP_LIKELY(e != NULL)) return e;
     }
     return entry_slow(fd, create);
@@ -324,10 +357,8 @@ static gp_deadline socket_deadline(struct fdent *e, int events)
 void gp_fd_flags_changed(int fd)
 {
     if (!gp__w) return;
-    if (!gp__tls.worker) {
-        foreign_change(fd, 0, 1);
-        return;
-    }
+    tell_others(fd, 0, 1);
+    if (!gp__tls.worker) return;
     struct fdent *e = entry(fd, 0);
     if (e) e->known = 0;
 }
@@ -342,9 +373,8 @@ static int ready_now(int fd, int events)
 
 /* fd wakes since on_poll last ran the ready queue itself (an upper bound
  * on the gthreads they readied that have not run yet: the turn's end runs
- * them too, without resetting it); worker only */
+ * them too, without resetting it); worker only, in its table */
 #define RUN_INLINE_EVERY 64
-static unsigned fd_wakes_queued;
 
 static void on_poll(uv_poll_t *h, int status, int events)
 {
@@ -374,8 +404,9 @@ static void on_poll(uv_poll_t *h, int status, int events)
          * reported again: so once RUN_INLINE_EVERY wakes have queued up
          * since the last run from here, the queue runs now. (GPATCH_SHUFFLE:
          * gp__run_ready decides at every wake.) */
-        if (++fd_wakes_queued >= RUN_INLINE_EVERY || GP_UNLIKELY(gp__shuffle_on)) {
-            fd_wakes_queued = 0;
+        struct gp_fdtab *T = MYT;
+        if (++T->fd_wakes_queued >= RUN_INLINE_EVERY || GP_UNLIKELY(gp__shuffle_on)) {
+            T->fd_wakes_queued = 0;
             gp__run_ready();
         }
         return;
@@ -393,11 +424,12 @@ static void on_poll(uv_poll_t *h, int status, int events)
 /* worker only: start (or widen) e's watcher for events */
 static __attribute__((noinline)) int watch_start(struct fdent *e, int events)
 {
-    struct gp_worker *w = gp__w;
-    if (foreign_async_loop != &w->loop) {
-        if (uv_async_init(&w->loop, &foreign_async, on_foreign_async) != 0) return UV_ENOMEM;
+    struct gp_worker *w = GP_ME();
+    struct gp_fdtab *T = w->fds;
+    if (T->foreign_async_loop != &w->loop) {
+        if (uv_async_init(&w->loop, &T->foreign_async, on_foreign_async) != 0) return UV_ENOMEM;
         /* release: a thread that sees the loop here may send to the handle */
-        __atomic_store_n(&foreign_async_loop, &w->loop, __ATOMIC_RELEASE);
+        __atomic_store_n(&T->foreign_async_loop, &w->loop, __ATOMIC_RELEASE);
     }
     if (e->loop != &w->loop) {
         /* uv_poll_init sets O_NONBLOCK on the fd (ioctl FIONBIO): the shim
@@ -434,8 +466,8 @@ static __attribute__((noinline)) int watch_start(struct fdent *e, int events)
  * A hot fd's watcher stays started between waits: then this is one test. */
 static inline int watch(struct fdent *e, int events)
 {
-    struct gp_worker *w = gp__w;
-    if (GP_LIKELY(e->loop == &w->loop && (e->polling & events) == events && foreign_async_loop == &w->loop))
+    struct gp_worker *w = GP_ME();
+    if (GP_LIKELY(e->loop == &w->loop && (e->polling & events) == events && w->fds->foreign_async_loop == &w->loop))
         return 0;
     return watch_start(e, events);
 }
@@ -444,7 +476,7 @@ static inline int watch(struct fdent *e, int events)
  * cancel: gp__park's results); inlined into gp_io's short path */
 static inline __attribute__((always_inline)) int wait_fd_inline(struct fdent *e, int events, gp_deadline dl, int intr)
 {
-    struct waiter wt = {.g = gp__w->cur, .events = events};
+    struct waiter wt = {.g = GP_ME()->cur, .events = events};
     int r = watch(e, events);
     if (r != 0) return r;
     gp_list_push(&e->waiters, &wt.link);
@@ -633,7 +665,7 @@ static int poll_loop(struct gp_pollop *op)
             int ev = poll_events(op->wait[i].events);
             struct fdent *e = ev ? entry(op->wait[i].fd, 1) : NULL;
             if (!e || watch(e, ev) != 0) continue;
-            ws[nw] = (struct waiter){.g = gp__w->cur, .events = ev};
+            ws[nw] = (struct waiter){.g = GP_ME()->cur, .events = ev};
             gp_list_push(&e->waiters, &ws[nw].link);
             nw++;
         }
@@ -675,14 +707,15 @@ static void forget(struct fdent *e)
 /* any OS thread (before the real close or replacement) */
 int gp_fd_close(int fd)
 {
-    struct gp_worker *w = gp__w;
-    if (!w) return 0;
-    if (!gp__tls.worker) {
+    if (!gp__w) return 0;
+    struct gp_worker *w = GP_ME();
+    if (!w) {
         if (gp__loop_owns_fd(fd)) return -EBADF;
-        foreign_change(fd, 1, 0);
+        tell_others(fd, 1, 0);
         return 0;
     }
     if (w->cur != &w->sched && gp__loop_owns_fd(fd)) return -EBADF;
+    tell_others(fd, 1, 0);
     drain_foreign();
     struct fdent *e = entry(fd, 0);
     if (e) forget(e);
@@ -696,10 +729,8 @@ int gp_fd_tracking(void) { return gp__w != NULL; }
 void gp_fd_new(int fd)
 {
     if (!gp__w) return;
-    if (!gp__tls.worker) {
-        foreign_change(fd, 0, 0);
-        return;
-    }
+    tell_others(fd, 0, 0);
+    if (!gp__tls.worker) return;
     drain_foreign();
     struct fdent *e = entry(fd, 0);
     if (e) forget(e);
@@ -707,14 +738,6 @@ void gp_fd_new(int fd)
 
 void gp__fd_fork_reset(void)
 {
-    /* the entries belong to the parent's loop: leave them, start empty */
-    tab = NULL;
-    cap = 0;
-    for (int i = 0; i < WCHUNKS; i++) watching[i] = NULL;
-    foreign_lock_word = 0;
-    foreign_q = NULL;
-    foreign_n = foreign_cap = 0;
-    foreign_all = foreign_pending = 0;
-    foreign_async_loop = NULL;
-    fd_wakes_queued = 0;
+    /* the tables belong to the parent's loops: leave them; a runtime the
+     * child starts makes new ones (gp__fd_worker_init) */
 }

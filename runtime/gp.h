@@ -28,9 +28,10 @@ typedef int64_t gp_deadline;
  * runtime and outside a signal handler, and another green thread exists that
  * could run while this one waits (otherwise a blocking call may as well go
  * straight to libc). The runtime keeps it current at every switch. */
+struct gp_worker;
 struct gp_tls {
     int managed;     /* hooked calls go through the runtime */
-    int worker;      /* this OS thread runs a scheduler */
+    struct gp_worker *worker; /* the worker this OS thread runs (its scheduler), or NULL */
     int swallow_nb;  /* libuv is about to set O_NONBLOCK on a program fd: ignore it */
     const char *last; /* the last hooked call a gthread made here (monitor, traces) */
     unsigned preempt_calls; /* preemption points passed (the clock is read at some) */
@@ -267,6 +268,9 @@ int gp_owner_id(void);
 int gp_os_owner_id(void);
 /* any thread: the calling OS thread's id (read once per thread) */
 int gp_os_tid(void);
+/* any thread: tid is the OS thread of one of the runtime's workers, or the
+ * process's main thread (whose id own-TLS green threads show glibc) */
+int gp_tid_is_worker(int tid);
 /* in a child forked by a gthread, before any new thread: its pthread_t */
 uintptr_t gp_inherited_self(void);
 
@@ -300,6 +304,8 @@ void gp_configure_shuffle(uint64_t seed);
 void gp_configure_tls(int want);
 /* GPATCH_HANDOFF_MS: hand a worker stuck for this long to another OS thread (0: never) */
 void gp_configure_handoff(long ms);
+/* GPATCH_WORKERS: run green threads on n worker OS threads (sched.c, "Workers") */
+void gp_configure_workers(int n);
 /* GPATCH_STACK_GUARD: how a green thread's stack overflow is caught (coro.c) */
 enum { GP_STACK_GUARD_AUTO, GP_STACK_GUARD_ON, GP_STACK_GUARD_OFF };
 void gp_configure_stack_guard(int mode);

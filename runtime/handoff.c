@@ -179,7 +179,7 @@ static void on_handoff(int sig, siginfo_t *si, void *ucv)
     gp_deadline since = w->away_since;
     /* on the worker, in a gthread on its own block, no program handler running */
     int ok = c && gp__tls.worker && !gp__tls.evicted && !gp__tls.in_handler && g != &w->sched &&
-             g->state == GT_RUNNING && g->tcb && g->tcb == gp__tls_current() && w->nlive > 1 && since &&
+             g->state == GT_RUNNING && g->tcb && g->tcb == gp__tls_current() && __atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) > 1 && since &&
              gp_now() - since >= threshold_ms * 1000000LL;
     if (ok) {
         struct walk k = {(uintptr_t)uc->uc_mcontext.gregs[REG_RIP], 0, 0, -1};
@@ -384,7 +384,7 @@ static void *handoff_monitor(void *arg)
         if (w != gp__w) return NULL;
         gp_deadline since = __atomic_load_n(&w->away_since, __ATOMIC_ACQUIRE);
         if (!since || gp_now() - since < threshold_ms * 1000000LL) continue;
-        if (__atomic_load_n(&w->nlive, __ATOMIC_RELAXED) < 2) continue;
+        if (__atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) < 2) continue;
         struct gp_carrier *owner = __atomic_load_n(&w->carrier, __ATOMIC_ACQUIRE);
         if (!owner || !interruptible(owner->tid, since)) continue;
         if (!__atomic_load_n(&handoff_to, __ATOMIC_ACQUIRE)) {

@@ -50,6 +50,9 @@ enum gp_intr { GP_NOINTR, GP_RESTARTABLE, GP_NORESTART };
  * returns -ECANCELED; its caller undoes what it registered (a queue entry on
  * its stack, a joiner) and then calls gp__cancel_exit. */
 #define GP_CANCELPT GP_INTR_CANCEL
+/* Or'ed into gp_sync_wait's intr with GP_CANCELPT: a cancel returns
+ * -ECANCELED to the caller, which undoes its own registrations first */
+#define GP_CANCEL_RETURN 8
 
 #define GT_MAGIC 0x67746872u /* "gthr" */
 
@@ -101,6 +104,7 @@ struct gp_gthread {
     const void *owned_in[GP_OWNED_IN], **owned_heap;
     unsigned owned_n, owned_cap;
     char name[16];
+    struct gp_worker *home;   /* the worker it runs on (GPATCH_WORKERS: placed at creation, never moves) */
     struct gp_carrier *carrier; /* GT_AWAY: the OS thread it kept (handoff.c) */
     struct gp_gthread *rejoin_next; /* in the worker's list of gthreads coming back */
 #ifdef GP_TSAN
@@ -116,7 +120,6 @@ struct gp_worker {
     struct gp_gthread *cur;
     struct gp_list runq;
     struct gp_list all;
-    int nlive;                 /* gthreads that have not exited */
     int next_id;
     int budget;                /* direct switches left before the loop turns */
     uv_async_t async;          /* wake-ups from signal handlers, other threads */
@@ -131,8 +134,36 @@ struct gp_worker {
     struct gp_gthread *rejoin;   /* gthreads back from GT_AWAY, pushed by their old OS threads */
     int naway;                   /* gthreads in GT_AWAY (each keeps an OS thread) */
     sigset_t os_mask;            /* the owner OS thread's signal mask, handed on with the worker */
+    /* several workers (GPATCH_WORKERS, sched.c "Workers") */
+    int index;                   /* 0 is main's worker */
+    pid_t tid;                   /* its OS thread's id */
+    void *idle_tcb;              /* a block the scheduler may stand on when a gthread's goes (own TLS) */
+    unsigned long switches;      /* its share of gp__stats.switches */
+    uint64_t shuffle_state;      /* its GPATCH_SHUFFLE stream */
+    struct gp_list remote_ready; /* sync waiters woken by other threads (sync.c, under its lock) */
+    int remote_pending;          /* remote_ready is not empty (a hint for the drain) */
+    int inbox_lock;              /* spinlock over inbox */
+    struct gp_xmsg *inbox;       /* what other workers ask of this one (sched.c) */
+    unsigned inbox_n, inbox_cap;
+    int inbox_pending;
+    struct gp_fdtab *fds;        /* its fd table (fdtable.c) */
 };
+/* the runtime's first worker (main's), NULL before the runtime starts and
+ * in a forked child: "is there a runtime?" for any thread */
 extern struct gp_worker *gp__w;
+/* the worker the calling OS thread runs, NULL on any other thread */
+#define GP_ME() (gp__tls.worker)
+#define GP_MAX_WORKERS 64
+extern struct gp_worker *gp__workers[GP_MAX_WORKERS];
+extern int gp__nworkers;
+extern int gp__nlive; /* gthreads alive on every worker (atomic) */
+extern int gp__workers_want; /* GPATCH_WORKERS, 0 for the default */
+/* a message to another worker's scheduler (sched.c): a new gthread to run,
+ * a cancel or a signal for one of its gthreads */
+enum { GP_X_NEW, GP_X_CANCEL, GP_X_SIGNAL };
+struct gp_xmsg { struct gp_gthread *g; int id, kind, arg; };
+/* any OS thread (never a handler): post m to w's scheduler and wake it */
+void gp__xpost(struct gp_worker *w, struct gp_gthread *g, int kind, int arg);
 
 /* An OS thread that can carry the worker (handoff.c): the original worker
  * thread and the spares started for hand-offs. rec.ctx is its own context
@@ -151,7 +182,7 @@ struct gp_carrier {
 /* monitor.c */
 #define GP_STAT_REASONS 16
 struct gp_stats {
-    unsigned long created, peak_alive, switches, turns, pool_jobs;
+    unsigned long created, peak_alive, switches, turns, pool_jobs; /* switches: the workers' sum (gp__stats_switches) */
     unsigned long handoffs, peak_os; /* hand-offs; most OS threads carrying gthreads at once */
     int64_t longest_stall_ns;
     const char *reason[GP_STAT_REASONS];
@@ -160,7 +191,9 @@ struct gp_stats {
 extern struct gp_stats gp__stats;
 extern int gp__stats_on;
 void gp__stat_park(const char *reason);
+unsigned long gp__stats_switches(void);
 void gp__monitor_start(struct gp_worker *w);
+int gp__monitor_sig(void); /* the signal the monitor asks a stuck worker's stack with */
 /* worker: g's canary was found broken at a switch: the overflow report, abort() */
 _Noreturn void gp__overflow_abort(struct gp_gthread *g) __attribute__((cold, noinline));
 
@@ -194,6 +227,8 @@ _Noreturn void gp__bad_state(struct gp_gthread *g, int to, const char *file, int
 void gp__update_managed(void);
 void gp__run_ready(void); /* from an fd event's callback: run the ready gthreads now */
 void gp__signals(void);   /* act on signal handlers that ran */
+void gp__signal_act(struct gp_gthread *t, int norestart); /* t's worker: interrupt t's call */
+void gp__xdrain(void);    /* scheduler context: act on what other workers posted (gp__xpost) */
 /* bracket a blocking call: a signal handled while it runs interrupts it */
 static inline struct gp_gthread *gp__call_begin(void)
 {
@@ -229,7 +264,7 @@ int gp__on_own_stack(const void *p, size_t n);
 void gp__sigwait_fork_reset(void);
 
 /* coro.c */
-struct gp_gthread *gp__gthread_alloc(void);
+struct gp_gthread *gp__gthread_alloc(struct gp_worker *home);
 void gp__gthread_free(struct gp_gthread *g);
 void gp__gthread_free_locked(struct gp_gthread *g);
 struct gp_gthread *gp__gthread_slot(uintptr_t h);
@@ -259,7 +294,8 @@ int gp__loop_owns_fd(int fd);
 void gp__async_send(uv_async_t *a); /* any OS thread, signal-safe: with this thread's hooks off */
 
 /* sync.c */
-void gp__sync_drain_remote(void);
+void gp__sync_drain_remote(struct gp_worker *w);
+void gp__sync_worker_init(struct gp_worker *w);
 void gp__tsd_run_dtors(struct gp_gthread *g);
 void gp__owner_drop(struct gp_gthread *g); /* at its exit: free what gp_owner_note took */
 void gp__sync_fork_reset(void);
@@ -274,6 +310,7 @@ extern int gp__shuffle_on;
 
 /* fdtable.c */
 void gp__fd_fork_reset(void);
+int gp__fd_worker_init(struct gp_worker *w); /* worker w's table, on w's thread before it runs anyone */
 
 /* log.c */
 void gp__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

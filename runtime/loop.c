@@ -18,7 +18,8 @@
 static void on_async(uv_async_t *a)
 {
     (void)a;
-    gp__sync_drain_remote();
+    gp__sync_drain_remote(GP_ME());
+    gp__xdrain();       /* new gthreads, cancels, signals from other workers (sched.c) */
     gp__rejoin_drain(); /* gthreads back from a hand-off (sched.c) */
     gp__signals();
 }
@@ -63,7 +64,7 @@ static void on_timer(uv_timer_t *t)
  * timer never fires before it. */
 void gp__timer_arm(struct gp_gthread *g, gp_deadline dl)
 {
-    uv_loop_t *loop = &gp__w->loop;
+    uv_loop_t *loop = &GP_ME()->loop;
     uv_update_time(loop);
     uint64_t due = (uint64_t)(dl + 999999) / 1000000, now = uv_now(loop);
     uv_timer_start(&g->timer, on_timer, due > now ? due - now : 0, 0);
@@ -87,6 +88,7 @@ void gp__timer_disarm(struct gp_gthread *g)
  * are its only users, so no lock. */
 static int sigwait_fd = -1;
 static uint64_t sigwait_mask; /* signals 1..64 as bits 0..63 */
+static int sigwait_lock;      /* several workers' gthreads may ask at once */
 
 /* signals 1..64 of a set as bits: the rest of a sigset_t may hold anything
  * (glibc's sigemptyset clears only the part the kernel reads) */
@@ -102,17 +104,23 @@ static uint64_t set_bits(const sigset_t *s)
 int gp_sigwait_fd(const sigset_t *want, int exact)
 {
     uint64_t bits = set_bits(want);
+    while (__atomic_exchange_n(&sigwait_lock, 1, __ATOMIC_ACQUIRE)) __builtin_ia32_pause();
     if (!exact) bits |= sigwait_mask;
-    if (sigwait_fd >= 0 && bits == sigwait_mask) return sigwait_fd;
-    sigset_t m;
-    memset(&m, 0, sizeof m);
-    for (int sig = 1; sig <= 64; sig++)
-        if (bits & (1ull << (sig - 1))) sigaddset(&m, sig);
-    int fd = R(signalfd)(sigwait_fd, &m, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (fd < 0) return -errno;
-    if (fd != sigwait_fd) gp_fd_new(fd); /* whatever we knew of that number is gone */
-    sigwait_fd = fd;
-    sigwait_mask = bits;
+    int fd = sigwait_fd;
+    if (fd < 0 || bits != sigwait_mask) {
+        sigset_t m;
+        memset(&m, 0, sizeof m);
+        for (int sig = 1; sig <= 64; sig++)
+            if (bits & (1ull << (sig - 1))) sigaddset(&m, sig);
+        fd = R(signalfd)(sigwait_fd, &m, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (fd < 0) fd = -errno;
+        else {
+            if (fd != sigwait_fd) gp_fd_new(fd); /* whatever we knew of that number is gone */
+            sigwait_fd = fd;
+            sigwait_mask = bits;
+        }
+    }
+    __atomic_store_n(&sigwait_lock, 0, __ATOMIC_RELEASE);
     return fd;
 }
 
@@ -122,13 +130,24 @@ void gp__sigwait_fork_reset(void)
     if (sigwait_fd >= 0) R(close)(sigwait_fd);
     sigwait_fd = -1;
     sigwait_mask = 0;
+    sigwait_lock = 0;
 }
 
+/* any OS thread: fd is one of the runtime's (a loop's of any worker, the sigwait fd) */
 int gp__loop_owns_fd(int fd)
 {
-    uv_loop_t *l = &gp__w->loop;
-    return fd >= 0 && (fd == l->backend_fd || fd == l->async_io_watcher.fd || fd == l->async_wfd ||
-                       fd == l->signal_pipefd[0] || fd == l->signal_pipefd[1] || fd == sigwait_fd);
+    if (fd < 0) return 0;
+    if (fd == __atomic_load_n(&sigwait_fd, __ATOMIC_RELAXED)) return 1;
+    int n = __atomic_load_n(&gp__nworkers, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < n; i++) {
+        struct gp_worker *w = __atomic_load_n(&gp__workers[i], __ATOMIC_ACQUIRE);
+        if (!w) continue;
+        uv_loop_t *l = &w->loop;
+        if (fd == l->backend_fd || fd == l->async_io_watcher.fd || fd == l->async_wfd ||
+            fd == l->signal_pipefd[0] || fd == l->signal_pipefd[1])
+            return 1;
+    }
+    return 0;
 }
 
 /* signal-safe: from the trampoline of a program's handler, on any OS thread */

@@ -33,7 +33,7 @@ int gp_trace_calls;
 
 void gp_trace_call(const char *name)
 {
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = GP_ME();
     gp_debugf("gthread %d calls %s", w && w->cur ? w->cur->id : 0, name);
 }
 
@@ -49,13 +49,23 @@ void gp__stat_park(const char *reason)
     }
 }
 
+/* any thread: every worker's switches (each counts its own, unlocked: a
+ * figure read while they run may lag) */
+unsigned long gp__stats_switches(void)
+{
+    unsigned long n = 0;
+    for (int i = 0; i < gp__nworkers; i++)
+        if (gp__workers[i]) n += __atomic_load_n(&gp__workers[i]->switches, __ATOMIC_RELAXED);
+    return n;
+}
+
 static void print_stats(void)
 {
     char buf[1536];
     int n = snprintf(buf, sizeof buf,
                      "gpatch stats [%d]: gthreads created %lu, peak alive %lu; switches %lu; loop turns %lu; "
                      "pool jobs %lu; longest worker stall %.1f ms; hand-offs %lu, peak OS threads %lu\n",
-                     (int)getpid(), gp__stats.created, gp__stats.peak_alive, gp__stats.switches, gp__stats.turns,
+                     (int)getpid(), gp__stats.created, gp__stats.peak_alive, gp__stats_switches(), gp__stats.turns,
                      gp__stats.pool_jobs, gp__stats.longest_stall_ns / 1e6, gp__stats.handoffs,
                      gp__stats.peak_os ? gp__stats.peak_os : 1);
     n += snprintf(buf + n, sizeof buf - (size_t)n, "gpatch stats [%d]: parks by reason:", (int)getpid());
@@ -88,32 +98,40 @@ static void on_bt(int sig, siginfo_t *si, void *uc)
     errno = e;
 }
 
+int gp__monitor_sig(void) { return BT_SIG; }
+
+/* the monitor's thread: looks at every worker in turn */
 static void *watchdog(void *arg)
 {
-    struct gp_worker *w = arg;
+    (void)arg;
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
-    unsigned long reported = (unsigned long)-1; /* the loop turn a stall was reported in */
+    /* per worker, the loop turn (its away_since) a stall was reported in */
+    static gp_deadline reported[GP_MAX_WORKERS];
     for (;;) {
         struct timespec ts = {monitor_ms / 2000, (monitor_ms / 2 % 1000) * 1000000};
         R(nanosleep)(&ts, NULL);
+        int nw = __atomic_load_n(&gp__nworkers, __ATOMIC_ACQUIRE);
+        for (int i = 0; i < nw; i++) {
+        struct gp_worker *w = __atomic_load_n(&gp__workers[i], __ATOMIC_ACQUIRE);
+        if (!w || !w->tls) continue;
         gp_deadline since = __atomic_load_n(&w->away_since, __ATOMIC_ACQUIRE);
-        unsigned long turn = __atomic_load_n(&gp__stats.turns, __ATOMIC_ACQUIRE);
-        if (!since || turn == reported) continue; /* home, or this stall was told */
+        if (!since || since == reported[i]) continue; /* home, or this stall was told */
         gp_deadline away = gp_now() - since;
         if (away < monitor_ms * 1000000LL) continue;
-        reported = turn; /* once per stall */
+        reported[i] = since; /* once per stall */
         struct gp_gthread *g = __atomic_load_n(&w->cur, __ATOMIC_ACQUIRE);
         const char *last = __atomic_load_n(&w->tls->last, __ATOMIC_ACQUIRE);
-        gp_debugf("monitor: the worker has not returned to its loop for %lld ms: green thread %d is running "
+        gp_debugf("monitor: worker %d has not returned to its loop for %lld ms: green thread %d is running "
                   "(last hooked call: %s); a computation, or a blocking call gpatch does not reroute. Its stack:",
-                  (long long)(away / 1000000), g ? g->id : -1, last ? last : "none");
+                  i, (long long)(away / 1000000), g ? g->id : -1, last ? last : "none");
         bt_done = 0;
         R(pthread_kill)((pthread_t)w->os_thread, BT_SIG);
-        for (int i = 0; i < 100 && !bt_done; i++) {
+        for (int j = 0; j < 100 && !bt_done; j++) {
             struct timespec t = {0, 1000000};
             R(nanosleep)(&t, NULL);
+        }
         }
     }
     return NULL;
@@ -141,8 +159,8 @@ void gp__overflow_abort(struct gp_gthread *g)
 
 static void on_segv(int sig, siginfo_t *si, void *uc)
 {
-    struct gp_worker *w = gp__w;
-    if (w && gp__tls.worker) {
+    struct gp_worker *w = GP_ME();
+    if (w) {
         struct gp_gthread *g = w->cur;
         const char *sp = NULL;
 #if defined(__x86_64__)

@@ -302,7 +302,7 @@
 
 /* ---- GPATCH_SHUFFLE: a private PRNG, worker only ------------------------ */
 int gp__shuffle_on;
-static uint64_t shuffle_state;
+static uint64_t shuffle_seed; /* each worker's stream starts from it and its index */
 
 /* any thread, before the first gthread exists (the shim's constructor) */
 void gp_configure_shuffle(uint64_t seed)
@@ -312,7 +312,7 @@ void gp_configure_shuffle(uint64_t seed)
     uint64_t z = seed + 0x9E3779B97F4A7C15ull;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    shuffle_state = (z ^ (z >> 31)) | 1;
+    shuffle_seed = (z ^ (z >> 31)) | 1;
     gp__shuffle_on = 1;
     if (GP_UNLIKELY(gp_debug_on)) gp_debugf("shuffle: seed %llu", (unsigned long long)seed);
 }
@@ -320,11 +320,12 @@ void gp_configure_shuffle(uint64_t seed)
 /* worker only: the next number of the seed's stream (xorshift64) */
 static uint64_t shuffle_next(void)
 {
-    uint64_t x = shuffle_state;
+    struct gp_worker *w = GP_ME();
+    uint64_t x = w->shuffle_state;
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
-    return shuffle_state = x;
+    return w->shuffle_state = x;
 }
 
 /* worker only: true one time in n, when shuffling */
@@ -352,6 +353,10 @@ static inline int fresh_budget(void)
 __thread struct gp_tls gp__tls __attribute__((tls_model("initial-exec")));
 struct gp_worker *gp__w;
 static struct gp_worker the_worker;
+struct gp_worker *gp__workers[GP_MAX_WORKERS];
+int gp__nworkers;
+int gp__nlive;
+int gp__workers_want;
 
 /* worker only: a transition the contract does not allow (gp__set_state) */
 void gp__bad_state(struct gp_gthread *g, int to, const char *file, int line)
@@ -362,8 +367,8 @@ void gp__bad_state(struct gp_gthread *g, int to, const char *file, int line)
 /* worker only: recompute gp__tls.managed after nlive or foreign changed */
 void gp__update_managed(void)
 {
-    struct gp_worker *w = gp__w;
-    gp__tls.managed = w && w->cur != &w->sched && w->nlive > 1 && !w->cur->foreign;
+    struct gp_worker *w = GP_ME();
+    gp__tls.managed = w && w->cur != &w->sched && __atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) > 1 && !w->cur->foreign;
 }
 
 static ptrdiff_t errno_off, h_errno_off; /* from a thread pointer: the same in every block */
@@ -371,14 +376,14 @@ static ptrdiff_t errno_off, h_errno_off; /* from a thread pointer: the same in e
 /* worker only, on a stack that is not g's: a dead gthread's stack goes back */
 static void finish_dead(struct gp_gthread *g)
 {
-    struct gp_worker *w = gp__w;
-    if (g->tcb && g != w->g0) {
+    struct gp_worker *w = GP_ME();
+    if (g->tcb && g != gp__w->g0) {
         if (gp__tls_current() == g->tcb) {
             /* the scheduler stands on the dead block: move to main's (never
              * freed), which it then borrows as it would any other; or, with
              * hand-off on, to this carrier's idle block: main may be away,
              * its block loaded on another OS thread */
-            void *to = w->carrier ? w->carrier->idle_tcb : w->g0->tcb;
+            void *to = w->carrier ? w->carrier->idle_tcb : w->idle_tcb;
             gp__tls_load(to);
             struct gp_tls *t = gp__tls_of(to);
             t->managed = 0;
@@ -407,7 +412,7 @@ static inline void after_switch(transfer_t t)
  * has already set the leaving one's state. */
 static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *to)
 {
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = GP_ME();
     struct gp_gthread *from = w->cur;
     if (to == from) { /* it yielded and was the first ready one */
         gp__set_state(from, GT_BIT(GT_READY), GT_RUNNING);
@@ -415,7 +420,7 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
     }
     /* a canary-checked stack (coro.c) is checked as its thread leaves the CPU */
     if (GP_UNLIKELY(from->canary != NULL) && GP_UNLIKELY(!gp__canary_ok(from))) gp__overflow_abort(from);
-    gp__stats.switches++;
+    w->switches++;
     char *tp = gp__tls_current(); /* the block loaded now */
     struct gp_tls *t = gp__tls_of(tp);
     from->err = *(int *)(tp + errno_off);
@@ -427,9 +432,9 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
         if (to->tcb && to->tcb != tp) { /* own TLS: its thread pointer */
             gp__tls_load(to->tcb);
             t = gp__tls_of(to->tcb);
-            t->worker = 1;
+            t->worker = w;
         }
-        t->managed = w->nlive > 1 && !to->foreign;
+        t->managed = __atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) > 1 && !to->foreign;
     } else {
         t->managed = 0; /* the scheduler borrows the block: its hooked calls pass through */
     }
@@ -452,7 +457,7 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
  * one, directly, while the budget lasts; otherwise the scheduler. */
 static struct gp_gthread *next_to_run(void)
 {
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = GP_ME();
     if (w->budget > 0) {
         struct gp_list *n = gp_list_pop(&w->runq);
         if (n) {
@@ -466,7 +471,10 @@ static struct gp_gthread *next_to_run(void)
 /* worker only (a gthread or the scheduler context) */
 void gp__ready(struct gp_gthread *g, int result)
 {
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = GP_ME();
+    /* another worker's gthread is readied by its own worker only (sync.c's
+     * remote lists, gp__xpost): its state is that worker's to change */
+    if (GP_UNLIKELY(g->home != w)) gp__fatal("gthread %d readied off its worker", g->id);
     if (g->state != GT_PARKED) {
         /* A wait that did not park is yielding (park_skipped) with its
          * registrations still in place: a wake that reaches it meanwhile
@@ -496,12 +504,12 @@ void gp__ready(struct gp_gthread *g, int result)
  * the worker on (the token: see the essay). */
 void gp__evict(struct gp_carrier *c)
 {
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = GP_ME();
     struct gp_gthread *g = w->cur;
     gp__set_state(g, GT_BIT(GT_RUNNING), GT_AWAY);
     g->carrier = w->carrier;
     struct gp_tls *t = gp__tls_of(g->tcb);
-    t->worker = 0;       /* calls for "any OS thread" take their foreign paths */
+    t->worker = NULL;    /* calls for "any OS thread" take their foreign paths */
     t->evicted = g;      /* its next entry comes back first (gp__rejoin) */
     t->managed = 2;      /* which the hooks' one test of managed sends there */
     g->last = t->last;
@@ -525,9 +533,9 @@ void gp__evict(struct gp_carrier *c)
  * c's idle block until it first loads a gthread's. */
 transfer_t gp__sched_take(struct gp_carrier *c)
 {
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = gp__w; /* hand-off runs with one worker only */
     struct gp_tls *t = gp__tls_of(gp__tls_current());
-    t->worker = 1;
+    t->worker = w;
     t->managed = 0;
     t->evicted = NULL;
     __atomic_store_n(&w->tls, t, __ATOMIC_RELEASE);
@@ -579,7 +587,7 @@ void gp__rejoin_post(struct gp_gthread *g)
 /* scheduler context (on_async): gthreads back from GT_AWAY become ready */
 void gp__rejoin_drain(void)
 {
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = GP_ME();
     if (!__atomic_load_n(&w->rejoin, __ATOMIC_RELAXED)) return;
     struct gp_gthread *g = __atomic_exchange_n(&w->rejoin, NULL, __ATOMIC_ACQUIRE);
     while (g) {
@@ -613,7 +621,7 @@ static inline __attribute__((always_inline)) void yield_now(struct gp_worker *w,
 /* gthread only */
 void gp__wait_skipped(void)
 {
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = GP_ME();
     yield_now(w, w->cur);
 }
 
@@ -632,7 +640,7 @@ static int park_skipped(struct gp_worker *w, struct gp_gthread *g, int r)
 /* gthread only (see internal.h for what it returns) */
 int gp__park(const char *reason, gp_deadline dl, int intr)
 {
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = GP_ME();
     struct gp_gthread *g = w->cur;
     GP_ASSERT(g != &w->sched);
     int cancelpt = intr & GP_CANCELPT;
@@ -669,7 +677,7 @@ int gp__park(const char *reason, gp_deadline dl, int intr)
 /* gthread only, with nothing of the wait left registered */
 _Noreturn void gp__cancel_exit(void)
 {
-    struct gp_gthread *g = gp__w->cur;
+    struct gp_gthread *g = GP_ME()->cur;
     g->in_call = 0;
     gp_thread_exit_unwinding(PTHREAD_CANCELED);
 }
@@ -677,7 +685,7 @@ _Noreturn void gp__cancel_exit(void)
 /* gthread only (a no-op elsewhere): sched_yield, and spinning locks */
 int gp_yield(void)
 {
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = GP_ME();
     if (!w || w->cur == &w->sched) return 0;
     yield_now(w, w->cur);
     return 0;
@@ -697,20 +705,31 @@ int gp_yield(void)
  * below: nothing to do) or its bits for the next turn; never half a note. */
 void gp__signals(void)
 {
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = GP_ME();
     if (!__atomic_exchange_n(&w->sig_pending, 0, __ATOMIC_ACQUIRE)) return;
     int norestart = __atomic_exchange_n(&w->sig_norestart, 0, __ATOMIC_ACQUIRE);
     uint64_t sigs = __atomic_exchange_n(&w->sig_set, 0, __ATOMIC_ACQUIRE);
     if (!sigs) return;
     struct gp_gthread *t = w->sig_target;
     w->sig_target = NULL;
-    if (!t || t->state == GT_DEAD) t = w->g0->state != GT_DEAD ? w->g0 : NULL;
-    for (struct gp_list *n = w->all.next; !t && n != &w->all; n = n->next) {
+    struct gp_gthread *g0 = gp__w->g0;
+    gp__rec_lock(); /* the list of every live gthread, and exited() */
+    if (!t || __atomic_load_n(&t->xdone, __ATOMIC_ACQUIRE)) t = !__atomic_load_n(&g0->xdone, __ATOMIC_ACQUIRE) ? g0 : NULL;
+    for (struct gp_list *n = gp__w->all.next; !t && n != &gp__w->all; n = n->next) {
         struct gp_gthread *g = gp_container(n, struct gp_gthread, all);
-        /* main is gone: any thread in a blocking call that does not block them */
-        if (g->in_call && (g->sigmask & sigs) != sigs) t = g;
+        /* main is gone: any thread in a blocking call that does not block
+         * them (a racy look at another worker's gthread: a hint) */
+        if (__atomic_load_n(&g->in_call, __ATOMIC_RELAXED) && (g->sigmask & sigs) != sigs) t = g;
     }
+    gp__rec_unlock();
     if (!t) return;
+    if (t->home == w) gp__signal_act(t, norestart);
+    else gp__xpost(t->home, t, GP_X_SIGNAL, norestart); /* its worker acts on it */
+}
+
+/* worker only (t's own): a signal handler ran for t, as gp__signals decided */
+void gp__signal_act(struct gp_gthread *t, int norestart)
+{
     if (t->state == GT_PARKED && t->intr != GP_NOINTR) {
         if (norestart || t->intr == GP_NORESTART) gp__ready(t, -EINTR);
     } else if (t->in_call) {
@@ -765,7 +784,7 @@ static int run_head(struct gp_worker *w)
 /* scheduler context (an fd callback); a no-op elsewhere */
 void gp__run_ready(void)
 {
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = GP_ME();
     if (w->cur != &w->sched || gp_list_empty(&w->runq)) return;
     if (shuffle_one_in(4)) return; /* GPATCH_SHUFFLE: leave them for the turn's end */
     /* away from the loop from the first of these runs to the turn's end
@@ -778,7 +797,7 @@ void gp__run_ready(void)
 static _Noreturn void sched_main(transfer_t t)
 {
     after_switch(t);
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = GP_ME();
     for (;;) {
         if (run_head(w)) {
             if (!gp_list_empty(&w->runq)) {
@@ -787,7 +806,7 @@ static _Noreturn void sched_main(transfer_t t)
             }
             continue;
         }
-        if (w->nlive == 0) exit(0); /* the last thread called pthread_exit: as glibc */
+        if (__atomic_load_n(&gp__nlive, __ATOMIC_ACQUIRE) == 0) exit(0); /* the last thread called pthread_exit: as glibc */
         if (GP_UNLIKELY(gp_debug_on)) gp_debugf("loop: wait, next timer in %d ms", uv_backend_timeout(&w->loop));
         loop_turn(w, UV_RUN_ONCE);
         gp__signals();
@@ -800,7 +819,7 @@ static void gthread_entry(transfer_t t)
     after_switch(t);
     errno = 0;
     *__h_errno_location() = 0;
-    struct gp_gthread *g = gp__w->cur;
+    struct gp_gthread *g = GP_ME()->cur;
     if (g->tcb) gp__tls_thread_start();
     void *ret = g->fn(g->arg);
     /* In a child forked by this gthread the runtime was reset: this is now
@@ -812,14 +831,19 @@ static void gthread_entry(transfer_t t)
     gp_thread_exit(ret);
 }
 
-/* the process's main thread, once, at its first pthread_create */
-int gp__start(void)
+/* ---- workers ------------------------------------------------------------- */
+
+/* A worker's own parts: its loop (async handle included), its scheduler
+ * stack and context, its queues. Main's thread, before any worker runs. */
+static int worker_init(struct gp_worker *w, int index)
 {
-    uintptr_t inherited = gp_inherited_self();
-    struct gp_worker *w = &the_worker;
-    memset(w, 0, sizeof *w);
     gp_list_init(&w->runq);
     gp_list_init(&w->all);
+    gp_list_init(&w->remote_ready);
+    w->index = index;
+    w->shuffle_state = shuffle_seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(index + 1));
+    if (!w->shuffle_state) w->shuffle_state = 1;
+    if (gp__fd_worker_init(w) != 0) return -EAGAIN;
     if (gp__loop_init(w) != 0) return -EAGAIN;
     size_t pg = gp__page();
     w->sched_stack_size = SCHED_STACK;
@@ -830,31 +854,211 @@ int gp__start(void)
     w->sched.ctx = make_fcontext((char *)w->sched_stack + pg + SCHED_STACK, SCHED_STACK, sched_main);
     w->sched.magic = GT_MAGIC;
     w->sched.id = -1;
+    w->sched.home = w;
+    return 0;
+}
+
+/* The OS thread of worker w (index > 0): it only ever runs w's scheduler.
+ * With own TLS the scheduler stands on this thread's own block whenever a
+ * dead gthread's goes (w->idle_tcb). */
+static void *worker_thread(void *arg)
+{
+    struct gp_worker *w = arg;
     w->os_thread = (uintptr_t)R(pthread_self)();
+    __atomic_store_n(&w->tid, gettid(), __ATOMIC_RELEASE);
+    w->idle_tcb = gp__tls_current();
+    /* an alternate stack for the overflow report (monitor.c), as main's */
+    stack_t ss = {.ss_size = 64 * 1024, .ss_flags = 0};
+    if ((ss.ss_sp = malloc(ss.ss_size))) sigaltstack(&ss, NULL);
+    gp__tls.worker = w;
+    gp__tls.managed = 0;
+    w->tls = &gp__tls;
+    struct gp_gthread boot = {.magic = GT_MAGIC, .state = GT_RUNNING, .id = -2};
+    w->cur = &w->sched;
+    jump_fcontext(w->sched.ctx, &boot); /* never comes back */
+    return NULL;
+}
+
+/* any thread, before the runtime starts (the shim's constructor) */
+void gp_configure_workers(int n) { gp__workers_want = n; }
+
+/* any thread */
+int gp_tid_is_worker(int tid)
+{
+    if (tid == getpid()) return 1;
+    int n = __atomic_load_n(&gp__nworkers, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < n; i++) {
+        struct gp_worker *w = __atomic_load_n(&gp__workers[i], __ATOMIC_ACQUIRE);
+        if (w && __atomic_load_n(&w->tid, __ATOMIC_ACQUIRE) == tid) return 1;
+    }
+    return 0;
+}
+
+/* how many workers: GPATCH_WORKERS, or the CPUs this process may run on */
+static int workers_wanted(void)
+{
+    int n = gp__workers_want;
+    if (n <= 0) {
+        cpu_set_t cs;
+        n = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : 1;
+    }
+    if (n < 1) n = 1;
+    if (n > GP_MAX_WORKERS) n = GP_MAX_WORKERS;
+    return n;
+}
+
+/* main's thread, from gp__start: start workers 1..n-1. Their OS threads block
+ * every asynchronous signal: the kernel delivers process signals, and
+ * pthread_kill delivers every signal, to worker 0's OS thread (the one main
+ * runs on, as stock would pick it), whose scheduler passes the interruption
+ * on (gp__signals). Faults stay deliverable: a fault on a worker is that
+ * worker's. A worker that cannot be had leaves fewer workers, not an error. */
+static void workers_start(int n)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    int sync_sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+    for (size_t i = 0; i < sizeof sync_sigs / sizeof *sync_sigs; i++) sigdelset(&all, sync_sigs[i]);
+    sigdelset(&all, gp__monitor_sig()); /* the monitor's request for a stuck worker's stack */
+    R(pthread_sigmask)(SIG_SETMASK, &all, &old);
+    for (int i = 1; i < n; i++) {
+        struct gp_worker *w = calloc(1, sizeof *w);
+        if (!w || worker_init(w, i) != 0) {
+            free(w); /* a half-made loop is leaked: rare, and harmless */
+            break;
+        }
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&at, 256u * 1024);
+        pthread_t pt;
+        int r = R(pthread_create)(&pt, &at, worker_thread, w);
+        pthread_attr_destroy(&at);
+        if (r) break;
+        /* release: the worker is whole before anyone places a gthread on it */
+        __atomic_store_n(&gp__workers[i], w, __ATOMIC_RELEASE);
+        __atomic_store_n(&gp__nworkers, i + 1, __ATOMIC_RELEASE);
+    }
+    R(pthread_sigmask)(SIG_SETMASK, &old, NULL);
+    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("workers: %d (asked for %d)", gp__nworkers, n);
+}
+
+/* Where a new gthread runs: the workers in turn. With shared TLS too: a
+ * gthread never leaves the worker it was placed on. */
+static struct gp_worker *place(void)
+{
+    static unsigned next;
+    int n = __atomic_load_n(&gp__nworkers, __ATOMIC_ACQUIRE);
+    if (n <= 1) return gp__w;
+    unsigned i = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED) % (unsigned)n;
+    return gp__workers[i];
+}
+
+/* any OS thread (never a signal handler): post to w's scheduler and wake it.
+ * The inbox is an array under w's spinlock; a post that cannot grow it (out
+ * of memory) spins until the drain made room. */
+void gp__xpost(struct gp_worker *w, struct gp_gthread *g, int kind, int arg)
+{
+    for (;;) {
+        while (__atomic_exchange_n(&w->inbox_lock, 1, __ATOMIC_ACQUIRE))
+            while (__atomic_load_n(&w->inbox_lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+        if (w->inbox_n == w->inbox_cap) {
+            unsigned cap = w->inbox_cap ? w->inbox_cap * 2 : 64;
+            struct gp_xmsg *m = realloc(w->inbox, cap * sizeof *m);
+            if (m) w->inbox = m, w->inbox_cap = cap;
+        }
+        if (w->inbox_n < w->inbox_cap) break;
+        __atomic_store_n(&w->inbox_lock, 0, __ATOMIC_RELEASE);
+        gp__async_send(&w->async);
+        sched_yield();
+    }
+    w->inbox[w->inbox_n++] = (struct gp_xmsg){g, g->id, kind, arg};
+    __atomic_store_n(&w->inbox_pending, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->inbox_lock, 0, __ATOMIC_RELEASE);
+    /* uv_async_send's seq_cst CAS orders the post before the drain it causes */
+    gp__async_send(&w->async);
+}
+
+/* a gthread placed on this worker by another one becomes runnable here */
+static void adopt(struct gp_worker *w, struct gp_gthread *g)
+{
+    if (g->timer.loop != &w->loop) uv_timer_init(&w->loop, &g->timer);
+    g->timer.data = g;
+    runq_push(w, g);
+}
+
+/* scheduler context (on_async) */
+void gp__xdrain(void)
+{
+    struct gp_worker *w = GP_ME();
+    if (!__atomic_load_n(&w->inbox_pending, __ATOMIC_ACQUIRE)) return;
+    struct gp_xmsg local[32];
+    for (;;) {
+        while (__atomic_exchange_n(&w->inbox_lock, 1, __ATOMIC_ACQUIRE))
+            while (__atomic_load_n(&w->inbox_lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+        unsigned n = w->inbox_n < 32 ? w->inbox_n : 32;
+        memcpy(local, w->inbox, n * sizeof *local);
+        memmove(w->inbox, w->inbox + n, (w->inbox_n - n) * sizeof *local);
+        w->inbox_n -= n;
+        if (!w->inbox_n) __atomic_store_n(&w->inbox_pending, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&w->inbox_lock, 0, __ATOMIC_RELEASE);
+        if (!n) break;
+        for (unsigned i = 0; i < n; i++) {
+            struct gp_gthread *g = local[i].g;
+            if (local[i].kind == GP_X_NEW) adopt(w, g);
+            else if (g->magic != GT_MAGIC || g->id != local[i].id || g->home != w) continue; /* gone since */
+            else if (local[i].kind == GP_X_CANCEL) {
+                if (!g->cancel_off && g->state == GT_PARKED && g->cancelpt) gp__ready(g, -ECANCELED);
+            } else gp__signal_act(g, local[i].arg);
+        }
+    }
+    if (w->cur == &w->sched && !gp_list_empty(&w->runq)) uv_stop(&w->loop);
+}
+
+/* the process's main thread, once, at its first pthread_create */
+int gp__start(void)
+{
+    uintptr_t inherited = gp_inherited_self();
+    struct gp_worker *w = &the_worker;
+    memset(w, 0, sizeof *w);
+    int r = worker_init(w, 0);
+    if (r) return r;
+    w->os_thread = (uintptr_t)R(pthread_self)();
+    w->tid = gettid();
     gp__tls_setup(gp__tls_want);
     errno_off = (char *)&errno - (char *)gp__tls_current(); /* the same in every block */
     h_errno_off = (char *)__h_errno_location() - (char *)gp__tls_current();
     gp__w = w;
-    struct gp_gthread *g0 = gp__gthread_alloc();
+    gp__workers[0] = w;
+    gp__nworkers = 1;
+    struct gp_gthread *g0 = gp__gthread_alloc(w);
     if (!g0) {
         gp__w = NULL;
         return -EAGAIN;
     }
     g0->handle = inherited ? inherited : w->os_thread; /* main keeps its pthread_t */
     g0->tcb = gp__tls_mode == GP_TLS_OWN ? gp__tls_current() : NULL; /* and its own TLS */
+    w->idle_tcb = g0->tcb; /* the scheduler's block when a dead one goes: main's never is */
     g0->id = 0;
+    g0->home = w;
     gp__set_state(g0, GT_BIT(GT_FREE), GT_RUNNING);
     uv_timer_init(&w->loop, &g0->timer);
     g0->timer.data = g0;
     gp_list_push(&w->all, &g0->all);
     w->g0 = g0;
     w->cur = g0;
-    w->nlive = 1;
+    gp__nlive = 1;
     w->next_id = 1;
     w->tls = &gp__tls;
     w->away_since = gp_now(); /* main is running, away from the loop */
-    gp__tls.worker = 1;
+    gp__tls.worker = w;
     gp__update_managed();
+    int want = workers_wanted();
+    if (want > 1 && gp__handoff_ms > 0) {
+        want = 1;
+        if (GP_UNLIKELY(gp_debug_on)) gp_debugf("workers: 1, since hand-off (GPATCH_HANDOFF_MS) runs with one worker only");
+    }
+    if (want > 1) workers_start(want);
     gp__monitor_start(w);
     gp__handoff_start(w);
     return 0;
@@ -869,19 +1073,19 @@ static int broken; /* the runtime could not start: the program runs unpatched */
 int gp_can_spawn(void)
 {
     if (GP_UNLIKELY(gp__tls.evicted)) gp__rejoin();
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = GP_ME();
     if (GP_UNLIKELY(broken)) return 0;
-    if (gp__tls.worker) return w->cur != &w->sched;
+    if (w) return w->cur != &w->sched;
     /* not started: only the process's main thread becomes the worker */
-    return !w && gettid() == getpid();
+    return !gp__w && gettid() == getpid();
 }
 
 /* any thread */
 int gp_is_current_gthread(void)
 {
     if (GP_UNLIKELY(gp__tls.evicted)) gp__rejoin();
-    struct gp_worker *w = gp__w;
-    return gp__tls.worker && w->cur != &w->sched;
+    struct gp_worker *w = GP_ME();
+    return w && w->cur != &w->sched;
 }
 
 /* gthread only, or the main thread before the runtime started (gp_can_spawn) */
@@ -896,8 +1100,9 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
             return -ENOSYS; /* the shim falls back to the real pthread_create */
         }
     }
-    struct gp_worker *w = gp__w;
-    struct gp_gthread *g = gp__gthread_alloc();
+    struct gp_worker *me = GP_ME();
+    struct gp_worker *w = place();
+    struct gp_gthread *g = gp__gthread_alloc(w);
     if (!g) return -EAGAIN;
     if (a->stack_addr) {
         g->stack_lo = a->stack_addr;
@@ -915,30 +1120,34 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
         gp__gthread_free(g);
         return -EAGAIN;
     }
-    if (g->timer.loop != &w->loop) uv_timer_init(&w->loop, &g->timer);
-    g->timer.data = g;
+    g->home = w;
     g->fn = fn;
     g->arg = arg;
     g->detached = a->detached;
     g->sigmask = a->sigmask;
-    g->id = w->next_id++;
+    g->id = __atomic_fetch_add(&gp__w->next_id, 1, __ATOMIC_RELAXED);
     g->ctx = make_fcontext((char *)g->stack_lo + g->stack_size, g->stack_size, gthread_entry);
     gp__set_state(g, GT_BIT(GT_FREE), GT_READY);
-    runq_push(w, g);
-    gp_list_push(&w->all, &g->all);
-    w->nlive++;
-    gp__stats.created++;
-    if ((unsigned long)w->nlive > gp__stats.peak_alive) gp__stats.peak_alive = (unsigned long)w->nlive;
+    gp__rec_lock(); /* the list of every live gthread (signals, fork, dlopen) */
+    gp_list_push(&gp__w->all, &g->all);
+    gp__rec_unlock();
+    int alive = __atomic_add_fetch(&gp__nlive, 1, __ATOMIC_ACQ_REL);
+    __atomic_add_fetch(&gp__stats.created, 1, __ATOMIC_RELAXED);
+    unsigned long peak = __atomic_load_n(&gp__stats.peak_alive, __ATOMIC_RELAXED);
+    while ((unsigned long)alive > peak &&
+           !__atomic_compare_exchange_n(&gp__stats.peak_alive, &peak, (unsigned long)alive, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
     gp__update_managed();
     *out = g->handle;
-    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d created, stack %zu KiB", g->id, g->stack_size >> 10);
+    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d created on worker %d, stack %zu KiB", g->id, w->index, g->stack_size >> 10);
+    if (w == me) adopt(w, g);
+    else gp__xpost(w, g, GP_X_NEW, 0); /* the last touch: it may run (and exit) at once */
     return 0;
 }
 
 /* gthread only */
 void gp_thread_exit(void *ret)
 {
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = GP_ME();
     struct gp_gthread *g = w->cur;
     GP_ASSERT(g != &w->sched);
     /* as glibc at a thread's exit: thread_local destructors, then the keys' */
@@ -946,10 +1155,8 @@ void gp_thread_exit(void *ret)
     if (g->tsd) gp__tsd_run_dtors(g);
     gp__owner_drop(g);
     g->ret = ret;
-    gp__thread_dying(g); /* GT_DEAD; wakes an OS thread that joins it */
-    gp_list_del(&g->all);
-    w->nlive--;
-    if (g->joiner) gp__ready(g->joiner, 0);
+    __atomic_sub_fetch(&gp__nlive, 1, __ATOMIC_ACQ_REL);
+    gp__thread_dying(g); /* GT_DEAD, off the list of live ones; wakes whoever joins it */
     if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d exits", g->id);
     if (g->tcb) gp__tls_keep_cache(); /* nothing may allocate after this */
     switch_to(next_to_run());
@@ -977,7 +1184,8 @@ int gp_sleep(gp_deadline dl)
 /* the child of a fork, in its only thread, before anything else runs */
 void gp_fork_child(void)
 {
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = GP_ME();
+    if (!w) w = gp__w; /* a child forked by an OS thread that is not a worker's */
     gp__thread_fork_reset(); /* new thread ids: before anything reads them */
     gp__sigwait_fork_reset();
     gp__handoff_fork_reset(); /* the spares are the parent's */
@@ -986,11 +1194,20 @@ void gp_fork_child(void)
     if (gp__tls.evicted) w->cur = gp__tls.evicted; /* forked away from the worker: it is the child */
     gp__thread_fork_child(w); /* identity, and the other gthreads are gone */
     /* The child keeps the calling gthread only, now a plain thread; the
-     * loop's epoll instance is shared with the parent and must not be
-     * touched: drop our copies of its fds and start afresh on demand. */
-    R(close)(w->loop.backend_fd);
-    R(close)(w->loop.async_io_watcher.fd);
-    if (w->loop.async_wfd >= 0 && w->loop.async_wfd != w->loop.async_io_watcher.fd) R(close)(w->loop.async_wfd);
+     * loops' epoll instances are shared with the parent and must not be
+     * touched: drop our copies of their fds and start afresh on demand.
+     * The other workers' OS threads do not exist here: their records stay,
+     * unused. */
+    for (int i = 0; i < gp__nworkers; i++) {
+        struct gp_worker *o = gp__workers[i];
+        if (!o) continue;
+        R(close)(o->loop.backend_fd);
+        R(close)(o->loop.async_io_watcher.fd);
+        if (o->loop.async_wfd >= 0 && o->loop.async_wfd != o->loop.async_io_watcher.fd) R(close)(o->loop.async_wfd);
+        gp__workers[i] = NULL;
+    }
+    gp__nworkers = 0;
+    gp__nlive = 0;
     gp__fd_fork_reset();
     gp__sync_fork_reset();
     gp__pool_fork_reset();
@@ -1011,7 +1228,7 @@ void gp_preempt_check(void)
         gp__rejoin();
         return;
     }
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = GP_ME();
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     /* GPATCH_SHUFFLE: a random slice, from nothing to the full one */

@@ -42,7 +42,7 @@ static void hu(void) { __atomic_store_n(&hlock, 0, __ATOMIC_RELEASE); }
 
 /* any thread that gated(): the caller, a gthread, or NULL for main before the
  * runtime started */
-static struct gp_gthread *me(void) { return gp__w ? gp__w->cur : NULL; }
+static struct gp_gthread *me(void) { return GP_ME() ? GP_ME()->cur : NULL; }
 static int mine(const struct held *h, struct gp_gthread *m)
 {
     return h->owner == m || (!h->owner && gp__w && m == gp__w->g0);

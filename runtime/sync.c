@@ -7,9 +7,10 @@
  * linked into one of a fixed number of buckets hashed by address, so
  * nothing is allocated per object or per wait.
  *
- * Any thread may wake K: the worker itself (directly onto the run queue), an
- * OS thread that is not a gthread (the record is handed to the worker
- * through a locked list and the loop's async handle), or a signal handler on
+ * Any thread may wake K: the waiter's own worker (directly onto its run
+ * queue), another worker or an OS thread that is not a gthread (the record
+ * is handed to the waiter's worker through that worker's remote list, under
+ * the one lock, and its loop's async handle), or a signal handler on
  * any OS thread (the key is posted to a lock-free array the worker drains:
  * the handler may have interrupted the very code that holds the lock). That
  * is what keeps an object correct when gthreads, plain OS threads and
@@ -42,7 +43,7 @@
 
 struct swait {
     struct gp_list link;   /* in its bucket */
-    struct gp_list remote; /* in the worker's remote-ready list */
+    struct gp_list remote; /* in its worker's remote-ready list */
     const void *key;
     struct gp_gthread *g;
     int queued;            /* still in the bucket (0 after park: a waker took it out) */
@@ -54,9 +55,7 @@ struct bucket {
 };
 
 static struct bucket buckets[BUCKETS];
-static int lock_word;        /* one spinlock for the queues: sections are tiny */
-static struct gp_list remote_ready; /* woken by other OS threads, for the worker */
-static int remote_pending;   /* remote_ready is not empty (a hint for the drain) */
+static int lock_word;        /* one spinlock for the queues (and every worker's remote list): sections are tiny */
 static int inited;
 /* wakes posted by signal handlers (any OS thread), drained by the worker */
 static const void *sigq[SIGQ];
@@ -86,7 +85,6 @@ static void init_once(void)
     lock();
     if (!inited) {
         for (int i = 0; i < BUCKETS; i++) gp_list_init(&buckets[i].q);
-        gp_list_init(&remote_ready);
         __atomic_store_n(&inited, 1, __ATOMIC_RELEASE);
     }
     unlock();
@@ -128,9 +126,10 @@ static int unqueue(struct swait *sw)
     return woken;
 }
 
-/* any OS thread, lock held: dequeue up to n waiters on key; on the worker
- * they go on the run queue, elsewhere to remote_ready (returns 1 in *remote) */
-static int wake_locked(struct bucket *bk, const void *key, int n, int on_worker, int *remote)
+/* any OS thread, lock held: dequeue up to n waiters on key; those of the
+ * calling worker (me, NULL on other OS threads) go on its run queue, the
+ * others to their worker's remote list (its bit is set in *remote) */
+static int wake_locked(struct bucket *bk, const void *key, int n, struct gp_worker *me, uint64_t *remote)
 {
     struct gp_list *b = &bk->q;
     int woke = 0;
@@ -139,12 +138,13 @@ static int wake_locked(struct bucket *bk, const void *key, int n, int on_worker,
         struct swait *sw = gp_container(l, struct swait, link);
         if (key && sw->key != key) continue; /* key NULL: every waiter in the bucket */
         dequeue(sw);
-        if (on_worker) {
+        struct gp_worker *home = sw->g->home;
+        if (home == me) {
             gp__ready(sw->g, 0);
         } else {
-            gp_list_push(&remote_ready, &sw->remote);
-            __atomic_store_n(&remote_pending, 1, __ATOMIC_RELEASE);
-            *remote = 1;
+            gp_list_push(&home->remote_ready, &sw->remote);
+            __atomic_store_n(&home->remote_pending, 1, __ATOMIC_RELEASE);
+            *remote |= 1ull << home->index;
         }
         woke++;
     }
@@ -171,35 +171,44 @@ static void wake_from_handler(const void *key)
     }
     if (!posted) __atomic_store_n(&sigq_overflow, 1, __ATOMIC_SEQ_CST);
     __atomic_store_n(&sigq_pending, 1, __ATOMIC_SEQ_CST);
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = gp__w; /* main's worker drains the posts */
     if (w) gp__async_send(&w->async); /* async-signal-safe */
 }
 
-/* scheduler context: move what other threads and signal handlers woke onto
- * the run queue */
-void gp__sync_drain_remote(void)
+/* any OS thread, after dropping the lock: wake the workers whose remote
+ * lists wake_locked filled */
+static void send_remote(uint64_t remote)
+{
+    for (int i = 0; remote; i++, remote >>= 1)
+        if (remote & 1) gp__async_send(&gp__workers[i]->async);
+}
+
+/* scheduler context of worker w: move what other threads and signal
+ * handlers woke onto the run queue */
+void gp__sync_drain_remote(struct gp_worker *w)
 {
     if (!__atomic_load_n(&inited, __ATOMIC_ACQUIRE)) return;
-    int dummy = 0;
+    uint64_t remote = 0;
     if (__atomic_exchange_n(&sigq_pending, 0, __ATOMIC_SEQ_CST)) {
         int all = __atomic_exchange_n(&sigq_overflow, 0, __ATOMIC_SEQ_CST);
         lock();
         for (int i = 0; i < SIGQ; i++) {
             const void *key = __atomic_exchange_n(&sigq[i], NULL, __ATOMIC_SEQ_CST);
-            if (key && !all) wake_locked(bucket(key), key, INT_MAX, 1, &dummy);
+            if (key && !all) wake_locked(bucket(key), key, INT_MAX, w, &remote);
         }
-        for (int i = 0; all && i < BUCKETS; i++) wake_locked(&buckets[i], NULL, INT_MAX, 1, &dummy);
+        for (int i = 0; all && i < BUCKETS; i++) wake_locked(&buckets[i], NULL, INT_MAX, w, &remote);
         unlock();
+        send_remote(remote);
     }
     /* the flag is set under the lock with each push and cleared under it
      * here; a stale 0 is corrected by that waker's uv_async_send */
-    if (!__atomic_load_n(&remote_pending, __ATOMIC_ACQUIRE)) return;
+    if (!__atomic_load_n(&w->remote_pending, __ATOMIC_ACQUIRE)) return;
     lock();
-    __atomic_store_n(&remote_pending, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->remote_pending, 0, __ATOMIC_RELAXED);
     struct gp_list *n;
-    while ((n = gp_list_pop(&remote_ready))) {
-        struct swait *w = gp_container(n, struct swait, remote);
-        gp__ready(w->g, 0);
+    while ((n = gp_list_pop(&w->remote_ready))) {
+        struct swait *sw = gp_container(n, struct swait, remote);
+        gp__ready(sw->g, 0);
     }
     unlock();
 }
@@ -220,13 +229,11 @@ int gp_sync_wake(const void *key, int n)
         return 0;
     }
     init_once();
-    struct gp_worker *w = gp__w;
-    int on_worker = gp__tls.worker && w;
-    int remote = 0;
+    uint64_t remote = 0;
     lock();
-    int woke = wake_locked(b, key, n, on_worker, &remote);
+    int woke = wake_locked(b, key, n, GP_ME(), &remote);
     unlock();
-    if (remote && gp__w) gp__async_send(&gp__w->async);
+    send_remote(remote);
     return woke;
 }
 
@@ -249,7 +256,7 @@ int gp_sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadline 
 static int sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadline dl, int intr, int64_t poll_ns)
 {
     init_once();
-    struct swait sw = {.key = key, .g = gp__w->cur};
+    struct swait sw = {.key = key, .g = GP_ME()->cur};
     gp_list_init(&sw.remote);
     for (;;) {
         lock();
@@ -265,6 +272,7 @@ static int sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadl
         int woken = unqueue(&sw);
         if (w == -ECANCELED) { /* intr & GP_INTR_CANCEL: sem_wait */
             if (woken) pass_on(key); /* a wake it took after the cancel readied it */
+            if (intr & GP_CANCEL_RETURN) return -ECANCELED;
             gp__cancel_exit();
         }
         if (r != -EAGAIN) {
@@ -289,7 +297,7 @@ static int sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadl
 int gp_cond_wait(const void *key, void (*release)(void *ctx), int (*reacquire)(void *ctx), void *ctx, gp_deadline dl)
 {
     init_once();
-    struct swait sw = {.key = key, .g = gp__w->cur};
+    struct swait sw = {.key = key, .g = GP_ME()->cur};
     gp_list_init(&sw.remote);
     lock();
     queue(&sw);
@@ -318,7 +326,7 @@ void gp__sync_fork_reset(void)
     lock_word = 0;
     memset(buckets, 0, sizeof buckets);
     memset(sigq, 0, sizeof sigq);
-    sigq_pending = sigq_overflow = remote_pending = 0;
+    sigq_pending = sigq_overflow = 0;
     inited = 0;
 }
 
@@ -326,25 +334,28 @@ void gp__sync_fork_reset(void)
  * glibc records an rwlock's writer as an OS thread id, and the gthreads of a
  * worker share one: the shim asks here which gthread write-holds the lock.
  * Each gthread lists what it write-holds (rarely more than one object, so a
- * short array searched from its end, most recent first). Only the worker's
- * code touches the lists (a gthread that was handed off comes back before
- * its next hooked call), so no lock and no ordering are needed. */
+ * short array searched from its end, most recent first). A gthread changes
+ * only its own list, under the record lock, because main's question below
+ * reads every gthread's, and with several workers those run meanwhile. */
 static const void **owned(struct gp_gthread *g) { return g->owned_heap ? g->owned_heap : g->owned_in; }
 
 /* gthread only */
 int gp_owner_note(const void *obj)
 {
-    struct gp_gthread *g = gp__w->cur;
+    struct gp_gthread *g = GP_ME()->cur;
     unsigned cap = g->owned_heap ? g->owned_cap : GP_OWNED_IN;
-    if (g->owned_n == cap) {
-        const void **t = malloc(2 * cap * sizeof *t);
-        if (!t) return -ENOMEM;
+    const void **t = NULL, **old = NULL;
+    if (g->owned_n == cap && !(t = malloc(2 * cap * sizeof *t))) return -ENOMEM;
+    gp__rec_lock();
+    if (t) {
         memcpy(t, owned(g), g->owned_n * sizeof *t);
-        free(g->owned_heap);
+        old = g->owned_heap;
         g->owned_heap = t;
         g->owned_cap = 2 * cap;
     }
     owned(g)[g->owned_n++] = obj;
+    gp__rec_unlock();
+    free(old);
     return 0;
 }
 
@@ -359,33 +370,42 @@ static int owns(struct gp_gthread *g, const void *obj)
 /* gthread only */
 void gp_owner_forget(const void *obj)
 {
-    struct gp_gthread *g = gp__w->cur;
+    struct gp_gthread *g = GP_ME()->cur;
     int i = owns(g, obj);
     if (i < 0) return;
+    gp__rec_lock();
     const void **o = owned(g);
     o[i] = o[--g->owned_n];
+    gp__rec_unlock();
 }
 
 /* gthread only */
 int gp_owner_holds(const void *obj, int libc_owner)
 {
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = GP_ME();
     if (owns(w->cur, obj) >= 0) return 1;
-    if (w->cur != w->g0 || libc_owner != gp_os_tid()) return 0;
-    /* libc says this OS thread's: some gthread of this worker, or main from
+    if (w->cur != gp__w->g0 || libc_owner != gp_os_tid()) return 0;
+    /* libc says this OS thread's: some gthread of ours (with own TLS every
+     * gthread's block shows glibc main's id, on any worker), or main from
      * before there were gthreads (nobody noted it then) */
-    for (struct gp_list *n = w->all.next; n != &w->all; n = n->next)
-        if (owns(gp_container(n, struct gp_gthread, all), obj) >= 0) return 0;
-    return 1;
+    int other = 0;
+    gp__rec_lock();
+    for (struct gp_list *n = gp__w->all.next; n != &gp__w->all && !other; n = n->next)
+        other = owns(gp_container(n, struct gp_gthread, all), obj) >= 0;
+    gp__rec_unlock();
+    return !other;
 }
 
 /* gthread only (the exiting one): it may exit holding locks, as under glibc
  * they stay held; its list goes */
 void gp__owner_drop(struct gp_gthread *g)
 {
-    free(g->owned_heap);
+    gp__rec_lock();
+    const void **old = g->owned_heap;
     g->owned_heap = NULL;
     g->owned_n = g->owned_cap = 0;
+    gp__rec_unlock();
+    free(old);
 }
 
 /* ---- thread-specific data, per gthread ------------------------------------ */
@@ -399,13 +419,13 @@ void gp_key_dtor(unsigned key, void (*dtor)(void *))
 
 void *gp_tsd_get(unsigned key)
 {
-    struct gp_gthread *g = gp__w->cur;
+    struct gp_gthread *g = GP_ME()->cur;
     return key < g->tsd_n ? g->tsd[key] : NULL;
 }
 
 int gp_tsd_set(unsigned key, const void *v)
 {
-    struct gp_gthread *g = gp__w->cur;
+    struct gp_gthread *g = GP_ME()->cur;
     if (key >= KEYS_MAX) return -EINVAL;
     if (key >= g->tsd_n) {
         unsigned n = g->tsd_n ? g->tsd_n : 8;

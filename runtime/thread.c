@@ -37,21 +37,21 @@ void gp__thread_fork_child(struct gp_worker *w)
     gp__rec_lock_reset();
     gp__stack_lock_reset();
     struct gp_gthread *g = w->cur;
-    if (g != &w->sched && g != w->g0) {
+    if (g != &w->sched && g != gp__w->g0) {
         inherited_handle = g->handle;
         inherited_owner = fake_owner(g);
         inherited_os = (uintptr_t)R(pthread_self)();
         inherited_stack = (struct gp_stack_info){g->stack_lo, g->stack_size, g->guard, 0};
     }
-    for (struct gp_list *n = w->all.next; n != &w->all; n = n->next) {
+    for (struct gp_list *n = gp__w->all.next; n != &gp__w->all; n = n->next) {
         struct gp_gthread *o = gp_container(n, struct gp_gthread, all);
-        if (o != g && o != w->g0) o->magic = 0, o->detached = 0;
+        if (o != g && o != gp__w->g0) o->magic = 0, o->detached = 0;
     }
 }
 
 int gp_owner_id(void)
 {
-    struct gp_gthread *g = gp__w->cur;
+    struct gp_gthread *g = GP_ME()->cur;
     /* main is the main OS thread: what it locked before we started is its */
     if (g != gp__w->g0) return fake_owner(g);
     /* main keeps the initial thread's id wherever it runs (it may have
@@ -118,8 +118,8 @@ uintptr_t gp_inherited_self(void)
  * the kernel (gp_copy_in's fast path). */
 int gp__on_own_stack(const void *p, size_t n)
 {
-    struct gp_worker *w = gp__w;
-    if (!w || !gp__tls.worker || w->cur == &w->sched || w->cur == w->g0) return 0;
+    struct gp_worker *w = GP_ME();
+    if (!w || w->cur == &w->sched || w->cur == gp__w->g0) return 0;
     const char *lo = w->cur->stack_lo, *hi = lo + w->cur->stack_size, *a = p;
     const char *sp = (const char *)__builtin_frame_address(0);
     return lo && sp >= lo && sp < hi && a >= lo && n <= (size_t)(hi - a);
@@ -130,8 +130,8 @@ int gp__on_own_stack(const void *p, size_t n)
  * block the whole OS thread on it. Its calls go straight to libc meanwhile. */
 void gp_foreign_lock(int delta)
 {
-    struct gp_worker *w = gp__w;
-    if (!w || !gp__tls.worker || w->cur == &w->sched) return;
+    struct gp_worker *w = GP_ME();
+    if (!w || w->cur == &w->sched) return;
     w->cur->foreign += delta;
     if (w->cur->foreign < 0) w->cur->foreign = 0;
     gp__update_managed();
@@ -173,7 +173,7 @@ int gp_handle_kind(uintptr_t h, uintptr_t *os)
 
 uintptr_t gp_thread_self(void)
 {
-    return gp__w->cur->handle;
+    return GP_ME()->cur->handle;
 }
 
 /* any OS thread: has g exited? xdone, not state: an OS thread that is not
@@ -243,7 +243,14 @@ static int join_foreign(uintptr_t h, void **ret, gp_deadline dl)
     return 0;
 }
 
-/* any OS thread; for a gthread a cancellation point (tryjoin, dl == 0, is not a wait) */
+/* a gthread's join waits for this: 0 once g exited */
+static int join_try(void *g) { return exited(g) ? 0 : -EAGAIN; }
+
+/* any OS thread; for a gthread a cancellation point (tryjoin, dl == 0, is not
+ * a wait). A gthread joins through the sync queues on g's xdone (the exit
+ * wakes that key), so the joiner may run on another worker than g; the
+ * record is freed by whichever of the joiner and finish_dead comes last, as
+ * for an OS thread's join. */
 int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl)
 {
     struct gp_worker *w = gp__w;
@@ -251,56 +258,56 @@ int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl)
     if (GP_UNLIKELY(gp__tls.evicted)) gp__rejoin(); /* left behind by a hand-off: back first */
     if (!gp__tls.worker) return join_foreign(h, ret, dl);
     if (!gp_is_current_gthread()) return -EDEADLK; /* the scheduler itself: it cannot wait */
-    struct gp_gthread *self = w->cur;
+    struct gp_gthread *self = GP_ME()->cur;
     gp__rec_lock(); /* an OS thread may be joining or detaching it at the same time */
     struct gp_gthread *g = gp__gthread_from_handle(h);
     int e = !g ? 1 : g == self || self->joiner == g /* joining each other */ ? -EDEADLK
           : g->detached || g->xjoin || (g->joiner && g->joiner != self) ? -EINVAL : 0;
-    if (!e && g->state != GT_DEAD) {
+    if (!e && !exited(g)) {
         if (dl == 0) e = -EBUSY;
         else g->joiner = self;
     }
     gp__rec_unlock();
     if (e) return e == 1 ? gone(h) : e;
-    while (g->state != GT_DEAD) {
+    if (!exited(g)) {
         /* a cancellation point, as glibc's: the target stays joinable */
-        int r = gp__park("pthread_join", dl, GP_NOINTR | GP_CANCELPT);
-        if (g->state == GT_DEAD) break;
-        if (r == -ECANCELED) {
-            g->joiner = NULL;
-            gp__cancel_exit();
-        }
-        if (r == -ETIMEDOUT) {
+        int r = gp_sync_wait(&g->xdone, join_try, g, dl, GP_NOINTR | GP_CANCELPT | GP_CANCEL_RETURN, 0);
+        if (r != 0) {
             gp__rec_lock();
             g->joiner = NULL;
             gp__rec_unlock();
-            return -ETIMEDOUT;
+            if (r == -ECANCELED) gp__cancel_exit();
+            return r; /* -ETIMEDOUT */
         }
     }
-    if (ret) *ret = g->ret;
     gp__rec_lock();
+    if (ret) *ret = g->ret;
     g->joiner = NULL;
-    if (g != w->g0) gp__gthread_free_locked(g); /* finish_dead has run: it ran before anyone else did */
-    else g->detached = 1;
+    if (g == w->g0) g->detached = 1; /* main's record stays (its handle is main's) */
+    else if (g->finished) gp__gthread_free_locked(g);
+    else __atomic_store_n(&g->reap, 1, __ATOMIC_RELAXED); /* finish_dead frees it; stale meanwhile */
     gp__rec_unlock();
     return 0;
 }
 
 /* worker: g exits. Under the record lock, so that an OS thread claiming the
  * join either sees xdone set or is seen here; xdone's release store pairs
- * with exited()'s acquire load (ret and the exit's other stores are seen). */
+ * with exited()'s acquire load (ret and the exit's other stores are seen).
+ * A gthread that joins waits on xdone's key in the sync queues. */
 void gp__thread_dying(struct gp_gthread *g)
 {
     gp__rec_lock();
     gp__set_state(g, GT_BIT(GT_RUNNING), GT_DEAD);
-    int x = g->xjoin;
+    gp_list_del(&g->all);
+    int x = g->xjoin, j = g->joiner != NULL;
     __atomic_store_n(&g->xdone, 1, __ATOMIC_RELEASE);
     gp__rec_unlock();
     if (x) syscall(SYS_futex, &g->xdone, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    if (j) gp_sync_wake(&g->xdone, 1);
 }
 
 /* worker, after switching away from dead g: its record is freed now if it
- * was detached or an OS thread has joined it already */
+ * was detached or a joiner has taken its result already */
 void gp__thread_finished(struct gp_gthread *g)
 {
     gp__rec_lock();
@@ -350,17 +357,24 @@ int gp_thread_alive(uintptr_t h)
  * of them), nor calls run by a pool helper (the job must finish either way). */
 int gp_thread_cancel(uintptr_t h)
 {
+    gp__rec_lock();
     struct gp_gthread *g = gp__gthread_from_handle(h);
+    int live = g && !exited(g);
+    if (live) __atomic_store_n(&g->cancelled, 1, __ATOMIC_RELEASE);
+    gp__rec_unlock();
     if (!g) return -ESRCH;
-    g->cancelled = 1;
-    if (!g->cancel_off && g->state == GT_PARKED && g->cancelpt) gp__ready(g, -ECANCELED);
+    if (!live) return 0; /* it exits anyway */
+    /* another worker's gthread: its worker looks at its state (the message
+     * names it by id: the record may be reused by then) */
+    if (g->home != GP_ME()) gp__xpost(g->home, g, GP_X_CANCEL, 0);
+    else if (!g->cancel_off && g->state == GT_PARKED && g->cancelpt) gp__ready(g, -ECANCELED);
     return 0;
 }
 
 /* gthread only: pthread_testcancel */
 int gp_test_cancel(void)
 {
-    struct gp_gthread *g = gp__w->cur;
+    struct gp_gthread *g = GP_ME()->cur;
     if (g->cancelled && !g->cancel_off) gp_thread_exit_unwinding(PTHREAD_CANCELED);
     return 0;
 }
@@ -371,12 +385,12 @@ static void (*unwinder)(void *top);
 void gp_set_unwinder(void (*unwind)(void *top)) { unwinder = unwind; }
 
 /* gthread only */
-void **gp_cleanup_top(void) { return &gp__w->cur->cleanup_top; }
+void **gp_cleanup_top(void) { return &GP_ME()->cur->cleanup_top; }
 
 /* gthread only: pthread_exit, and cancellation (gp__cancel_exit) */
 void gp_thread_exit_unwinding(void *ret)
 {
-    struct gp_gthread *g = gp__w->cur;
+    struct gp_gthread *g = GP_ME()->cur;
     g->exit_value = ret;
     g->cancel_off = 1; /* no second cancellation while the handlers run */
     if (g->cleanup_top && unwinder) unwinder(g->cleanup_top);
@@ -386,14 +400,14 @@ void gp_thread_exit_unwinding(void *ret)
 /* gthread only: its cleanup handlers have run */
 void gp_thread_exit_recorded(void)
 {
-    gp_thread_exit(gp__w->cur->exit_value);
+    gp_thread_exit(GP_ME()->cur->exit_value);
 }
 
 /* gthread only. Enabling does not act on a pending cancel: the next
  * cancellation point does (deferred cancellation, as glibc) */
 int gp_thread_setcancelstate(int enable, int *old)
 {
-    struct gp_gthread *g = gp__w->cur;
+    struct gp_gthread *g = GP_ME()->cur;
     if (old) *old = !g->cancel_off;
     g->cancel_off = !enable;
     return 0;
@@ -472,13 +486,13 @@ int gp_thread_prefer_signal(uintptr_t h)
 
 int gp_is_main_gthread(void)
 {
-    struct gp_worker *w = gp__w;
-    return w && gp__tls.worker && w->cur == w->g0;
+    struct gp_worker *w = GP_ME();
+    return w && w->cur == gp__w->g0;
 }
 
 int gp_thread_sigmask(int how, const uint64_t *set, uint64_t *old)
 {
-    struct gp_gthread *g = gp__w->cur;
+    struct gp_gthread *g = GP_ME()->cur;
     uint64_t m = g->sigmask;
     if (set) {
         if (how == SIG_BLOCK) m |= *set;

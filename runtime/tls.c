@@ -402,8 +402,8 @@ int gp_dlopen_tracks(void)
  * README's limits). */
 void *gp_dlopen(const char *file, int mode)
 {
-    struct gp_worker *w = gp__w;
-    int born_before = w->next_id;
+    struct gp_worker *w = gp__w; /* main's: the list of every live gthread */
+    int born_before = __atomic_load_n(&w->next_id, __ATOMIC_RELAXED);
     size_t nb = 0;
     struct stls *before = static_modules(&nb);
     void *h = R(dlopen)(file, mode);
@@ -421,6 +421,7 @@ void *gp_dlopen(const char *file, int mode)
         struct tls_image ti = {after[i].modid, NULL, 0, 0};
         dl_iterate_phdr(find_image, &ti);
         if (!ti.image || ti.filesz > ti.memsz) continue;
+        gp__rec_lock(); /* the list; a gthread on another worker may exit meanwhile */
         for (struct gp_list *n = w->all.next; n != &w->all; n = n->next) {
             struct gp_gthread *g = gp_container(n, struct gp_gthread, all);
             /* main's block is glibc's own (it has initialised it) */
@@ -429,6 +430,7 @@ void *gp_dlopen(const char *file, int mode)
             memcpy(dest, ti.image, ti.filesz);
             memset(dest + ti.filesz, 0, ti.memsz - ti.filesz);
         }
+        gp__rec_unlock();
     }
     free(after);
     free(before);

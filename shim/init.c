@@ -129,6 +129,13 @@ __attribute__((constructor)) static void gp_init(void)
         if (*end || v < 0) say("gpatch: GPATCH_HANDOFF_MS must be a number of milliseconds (0: off); hand-off off\n");
         else gp_configure_handoff(v);
     }
+    const char *wk = env("GPATCH_WORKERS");
+    if (wk && *wk) {
+        char *end;
+        long v = strtol(wk, &end, 10);
+        if (*end || v < 1 || v > 64) say("gpatch: GPATCH_WORKERS must be a number from 1 to 64; using the default\n");
+        else gp_configure_workers((int)v);
+    }
     const char *sg = env("GPATCH_STACK_GUARD");
     if (sg && *sg) {
         if (!strcmp(sg, "guard")) gp_configure_stack_guard(GP_STACK_GUARD_ON);

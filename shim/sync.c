@@ -155,20 +155,22 @@ static int foreign_try(void *m)
 
 /* A gthread locks a mutex glibc manages. Uncontended: glibc's trylock.
  * Held by another process or OS thread: glibc's blocking lock (the holder
- * needs nothing from this worker to let go). Held under this worker's own
- * thread id, that is by a green thread of ours, now parked (it was
- * made to wait for something while it held the lock): blocking here would
+ * needs nothing from this worker to let go). Held under a worker's thread
+ * id (this one's, or another worker's: GPATCH_WORKERS), that is by a green
+ * thread of ours, maybe parked or waiting for one of this worker's (it was
+ * made to wait for something while it held the lock): blocking here could
  * stop the worker for good, so park and try again at every unlock by a
  * gthread of ours (gp_sync_wake in mutex_unlock_impl), and often. An
- * errorcheck mutex held under our id goes to glibc too: EDEADLK, as glibc
- * answers its own OS thread. how: 0 lock, 1 trylock, 2 timedlock, 3
+ * errorcheck mutex held under our own id goes to glibc too: EDEADLK, as
+ * glibc answers its own OS thread. how: 0 lock, 1 trylock, 2 timedlock, 3
  * clocklock. */
 static int foreign_lock(pthread_mutex_t *m, int how, clockid_t clk, const struct timespec *abst)
 {
     int r = R(pthread_mutex_trylock)(m);
     if (r != EBUSY || how == 1) return foreign_result(r);
     int owner = __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) & 0x3fffffff;
-    if (owner != gp_os_tid() || M_TYPE(m) == PTHREAD_MUTEX_ERRORCHECK) {
+    int mine = owner == gp_os_tid();
+    if (!(mine || gp_tid_is_worker(owner)) || (mine && M_TYPE(m) == PTHREAD_MUTEX_ERRORCHECK)) {
         if (how == 0) r = R(pthread_mutex_lock)(m);
         else if (how == 2) r = R(pthread_mutex_timedlock)(m, abst);
         else r = R(pthread_mutex_clocklock)(m, clk, abst);

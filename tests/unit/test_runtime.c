@@ -216,11 +216,17 @@ Test(runtime, socket_timeout_gives_eagain)
     gp_thread_join(h, NULL, GP_FOREVER);
 }
 
+static void *napper(void *a)
+{
+    cr_assert_eq(gp_sleep(gp_after_ns((long)a * 1000000)), 0);
+    return NULL;
+}
+
 Test(runtime, many_gthreads)
 {
     enum { N = 10000 };
     static uintptr_t h[N];
-    for (int i = 0; i < N; i++) cr_assert_eq(gp_thread_create(&h[i], &defaults, sleeper, (void *)10L), 0);
+    for (int i = 0; i < N; i++) cr_assert_eq(gp_thread_create(&h[i], &defaults, napper, (void *)10L), 0);
     for (int i = 0; i < N; i++) cr_assert_eq(gp_thread_join(h[i], NULL, GP_FOREVER), 0);
 }
 
