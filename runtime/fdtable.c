@@ -363,6 +363,21 @@ void gp_fd_flags_changed(int fd)
     if (e) e->known = 0;
 }
 
+#define READY_LOCKS 64
+static int ready_locks[READY_LOCKS];
+
+int gp_ready_lock(int fd)
+{
+    if (__atomic_load_n(&gp__nworkers, __ATOMIC_RELAXED) <= 1) return 1;
+    return !__atomic_exchange_n(&ready_locks[(unsigned)fd % READY_LOCKS], 1, __ATOMIC_ACQUIRE);
+}
+
+void gp_ready_unlock(int fd)
+{
+    if (__atomic_load_n(&gp__nworkers, __ATOMIC_RELAXED) <= 1) return;
+    __atomic_store_n(&ready_locks[(unsigned)fd % READY_LOCKS], 0, __ATOMIC_RELEASE);
+}
+
 static int ready_now(int fd, int events)
 {
     struct pollfd p = {fd, (short)(((events & GP_IN) ? POLLIN : 0) | ((events & GP_OUT) ? POLLOUT : 0)), 0};
@@ -577,8 +592,11 @@ static ssize_t io_loop(struct gp_io *op, ssize_t first)
                 e->kind = K_POLLFIRST;
                 continue;
             }
-        } else {
+        } else if (gp_ready_lock(op->fd)) {
             r = ready_now(op->fd, op->events) ? op->attempt(op, GP_PLAIN) : -EAGAIN;
+            gp_ready_unlock(op->fd);
+        } else {
+            r = -EAGAIN; /* another worker's gthread polls and calls on it now */
         }
         if (r == -ENOTSOCK && e->kind == K_SOCK) { /* the number was reused behind our back */
             e->kind = K_UNKNOWN;

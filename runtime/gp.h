@@ -188,6 +188,15 @@ struct gp_io {
     size_t len, done;
 };
 ssize_t gp_io(struct gp_io *op);
+/* Gthread only. A call with no "don't wait" flag (accept, a read of an
+ * eventfd) is made only after a zero-timeout poll saw the fd ready. With
+ * several workers a gthread of another one may take what the poll saw
+ * before the call, which then blocks its worker: the poll and the call are
+ * made under this lock (one of a few, by fd). 1: taken (gp_ready_unlock
+ * after the call); 0: another worker's gthread is at it: answer -EAGAIN, the
+ * runtime waits for the fd again. Always 1 with one worker. */
+int gp_ready_lock(int fd);
+void gp_ready_unlock(int fd);
 
 struct gp_pollop {
     /* Check readiness without waiting: > 0 ready, 0 none, -errno. */
@@ -306,6 +315,9 @@ void gp_configure_tls(int want);
 void gp_configure_handoff(long ms);
 /* GPATCH_WORKERS: run green threads on n worker OS threads (sched.c, "Workers") */
 void gp_configure_workers(int n);
+/* the count without GPATCH_WORKERS: 0 means the CPUs the process may run on
+ * (its affinity mask), as Go's GOMAXPROCS */
+#define GP_WORKERS_DEFAULT 0
 /* GPATCH_STACK_GUARD: how a green thread's stack overflow is caught (coro.c) */
 enum { GP_STACK_GUARD_AUTO, GP_STACK_GUARD_ON, GP_STACK_GUARD_OFF };
 void gp_configure_stack_guard(int mode);

@@ -897,7 +897,7 @@ int gp_tid_is_worker(int tid)
 /* how many workers: GPATCH_WORKERS, or the CPUs this process may run on */
 static int workers_wanted(void)
 {
-    int n = gp__workers_want;
+    int n = gp__workers_want > 0 ? gp__workers_want : GP_WORKERS_DEFAULT;
     if (n <= 0) {
         cpu_set_t cs;
         n = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : 1;

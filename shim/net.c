@@ -129,12 +129,15 @@ GP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 static ssize_t accept_try(struct gp_io *op, int how)
 {
     struct call *c = (struct call *)op;
-    if (how == GP_SOCK) {
-        struct pollfd p = {op->fd, POLLIN, 0};
-        int n = R(poll)(&p, 1, 0);
-        if (n == 0 || (n < 0 && errno == EINTR)) return -EAGAIN;
-    }
-    return neg(R(accept4)(op->fd, c->addr, c->addrlen, c->flags));
+    if (how != GP_SOCK) return neg(R(accept4)(op->fd, c->addr, c->addrlen, c->flags));
+    /* with several workers, no other worker's gthread may take the
+     * connection between the poll and the accept (gp_ready_lock) */
+    if (!gp_ready_lock(op->fd)) return -EAGAIN;
+    struct pollfd p = {op->fd, POLLIN, 0};
+    int n = R(poll)(&p, 1, 0);
+    ssize_t r = n == 0 || (n < 0 && errno == EINTR) ? -EAGAIN : neg(R(accept4)(op->fd, c->addr, c->addrlen, c->flags));
+    gp_ready_unlock(op->fd);
+    return r;
 }
 
 GP_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)

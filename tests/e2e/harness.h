@@ -5,6 +5,7 @@
 #ifndef GP_HARNESS_H
 #define GP_HARNESS_H
 #include <criterion/criterion.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -20,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gp.h" /* GP_WORKERS_DEFAULT */
+
 #define MAX_KIDS 16
 static pid_t h_kids[MAX_KIDS];
 
@@ -27,6 +30,28 @@ static inline const char *h_root(void)
 {
     const char *r = getenv("GPATCH_ROOT");
     return r ? r : ".";
+}
+
+/* How many worker OS threads gpatch runs the subjects on: GPATCH_WORKERS
+ * from the runner's environment (the children inherit it), else gpatch's
+ * default (sched.c's workers_wanted: see the README). */
+static inline int h_workers(void)
+{
+    const char *w = getenv("GPATCH_WORKERS");
+    if (w && *w) return atoi(w);
+    if (GP_WORKERS_DEFAULT > 0) return GP_WORKERS_DEFAULT;
+    cpu_set_t cs;
+    return sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : 1;
+}
+
+/* "<key>=<workers><end>", the line a subject prints of its OS threads under gpatch */
+static inline const char *h_workers_line(const char *key, const char *end)
+{
+    static char b[4][64];
+    static int k;
+    char *s = b[k++ % 4];
+    snprintf(s, 64, "%s=%d%s", key, h_workers(), end);
+    return s;
 }
 
 static inline char *h_path(const char *rel)

@@ -11,9 +11,9 @@ TestSuite(handoff, .fini = h_cleanup, .timeout = 120);
 
 #define CAP 4096
 
-static char *on_env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", NULL};
-static char *off_env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=0", NULL};
-static char *shared_env[] = {"GPATCH_TLS=shared", "GPATCH_HANDOFF_MS=10", NULL};
+static char *on_env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", "GPATCH_WORKERS=1", NULL};
+static char *off_env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=0", "GPATCH_WORKERS=1", NULL};
+static char *shared_env[] = {"GPATCH_TLS=shared", "GPATCH_HANDOFF_MS=10", "GPATCH_WORKERS=1", NULL};
 
 static int run_env(char *const argv[], int preload, char **env, char *out, int timeout_s)
 {
@@ -93,7 +93,7 @@ Test(handoff, stats_count_handoffs)
     cr_assert(fd >= 0);
     char out[CAP], env_err[64];
     snprintf(env_err, sizeof env_err, "GPATCH_STATS=1");
-    char *env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", env_err, NULL};
+    char *env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", "GPATCH_WORKERS=1", env_err, NULL};
     char *argv[] = {"/bin/sh", "-c", "exec \"$0\" spin 2>\"$1\"", h_path("build/progs/stuck_spin"), path, NULL};
     int r = run_env(argv, 1, env, out, 30);
     char err[CAP] = {0};
