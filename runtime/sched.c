@@ -1,5 +1,6 @@
-/* sched.c — green threads on one worker: run queue, park/ready, switching,
- * and the worker's side of a hand-off to another OS thread.
+/* sched.c — green threads on their workers: run queue, park/ready,
+ * switching, placement on N workers, and a worker's side of a hand-off to
+ * another OS thread.
  *
  * The model
  * ---------
@@ -267,6 +268,49 @@
  *    addresses its frames hold stay right.
  * With shared TLS nobody is handed off: a gthread's frames may hold the
  * worker's TLS addresses.
+ *
+ * Workers (GPATCH_WORKERS)
+ * ------------------------
+ * Everything above describes one worker. There are N of them (GPATCH_WORKERS,
+ * default: the CPUs the process may run on), each an OS thread with its own
+ * loop, run queue, scheduler context, fd table (fdtable.c) and timers:
+ * worker 0 is main's OS thread, the others are started with the runtime and
+ * only ever run their scheduler. gp__tls.worker names the calling OS
+ * thread's worker (GP_ME()); gp__w stays worker 0, "the runtime", for every
+ * thread. What holds across workers:
+ *  - Placement. A new gthread goes to the workers in turn and never moves
+ *    (g->home): its state, its timer, its fd waits are its worker's, and
+ *    "worker only" above means "on g's home worker". A creator on another
+ *    worker posts it there (gp__xpost, GP_X_NEW) as its last touch.
+ *  - Wakes. Only a gthread's own worker readies it (gp__ready checks).
+ *    Another worker wakes it the way a foreign OS thread does: a sync wait
+ *    through the waiter's worker's remote list (sync.c, under its one lock,
+ *    then that worker's async handle); a cancel or a signal through the
+ *    worker's inbox (gp__xpost), which its scheduler drains (gp__xdrain) and
+ *    where it looks at the gthread's state itself. A join waits on the
+ *    exiting gthread's xdone through the sync queues, so joiner and target
+ *    may live anywhere; the record goes to whichever of the joiner and
+ *    finish_dead comes last (thread.c). Nothing busy-waits: a worker with
+ *    nothing to run sleeps in epoll_wait until its async handle is sent.
+ *  - Shared records. The list of live gthreads (gp__w->all), the count
+ *    alive (gp__nlive: "managed" is "more than one alive, anywhere") and the
+ *    ids are global: the list under the record lock, the others atomic.
+ *  - fds. A worker that closes, replaces or changes an fd tells the others
+ *    as a foreign OS thread would (fdtable.c). A call that polls before it
+ *    makes a call with no "don't wait" flag (accept, an eventfd read) does
+ *    both under a ready lock per fd, so another worker's gthread cannot take
+ *    what the poll saw in between (gp_ready_lock).
+ *  - Signals. Workers 1..N-1 block every asynchronous signal: the kernel
+ *    gives process signals, and pthread_kill every signal, to worker 0's OS
+ *    thread, as it would to main's; gp__signals there passes the
+ *    interruption to the target's worker (GP_X_SIGNAL). Faults stay with the
+ *    worker that faults (each has an alternate stack for the report).
+ *  - Fork. The child keeps the forking gthread only, as with one worker: every
+ *    worker's loop fds are closed, the records forgotten; a runtime the child
+ *    starts has N workers again.
+ *  - Not here (yet): stealing and moving gthreads between workers (a
+ *    gthread stays where it was placed, with its TLS either way), hand-off
+ *    with more than one worker (GPATCH_HANDOFF_MS asks for one worker).
  *
  * GPATCH_SHUFFLE=SEED
  * -------------------
@@ -940,7 +984,11 @@ static void workers_start(int n)
         __atomic_store_n(&gp__nworkers, i + 1, __ATOMIC_RELEASE);
     }
     R(pthread_sigmask)(SIG_SETMASK, &old, NULL);
-    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("workers: %d (asked for %d)", gp__nworkers, n);
+    if (GP_UNLIKELY(gp_debug_on))
+        gp_debugf("workers: %d (asked for %d); a green thread stays on the worker it is placed on at its creation "
+                  "(%s)", gp__nworkers, n,
+                  gp__tls_mode == GP_TLS_OWN ? "own TLS would let it move; stealing is not implemented yet"
+                                             : "with shared TLS it must: its frames may hold the worker's TLS addresses");
 }
 
 /* Where a new gthread runs: the workers in turn. With shared TLS too: a
