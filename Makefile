@@ -103,8 +103,11 @@ $(BUILD)/tests/gptest: $(TEST_SRC) $(RT_SRC) $(BUILD)/obj/fcontext/.done tests/e
 	$(CC) -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -o $@ $(TEST_SRC) $(RT_SRC) $(FCTX) \
 	  -Iruntime -lcriterion -luv -ldl -lpthread
 
+# the whole suite twice: with one worker (the default) and with two (GPATCH_WORKERS)
 check-tests: all $(BUILD)/tests/gptest
-	GPATCH_ROOT=$(CURDIR) $(BUILD)/tests/gptest -j2 --timeout 120
+	@st=0; GPATCH_WORKERS=1 GPATCH_ROOT=$(CURDIR) $(BUILD)/tests/gptest -j2 --timeout 120 || st=1; \
+	echo "== the suite again with two workers (GPATCH_WORKERS=2)"; \
+	GPATCH_WORKERS=2 GPATCH_ROOT=$(CURDIR) $(BUILD)/tests/gptest -j2 --timeout 120 || st=1; exit $$st
 
 # `make test` is what CI runs (.ci/run): the Criterion suite, then the short
 # stress (STRESS_QUICK=1, a few minutes) and the 30 s soak; all three run, and

@@ -18,41 +18,8 @@ import sys
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-B = os.path.join(ROOT, "build")
-LIB = os.path.join(B, "libgpatch.so")
-RUNS = int(os.environ.get("BENCH_RUNS", "5"))
-DUR = int(os.environ.get("BENCH_SECONDS", "4"))
-QUICK = os.environ.get("BENCH_QUICK") == "1"
-
-commands = []  # every command we ran, for RESULTS.md
-
-
-def env_for(mode):
-    e = dict(os.environ)
-    e.pop("LD_PRELOAD", None)
-    if mode == "gpatch":
-        e["LD_PRELOAD"] = LIB
-    if mode == "floor":  # the instrument of bench/micro/floor_preload.c
-        e["LD_PRELOAD"] = os.path.join(B, "bench", "floor_preload.so")
-    return e
-
-
-def run(cmd, mode="stock", timeout=300):
-    pre = {"gpatch": "LD_PRELOAD=build/libgpatch.so ", "floor": "LD_PRELOAD=build/bench/floor_preload.so "}
-    commands.append(pre.get(mode, "") + " ".join(cmd))
-    out = subprocess.run(cmd, env=env_for(mode), capture_output=True, text=True, timeout=timeout)
-    return out.stdout.strip()
-
-
-def med(xs):
-    return statistics.median(xs) if xs else float("nan")
-
-
-def fmt_range(xs, f="{:.1f}"):
-    if not xs:
-        return "n/a"
-    return (f + " ({}–{})").format(med(xs), f.format(min(xs)), f.format(max(xs)))
+from common import *  # noqa: F401,F403 (ROOT, B, LIB, RUNS, DUR, QUICK, commands, run, med, Server, wrk...)
+import workers
 
 
 # ---- micro -------------------------------------------------------------------
@@ -241,70 +208,6 @@ def read_limits():
 
 
 # ---- servers -------------------------------------------------------------------
-class Server:
-    def __init__(self, mode, argv, cpus="0"):  # cpus None: not pinned
-        self.mode = mode
-        cmd = (["taskset", "-c", cpus] if cpus else []) + argv
-        commands.append(("LD_PRELOAD=build/libgpatch.so " if mode == "gpatch" else "") + " ".join(cmd))
-        self.p = subprocess.Popen(cmd, env=env_for(mode), stdout=subprocess.PIPE, text=True)
-        line = self.p.stdout.readline()
-        self.port = int(line.split()[1])
-        self.peak_threads = 0
-        self.stop_flag = False
-        self.t = threading.Thread(target=self.sample, daemon=True)
-        self.t.start()
-
-    def status(self, field):
-        try:
-            for line in open(f"/proc/{self.p.pid}/status"):
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-        except OSError:
-            pass
-        return 0
-
-    def sample(self):
-        while not self.stop_flag:
-            self.peak_threads = max(self.peak_threads, self.status("Threads"))
-            time.sleep(0.05)
-
-    def stop(self):
-        self.stop_flag = True
-        self.t.join()
-        rss = self.status("VmHWM")
-        self.p.send_signal(signal.SIGKILL)
-        self.p.wait()
-        return rss
-
-
-def to_ms(s):
-    """wrk's latency: 311.00us, 1.20ms, 2.13s, 1.05m"""
-    m = re.match(r"([\d.]+)(us|ms|s|m|h)$", s)
-    if not m:
-        raise RuntimeError(f"latency {s!r}")
-    v = float(m.group(1))
-    return v * {"us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4, "h": 3.6e6}[m.group(2)]
-
-
-def wrk(port, conns):
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{DUR}s", "--latency", "--timeout", "10s",
-           f"http://127.0.0.1:{port}/"]
-    commands.append(" ".join(cmd))
-    ru0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=DUR + 60)
-    ru1, t1 = resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
-    busy = ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime
-    wrk_cpu = (busy / (t1 - t0), (ru1.ru_stime - ru0.ru_stime) / busy if busy else 0.0)  # its core's share; kernel's part
-    out = p.stdout
-    m_rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    m50 = re.search(r"^\s+50%\s+(\S+)\s*$", out, re.M)  # the Latency Distribution lines
-    m99 = re.search(r"^\s+99%\s+(\S+)\s*$", out, re.M)
-    if not (m_rps and m50 and m99):
-        raise RuntimeError(" ".join((out + p.stderr).split())[:160])
-    errs = re.search(r"Socket errors: (.*)", out)
-    return float(m_rps.group(1)), to_ms(m50.group(1)), to_ms(m99.group(1)), (errs.group(1) if errs else ""), wrk_cpu
-
-
 def servers():
     variants = {
         "stock": ("stock", [B + "/bench/http_keepalive", "0"]),
@@ -1068,7 +971,7 @@ def main():
     saved = os.path.join(B, "bench", "measured.pickle")
     if os.environ.get("BENCH_RESUME") == "1":
         import pickle
-        (mi, mem, limits, nmem, mg, nmany, tl, sv, levels, pv, pr, sd, seed_levels, st, st_lines, md, md_lines,
+        (mi, mem, limits, nmem, mg, nmany, tl, sv, levels, pv, pr, sd, seed_levels, st, st_lines, wk, md, md_lines,
          lim, saved_commands) = pickle.load(open(saved, "rb"))
         commands[:] = saved_commands
     else:
@@ -1090,13 +993,15 @@ def main():
         sd, seed_levels = seed()
         print("bench: stuck-thread server", flush=True)
         st, st_lines = stuck()
+        print("bench: workers", flush=True)
+        wk = workers.measure()
         print("bench: mariadb", flush=True)
         md, md_lines = mariadb()
         lim = read_limits()
         import pickle
         try:
-            pickle.dump((mi, mem, limits, nmem, mg, nmany, tl, sv, levels, pv, pr, sd, seed_levels, st, st_lines, md,
-                         md_lines, lim, list(commands)), open(saved, "wb"))
+            pickle.dump((mi, mem, limits, nmem, mg, nmany, tl, sv, levels, pv, pr, sd, seed_levels, st, st_lines, wk,
+                         md, md_lines, lim, list(commands)), open(saved, "wb"))
         except Exception as ex:  # keeping them is a convenience, never a reason to lose the run
             print(f"bench: measurements not kept ({ex})", flush=True)
 
@@ -1210,10 +1115,12 @@ def main():
     else:
         L.append("Target: 10,000 clients in ≤ 1.5 s wall on one OS thread.\n")
     L += st_lines
+    L += workers.section(wk)
     L += md_lines
     L += standing(mi, mem, server_ratios, mg, nmany)
     L += pool_standing(pool_ratios, pool_st)
     L += stuck_standing(st)
+    L += workers.standing(wk)
     L += mariadb_standing(md)
     L += tls_standing(tl)
     L += peers_standing(pr) + [""]

@@ -315,9 +315,14 @@ void gp_configure_tls(int want);
 void gp_configure_handoff(long ms);
 /* GPATCH_WORKERS: run green threads on n worker OS threads (sched.c, "Workers") */
 void gp_configure_workers(int n);
-/* the count without GPATCH_WORKERS: 0 means the CPUs the process may run on
- * (its affinity mask), as Go's GOMAXPROCS */
-#define GP_WORKERS_DEFAULT 0
+/* the count without GPATCH_WORKERS: 0 would mean the CPUs the process may
+ * run on (its affinity mask), as Go's GOMAXPROCS. One, measured (README,
+ * "Workers"): on this 2-core VM a second worker speeds a computing handler
+ * up 1.6x but slows the plain keep-alive server by a tenth (the load
+ * generator shares the cores) and MariaDB's mysqlslap two to four times
+ * (cross-worker futex traffic, each wake an eventfd write and an epoll
+ * wake-up) */
+#define GP_WORKERS_DEFAULT 1
 /* GPATCH_STACK_GUARD: how a green thread's stack overflow is caught (coro.c) */
 enum { GP_STACK_GUARD_AUTO, GP_STACK_GUARD_ON, GP_STACK_GUARD_OFF };
 void gp_configure_stack_guard(int mode);

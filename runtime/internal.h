@@ -137,6 +137,7 @@ struct gp_worker {
     /* several workers (GPATCH_WORKERS, sched.c "Workers") */
     int index;                   /* 0 is main's worker */
     pid_t tid;                   /* its OS thread's id */
+    int nhome;                   /* live gthreads placed here (atomic: place() reads them all) */
     void *idle_tcb;              /* a block the scheduler may stand on when a gthread's goes (own TLS) */
     unsigned long switches;      /* its share of gp__stats.switches */
     uint64_t shuffle_state;      /* its GPATCH_SHUFFLE stream */

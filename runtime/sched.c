@@ -272,13 +272,14 @@
  * Workers (GPATCH_WORKERS)
  * ------------------------
  * Everything above describes one worker. There are N of them (GPATCH_WORKERS,
- * default: the CPUs the process may run on), each an OS thread with its own
+ * default 1: GP_WORKERS_DEFAULT in gp.h says why), each an OS thread with its own
  * loop, run queue, scheduler context, fd table (fdtable.c) and timers:
  * worker 0 is main's OS thread, the others are started with the runtime and
  * only ever run their scheduler. gp__tls.worker names the calling OS
  * thread's worker (GP_ME()); gp__w stays worker 0, "the runtime", for every
  * thread. What holds across workers:
- *  - Placement. A new gthread goes to the workers in turn and never moves
+ *  - Placement. A new gthread goes to the worker with the fewest live
+ *    gthreads (place()) and never moves
  *    (g->home): its state, its timer, its fd waits are its worker's, and
  *    "worker only" above means "on g's home worker". A creator on another
  *    worker posts it there (gp__xpost, GP_X_NEW) as its last touch.
@@ -938,7 +939,7 @@ int gp_tid_is_worker(int tid)
     return 0;
 }
 
-/* how many workers: GPATCH_WORKERS, or the CPUs this process may run on */
+/* how many workers: GPATCH_WORKERS, or GP_WORKERS_DEFAULT (0: the CPUs this process may run on) */
 static int workers_wanted(void)
 {
     int n = gp__workers_want > 0 ? gp__workers_want : GP_WORKERS_DEFAULT;
@@ -991,15 +992,24 @@ static void workers_start(int n)
                                              : "with shared TLS it must: its frames may hold the worker's TLS addresses");
 }
 
-/* Where a new gthread runs: the workers in turn. With shared TLS too: a
- * gthread never leaves the worker it was placed on. */
+/* Where a new gthread runs: the worker with the fewest live gthreads (ties:
+ * the next one after the last choice, so main's worker is not the first
+ * pick for a program's first thread). With either TLS mode a gthread never
+ * leaves the worker it was placed on. */
 static struct gp_worker *place(void)
 {
     static unsigned next;
     int n = __atomic_load_n(&gp__nworkers, __ATOMIC_ACQUIRE);
     if (n <= 1) return gp__w;
-    unsigned i = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED) % (unsigned)n;
-    return gp__workers[i];
+    unsigned start = 1 + __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
+    struct gp_worker *best = NULL;
+    int least = 0;
+    for (int k = 0; k < n; k++) {
+        struct gp_worker *w = gp__workers[(start + (unsigned)k) % (unsigned)n];
+        int live = __atomic_load_n(&w->nhome, __ATOMIC_RELAXED);
+        if (!best || live < least) best = w, least = live;
+    }
+    return best;
 }
 
 /* any OS thread (never a signal handler): post to w's scheduler and wake it.
@@ -1096,6 +1106,7 @@ int gp__start(void)
     w->g0 = g0;
     w->cur = g0;
     gp__nlive = 1;
+    w->nhome = 1;
     w->next_id = 1;
     w->tls = &gp__tls;
     w->away_since = gp_now(); /* main is running, away from the loop */
@@ -1169,6 +1180,7 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
         return -EAGAIN;
     }
     g->home = w;
+    __atomic_add_fetch(&w->nhome, 1, __ATOMIC_RELAXED);
     g->fn = fn;
     g->arg = arg;
     g->detached = a->detached;
@@ -1204,6 +1216,7 @@ void gp_thread_exit(void *ret)
     gp__owner_drop(g);
     g->ret = ret;
     __atomic_sub_fetch(&gp__nlive, 1, __ATOMIC_ACQ_REL);
+    __atomic_sub_fetch(&w->nhome, 1, __ATOMIC_RELAXED);
     gp__thread_dying(g); /* GT_DEAD, off the list of live ones; wakes whoever joins it */
     if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d exits", g->id);
     if (g->tcb) gp__tls_keep_cache(); /* nothing may allocate after this */
