@@ -960,6 +960,26 @@ def main():
         open(path, "w").write(head + "\n".join(L) + "\n\n" + tail)
         print("\n".join(L))
         return
+    if sys.argv[1:] == ["--workers-only"]:  # measure the workers section, put it into RESULTS.md
+        m = workers.measure()
+        L = workers.section(m)
+        L[0] = L[0].rstrip("\n") + "\n"
+        L.insert(1, f"Measured on its own by `python3 bench/run.py --workers-only` on "
+                    f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} UTC ({RUNS} rounds, alternating); "
+                    f"the other sections are from the last full `make bench`.\n")
+        L += ["Where it stands:\n"] + workers.standing(m) + [""]
+        path = os.path.join(ROOT, "bench", "RESULTS.md")
+        text = open(path).read()
+        mark = "## Workers: green threads on every core"
+        if mark in text:
+            head, _, rest = text.partition(mark)
+            tail = rest[rest.index("\n## ") + 1:]
+        else:
+            head, _, tail = text.partition("## MariaDB")
+            tail = "## MariaDB" + tail
+        open(path, "w").write(head + "\n".join(L) + "\n" + tail)
+        print("\n".join(L))
+        return
     if sys.argv[1:] == ["--peers-only"]:  # a short look at the peers; writes nothing
         pr = peers()
         print("\n".join(peers_section(pr) + peers_standing(pr)))

@@ -65,8 +65,8 @@ def ratio(res, a, b):
 
 def section(m):
     L = ["## Workers: green threads on every core\n",
-         f"`GPATCH_WORKERS=N` runs green threads on N worker OS threads; the default is the CPUs the process may "
-         f"run on (its affinity mask). Servers here run on any core (not pinned); wrk is pinned to CPU 1, so on this "
+         f"`GPATCH_WORKERS=N` runs green threads on N worker OS threads; the default is one (these rows, and "
+         f"MariaDB's, are why: see the README). Servers here run on any core (not pinned); wrk is pinned to CPU 1, so on this "
          f"2-core machine the load generator takes part of one of the two cores every server has (the 'cores' column "
          f"is the server's own CPU time per second).\n",
          f"### A handler that computes: {KIB} KiB hashed per request (FNV-1a, a byte at a time)\n",

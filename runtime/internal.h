@@ -233,7 +233,7 @@ void gp__xdrain(void);    /* scheduler context: act on what other workers posted
 /* bracket a blocking call: a signal handled while it runs interrupts it */
 static inline struct gp_gthread *gp__call_begin(void)
 {
-    struct gp_gthread *g = gp__w->cur;
+    struct gp_gthread *g = GP_ME()->cur;
     g->in_call = 1;
     g->sigpend = 0;
     return g;

@@ -38,12 +38,15 @@ void gp_trace_call(const char *name)
 }
 
 /* ---- statistics ------------------------------------------------------------- */
+/* any worker (several may count at once: a slot is claimed by CAS) */
 void gp__stat_park(const char *reason)
 {
     for (int i = 0; i < GP_STAT_REASONS; i++) {
-        if (gp__stats.reason[i] == reason || !gp__stats.reason[i]) {
-            gp__stats.reason[i] = reason;
-            gp__stats.parks[i]++;
+        const char *r = __atomic_load_n(&gp__stats.reason[i], __ATOMIC_ACQUIRE);
+        if (!r && __atomic_compare_exchange_n(&gp__stats.reason[i], &r, reason, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            r = reason;
+        if (r == reason) {
+            __atomic_add_fetch(&gp__stats.parks[i], 1, __ATOMIC_RELAXED);
             return;
         }
     }

@@ -690,7 +690,7 @@ int gp__park(const char *reason, gp_deadline dl, int intr)
     GP_ASSERT(g != &w->sched);
     int cancelpt = intr & GP_CANCELPT;
     intr &= GP_INTR_MASK;
-    if (cancelpt && g->cancelled && !g->cancel_off) return -ECANCELED; /* pending: act now */
+    if (cancelpt && __atomic_load_n(&g->cancelled, __ATOMIC_ACQUIRE) && !g->cancel_off) return -ECANCELED; /* pending: act now */
     if (GP_UNLIKELY(g->sigpend) && intr != GP_NOINTR) { /* handled while this call ran */
         int p = g->sigpend;
         g->sigpend = 0;

@@ -375,7 +375,7 @@ int gp_thread_cancel(uintptr_t h)
 int gp_test_cancel(void)
 {
     struct gp_gthread *g = GP_ME()->cur;
-    if (g->cancelled && !g->cancel_off) gp_thread_exit_unwinding(PTHREAD_CANCELED);
+    if (__atomic_load_n(&g->cancelled, __ATOMIC_ACQUIRE) && !g->cancel_off) gp_thread_exit_unwinding(PTHREAD_CANCELED);
     return 0;
 }
 
