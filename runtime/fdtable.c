@@ -369,7 +369,19 @@ static int ready_locks[READY_LOCKS];
 int gp_ready_lock(int fd)
 {
     if (__atomic_load_n(&gp__nworkers, __ATOMIC_RELAXED) <= 1) return 1;
-    return !__atomic_exchange_n(&ready_locks[(unsigned)fd % READY_LOCKS], 1, __ATOMIC_ACQUIRE);
+    /* A poll and a call that does not wait (the poll said so): held for
+     * two system calls, so wait for it rather than answer -EAGAIN, which a
+     * non-blocking fd's caller would see (an edge-triggered program would
+     * then wait for an edge that already came). 0 only when the holder
+     * seems stuck (another process took what its poll saw: its call
+     * blocks): the caller waits for the fd again. */
+    int *l = &ready_locks[(unsigned)fd % READY_LOCKS];
+    for (int i = 0; __atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE); i++) {
+        if (i >= 100000) return 0;
+        if (i >= 64) sched_yield();
+        else __builtin_ia32_pause();
+    }
+    return 1;
 }
 
 void gp_ready_unlock(int fd)
@@ -757,5 +769,7 @@ void gp_fd_new(int fd)
 void gp__fd_fork_reset(void)
 {
     /* the tables belong to the parent's loops: leave them; a runtime the
-     * child starts makes new ones (gp__fd_worker_init) */
+     * child starts makes new ones (gp__fd_worker_init). A ready lock another
+     * worker held at the fork is nobody's here. */
+    memset(ready_locks, 0, sizeof ready_locks);
 }

@@ -196,6 +196,8 @@ ssize_t gp_io(struct gp_io *op);
  * after the call); 0: another worker's gthread is at it: answer -EAGAIN, the
  * runtime waits for the fd again. Always 1 with one worker. */
 int gp_ready_lock(int fd);
+/* any thread: fd is the epoll fd of one of the runtime's loops (shim/epoll.c) */
+int gp_loop_epoll(int fd);
 void gp_ready_unlock(int fd);
 
 struct gp_pollop {

@@ -164,7 +164,7 @@ extern int gp__workers_want; /* GPATCH_WORKERS, 0 for the default */
 enum { GP_X_NEW, GP_X_CANCEL, GP_X_SIGNAL };
 struct gp_xmsg { struct gp_gthread *g; int id, kind, arg; };
 /* any OS thread (never a handler): post m to w's scheduler and wake it */
-void gp__xpost(struct gp_worker *w, struct gp_gthread *g, int kind, int arg);
+void gp__xpost(struct gp_worker *w, struct gp_gthread *g, int id, int kind, int arg); /* id: g->id, read where g was known live */
 
 /* An OS thread that can carry the worker (handoff.c): the original worker
  * thread and the spares started for hand-offs. rec.ctx is its own context

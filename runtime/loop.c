@@ -133,6 +133,17 @@ void gp__sigwait_fork_reset(void)
     sigwait_lock = 0;
 }
 
+/* any thread: fd is the epoll fd of a worker's loop */
+int gp_loop_epoll(int fd)
+{
+    int n = __atomic_load_n(&gp__nworkers, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < n && fd >= 0; i++) {
+        struct gp_worker *w = __atomic_load_n(&gp__workers[i], __ATOMIC_ACQUIRE);
+        if (w && w->loop.backend_fd == fd) return 1;
+    }
+    return 0;
+}
+
 /* any OS thread: fd is one of the runtime's (a loop's of any worker, the sigwait fd) */
 int gp__loop_owns_fd(int fd)
 {

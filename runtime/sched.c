@@ -766,10 +766,11 @@ void gp__signals(void)
          * them (a racy look at another worker's gthread: a hint) */
         if (__atomic_load_n(&g->in_call, __ATOMIC_RELAXED) && (g->sigmask & sigs) != sigs) t = g;
     }
+    int tid = t ? t->id : 0; /* read under the lock: the record may be reused after */
     gp__rec_unlock();
     if (!t) return;
     if (t->home == w) gp__signal_act(t, norestart);
-    else gp__xpost(t->home, t, GP_X_SIGNAL, norestart); /* its worker acts on it */
+    else gp__xpost(t->home, t, tid, GP_X_SIGNAL, norestart); /* its worker acts on it */
 }
 
 /* worker only (t's own): a signal handler ran for t, as gp__signals decided */
@@ -952,6 +953,8 @@ static int workers_wanted(void)
     return n;
 }
 
+static sigset_t workers_os_mask; /* main's signal mask when the workers started */
+
 /* main's thread, from gp__start: start workers 1..n-1. Their OS threads block
  * every asynchronous signal: the kernel delivers process signals, and
  * pthread_kill delivers every signal, to worker 0's OS thread (the one main
@@ -962,6 +965,7 @@ static void workers_start(int n)
 {
     sigset_t all, old;
     sigfillset(&all);
+    R(pthread_sigmask)(SIG_SETMASK, NULL, &workers_os_mask); /* what a child forked on one of them gets back */
     int sync_sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
     for (size_t i = 0; i < sizeof sync_sigs / sizeof *sync_sigs; i++) sigdelset(&all, sync_sigs[i]);
     sigdelset(&all, gp__monitor_sig()); /* the monitor's request for a stuck worker's stack */
@@ -1015,7 +1019,7 @@ static struct gp_worker *place(void)
 /* any OS thread (never a signal handler): post to w's scheduler and wake it.
  * The inbox is an array under w's spinlock; a post that cannot grow it (out
  * of memory) spins until the drain made room. */
-void gp__xpost(struct gp_worker *w, struct gp_gthread *g, int kind, int arg)
+void gp__xpost(struct gp_worker *w, struct gp_gthread *g, int id, int kind, int arg)
 {
     for (;;) {
         while (__atomic_exchange_n(&w->inbox_lock, 1, __ATOMIC_ACQUIRE))
@@ -1030,7 +1034,7 @@ void gp__xpost(struct gp_worker *w, struct gp_gthread *g, int kind, int arg)
         gp__async_send(&w->async);
         sched_yield();
     }
-    w->inbox[w->inbox_n++] = (struct gp_xmsg){g, g->id, kind, arg};
+    w->inbox[w->inbox_n++] = (struct gp_xmsg){g, id, kind, arg};
     __atomic_store_n(&w->inbox_pending, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&w->inbox_lock, 0, __ATOMIC_RELEASE);
     /* uv_async_send's seq_cst CAS orders the post before the drain it causes */
@@ -1040,6 +1044,10 @@ void gp__xpost(struct gp_worker *w, struct gp_gthread *g, int kind, int arg)
 /* a gthread placed on this worker by another one becomes runnable here */
 static void adopt(struct gp_worker *w, struct gp_gthread *g)
 {
+    /* glibc's own locks (the loader's, robust and recursive ones) tell
+     * holders apart by the block's tid: another worker's gthread is another
+     * OS thread */
+    if (g->tcb && w->index > 0) gp__tls_set_tid(g->tcb, w->tid);
     if (g->timer.loop != &w->loop) uv_timer_init(&w->loop, &g->timer);
     g->timer.data = g;
     runq_push(w, g);
@@ -1066,7 +1074,9 @@ void gp__xdrain(void)
             if (local[i].kind == GP_X_NEW) adopt(w, g);
             else if (g->magic != GT_MAGIC || g->id != local[i].id || g->home != w) continue; /* gone since */
             else if (local[i].kind == GP_X_CANCEL) {
-                if (!g->cancel_off && g->state == GT_PARKED && g->cancelpt) gp__ready(g, -ECANCELED);
+                if (__atomic_load_n(&g->cancelled, __ATOMIC_ACQUIRE) && !g->cancel_off && g->state == GT_PARKED &&
+                    g->cancelpt)
+                    gp__ready(g, -ECANCELED);
             } else gp__signal_act(g, local[i].arg);
         }
     }
@@ -1163,6 +1173,7 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
     struct gp_worker *w = place();
     struct gp_gthread *g = gp__gthread_alloc(w);
     if (!g) return -EAGAIN;
+    g->home = w; /* before anything can free it: its record goes back to w's list (coro.c) */
     if (a->stack_addr) {
         g->stack_lo = a->stack_addr;
         g->stack_size = a->stack_size;
@@ -1179,7 +1190,6 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
         gp__gthread_free(g);
         return -EAGAIN;
     }
-    g->home = w;
     __atomic_add_fetch(&w->nhome, 1, __ATOMIC_RELAXED);
     g->fn = fn;
     g->arg = arg;
@@ -1200,7 +1210,7 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
     *out = g->handle;
     if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d created on worker %d, stack %zu KiB", g->id, w->index, g->stack_size >> 10);
     if (w == me) adopt(w, g);
-    else gp__xpost(w, g, GP_X_NEW, 0); /* the last touch: it may run (and exit) at once */
+    else gp__xpost(w, g, g->id, GP_X_NEW, 0); /* the last touch: it may run (and exit) at once */
     return 0;
 }
 
@@ -1251,8 +1261,12 @@ void gp_fork_child(void)
     gp__sigwait_fork_reset();
     gp__handoff_fork_reset(); /* the spares are the parent's */
     gp__files_fork_reset(); /* glibc's fork unlocks every stream in the child */
+    gp__tls_fork_reset();
     if (!w) return;
     if (gp__tls.evicted) w->cur = gp__tls.evicted; /* forked away from the worker: it is the child */
+    /* a worker other than main's blocks asynchronous signals: the child is
+     * a plain process again, with main's mask (what it execs inherits it) */
+    if (w->index > 0) R(pthread_sigmask)(SIG_SETMASK, &workers_os_mask, NULL);
     gp__thread_fork_child(w); /* identity, and the other gthreads are gone */
     /* The child keeps the calling gthread only, now a plain thread; the
      * loops' epoll instances are shared with the parent and must not be

@@ -359,14 +359,14 @@ int gp_thread_cancel(uintptr_t h)
 {
     gp__rec_lock();
     struct gp_gthread *g = gp__gthread_from_handle(h);
-    int live = g && !exited(g);
+    int live = g && !exited(g), id = g ? g->id : 0; /* the id under the lock: the record may be reused after */
     if (live) __atomic_store_n(&g->cancelled, 1, __ATOMIC_RELEASE);
     gp__rec_unlock();
     if (!g) return -ESRCH;
     if (!live) return 0; /* it exits anyway */
     /* another worker's gthread: its worker looks at its state (the message
      * names it by id: the record may be reused by then) */
-    if (g->home != GP_ME()) gp__xpost(g->home, g, GP_X_CANCEL, 0);
+    if (g->home != GP_ME()) gp__xpost(g->home, g, id, GP_X_CANCEL, 0);
     else if (!g->cancel_off && g->state == GT_PARKED && g->cancelpt) gp__ready(g, -ECANCELED);
     return 0;
 }

@@ -118,6 +118,16 @@ static void slock(void)
         while (__atomic_load_n(&spare_lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
 }
 static void sunlock(void) { __atomic_store_n(&spare_lock, 0, __ATOMIC_RELEASE); }
+/* the child of a fork: another worker may have held it at the fork */
+void gp__tls_fork_reset(void) { spare_lock = 0; }
+
+static long tid_off = -1; /* struct pthread's tid, from thread_db's descriptor */
+
+/* the block's thread id, what glibc's own locks record as their owner */
+void gp__tls_set_tid(void *tcb, pid_t tid)
+{
+    if (tid_off >= 0 && (size_t)tid_off + sizeof tid <= tcb_size) *(pid_t *)((char *)tcb + tid_off) = tid;
+}
 
 /* thread_db's descriptor of a struct pthread field: {bits, count, offset} */
 static long field_offset(const char *name)
@@ -241,6 +251,7 @@ int gp__tls_setup(int want)
     tcb_size = *sz;
     list_off = (size_t)lo;
     lm_tls_offset = field_offset("_thread_db_link_map_l_tls_offset");
+    tid_off = field_offset("_thread_db_pthread_tid");
     lm_tls_modid = field_offset("_thread_db_link_map_l_tls_modid");
     const ptrdiff_t *roff = dlsym(RTLD_DEFAULT, "__rseq_offset");
     const unsigned *rsize = dlsym(RTLD_DEFAULT, "__rseq_size");

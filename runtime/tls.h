@@ -29,6 +29,11 @@ int gp__tls_setup(int want);
  * worker's canary and pointer guard. NULL when out of memory. Gthread or
  * scheduler context. */
 void *gp__tls_new(void);
+/* Gthread's block: the OS thread id glibc reads from it (its recursive and
+ * robust locks record their owner by it). A new block has main's; a gthread
+ * placed on another worker gets that worker's (sched.c, adopt). */
+void gp__tls_set_tid(void *tcb, pid_t tid);
+void gp__tls_fork_reset(void); /* the child of a fork: its locks are nobody's */
 /* On a new green thread, first thing, on its own block: what glibc does at
  * the start of every thread (the ctype tables' per-thread pointers, which
  * isspace() and toupper() read). Gthread only. */

@@ -33,6 +33,26 @@ static int ep_wait(int epfd, struct epoll_event *ev, int max, gp_deadline dl, co
     return (int)GP_CALL(gp_poll(&c.op));
 }
 
+/* libuv registers a watcher with the kernel lazily, at its loop's next
+ * poll, and aborts the process if that epoll_ctl fails with anything but
+ * EEXIST. Another thread may close or replace the fd in between: a foreign
+ * OS thread, or (GPATCH_WORKERS) a green thread of another worker, which also
+ * takes the number out of this loop's set (fdtable.c, foreign_change). The
+ * worker forgets that fd before its next wait on it; until then, a
+ * registration of a number that is gone (EBADF) or was taken out (ENOENT on
+ * a change) is as good as done. Every other epoll_ctl, and every one on the
+ * program's own epoll fds, is the real one. */
+GP_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    int saved = errno;
+    int r = R(epoll_ctl)(epfd, op, fd, ev);
+    if (r == 0 || (errno != EBADF && !(errno == ENOENT && op == EPOLL_CTL_MOD)) || op == EPOLL_CTL_DEL ||
+        !gp_loop_epoll(epfd))
+        return r;
+    errno = saved;
+    return 0;
+}
+
 GP_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 {
     if (!GP_MANAGED()) return R(epoll_wait)(epfd, ev, max, timeout); /* 0: one attempt, then others run */
