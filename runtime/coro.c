@@ -191,8 +191,9 @@ struct gp_gthread *gp__gthread_from_handle(uintptr_t h)
  * A freed slot goes onto its size's free list (reused last-in first-out)
  * and gives its memory back (MADV_DONTNEED): all of it, or, for the first
  * HOT_MAX free stacks, all but the top 16 KiB, which the next thread is about
- * to touch anyway. A cold release also clears the canary zone of the slot
- * above (it shares the page): written again if that slot is in use.
+ * to touch anyway. A cold release keeps the top page when the slot above is
+ * in use: that page holds its canary zone, which its gthread's switches
+ * check without the lock (on another worker, maybe, at that very moment).
  *
  * Worker only, under stack_lock (a spinlock: allocation and release may one
  * day run on several workers; its sections are short).
@@ -489,8 +490,15 @@ void gp__stack_release(struct gp_gthread *g)
     char *hi = slot_lo(a, j) + a->size;
     unsigned hot = hot_n < HOT_MAX;
     char *to = hot ? (char *)(((uintptr_t)hi - KEEP_HOT) & ~(uintptr_t)(pg - 1)) : a->guarded ? hi : slot_region(a, j) + a->period;
+    if (!hot && !a->guarded && j + 1 < a->carved && a->busy[j + 1]) {
+        /* the top page holds slot j+1's canary zone, and j+1 is in use,
+         * maybe by a gthread of another worker, whose switches check it
+         * without this lock: that page stays (zeroed, the zone would read
+         * as an overflow until written again) */
+        char *zone_page = (char *)((uintptr_t)slot_zone(a, j + 1) & ~(uintptr_t)(pg - 1));
+        if (to > zone_page) to = zone_page;
+    }
     if (to > lo) madvise(lo, (size_t)(to - lo), MADV_DONTNEED);
-    if (!hot && !a->guarded && j + 1 < a->carved && a->busy[j + 1]) write_zone(slot_zone(a, j + 1));
     c->free[c->nfree++] = (struct free_slot){a, j, hot};
     hot_n += hot;
     stack_unlock();

@@ -46,8 +46,10 @@ GP_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
     int saved = errno;
     int r = R(epoll_ctl)(epfd, op, fd, ev);
+    /* not while uv_poll_init checks that a number can be watched at all
+     * (ADD, then DEL, which it expects to succeed): that answer is true */
     if (r == 0 || (errno != EBADF && !(errno == ENOENT && op == EPOLL_CTL_MOD)) || op == EPOLL_CTL_DEL ||
-        !gp_loop_epoll(epfd))
+        gp_swallowing_nonblock() || !gp_loop_epoll(epfd))
         return r;
     errno = saved;
     return 0;
