@@ -18,8 +18,12 @@
 static void on_async(uv_async_t *a)
 {
     (void)a;
-    gp__sync_drain_remote(GP_ME());
+    /* what other workers posted first: a cancel (or a signal) posted before
+     * a wake of the same gthread acts first, as it would on one worker
+     * (pthread_cancel, then pthread_cond_signal: the waiter is cancelled and
+     * passes the signal on, not woken and left with the cancel pending) */
     gp__xdrain();       /* new gthreads, cancels, signals from other workers (sched.c) */
+    gp__sync_drain_remote(GP_ME());
     gp__rejoin_drain(); /* gthreads back from a hand-off (sched.c) */
     gp__signals();
 }
