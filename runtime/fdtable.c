@@ -400,8 +400,13 @@ static int ready_now(int fd, int events)
 
 /* fd wakes since on_poll last ran the ready queue itself (an upper bound
  * on the gthreads they readied that have not run yet: the turn's end runs
- * them too, without resetting it); worker only, in its table */
-#define RUN_INLINE_EVERY 64
+ * them too, without resetting it); worker only, in its table. Every wake
+ * runs them: 64 (the ready left for the turn's end in between) saved ~200
+ * instructions per keep-alive request, but an acceptor woken in a busy turn
+ * waited behind up to 64 wakes each time, the listen queue overflowed and
+ * the kernel dropped SYNs: the 10-minute soak lost connections (5,695 stuck
+ * 30 s, 314 reset; 0 and 0 with 1). */
+#define RUN_INLINE_EVERY 1
 
 static void on_poll(uv_poll_t *h, int status, int events)
 {
@@ -424,13 +429,12 @@ static void on_poll(uv_poll_t *h, int status, int events)
         }
     }
     if (woke && status >= 0) { /* they will likely wait again: stay started */
-        /* The woken run at the turn's end, one after another, a switch each
-         * (run from here, each costs a switch there and one back). But
-         * while its array of events comes back full, libuv polls again
-         * within the turn, and every fd whose gthread has not read yet is
-         * reported again: so once RUN_INLINE_EVERY wakes have queued up
-         * since the last run from here, the queue runs now. (GPATCH_SHUFFLE:
-         * gp__run_ready decides at every wake.) */
+        /* The woken run now, from here (RUN_INLINE_EVERY: at every wake),
+         * as a native server handles a read inside its callback: left for
+         * the turn's end they have not read yet when libuv polls again
+         * within the turn (it does while its array of events comes back
+         * full), and an acceptor waits while its listen queue overflows.
+         * (GPATCH_SHUFFLE: gp__run_ready may leave them for the turn's end.) */
         struct gp_fdtab *T = MYT;
         if (++T->fd_wakes_queued >= RUN_INLINE_EVERY || GP_UNLIKELY(gp__shuffle_on)) {
             T->fd_wakes_queued = 0;

@@ -23,11 +23,11 @@
  * even while gthreads keep readying each other), does it switch to the
  * scheduler context. The scheduler runs on a small stack of its own and
  * turns the loop: uv_run(UV_RUN_ONCE) blocks in epoll_wait until an fd, a
- * timer or an async wake-up readies someone. The gthreads a turn readied
- * run at its end, one after another, one direct switch each; but fd events
- * run the run queue from inside their callback (gp__run_ready) once every
- * 64 wakes, so that few woken gthreads are still to read their data when
- * libuv polls again within the same turn (below).
+ * timer or an async wake-up readies someone. An fd event runs the gthreads
+ * it readied at once, from inside its callback (gp__run_ready), as a native
+ * server reads inside its own; timers and wake-ups queue them for the turn's
+ * end. (Leaving fd wakes for the turn's end too, 63 in 64, saved
+ * instructions but starved acceptors under churn: fdtable.c, RUN_INLINE_EVERY.)
  *
  * Why not...
  *  - ...always go through the scheduler? A yield would cost two jumps
@@ -318,8 +318,7 @@
  * A testing aid: a private xorshift stream, seeded through splitmix64 from
  * SEED, perturbs every choice the contract leaves open -- where a readied
  * or yielding gthread enters the run queue (head or tail), whether an fd
- * event runs the ready inline or leaves them to the turn's end (asked at
- * every wake, not every 64th), the
+ * event runs the ready inline or leaves them to the turn's end, the
  * budget of direct switches, the length of a time slice at preemption
  * points, an extra yield after one wake in eight (its registrations still
  * in place) and a loop turn at one skipped wait in four. Any of these is a
@@ -818,7 +817,7 @@ static int run_head(struct gp_worker *w)
 }
 
 /* From an fd event's callback, in the middle of a loop turn: run the ready
- * gthreads now (on_poll does, once every 64 wakes). Left on the run queue
+ * gthreads now (on_poll does, at every wake). Left on the run queue
  * until the turn ends, a woken gthread has not read its data yet when libuv
  * polls again within the same turn (it does while its event array comes
  * back full, i.e. with more than 1,024 connections ready): the fd is
