@@ -821,9 +821,10 @@ static int run_head(struct gp_worker *w)
  * until the turn ends, a woken gthread has not read its data yet when libuv
  * polls again within the same turn (it does while its event array comes
  * back full, i.e. with more than 1,024 connections ready): the fd is
- * reported again, a callback that costs as much as the request's own. Run
- * at every wake instead, each request would cost two switches (there and
- * back to the callback) where the turn's end pays one. Returns to the
+ * reported again, a callback that costs as much as the request's own, and
+ * an acceptor waits while its listen queue overflows. Run at every wake,
+ * each request costs two switches (there and back to the callback) where
+ * the turn's end would pay one. Returns to the
  * callback once they have all parked, or the budget or a time slice ran out
  * (then the rest wait for the turn's end). */
 /* scheduler context (an fd callback); a no-op elsewhere */
