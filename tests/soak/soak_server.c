@@ -24,14 +24,29 @@ static unsigned long hash(unsigned long id, unsigned long n)
     return h % 1000000007UL;
 }
 
+/* Why a connection ended other than by the client's 'q' or its close: one
+ * line each on stderr (the first 20), so that a client's "reset by peer"
+ * can be told apart: a server that closed with the request unread (these
+ * lines) from a reset the kernel made itself (none). */
+static unsigned long oddities, accepted;
+static void odd(const char *what, int err)
+{
+    if (__atomic_fetch_add(&oddities, 1, __ATOMIC_RELAXED) < 20)
+        fprintf(stderr, "soak_server: %s (%s)\n", what, strerror(err));
+}
+
 static void *serve(void *arg)
 {
     int fd = (int)(intptr_t)arg;
     char buf[256];
     size_t have = 0;
+    int served = 0;
     for (;;) {
         ssize_t r = read(fd, buf + have, sizeof buf - 1 - have);
         if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && errno != ECONNRESET) odd("read", errno);
+        /* the client never ends a connection before its first answer */
+        if (r <= 0 && !served) odd(r ? "read before the first request" : "the end before the first request", errno);
         if (r <= 0) break;
         have += (size_t)r;
         buf[have] = 0;
@@ -40,22 +55,36 @@ static void *serve(void *arg)
             *nl = 0;
             char kind;
             unsigned long id, n;
-            if (strcmp(buf, "EXIT") == 0) exit(0);
-            if (sscanf(buf, "%c %lu %lu", &kind, &id, &n) != 3 || (kind != 'r' && kind != 'q')) goto out;
+            if (strcmp(buf, "EXIT") == 0) {
+                fprintf(stderr, "soak_server: accepted %lu, ended oddly %lu\n",
+                        __atomic_load_n(&accepted, __ATOMIC_RELAXED), __atomic_load_n(&oddities, __ATOMIC_RELAXED));
+                exit(0);
+            }
+            if (sscanf(buf, "%c %lu %lu", &kind, &id, &n) != 3 || (kind != 'r' && kind != 'q')) {
+                odd("a line that is not the protocol's", EPROTO);
+                goto out;
+            }
             char reply[96];
             int len = snprintf(reply, sizeof reply, "%c %lu %lu %lu\n", kind == 'r' ? 'R' : 'Q', id, n, hash(id, n));
             for (int off = 0; off < len;) {
                 ssize_t w = write(fd, reply + off, (size_t)(len - off));
                 if (w < 0 && errno == EINTR) continue;
-                if (w <= 0) goto out;
+                if (w <= 0) {
+                    if (errno != ECONNRESET && errno != EPIPE) odd("write", errno);
+                    goto out;
+                }
                 off += (int)w;
             }
+            served = 1;
             if (kind == 'q') goto out;
             size_t used = (size_t)(nl - buf) + 1;
             memmove(buf, nl + 1, have - used);
             have -= used;
         }
-        if (have == sizeof buf - 1) break; /* a line too long: not our client */
+        if (have == sizeof buf - 1) { /* a line too long: not our client */
+            odd("a line too long", EPROTO);
+            break;
+        }
     }
 out:
     close(fd);
@@ -81,9 +110,15 @@ int main(void)
         int c = accept(ls, NULL, NULL);
         if (c < 0) {
             if (errno == EMFILE || errno == ENFILE) usleep(10000);
+            else if (errno != EINTR && errno != ECONNABORTED) odd("accept", errno);
             continue;
         }
+        __atomic_fetch_add(&accepted, 1, __ATOMIC_RELAXED);
         pthread_t t;
-        if (pthread_create(&t, &at, serve, (void *)(intptr_t)c) != 0) close(c);
+        int e = pthread_create(&t, &at, serve, (void *)(intptr_t)c);
+        if (e) {
+            odd("pthread_create", e); /* the close resets the client */
+            close(c);
+        }
     }
 }
