@@ -105,8 +105,11 @@ void gp__gthread_free_locked(struct gp_gthread *g)
 {
     g->magic = 0;
     gp__set_state(g, GT_BIT(GT_DEAD) | GT_BIT(GT_FREE), GT_FREE); /* FREE: its creation failed */
-    int i = g->timer.loop && g->home ? g->home->index + 1 : 0;
+    /* the record goes back to the worker its timer is on (the one it was
+     * made on: a gthread that moved keeps its record's timer where it was) */
+    int i = g->timer.loop ? gp_container(g->timer.loop, struct gp_worker, loop)->index + 1 : 0;
     gp_list_push(&free_records[i], &g->runq);
+    gp__timer_give_back(g);
 }
 
 /* worker only */

@@ -93,7 +93,12 @@ struct gp_gthread {
     void *arena; unsigned slot;
     size_t guard;
     uint64_t *canary, canary_val; /* checked at every switch away (switch_to) */
-    uv_timer_t timer;         /* this gthread's one deadline timer */
+    uv_timer_t timer;         /* the record's timer, on the loop of the worker it was made on */
+    uv_timer_t *tm;           /* the deadline timer in use: timer, or one its worker lent it
+                               * after it moved there (sched.c, "Stealing") */
+    int movable;              /* ready at a clean point (a yield, a time slice's end, new): no
+                               * registration anywhere, so another worker may take it */
+    int pinned;               /* inside code that knows its OS thread (the loader's lock) */
     struct gp_list runq;      /* link in the run queue */
     struct gp_list all;       /* link in the worker's list of live gthreads */
     uintptr_t handle;         /* the pthread_t the program sees */
@@ -104,7 +109,8 @@ struct gp_gthread {
     const void *owned_in[GP_OWNED_IN], **owned_heap;
     unsigned owned_n, owned_cap;
     char name[16];
-    struct gp_worker *home;   /* the worker it runs on (GPATCH_WORKERS: placed at creation, never moves) */
+    struct gp_worker *home;   /* the worker it runs on (GPATCH_WORKERS: placed at creation; with own
+                               * TLS another worker may steal it while it is movable) */
     struct gp_carrier *carrier; /* GT_AWAY: the OS thread it kept (handoff.c) */
     struct gp_gthread *rejoin_next; /* in the worker's list of gthreads coming back */
 #ifdef GP_TSAN
@@ -148,6 +154,9 @@ struct gp_worker {
     unsigned inbox_n, inbox_cap;
     int inbox_pending;
     struct gp_fdtab *fds;        /* its fd table (fdtable.c) */
+    int hungry;                  /* about to sleep with nothing to run: give me one (stealing) */
+    uv_timer_t *spare_timers;    /* timers on this loop lent to gthreads that moved here (their
+                                  * data links the spare ones; under the record lock) */
 };
 /* the runtime's first worker (main's), NULL before the runtime starts and
  * in a forked child: "is there a runtime?" for any thread */
@@ -158,10 +167,12 @@ extern struct gp_worker *gp__w;
 extern struct gp_worker *gp__workers[GP_MAX_WORKERS];
 extern int gp__nworkers;
 extern int gp__nlive; /* gthreads alive on every worker (atomic) */
+extern int gp__steal_on; /* own TLS and several workers, unless GPATCH_STEAL=0 */
+extern int gp__hungry;   /* workers about to sleep that asked for work (atomic) */
 extern int gp__workers_want; /* GPATCH_WORKERS, 0 for the default */
 /* a message to another worker's scheduler (sched.c): a new gthread to run,
  * a cancel or a signal for one of its gthreads */
-enum { GP_X_NEW, GP_X_CANCEL, GP_X_SIGNAL };
+enum { GP_X_NEW, GP_X_CANCEL, GP_X_SIGNAL, GP_X_MOVE };
 struct gp_xmsg { struct gp_gthread *g; int id, kind, arg; };
 /* any OS thread (never a handler): post m to w's scheduler and wake it */
 void gp__xpost(struct gp_worker *w, struct gp_gthread *g, int id, int kind, int arg); /* id: g->id, read where g was known live */
@@ -185,6 +196,7 @@ struct gp_carrier {
 struct gp_stats {
     unsigned long created, peak_alive, switches, turns, pool_jobs; /* switches: the workers' sum (gp__stats_switches) */
     unsigned long handoffs, peak_os; /* hand-offs; most OS threads carrying gthreads at once */
+    unsigned long steals;            /* gthreads moved to a hungry worker (sched.c, "Stealing") */
     int64_t longest_stall_ns;
     const char *reason[GP_STAT_REASONS];
     unsigned long parks[GP_STAT_REASONS];
@@ -291,6 +303,8 @@ extern size_t gp__default_stack;
 int gp__loop_init(struct gp_worker *w);
 void gp__timer_arm(struct gp_gthread *g, gp_deadline dl);
 void gp__timer_disarm(struct gp_gthread *g);
+void gp__timer_lend(struct gp_worker *w, struct gp_gthread *g);
+void gp__timer_give_back(struct gp_gthread *g); /* record lock held */
 int gp__loop_owns_fd(int fd);
 void gp__async_send(uv_async_t *a); /* any OS thread, signal-safe: with this thread's hooks off */
 

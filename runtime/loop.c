@@ -71,13 +71,46 @@ void gp__timer_arm(struct gp_gthread *g, gp_deadline dl)
     uv_loop_t *loop = &GP_ME()->loop;
     uv_update_time(loop);
     uint64_t due = (uint64_t)(dl + 999999) / 1000000, now = uv_now(loop);
-    uv_timer_start(&g->timer, on_timer, due > now ? due - now : 0, 0);
+    uv_timer_start(g->tm, on_timer, due > now ? due - now : 0, 0);
     if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d timer in %llu ms (heap %u)", g->id, (unsigned long long)(due > now ? due - now : 0), loop->timer_heap.nelts);
 }
 
 void gp__timer_disarm(struct gp_gthread *g)
 {
-    uv_timer_stop(&g->timer);
+    uv_timer_stop(g->tm);
+}
+
+/* Worker w's own thread, as g (ready, its timer stopped) becomes w's: the
+ * timer g arms from now on is on w's loop. Its record's own timer is on the
+ * loop of the worker that made it, so a gthread that moved away from there
+ * borrows one of w's (a spare, or a new one), given back when it moves on or
+ * its record is freed (gp__timer_give_back). */
+void gp__timer_lend(struct gp_worker *w, struct gp_gthread *g)
+{
+    uv_timer_t *t = NULL;
+    if (g->timer.loop == &w->loop) {
+        t = &g->timer;
+    } else {
+        gp__rec_lock();
+        if ((t = w->spare_timers)) w->spare_timers = t->data;
+        gp__rec_unlock();
+        if (!t && (!(t = malloc(sizeof *t)) || uv_timer_init(&w->loop, t) != 0))
+            gp__fatal("no memory for gthread %d's timer", g->id);
+    }
+    t->data = g;
+    g->tm = t;
+}
+
+/* any OS thread, record lock held: g's timer (stopped) is no longer g's; a
+ * borrowed one goes back to the spares of the worker whose loop it is on */
+void gp__timer_give_back(struct gp_gthread *g)
+{
+    uv_timer_t *t = g->tm;
+    g->tm = NULL;
+    if (!t || t == &g->timer) return;
+    struct gp_worker *w = gp_container(t->loop, struct gp_worker, loop);
+    t->data = w->spare_timers;
+    w->spare_timers = t;
 }
 
 /* ---- the signalfd sigwait parks on -------------------------------------------
@@ -193,6 +226,20 @@ void gp_signal_note(int sig, int restart)
  * never hear from it again. Same thread, restored before returning. */
 void gp__async_send(uv_async_t *a)
 {
+    /* A full fence first. uv_async_send begins with a plain load of the
+     * handle's pending flag and returns at once if it is set, trusting the
+     * loop to run the callback; our callers have just stored what the
+     * callback must see (an inbox message, a remote-ready entry, a signal
+     * note) with plain or release stores. x86 lets that load pass those
+     * stores: the sender read "pending" while the loop was between its reset
+     * of the flag and the callback's look, the callback did not see the
+     * store yet, and nothing woke the loop again. With two workers, a new
+     * gthread sat in its worker's inbox while that worker slept in
+     * epoll_wait (rel_expired_wait under GPATCH_SHUFFLE, about one run in
+     * 60). The fence makes the stores visible before the flag is read:
+     * either the flag is clear and this send writes the eventfd, or the
+     * loop's reset comes after it and its callback sees them. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
     int managed = gp__tls.managed;
     gp__tls.managed = 0;
     uv_async_send(a);

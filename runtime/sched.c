@@ -279,7 +279,7 @@
  * thread's worker (GP_ME()); gp__w stays worker 0, "the runtime", for every
  * thread. What holds across workers:
  *  - Placement. A new gthread goes to the worker with the fewest live
- *    gthreads (place()) and never moves
+ *    gthreads (place()); it moves only when another worker steals it (below)
  *    (g->home): its state, its timer, its fd waits are its worker's, and
  *    "worker only" above means "on g's home worker". A creator on another
  *    worker posts it there (gp__xpost, GP_X_NEW) as its last touch.
@@ -309,9 +309,42 @@
  *  - Fork. The child keeps the forking gthread only, as with one worker: every
  *    worker's loop fds are closed, the records forgotten; a runtime the child
  *    starts has N workers again.
- *  - Not here (yet): stealing and moving gthreads between workers (a
- *    gthread stays where it was placed, with its TLS either way), hand-off
- *    with more than one worker (GPATCH_HANDOFF_MS asks for one worker).
+ *  - Not here (yet): hand-off with more than one worker (GPATCH_HANDOFF_MS
+ *    asks for one worker); moving a gthread that is ready after a wake (below).
+ *
+ * Stealing
+ * --------
+ * With own TLS and several workers (GPATCH_STEAL=0 turns it off), a worker
+ * about to sleep in epoll_wait with nothing to run says so (w->hungry, and
+ * the count gp__hungry); it clears that when it wakes. A worker that finds
+ * the count non-zero between two runs of its scheduler (give_away), with
+ * two or more gthreads ready, claims a hungry worker (a CAS of its flag from
+ * 1 to 0, so one donor serves it) and gives it one movable gthread from the
+ * end of its run queue: off the queue, nhome counts moved, g->home stored
+ * (release), a GP_X_MOVE message to the hungry worker's inbox as the last
+ * touch, whose async handle wakes it; its drain (adopt_moved) gives g that
+ * OS thread's tid in its TLS block (glibc's locks) and a timer on its loop,
+ * and queues it. The gthread is the owner's to move, so the move needs no
+ * lock on the run queue: only its home worker takes it off.
+ * What may move (can_move): a gthread ready at a clean point -- a new one, a
+ * yield (sched_yield, a spin lock), a time slice's end -- where it has no
+ * registration left on its worker: no fd waiter record, sync queue entry,
+ * armed timer or joiner pointer (movable, cleared when it next runs); with
+ * its own TLS block (its errno, its __thread variables, its pthread_self go
+ * with it); holding nothing glibc ties to an OS thread id (foreign locks,
+ * rwlocks it write-holds, the loader's lock in gp_dlopen: pinned); not main's
+ * (its block is worker 0's idle one); not inside a signal handler. A
+ * gthread readied by a wake still has its waiter record on its worker's
+ * lists until it runs (it takes it off itself): it stays, and runs where it
+ * parked. A move is one-way and rare (a worker had nothing at all to do).
+ * Whatever names g across workers follows it: a cancel or signal posted to
+ * its old worker is posted on to g->home by that worker's drain (only the
+ * home worker moves g, so the chase ends). Its record's own timer stays on
+ * the loop it was made on (libuv handles belong to one loop): a gthread away
+ * from there borrows a spare timer of its new loop (gp__timer_lend), given
+ * back when it moves on or its record is freed; the record goes back to its
+ * maker's free list. gettid() answers the OS thread a gthread runs on now, as
+ * it always did with several workers: after a move, another one.
  *
  * GPATCH_SHUFFLE=SEED
  * -------------------
@@ -473,6 +506,7 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
     w->cur = to;
     if (to != &w->sched) {
         gp__set_state(to, GT_BIT(GT_READY), GT_RUNNING);
+        to->movable = 0;
         if (to->tcb && to->tcb != tp) { /* own TLS: its thread pointer */
             gp__tls_load(to->tcb);
             t = gp__tls_of(to->tcb);
@@ -731,7 +765,10 @@ int gp_yield(void)
 {
     struct gp_worker *w = GP_ME();
     if (!w || w->cur == &w->sched) return 0;
-    yield_now(w, w->cur);
+    struct gp_gthread *g = w->cur;
+    g->movable = 1; /* a clean point: it registered nothing */
+    yield_now(w, g);
+    g->movable = 0;
     return 0;
 }
 
@@ -768,8 +805,9 @@ void gp__signals(void)
     int tid = t ? t->id : 0; /* read under the lock: the record may be reused after */
     gp__rec_unlock();
     if (!t) return;
-    if (t->home == w) gp__signal_act(t, norestart);
-    else gp__xpost(t->home, t, tid, GP_X_SIGNAL, norestart); /* its worker acts on it */
+    struct gp_worker *home = __atomic_load_n(&t->home, __ATOMIC_ACQUIRE); /* only its home moves it */
+    if (home == w) gp__signal_act(t, norestart);
+    else gp__xpost(home, t, tid, GP_X_SIGNAL, norestart); /* its worker acts on it (the post follows a move) */
 }
 
 /* worker only (t's own): a signal handler ran for t, as gp__signals decided */
@@ -788,8 +826,12 @@ void gp__signal_act(struct gp_gthread *t, int norestart)
 /* scheduler context */
 static void loop_turn(struct gp_worker *w, uv_run_mode mode)
 {
-    int64_t away = gp_now() - w->away_since;
-    if (away > gp__stats.longest_stall_ns) gp__stats.longest_stall_ns = away;
+    /* (0: the worker has not been away yet; its first turn, on workers 1..N-1) */
+    int64_t away = w->away_since ? gp_now() - w->away_since : 0;
+    /* the longest over every worker: an atomic maximum */
+    int64_t most = __atomic_load_n(&gp__stats.longest_stall_ns, __ATOMIC_RELAXED);
+    while (away > most && !__atomic_compare_exchange_n(&gp__stats.longest_stall_ns, &most, away, 1, __ATOMIC_RELAXED,
+                                                       __ATOMIC_RELAXED)) {}
     /* release, paired with the monitor's acquire loads: a monitor that sees
      * this turn's count sees away_since cleared (no stall reported for a
      * worker that is home) */
@@ -839,12 +881,16 @@ void gp__run_ready(void)
     run_head(w);
 }
 
+static void hunger(struct gp_worker *w, int on); /* stealing, below */
+static void give_away(struct gp_worker *w);
+
 /* the scheduler context itself: runs the ready, turns the loop */
 static _Noreturn void sched_main(transfer_t t)
 {
     after_switch(t);
     struct gp_worker *w = GP_ME();
     for (;;) {
+        if (GP_UNLIKELY(__atomic_load_n(&gp__hungry, __ATOMIC_RELAXED)) && gp__steal_on) give_away(w);
         if (run_head(w)) {
             if (!gp_list_empty(&w->runq)) {
                 loop_turn(w, UV_RUN_NOWAIT);
@@ -854,7 +900,9 @@ static _Noreturn void sched_main(transfer_t t)
         }
         if (__atomic_load_n(&gp__nlive, __ATOMIC_ACQUIRE) == 0) exit(0); /* the last thread called pthread_exit: as glibc */
         if (GP_UNLIKELY(gp_debug_on)) gp_debugf("loop: wait, next timer in %d ms", uv_backend_timeout(&w->loop));
+        if (gp__steal_on) hunger(w, 1);
         loop_turn(w, UV_RUN_ONCE);
+        if (gp__steal_on) hunger(w, 0);
         gp__signals();
     }
 }
@@ -963,6 +1011,9 @@ static sigset_t workers_os_mask; /* main's signal mask when the workers started 
  * worker's. A worker that cannot be had leaves fewer workers, not an error. */
 static void workers_start(int n)
 {
+    /* set before the workers start, which read it: with one worker it has no one to serve */
+    const char *e = getenv("GPATCH_STEAL");
+    gp__steal_on = n > 1 && gp__tls_mode == GP_TLS_OWN && !(e && strcmp(e, "0") == 0);
     sigset_t all, old;
     sigfillset(&all);
     R(pthread_sigmask)(SIG_SETMASK, NULL, &workers_os_mask); /* what a child forked on one of them gets back */
@@ -990,10 +1041,12 @@ static void workers_start(int n)
     }
     R(pthread_sigmask)(SIG_SETMASK, &old, NULL);
     if (GP_UNLIKELY(gp_debug_on))
-        gp_debugf("workers: %d (asked for %d); a green thread stays on the worker it is placed on at its creation "
-                  "(%s)", gp__nworkers, n,
-                  gp__tls_mode == GP_TLS_OWN ? "own TLS would let it move; stealing is not implemented yet"
-                                             : "with shared TLS it must: its frames may hold the worker's TLS addresses");
+        gp_debugf("workers: %d (asked for %d); %s", gp__nworkers, n,
+                  gp__steal_on ? "a worker with nothing to run steals ready green threads from the others"
+                  : gp__tls_mode != GP_TLS_OWN
+                      ? "a green thread stays on the worker it is placed on at its creation (with shared TLS it "
+                        "must: its frames may hold the worker's TLS addresses)"
+                      : "a green thread stays on the worker it is placed on at its creation (GPATCH_STEAL=0)");
 }
 
 /* Where a new gthread runs: the worker with the fewest live gthreads (ties:
@@ -1041,7 +1094,8 @@ void gp__xpost(struct gp_worker *w, struct gp_gthread *g, int id, int kind, int 
     gp__async_send(&w->async);
 }
 
-/* a gthread placed on this worker by another one becomes runnable here */
+/* a new gthread placed on this worker (by itself or by another one)
+ * becomes runnable here */
 static void adopt(struct gp_worker *w, struct gp_gthread *g)
 {
     /* glibc's own locks (the loader's, robust and recursive ones) tell
@@ -1050,6 +1104,96 @@ static void adopt(struct gp_worker *w, struct gp_gthread *g)
     if (g->tcb && w->index > 0) gp__tls_set_tid(g->tcb, w->tid);
     if (g->timer.loop != &w->loop) uv_timer_init(&w->loop, &g->timer);
     g->timer.data = g;
+    g->tm = &g->timer;
+    g->movable = 1; /* it has not run: nothing of it is registered anywhere */
+    runq_push(w, g);
+}
+
+/* ---- stealing ----------------------------------------------------------------
+ * (the essay's "Stealing"). Worker only, scheduler context: w is about to
+ * sleep, or has woken; hungry says "give me a ready gthread" to the others. */
+int gp__steal_on, gp__hungry;
+
+static void hunger(struct gp_worker *w, int on)
+{
+    if (on) {
+        __atomic_store_n(&w->hungry, 1, __ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&gp__hungry, 1, __ATOMIC_SEQ_CST);
+    } else if (__atomic_exchange_n(&w->hungry, 0, __ATOMIC_SEQ_CST)) {
+        __atomic_sub_fetch(&gp__hungry, 1, __ATOMIC_SEQ_CST);
+    }
+}
+
+/* may g leave this worker now? It is ready at a clean point (movable: no
+ * fd waiter record, sync queue entry, armed timer or joiner pointer of it is
+ * anywhere), has its own TLS block, and holds nothing glibc ties to an OS
+ * thread id: a glibc-handled lock (foreign), an rwlock it write-holds
+ * (glibc records the writer's tid), the loader's lock (pinned, shim/dl.c).
+ * Main's gthread stays: its block is worker 0's idle block. */
+static int can_move(struct gp_gthread *g)
+{
+    return g->movable && g->state == GT_READY && g->tcb && g != gp__w->g0 && !g->pinned && !g->foreign &&
+           !g->owned_n && !g->skipping && !gp__tls_of(g->tcb)->in_handler;
+}
+
+/* w gives g (taken off its run queue) to worker to, which claimed nothing:
+ * to's own drain makes it runnable there (adopt_moved) */
+static void move_to(struct gp_worker *w, struct gp_gthread *g, struct gp_worker *to)
+{
+    g->movable = 0;
+    if (gp__tls_current() == g->tcb) {
+        /* the scheduler stands on g's block (the last one that ran here):
+         * step onto the idle block, as finish_dead does for a dead one */
+        gp__tls_load(w->idle_tcb);
+        struct gp_tls *t = gp__tls_of(w->idle_tcb);
+        t->managed = 0;
+        __atomic_store_n(&w->tls, t, __ATOMIC_RELEASE);
+    }
+    gp__rec_lock();
+    gp__timer_give_back(g); /* a lent timer stays with this loop's spares */
+    gp__rec_unlock();
+    __atomic_sub_fetch(&w->nhome, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&to->nhome, 1, __ATOMIC_RELAXED);
+    /* release: what g's old worker wrote of it is seen by whoever reads the
+     * new home and posts there */
+    __atomic_store_n(&g->home, to, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&gp__stats.steals, 1, __ATOMIC_RELAXED);
+    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d moves from worker %d to worker %d", g->id, w->index, to->index);
+    gp__xpost(to, g, g->id, GP_X_MOVE, 0); /* the last touch */
+}
+
+/* Scheduler context of w, between two runs: another worker is hungry. Give
+ * each hungry worker one movable gthread from the end of the run queue while
+ * two or more are ready here (one stays: w runs it next). */
+static void give_away(struct gp_worker *w)
+{
+    for (int i = 0; i < gp__nworkers; i++) {
+        struct gp_worker *to = __atomic_load_n(&gp__workers[i], __ATOMIC_ACQUIRE);
+        if (!to || to == w || !__atomic_load_n(&to->hungry, __ATOMIC_RELAXED)) continue;
+        if (gp_list_empty(&w->runq) || w->runq.next == w->runq.prev) return;
+        struct gp_gthread *g = NULL;
+        int looked = 0;
+        for (struct gp_list *n = w->runq.prev; n != &w->runq && looked < 64; n = n->prev, looked++) {
+            struct gp_gthread *c = gp_container(n, struct gp_gthread, runq);
+            if (can_move(c)) {
+                g = c;
+                break;
+            }
+        }
+        if (!g) return;
+        int one = 1; /* claim it: it may have woken for something else meanwhile */
+        if (!__atomic_compare_exchange_n(&to->hungry, &one, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) continue;
+        __atomic_sub_fetch(&gp__hungry, 1, __ATOMIC_SEQ_CST);
+        gp_list_del(&g->runq);
+        move_to(w, g, to);
+    }
+}
+
+/* a gthread another worker gave this one becomes runnable here */
+static void adopt_moved(struct gp_worker *w, struct gp_gthread *g)
+{
+    if (g->tcb) gp__tls_set_tid(g->tcb, w->tid); /* it is this OS thread now, to glibc's locks */
+    gp__timer_lend(w, g);
     runq_push(w, g);
 }
 
@@ -1072,7 +1216,10 @@ void gp__xdrain(void)
         for (unsigned i = 0; i < n; i++) {
             struct gp_gthread *g = local[i].g;
             if (local[i].kind == GP_X_NEW) adopt(w, g);
-            else if (g->magic != GT_MAGIC || g->id != local[i].id || g->home != w) continue; /* gone since */
+            else if (local[i].kind == GP_X_MOVE) adopt_moved(w, g);
+            else if (g->magic != GT_MAGIC || g->id != local[i].id) continue; /* gone since */
+            else if (__atomic_load_n(&g->home, __ATOMIC_ACQUIRE) != w) /* it moved on: follow it */
+                gp__xpost(__atomic_load_n(&g->home, __ATOMIC_ACQUIRE), g, local[i].id, local[i].kind, local[i].arg);
             else if (local[i].kind == GP_X_CANCEL) {
                 if (__atomic_load_n(&g->cancelled, __ATOMIC_ACQUIRE) && !g->cancel_off && g->state == GT_PARKED &&
                     g->cancelpt)
@@ -1112,6 +1259,7 @@ int gp__start(void)
     gp__set_state(g0, GT_BIT(GT_FREE), GT_RUNNING);
     uv_timer_init(&w->loop, &g0->timer);
     g0->timer.data = g0;
+    g0->tm = &g0->timer;
     gp_list_push(&w->all, &g0->all);
     w->g0 = g0;
     w->cur = g0;
@@ -1283,6 +1431,8 @@ void gp_fork_child(void)
     }
     gp__nworkers = 0;
     gp__nlive = 0;
+    gp__hungry = 0; /* the workers that were hungry are the parent's */
+    gp__steal_on = 0;
     gp__fd_fork_reset();
     gp__sync_fork_reset();
     gp__pool_fork_reset();
@@ -1311,6 +1461,7 @@ void gp_preempt_check(void)
     if ((gp_deadline)ts.tv_sec * GP_NSEC + ts.tv_nsec - w->away_since < slice) return;
     struct gp_gthread *g = w->cur;
     gp__set_state(g, GT_BIT(GT_RUNNING), GT_READY);
+    g->movable = 1; /* a clean point: the call it was in is over */
     runq_push(w, g);
     w->budget = 0;
     switch_to(&w->sched);

@@ -366,7 +366,8 @@ int gp_thread_cancel(uintptr_t h)
     if (!live) return 0; /* it exits anyway */
     /* another worker's gthread: its worker looks at its state (the message
      * names it by id: the record may be reused by then) */
-    if (g->home != GP_ME()) gp__xpost(g->home, g, id, GP_X_CANCEL, 0);
+    struct gp_worker *home = __atomic_load_n(&g->home, __ATOMIC_ACQUIRE); /* only its home moves it */
+    if (home != GP_ME()) gp__xpost(home, g, id, GP_X_CANCEL, 0); /* if it moves on, the post follows it */
     else if (!g->cancel_off && g->state == GT_PARKED && g->cancelpt) gp__ready(g, -ECANCELED);
     return 0;
 }

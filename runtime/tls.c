@@ -417,7 +417,13 @@ void *gp_dlopen(const char *file, int mode)
     int born_before = __atomic_load_n(&w->next_id, __ATOMIC_RELAXED);
     size_t nb = 0;
     struct stls *before = static_modules(&nb);
+    /* glibc's loader lock records its holder's tid: a gthread that holds it
+     * (in the constructors dlopen runs) must not move (sched.c, "Stealing") */
+    struct gp_worker *me = GP_ME();
+    struct gp_gthread *self = me && me->cur != &me->sched ? me->cur : NULL;
+    if (self) self->pinned++;
     void *h = R(dlopen)(file, mode);
+    if (self) self->pinned--;
     if (!h) {
         free(before);
         return h;

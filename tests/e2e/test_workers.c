@@ -25,3 +25,34 @@ static void same_with(const char *workers, const char *tls)
 Test(workers_e2e, one_worker_own_tls) { same_with("GPATCH_WORKERS=1", "GPATCH_TLS=own"); }
 Test(workers_e2e, two_workers_own_tls) { same_with("GPATCH_WORKERS=2", "GPATCH_TLS=own"); }
 Test(workers_e2e, two_workers_shared_tls) { same_with("GPATCH_WORKERS=2", "GPATCH_TLS=shared"); }
+
+/* Stealing: tests/progs/steal_spin's short threads end and leave a worker
+ * idle while the other has two long ones ready; the idle one takes one. Each
+ * thread checks its TLS, errno, pthread_self, a sleep's timer, a mutex and a
+ * condition ping-pong at every step (it may resume on the other worker at
+ * each). The output is stock's; the stats say that gthreads moved. */
+static void steal_with(const char *steal, int want_moves)
+{
+    char *sargv[] = {h_path("build/progs/steal_spin"), NULL};
+    int a = h_run(sargv, 0, stock, sizeof stock, 60);
+    cr_assert_eq(a, 0, "stock exited %d:\n%s", a, stock);
+    cr_assert(strstr(stock, "every check held"), "%s", stock);
+    /* stderr into the output too: the stats line */
+    char *argv[] = {"/bin/sh", "-c", "exec 2>&1; exec \"$0\"", h_path("build/progs/steal_spin"), NULL};
+    char *env[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=own", "GPATCH_STATS=1", (char *)steal, NULL};
+    for (int round = 0; round < 5; round++) {
+        struct h_proc pr = h_spawn(argv, 1, env);
+        int b = h_collect(&pr, patched, sizeof patched, 60);
+        cr_assert_eq(b, 0, "under gpatch (%s) exited %d (-1: killed at the timeout):\n%s", steal, b, patched);
+        cr_assert(strstr(patched, stock), "differs under gpatch (%s).\n--- stock:\n%s\n--- gpatch:\n%s", steal, stock,
+                  patched);
+        const char *m = strstr(patched, "moved by stealing ");
+        cr_assert(m, "no stats line:\n%s", patched);
+        long moves = atol(m + strlen("moved by stealing "));
+        if (want_moves) cr_assert_gt(moves, 0, "nothing was stolen:\n%s", patched);
+        else cr_assert_eq(moves, 0, "GPATCH_STEAL=0, yet gthreads moved:\n%s", patched);
+    }
+}
+
+Test(workers_e2e, idle_worker_steals) { steal_with("GPATCH_STEAL=1", 1); }
+Test(workers_e2e, steal_off_keeps_placement) { steal_with("GPATCH_STEAL=0", 0); }

@@ -229,3 +229,47 @@ Test(workers, close_by_one_worker_wakes_a_waiter_on_another)
         close(pairs[i][1]);
     }
 }
+
+/* ---- stealing (sched.c "Stealing") -------------------------------------------
+ * Two short gthreads and two long ones that yield at every step: the short
+ * ones end, their worker would sleep, and takes a ready long one from the
+ * other. Each long one counts its steps in its own TLS (it may resume on the
+ * other worker's OS thread at any yield) and sleeps now and then (its timer,
+ * lent by the worker it runs on). */
+static __thread long steps_here;
+static pid_t last_tid[4];
+
+static void *yielder(void *a)
+{
+    long i = (long)a, n = i % 2 ? 60000 : 500;
+    for (long k = 0; k < n; k++) {
+        steps_here++;
+        gp_yield();
+        if (k % 2048 == 0) gp_sleep(gp_after_ns(100000));
+    }
+    last_tid[i] = gettid(); /* the OS thread it ends on */
+    return (void *)steps_here;
+}
+
+Test(workers, an_idle_worker_steals_a_ready_gthread)
+{
+#ifndef GP_TSAN /* (ThreadSanitizer keeps its state in TLS: one block per OS thread only) */
+    gp_configure_tls(1); /* the runner's default is shared: stealing needs own TLS */
+#endif
+    uintptr_t h[4];
+    long want[4] = {500, 60000, 500, 60000};
+    cr_assert_eq(gp_thread_create(&h[0], &defaults, yielder, (void *)0L), 0);
+    if (!gp__steal_on) {
+        gp_thread_join(h[0], NULL, GP_FOREVER);
+        cr_skip_test("stealing is off here (it needs own TLS)");
+    }
+    for (long i = 1; i < 4; i++) cr_assert_eq(gp_thread_create(&h[i], &defaults, yielder, (void *)i), 0);
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        cr_assert_eq(gp_thread_join(h[i], &r, GP_FOREVER), 0);
+        cr_assert_eq((long)r, want[i], "thread %d counted %ld steps in its TLS, not %ld", i, (long)r, want[i]);
+    }
+    cr_assert_gt(__atomic_load_n(&gp__stats.steals, __ATOMIC_RELAXED), 0, "nothing was stolen");
+    /* the short ones are gone: the long ones end on the two workers' OS threads */
+    cr_assert_neq(last_tid[1], last_tid[3], "both long gthreads ended on OS thread %d", last_tid[1]);
+}
