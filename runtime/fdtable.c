@@ -381,7 +381,8 @@ int gp_ready_lock(int fd)
     int *l = &ready_locks[(unsigned)fd % READY_LOCKS];
     for (int i = 0; __atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE); i++) {
         if (i >= 100000) return 0;
-        if (i >= 64) sched_yield();
+        if (i >= 64 && gp_is_current_gthread()) gp_yield(); /* (its fd entry is this worker's: it stays) */
+        else if (i >= 64) R(sched_yield)();
         else __builtin_ia32_pause();
     }
     return 1;

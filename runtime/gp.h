@@ -153,7 +153,8 @@ int gp_thread_setname(uintptr_t h, const char *name);
 int gp_thread_getname(uintptr_t h, char *buf, size_t len);
 uintptr_t gp_thread_os_handle(uintptr_t h); /* the worker OS thread's own pthread_t */
 int gp_thread_prefer_signal(uintptr_t h); /* next EINTR goes to this gthread */
-int gp_yield(void);
+int gp_yield(void);         /* the runtime's own spins: the gthread stays on its worker */
+int gp_yield_movable(void); /* the program's yields: another worker may take it meanwhile */
 /* at a hooked call that did not wait: go round the loop if this gthread has
  * kept the worker for a whole time slice (the clock is read at one call in
  * eight, in gp_preempt_check) */

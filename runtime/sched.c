@@ -176,10 +176,12 @@
  *    guarded by one spinlock: exchange with acquire to take it, a store with
  *    release to drop it, so a waiter record published under it is whole when
  *    the worker pops it. A waker from another OS thread moves the record to
- *    the remote list under the lock and then calls uv_async_send, whose
- *    seq_cst compare-and-swap of the handle's pending flag orders the list
- *    update before the worker's drain (on_async -> gp__sync_drain_remote,
- *    under the same lock).
+ *    the remote list under the lock and then calls gp__async_send, whose
+ *    seq_cst fence orders the list update before its look at the handle's
+ *    pending flag: either it sends, or the worker resets the flag after that
+ *    look and its drain sees the update (on_async -> gp__sync_drain_remote,
+ *    under the same lock). Without the fence, uv_async_send's first plain
+ *    load of the flag could pass the stores and the wake was lost (loop.c).
  *  - Waiter against waker (sync.c, and every user of it: pool job done,
  *    sem_post, mutex unlock from an OS thread). Each side writes its own
  *    word and then reads the other's: the waiter counts itself in nwaiting
@@ -199,9 +201,9 @@
  *  - Signal note to the scheduler (loop.c, gp__signals). The handler ORs the
  *    signal's bit into sig_set (an atomic read-modify-write), sets
  *    sig_norestart and sig_pending (volatile sig_atomic_t), and then calls
- *    uv_async_send (seq_cst compare-and-swap): on another OS thread these
- *    stores are ordered before the worker's libuv sees the handle pending
- *    and calls on_async. The worker takes the note with exchanges (acquire),
+ *    gp__async_send (a seq_cst fence, then uv_async_send): on another OS
+ *    thread these stores are ordered before its look at the handle's flag,
+ *    so the worker's on_async sees them. The worker takes the note with exchanges (acquire),
  *    pending first and the set last, so a handler that runs in between
  *    leaves its bits for the next turn, never half of them.
  *  - The monitor (monitor.c) reads away_since and the turn count with
@@ -332,7 +334,10 @@
  * armed timer or joiner pointer (movable, cleared when it next runs); with
  * its own TLS block (its errno, its __thread variables, its pthread_self go
  * with it); holding nothing glibc ties to an OS thread id (foreign locks,
- * rwlocks it write-holds, the loader's lock in gp_dlopen: pinned); not main's
+ * rwlocks it write-holds; the loader's locks, looked up in _rtld_global
+ * (tls.c) and checked under its worker's tid, which every gthread there
+ * shares, so none of them moves while one is inside a dlopen's
+ * constructors; a glibc where they are not found gets no stealing); not main's
  * (its block is worker 0's idle one); not inside a signal handler. A
  * gthread readied by a wake still has its waiter record on its worker's
  * lists until it runs (it takes it off itself): it stays, and runs where it
@@ -760,13 +765,25 @@ _Noreturn void gp__cancel_exit(void)
     gp_thread_exit_unwinding(PTHREAD_CANCELED);
 }
 
-/* gthread only (a no-op elsewhere): sched_yield, and spinning locks */
+/* gthread only (a no-op elsewhere): the runtime's own spins (it may hold
+ * things of this worker's meanwhile, so it stays here) */
 int gp_yield(void)
 {
     struct gp_worker *w = GP_ME();
     if (!w || w->cur == &w->sched) return 0;
+    yield_now(w, w->cur);
+    return 0;
+}
+
+/* gthread only (a no-op elsewhere): the program's yield (sched_yield, a spin
+ * lock's wait), a clean point: nothing of the gthread is registered on its
+ * worker, so another worker may take it meanwhile (stealing) */
+int gp_yield_movable(void)
+{
+    struct gp_worker *w = GP_ME();
+    if (!w || w->cur == &w->sched) return 0;
     struct gp_gthread *g = w->cur;
-    g->movable = 1; /* a clean point: it registered nothing */
+    g->movable = 1;
     yield_now(w, g);
     g->movable = 0;
     return 0;
@@ -1014,6 +1031,13 @@ static void workers_start(int n)
     /* set before the workers start, which read it: with one worker it has no one to serve */
     const char *e = getenv("GPATCH_STEAL");
     gp__steal_on = n > 1 && gp__tls_mode == GP_TLS_OWN && !(e && strcmp(e, "0") == 0);
+    if (gp__steal_on) {
+        gp__dl_locks_find();
+        if (!gp__dl_locks_known()) {
+            gp__steal_on = 0; /* a gthread inside dlopen's constructors could move: none does */
+            if (GP_UNLIKELY(gp_debug_on)) gp_debugf("stealing off: the loader's locks were not found in this glibc");
+        }
+    }
     sigset_t all, old;
     sigfillset(&all);
     R(pthread_sigmask)(SIG_SETMASK, NULL, &workers_os_mask); /* what a child forked on one of them gets back */
@@ -1085,12 +1109,12 @@ void gp__xpost(struct gp_worker *w, struct gp_gthread *g, int id, int kind, int 
         if (w->inbox_n < w->inbox_cap) break;
         __atomic_store_n(&w->inbox_lock, 0, __ATOMIC_RELEASE);
         gp__async_send(&w->async);
-        sched_yield();
+        R(sched_yield)(); /* the OS thread's: a gthread's caller must not move meanwhile */
     }
     w->inbox[w->inbox_n++] = (struct gp_xmsg){g, id, kind, arg};
     __atomic_store_n(&w->inbox_pending, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&w->inbox_lock, 0, __ATOMIC_RELEASE);
-    /* uv_async_send's seq_cst CAS orders the post before the drain it causes */
+    /* gp__async_send's fence orders the post before the drain it causes */
     gp__async_send(&w->async);
 }
 
@@ -1116,9 +1140,9 @@ int gp__steal_on, gp__hungry;
 
 static void hunger(struct gp_worker *w, int on)
 {
-    if (on) {
-        __atomic_store_n(&w->hungry, 1, __ATOMIC_SEQ_CST);
+    if (on) { /* the count first: a donor that claims the flag never takes it below 0 */
         __atomic_add_fetch(&gp__hungry, 1, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&w->hungry, 1, __ATOMIC_SEQ_CST);
     } else if (__atomic_exchange_n(&w->hungry, 0, __ATOMIC_SEQ_CST)) {
         __atomic_sub_fetch(&gp__hungry, 1, __ATOMIC_SEQ_CST);
     }
@@ -1128,12 +1152,13 @@ static void hunger(struct gp_worker *w, int on)
  * fd waiter record, sync queue entry, armed timer or joiner pointer of it is
  * anywhere), has its own TLS block, and holds nothing glibc ties to an OS
  * thread id: a glibc-handled lock (foreign), an rwlock it write-holds
- * (glibc records the writer's tid), the loader's lock (pinned, shim/dl.c).
+ * (glibc records the writer's tid), the loader's locks (held under its
+ * worker's tid: tls.c; pinned around gp_dlopen as well).
  * Main's gthread stays: its block is worker 0's idle block. */
 static int can_move(struct gp_gthread *g)
 {
     return g->movable && g->state == GT_READY && g->tcb && g != gp__w->g0 && !g->pinned && !g->foreign &&
-           !g->owned_n && !g->skipping && !gp__tls_of(g->tcb)->in_handler;
+           !g->owned_n && !g->skipping && !gp__tls_of(g->tcb)->in_handler && !gp__dl_locked_by(g->home->tid);
 }
 
 /* w gives g (taken off its run queue) to worker to, which claimed nothing:
@@ -1373,6 +1398,7 @@ void gp_thread_exit(void *ret)
     if (g->tsd) gp__tsd_run_dtors(g);
     gp__owner_drop(g);
     g->ret = ret;
+    w = GP_ME(); /* the destructors ran program code: it may have moved (stealing) */
     __atomic_sub_fetch(&gp__nlive, 1, __ATOMIC_ACQ_REL);
     __atomic_sub_fetch(&w->nhome, 1, __ATOMIC_RELAXED);
     gp__thread_dying(g); /* GT_DEAD, off the list of live ones; wakes whoever joins it */

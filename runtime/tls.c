@@ -129,6 +129,70 @@ void gp__tls_set_tid(void *tcb, pid_t tid)
     if (tid_off >= 0 && (size_t)tid_off + sizeof tid <= tcb_size) *(pid_t *)((char *)tcb + tid_off) = tid;
 }
 
+/* ---- glibc's loader locks --------------------------------------------------
+ * The dynamic loader serialises dlopen, dlclose, dl_iterate_phdr and TLS
+ * setup with recursive mutexes in _rtld_global (_dl_load_lock,
+ * _dl_load_write_lock, _dl_load_tls_lock, side by side) that record their
+ * holder's tid. A library's constructors and destructors, and
+ * dl_iterate_phdr's callbacks, run with one held: a gthread that moved to
+ * another worker meanwhile (stealing) would unlock it under another tid and
+ * glibc would keep it locked for good. No header or descriptor names them,
+ * so they are found once by looking: inside a dl_iterate_phdr callback this
+ * OS thread holds the write lock, the one recursive mutex in _rtld_global
+ * held once under its tid; the load lock is the mutex before it and the TLS
+ * lock (glibc 2.35 and later) the one after, both recursive. Not found (a
+ * glibc laid out otherwise): gp__dl_locks_known() says so, and nothing is
+ * stolen. */
+static pthread_mutex_t *dl_locks[3];
+static int dl_nlocks;
+
+static int find_write_lock(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)info, (void)size;
+    struct { char *base; size_t len; pid_t tid; } *q = data;
+    for (size_t off = 0; off + sizeof(pthread_mutex_t) <= q->len; off += 8) {
+        pthread_mutex_t *m = (pthread_mutex_t *)(q->base + off);
+        if (m->__data.__lock && m->__data.__owner == q->tid && m->__data.__count == 1 &&
+            (m->__data.__kind & 0x7f) == PTHREAD_MUTEX_RECURSIVE_NP) {
+            dl_locks[0] = m;
+            break;
+        }
+    }
+    return 1; /* one callback is enough */
+}
+
+/* main's thread, once (gp__start) */
+void gp__dl_locks_find(void)
+{
+    void *rg = dlvsym(RTLD_DEFAULT, "_rtld_global", "GLIBC_PRIVATE");
+    Dl_info di;
+    const ElfW(Sym) *sym = NULL;
+    if (!rg || !dladdr1(rg, &di, (void **)&sym, RTLD_DL_SYMENT) || !sym || sym->st_size < 3 * sizeof(pthread_mutex_t))
+        return;
+    struct { char *base; size_t len; pid_t tid; } q = {rg, sym->st_size, gettid()};
+    dl_iterate_phdr(find_write_lock, &q);
+    pthread_mutex_t *w = dl_locks[0];
+    if (!w || (char *)w - (char *)rg < (ptrdiff_t)sizeof *w) return;
+    pthread_mutex_t *load = w - 1, *tls = w + 1;
+    if ((load->__data.__kind & 0x7f) != PTHREAD_MUTEX_RECURSIVE_NP || load->__data.__owner == q.tid) return;
+    dl_locks[1] = load;
+    dl_nlocks = 2;
+    if ((char *)(tls + 1) <= (char *)rg + sym->st_size && (tls->__data.__kind & 0x7f) == PTHREAD_MUTEX_RECURSIVE_NP &&
+        tls->__data.__owner != q.tid)
+        dl_locks[dl_nlocks++] = tls;
+    if (gp_debug_on) gp_debugf("the loader's locks: %d found in _rtld_global", dl_nlocks);
+}
+
+int gp__dl_locks_known(void) { return dl_nlocks >= 2; }
+
+/* any OS thread: does a holder under tid hold one of the loader's locks? */
+int gp__dl_locked_by(pid_t tid)
+{
+    for (int i = 0; i < dl_nlocks; i++)
+        if (__atomic_load_n(&dl_locks[i]->__data.__owner, __ATOMIC_RELAXED) == tid) return 1;
+    return 0;
+}
+
 /* thread_db's descriptor of a struct pthread field: {bits, count, offset} */
 static long field_offset(const char *name)
 {

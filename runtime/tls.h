@@ -33,6 +33,9 @@ void *gp__tls_new(void);
  * robust locks record their owner by it). A new block has main's; a gthread
  * placed on another worker gets that worker's (sched.c, adopt). */
 void gp__tls_set_tid(void *tcb, pid_t tid);
+void gp__dl_locks_find(void);     /* the loader's recursive locks, once (stealing) */
+int gp__dl_locks_known(void);
+int gp__dl_locked_by(pid_t tid);  /* one of them is held under tid */
 void gp__tls_fork_reset(void); /* the child of a fork: its locks are nobody's */
 /* On a new green thread, first thing, on its own block: what glibc does at
  * the start of every thread (the ctype tables' per-thread pointers, which

@@ -624,7 +624,7 @@ GP_EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
 GP_EXPORT int pthread_spin_lock(pthread_spinlock_t *l)
 {
     if (!gthread()) return R(pthread_spin_lock)(l);
-    while (R(pthread_spin_trylock)(l) != 0) gp_yield();
+    while (R(pthread_spin_trylock)(l) != 0) gp_yield_movable();
     return 0;
 }
 

@@ -282,7 +282,7 @@ GP_EXPORT int pthread_getaffinity_np(pthread_t t, size_t n, cpu_set_t *set)
 GP_EXPORT int sched_yield(void)
 {
     if (!GP_MANAGED()) return R(sched_yield)();
-    return gp_yield();
+    return gp_yield_movable();
 }
 
 /* ---- cleanup handlers (pthread_cleanup_push/pop, C's version) ------------------

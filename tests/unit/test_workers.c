@@ -10,10 +10,12 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
+#include <link.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "tls.h"
 
 __attribute__((constructor)) static void one_worker_by_default(void) { gp_configure_workers(1); }
 
@@ -272,4 +274,26 @@ Test(workers, an_idle_worker_steals_a_ready_gthread)
     cr_assert_gt(__atomic_load_n(&gp__stats.steals, __ATOMIC_RELAXED), 0, "nothing was stolen");
     /* the short ones are gone: the long ones end on the two workers' OS threads */
     cr_assert_neq(last_tid[1], last_tid[3], "both long gthreads ended on OS thread %d", last_tid[1]);
+}
+
+/* Stealing leaves alone a gthread whose worker's tid holds one of the loader's
+ * locks (it may be inside a library's constructor): they are found in
+ * _rtld_global, and a dl_iterate_phdr callback (run with the loader's write
+ * lock held) sees its own tid as a holder; outside, nobody holds them. */
+static int look_inside(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)info, (void)size;
+    *(int *)data = gp__dl_locked_by(gettid());
+    return 1;
+}
+
+Test(workers, the_loaders_locks_are_found_and_seen_held)
+{
+    gp__dl_locks_find();
+    cr_assert(gp__dl_locks_known(), "the loader's locks were not found in this glibc's _rtld_global");
+    cr_assert_eq(gp__dl_locked_by(gettid()), 0, "held outside any loader call");
+    int inside = 0;
+    dl_iterate_phdr(look_inside, &inside);
+    cr_assert_eq(inside, 1, "a dl_iterate_phdr callback's thread should hold the loader's write lock");
+    cr_assert_eq(gp__dl_locked_by(gettid()), 0, "released after");
 }
