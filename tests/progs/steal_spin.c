@@ -21,11 +21,13 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static long shared;
 static int turn; /* the long ones take turns at every 256th step */
 static int bad[NT];
+static pthread_barrier_t start; /* all are created before any ends */
 
 static void *work(void *arg)
 {
     int id = (int)(long)arg;
     long steps = id % 2 ? 200000 : 2000; /* 1 and 3 long, 0 and 2 short */
+    pthread_barrier_wait(&start);
     snprintf(tls_name, sizeof tls_name, "thread %d", id);
     long *where = &tls_count;
     pthread_t self = pthread_self();
@@ -63,6 +65,7 @@ static void *work(void *arg)
 int main(void)
 {
     pthread_t t[NT];
+    pthread_barrier_init(&start, NULL, NT);
     for (int i = 0; i < NT; i++)
         if (pthread_create(&t[i], NULL, work, (void *)(long)i) != 0) return perror("pthread_create"), 2;
     long total = 0;

@@ -240,13 +240,15 @@ Test(workers, close_by_one_worker_wakes_a_waiter_on_another)
  * lent by the worker it runs on). */
 static __thread long steps_here;
 static pid_t last_tid[4];
+static int go; /* all four are placed before any ends: placement is then fixed */
 
 static void *yielder(void *a)
 {
     long i = (long)a, n = i % 2 ? 60000 : 500;
+    while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE)) gp_yield_movable();
     for (long k = 0; k < n; k++) {
         steps_here++;
-        gp_yield();
+        gp_yield_movable(); /* the program's yield: a clean point */
         if (k % 2048 == 0) gp_sleep(gp_after_ns(100000));
     }
     last_tid[i] = gettid(); /* the OS thread it ends on */
@@ -262,17 +264,22 @@ Test(workers, an_idle_worker_steals_a_ready_gthread)
     long want[4] = {500, 60000, 500, 60000};
     cr_assert_eq(gp_thread_create(&h[0], &defaults, yielder, (void *)0L), 0);
     if (!gp__steal_on) {
+        __atomic_store_n(&go, 1, __ATOMIC_RELEASE);
         gp_thread_join(h[0], NULL, GP_FOREVER);
         cr_skip_test("stealing is off here (it needs own TLS)");
     }
     for (long i = 1; i < 4; i++) cr_assert_eq(gp_thread_create(&h[i], &defaults, yielder, (void *)i), 0);
+    /* placed in turn: 0 and 2 (short) on one worker, 1 and 3 (long) on main's;
+     * once the short ones end, their worker is hungry and main's has two ready */
+    __atomic_store_n(&go, 1, __ATOMIC_RELEASE);
     for (int i = 0; i < 4; i++) {
         void *r;
         cr_assert_eq(gp_thread_join(h[i], &r, GP_FOREVER), 0);
         cr_assert_eq((long)r, want[i], "thread %d counted %ld steps in its TLS, not %ld", i, (long)r, want[i]);
     }
     cr_assert_gt(__atomic_load_n(&gp__stats.steals, __ATOMIC_RELAXED), 0, "nothing was stolen");
-    /* the short ones are gone: the long ones end on the two workers' OS threads */
+    /* the short ones are gone, one long one moved over: they end on the two
+     * workers' OS threads (neither worker has two ready again to give back) */
     cr_assert_neq(last_tid[1], last_tid[3], "both long gthreads ended on OS thread %d", last_tid[1]);
 }
 
