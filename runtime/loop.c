@@ -239,7 +239,12 @@ void gp__async_send(uv_async_t *a)
      * 60). The fence makes the stores visible before the flag is read:
      * either the flag is clear and this send writes the eventfd, or the
      * loop's reset comes after it and its callback sees them. */
+#ifdef GP_TSAN /* ThreadSanitizer models no fences: a seq_cst read-modify-write (as full a barrier on x86) */
+    static __thread int fence_word;
+    __atomic_fetch_add(&fence_word, 0, __ATOMIC_SEQ_CST);
+#else
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
     int managed = gp__tls.managed;
     gp__tls.managed = 0;
     uv_async_send(a);
