@@ -99,8 +99,6 @@ struct gp_fdtab {
     int foreign_pending;  /* something is queued (the worker's fast check) */
     uv_async_t foreign_async; /* wakes the worker for gthreads parked on a changed fd */
     uv_loop_t *foreign_async_loop;
-    /* fd wakes since on_poll last ran the ready queue itself (on_poll) */
-    unsigned fd_wakes_queued;
     /* accepts in a row that got a connection without a preemption point
      * (accept_keeps_going) */
     unsigned accept_streak;
@@ -402,16 +400,6 @@ static int ready_now(int fd, int events)
 
 /* ---- watching ------------------------------------------------------------ */
 
-/* fd wakes since on_poll last ran the ready queue itself (an upper bound
- * on the gthreads they readied that have not run yet: the turn's end runs
- * them too, without resetting it); worker only, in its table. Every wake
- * runs them: 64 (the ready left for the turn's end in between) saved ~200
- * instructions per keep-alive request, but an acceptor woken in a busy turn
- * waited behind up to 64 wakes each time, the listen queue overflowed and
- * the kernel dropped SYNs: the 10-minute soak lost connections (5,695 stuck
- * 30 s, 314 reset; 0 and 0 with 1). */
-#define RUN_INLINE_EVERY 1
-
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     struct fdent *e = h->data;
@@ -433,17 +421,16 @@ static void on_poll(uv_poll_t *h, int status, int events)
         }
     }
     if (woke && status >= 0) { /* they will likely wait again: stay started */
-        /* The woken run now, from here (RUN_INLINE_EVERY: at every wake),
-         * as a native server handles a read inside its callback: left for
-         * the turn's end they have not read yet when libuv polls again
-         * within the turn (it does while its array of events comes back
-         * full), and an acceptor waits while its listen queue overflows.
-         * (GPATCH_SHUFFLE: gp__run_ready may leave them for the turn's end.) */
-        struct gp_fdtab *T = MYT;
-        if (++T->fd_wakes_queued >= RUN_INLINE_EVERY || GP_UNLIKELY(gp__shuffle_on)) {
-            T->fd_wakes_queued = 0;
-            gp__run_ready();
-        }
+        /* The woken run now, from here, at every wake, as a native server
+         * handles a read inside its callback: left for the turn's end they
+         * have not read yet when libuv polls again within the turn (it does
+         * while its array of events comes back full), and an acceptor waits
+         * while its listen queue overflows. (Running them at one wake in 64
+         * saved ~200 instructions per keep-alive request, but an acceptor
+         * woken in a busy turn waited behind up to 64 wakes each time: the
+         * 10-minute soak lost connections, 5,695 stuck 30 s and 314 reset.)
+         * GPATCH_SHUFFLE: gp__run_ready may leave them for the turn's end. */
+        gp__run_ready();
         return;
     }
     if (!want) {

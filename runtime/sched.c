@@ -27,7 +27,7 @@
  * it readied at once, from inside its callback (gp__run_ready), as a native
  * server reads inside its own; timers and wake-ups queue them for the turn's
  * end. (Leaving fd wakes for the turn's end too, 63 in 64, saved
- * instructions but starved acceptors under churn: fdtable.c, RUN_INLINE_EVERY.)
+ * instructions but starved acceptors under churn: fdtable.c, on_poll.)
  *
  * Why not...
  *  - ...always go through the scheduler? A yield would cost two jumps
@@ -1152,13 +1152,13 @@ static void hunger(struct gp_worker *w, int on)
  * fd waiter record, sync queue entry, armed timer or joiner pointer of it is
  * anywhere), has its own TLS block, and holds nothing glibc ties to an OS
  * thread id: a glibc-handled lock (foreign), an rwlock it write-holds
- * (glibc records the writer's tid), the loader's locks (held under its
- * worker's tid: tls.c; pinned around gp_dlopen as well).
+ * (glibc records the writer's tid), the loader's locks (pinned around
+ * gp_dlopen; and give_away moves nobody while its worker's tid holds one).
  * Main's gthread stays: its block is worker 0's idle block. */
 static int can_move(struct gp_gthread *g)
 {
     return g->movable && g->state == GT_READY && g->tcb && g != gp__w->g0 && !g->pinned && !g->foreign &&
-           !g->owned_n && !g->skipping && !gp__tls_of(g->tcb)->in_handler && !gp__dl_locked_by(g->home->tid);
+           !g->owned_n && !g->skipping && !gp__tls_of(g->tcb)->in_handler;
 }
 
 /* w gives g (taken off its run queue) to worker to, which claimed nothing:
@@ -1192,6 +1192,9 @@ static void move_to(struct gp_worker *w, struct gp_gthread *g, struct gp_worker 
  * two or more are ready here (one stays: w runs it next). */
 static void give_away(struct gp_worker *w)
 {
+    /* every gthread of w shows glibc w's tid: while one holds a loader's lock
+     * (inside dlopen's constructors, say), none of them moves */
+    if (gp__dl_locked_by(w->tid)) return;
     for (int i = 0; i < gp__nworkers; i++) {
         struct gp_worker *to = __atomic_load_n(&gp__workers[i], __ATOMIC_ACQUIRE);
         if (!to || to == w || !__atomic_load_n(&to->hungry, __ATOMIC_RELAXED)) continue;
