@@ -78,15 +78,23 @@
 
 long gp__handoff_ms; /* set by gp_configure_handoff; 0 off */
 static long threshold_ms;
-static struct gp_worker *hw;
-static struct gp_carrier *main_carrier;
-static struct gp_carrier *handoff_to;  /* the carrier the next hand-off goes to */
+static struct gp_worker *hw;           /* the runtime's worker 0 while hand-off is on */
 static struct gp_carrier *spares;      /* idle carriers, under spare_lock */
 static int spare_lock, ncarriers;
-/* a hand-off signal is on its way (the monitor sends the next one only
- * after the handler ran, or a second later: the owner may block it) */
-static int sig_sent;
-static gp_deadline sig_sent_at;
+
+/* What the monitor keeps per worker (by index). to: the carrier the worker's
+ * next hand-off goes to (the monitor publishes it, the handler claims it).
+ * sig_sent: a hand-off signal is on its way (the monitor sends the next one
+ * only after the handler ran, or a second later: the owner may block it).
+ * last_*: its last look at a running owner (interruptible). */
+static struct watch {
+    struct gp_carrier *to;
+    int sig_sent;
+    gp_deadline sig_sent_at;
+    pid_t last_tid;
+    gp_deadline last_since;
+    unsigned long last_utime, last_stime;
+} watch[GP_MAX_WORKERS];
 
 /* any thread, once, before the runtime starts (the shim's constructor) */
 void gp_configure_handoff(long ms)
@@ -170,11 +178,14 @@ static void on_handoff(int sig, siginfo_t *si, void *ucv)
 {
     (void)sig;
     ucontext_t *uc = ucv;
-    struct gp_worker *w = hw;
-    if (si->si_code != SI_TKILL || si->si_pid != getpid() || !w || w != gp__w) return; /* not ours */
-    __atomic_store_n(&sig_sent, 0, __ATOMIC_RELAXED);
+    struct gp_worker *w = gp__tls.worker; /* of the block loaded: the interrupted gthread's (or a borrowed one) */
+    if (si->si_code != SI_TKILL || si->si_pid != getpid() || !hw || hw != gp__w || !w || w->index < 0 ||
+        w->index >= GP_MAX_WORKERS || gp__workers[w->index] != w)
+        return; /* not ours */
+    struct watch *k0 = &watch[w->index];
+    __atomic_store_n(&k0->sig_sent, 0, __ATOMIC_RELAXED);
     int e = errno;
-    struct gp_carrier *c = __atomic_load_n(&handoff_to, __ATOMIC_ACQUIRE);
+    struct gp_carrier *c = __atomic_load_n(&k0->to, __ATOMIC_ACQUIRE);
     struct gp_gthread *g = w->cur;
     gp_deadline since = w->away_since;
     /* on the worker, in a gthread on its own block, no program handler running */
@@ -187,7 +198,7 @@ static void on_handoff(int sig, siginfo_t *si, void *ucv)
         ok = k.verdict > 0;
     }
     /* claim the carrier: the monitor publishes at most one at a time */
-    if (ok && __atomic_compare_exchange_n(&handoff_to, &c, NULL, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+    if (ok && __atomic_compare_exchange_n(&k0->to, &c, NULL, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
         /* the kernel fills only the first 8 bytes of the interrupted mask */
         sigemptyset(&w->os_mask);
         memcpy(&w->os_mask, &uc->uc_sigmask, 8);
@@ -256,9 +267,12 @@ static void carrier_loop(struct gp_carrier *c, transfer_t t)
     }
 }
 
-static void main_carrier_entry(transfer_t t)
+/* a worker's first carrier (its original OS thread), first entered by the
+ * gthread that kept it and comes back (gp__rejoin: t.data) */
+static void first_carrier_entry(transfer_t t)
 {
-    carrier_loop(main_carrier, t);
+    struct gp_gthread *g = t.data;
+    carrier_loop(g->carrier, t);
 }
 
 static void *carrier_main(void *arg)
@@ -313,14 +327,10 @@ static long read_file(const char *path, char *buf, size_t n)
     return r;
 }
 
-/* the last look at a running owner: its user and system time then */
-static pid_t last_tid;
-static gp_deadline last_since;
-static unsigned long last_utime, last_stime;
-
 /* May a signal be sent to thread tid without changing what its system call
- * returns? (see the top) since: the stall's start, to compare like with like */
-static int interruptible(pid_t tid, gp_deadline since)
+ * returns? (see the top) since: the stall's start, to compare like with like;
+ * k: the worker's watch, whose last look at a running owner it keeps */
+static int interruptible(struct watch *k, pid_t tid, gp_deadline since)
 {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
@@ -335,14 +345,14 @@ static int interruptible(pid_t tid, gp_deadline since)
          * kernel merely keeps off the CPU shows neither, and is not stuck. */
         unsigned long ut = 0, st = 0;
         if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return 0;
-        int ok = tid == last_tid && since == last_since && ut > last_utime && st == last_stime;
-        last_tid = tid;
-        last_since = since;
-        last_utime = ut;
-        last_stime = st;
+        int ok = tid == k->last_tid && since == k->last_since && ut > k->last_utime && st == k->last_stime;
+        k->last_tid = tid;
+        k->last_since = since;
+        k->last_utime = ut;
+        k->last_stime = st;
         return ok;
     }
-    last_tid = 0;
+    k->last_tid = 0;
     if (p[2] != 'S' && p[2] != 'D') return 0;
     snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
     if (read_file(path, buf, sizeof buf) < 0) return 0;
@@ -370,9 +380,32 @@ static int interruptible(pid_t tid, gp_deadline since)
     }
 }
 
+/* the monitor, at a look: is worker w stuck? then ask its owner to hand it on */
+static void look_at(struct gp_worker *w)
+{
+    struct watch *k = &watch[w->index];
+    gp_deadline since = __atomic_load_n(&w->away_since, __ATOMIC_ACQUIRE);
+    if (!since || gp_now() - since < threshold_ms * 1000000LL) return;
+    if (__atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) < 2) return;
+    struct gp_carrier *owner = __atomic_load_n(&w->carrier, __ATOMIC_ACQUIRE);
+    if (!owner || !interruptible(k, owner->tid, since)) return;
+    if (!__atomic_load_n(&k->to, __ATOMIC_ACQUIRE)) {
+        struct gp_carrier *c = carrier_get();
+        if (!c) return;
+        /* release: the carrier's record (pt, reserved) before the handler sees it */
+        __atomic_store_n(&k->to, c, __ATOMIC_RELEASE);
+    }
+    gp_deadline now = gp_now();
+    if (__atomic_load_n(&k->sig_sent, __ATOMIC_RELAXED) && now - k->sig_sent_at < GP_NSEC) return;
+    __atomic_store_n(&k->sig_sent, 1, __ATOMIC_RELAXED);
+    k->sig_sent_at = now;
+    R(syscall)(SYS_tgkill, getpid(), owner->tid, HANDOFF_SIG);
+}
+
+/* one monitor OS thread looks at every worker, twice per threshold */
 static void *handoff_monitor(void *arg)
 {
-    struct gp_worker *w = arg;
+    struct gp_worker *w0 = arg;
     sigset_t all;
     sigfillset(&all);
     R(pthread_sigmask)(SIG_BLOCK, &all, NULL);
@@ -381,26 +414,51 @@ static void *handoff_monitor(void *arg)
     for (;;) {
         struct timespec ts = {tick_us / 1000000, (tick_us % 1000000) * 1000};
         R(nanosleep)(&ts, NULL);
-        if (w != gp__w) return NULL;
-        gp_deadline since = __atomic_load_n(&w->away_since, __ATOMIC_ACQUIRE);
-        if (!since || gp_now() - since < threshold_ms * 1000000LL) continue;
-        if (__atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) < 2) continue;
-        struct gp_carrier *owner = __atomic_load_n(&w->carrier, __ATOMIC_ACQUIRE);
-        if (!owner || !interruptible(owner->tid, since)) continue;
-        if (!__atomic_load_n(&handoff_to, __ATOMIC_ACQUIRE)) {
-            struct gp_carrier *c = carrier_get();
-            if (!c) continue;
-            /* release: the carrier's record (pt, reserved) before the handler sees it */
-            __atomic_store_n(&handoff_to, c, __ATOMIC_RELEASE);
+        if (w0 != gp__w) return NULL; /* a forked child's copy of us: not running anyway */
+        int n = __atomic_load_n(&gp__nworkers, __ATOMIC_ACQUIRE);
+        for (int i = 0; i < n; i++) {
+            struct gp_worker *w = __atomic_load_n(&gp__workers[i], __ATOMIC_ACQUIRE);
+            if (w) look_at(w);
         }
-        gp_deadline now = gp_now();
-        if (__atomic_load_n(&sig_sent, __ATOMIC_RELAXED) && now - sig_sent_at < GP_NSEC) continue;
-        __atomic_store_n(&sig_sent, 1, __ATOMIC_RELAXED);
-        sig_sent_at = now;
-        R(syscall)(SYS_tgkill, getpid(), owner->tid, HANDOFF_SIG);
     }
     return NULL;
 }
+
+/* The OS thread that runs worker w now, as its first carrier: an idle stack
+ * of its own for when a gthread that kept it comes back (first_carrier_entry),
+ * and idle_tcb, a block of no gthread's, to load then. On that OS thread. */
+static int first_carrier(struct gp_worker *w, void *idle_tcb)
+{
+    struct gp_carrier *c = calloc(1, sizeof *c);
+    void *stack = mmap(NULL, IDLE_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (!c || stack == MAP_FAILED) {
+        free(c);
+        if (stack != MAP_FAILED) munmap(stack, IDLE_STACK);
+        return -1;
+    }
+    c->pt = R(pthread_self)();
+    c->tid = gettid();
+    c->idle_tcb = idle_tcb;
+    c->w = w;
+    c->rec.ctx = make_fcontext((char *)stack + IDLE_STACK, IDLE_STACK, first_carrier_entry);
+    struct walk k = {0, 0, 0, -1};
+    _Unwind_Backtrace(walk_step, &k); /* load and set up the unwinder now, not in the handler */
+    /* release: the monitor that sees the carrier sees it whole */
+    __atomic_store_n(&w->carrier, c, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* worker w's own OS thread (index > 0), before it first runs its scheduler:
+ * it becomes w's first carrier, its own block the idle one (w->idle_tcb).
+ * Its signal mask (workers_start) lets HANDOFF_SIG through. */
+void gp__handoff_worker(struct gp_worker *w)
+{
+    if (gp__handoff_ms <= 0 || gp__tls_mode != GP_TLS_OWN) return;
+    if (first_carrier(w, w->idle_tcb) != 0 && GP_UNLIKELY(gp_debug_on))
+        gp_debugf("hand-off: worker %d could not get its idle stack; it is never handed off", w->index);
+}
+
+int gp__handoff_sig(void) { return HANDOFF_SIG; }
 
 /* the worker's OS thread, in gp__start (main is the only gthread yet) */
 void gp__handoff_start(struct gp_worker *w)
@@ -415,24 +473,13 @@ void gp__handoff_start(struct gp_worker *w)
     threshold_ms = gp__handoff_ms;
     n_own = n_pass = 0;
     dl_iterate_phdr(note_module, NULL);
-    struct gp_carrier *c = calloc(1, sizeof *c);
-    void *stack = mmap(NULL, IDLE_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     void *tcb = gp__tls_new(); /* the original thread's own block is main's: it needs another when idle */
-    if (!c || stack == MAP_FAILED || !tcb) {
-        free(c);
-        if (stack != MAP_FAILED) munmap(stack, IDLE_STACK);
+    if (!tcb || first_carrier(w, tcb) != 0) {
         if (tcb) gp__tls_free(tcb);
         return;
     }
-    c->pt = R(pthread_self)();
-    c->tid = gettid();
-    c->idle_tcb = tcb;
-    c->rec.ctx = make_fcontext((char *)stack + IDLE_STACK, IDLE_STACK, main_carrier_entry);
-    main_carrier = c;
-    w->carrier = c;
-    gp__stats.peak_os = 1;
-    struct walk k = {0, 0, 0, -1};
-    _Unwind_Backtrace(walk_step, &k); /* load and set up the unwinder now, not in the handler */
+    unsigned long nw = (unsigned long)__atomic_load_n(&gp__nworkers, __ATOMIC_ACQUIRE);
+    if (gp__stats.peak_os < nw) gp__stats.peak_os = nw;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_handoff;
@@ -454,22 +501,21 @@ void gp__handoff_start(struct gp_worker *w)
 void gp__handoff_fork_reset(void)
 {
     hw = NULL;
-    main_carrier = NULL;
-    handoff_to = NULL;
-    sig_sent = 0;
+    memset(watch, 0, sizeof watch);
     spares = NULL;
     spare_lock = 0;
     ncarriers = 0;
 }
 
-/* any thread: the tid of the OS thread the calling gthread runs on (0: not a gthread, or no hand-off) */
+/* any thread: the tid of the OS thread the calling gthread (or scheduler) runs on; 0 on any other thread */
 pid_t gp__carrier_tid(void)
 {
-    struct gp_worker *w = gp__w;
-    if (!w) return 0;
-    if (gp__tls.worker) {
-        struct gp_carrier *c = w->carrier;
-        return c ? c->tid : 0;
+    if (!gp__w) return 0;
+    struct gp_worker *w = GP_ME();
+    if (w) {
+        /* (not own_tid: a gthread's block moves with it, stolen or handed on) */
+        struct gp_carrier *c = __atomic_load_n(&w->carrier, __ATOMIC_ACQUIRE);
+        return c ? c->tid : __atomic_load_n(&w->tid, __ATOMIC_ACQUIRE);
     }
     struct gp_gthread *g = gp__tls.evicted;
     return g && g->carrier ? g->carrier->tid : 0;

@@ -167,6 +167,7 @@ extern struct gp_worker *gp__w;
 extern struct gp_worker *gp__workers[GP_MAX_WORKERS];
 extern int gp__nworkers;
 extern int gp__nlive; /* gthreads alive on every worker (atomic) */
+extern int gp__naway; /* gthreads in GT_AWAY on every worker (atomic; hand-off) */
 extern int gp__steal_on; /* own TLS and several workers, unless GPATCH_STEAL=0 */
 extern int gp__hungry;   /* workers about to sleep that asked for work (atomic) */
 extern int gp__workers_want; /* GPATCH_WORKERS, 0 for the default */
@@ -189,6 +190,7 @@ struct gp_carrier {
     uint32_t word;               /* futex: 1 = take the worker (the hand-off token, handoff.c) */
     int reserved;                /* picked by the monitor for the next hand-off */
     struct gp_carrier *next;     /* in the list of idle spares */
+    struct gp_worker *w;         /* the worker the token hands it (written before word) */
 };
 
 /* monitor.c */
@@ -264,9 +266,11 @@ void gp__rejoin_drain(void);
 
 /* handoff.c */
 void gp__handoff_start(struct gp_worker *w);
+void gp__handoff_worker(struct gp_worker *w); /* on worker w's own OS thread (index > 0), before its scheduler */
+int gp__handoff_sig(void);
 void gp__handoff_fork_reset(void);
 extern long gp__handoff_ms; /* 0: off */
-pid_t gp__carrier_tid(void); /* the tid of the OS thread running the calling gthread, or 0 */
+pid_t gp__carrier_tid(void); /* the tid of the OS thread running the calling gthread (a worker's), or 0 */
 
 /* thread.c */
 void gp__thread_fork_child(struct gp_worker *w);

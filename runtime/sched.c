@@ -438,6 +438,7 @@ static struct gp_worker the_worker;
 struct gp_worker *gp__workers[GP_MAX_WORKERS];
 int gp__nworkers;
 int gp__nlive;
+int gp__naway; /* gthreads in GT_AWAY on every worker (atomic) */
 int gp__workers_want;
 
 /* worker only: a transition the contract does not allow (gp__set_state) */
@@ -455,22 +456,29 @@ void gp__update_managed(void)
 
 static ptrdiff_t errno_off, h_errno_off; /* from a thread pointer: the same in every block */
 
+/* worker only, scheduler context standing on a gthread's block that is
+ * about to go (it died, or moves to another worker): step onto a block no
+ * gthread owns, which it then borrows as it would any other -- the worker's
+ * idle one (main's on worker 0, never freed; the worker thread's own on the
+ * others), or, with hand-off on, the owning carrier's: the original OS
+ * thread's block may be loaded on another OS thread now (a gthread away
+ * there, main's) */
+static void step_off(struct gp_worker *w)
+{
+    void *to = w->carrier ? w->carrier->idle_tcb : w->idle_tcb;
+    gp__tls_load(to);
+    struct gp_tls *t = gp__tls_of(to);
+    t->worker = w; /* a carrier's idle block may never have carried the worker yet */
+    t->managed = 0;
+    __atomic_store_n(&w->tls, t, __ATOMIC_RELEASE);
+}
+
 /* worker only, on a stack that is not g's: a dead gthread's stack goes back */
 static void finish_dead(struct gp_gthread *g)
 {
     struct gp_worker *w = GP_ME();
     if (g->tcb && g != gp__w->g0) {
-        if (gp__tls_current() == g->tcb) {
-            /* the scheduler stands on the dead block: move to main's (never
-             * freed), which it then borrows as it would any other; or, with
-             * hand-off on, to this carrier's idle block: main may be away,
-             * its block loaded on another OS thread */
-            void *to = w->carrier ? w->carrier->idle_tcb : w->idle_tcb;
-            gp__tls_load(to);
-            struct gp_tls *t = gp__tls_of(to);
-            t->managed = 0;
-            __atomic_store_n(&w->tls, t, __ATOMIC_RELEASE);
-        }
+        if (gp__tls_current() == g->tcb) step_off(w);
         gp__tls_free(g->tcb);
         g->tcb = NULL;
     }
@@ -599,10 +607,16 @@ void gp__evict(struct gp_carrier *c)
     w->cur = &w->sched;  /* the scheduler resumes on c, where it left off */
     w->budget = 0;
     w->naway++;
-    unsigned long os = (unsigned long)w->naway + 1;
-    if (os > gp__stats.peak_os) gp__stats.peak_os = os;
-    gp__stats.handoffs++;
+    /* OS threads carrying gthreads: one per worker, one per gthread away
+     * (every worker's: an atomic count, an atomic maximum) */
+    unsigned long os = (unsigned long)__atomic_load_n(&gp__nworkers, __ATOMIC_RELAXED) +
+                       (unsigned long)__atomic_add_fetch(&gp__naway, 1, __ATOMIC_RELAXED);
+    unsigned long most = __atomic_load_n(&gp__stats.peak_os, __ATOMIC_RELAXED);
+    while (os > most && !__atomic_compare_exchange_n(&gp__stats.peak_os, &most, os, 1, __ATOMIC_RELAXED,
+                                                     __ATOMIC_RELAXED)) {}
+    __atomic_add_fetch(&gp__stats.handoffs, 1, __ATOMIC_RELAXED);
     w->os_thread = (uintptr_t)c->pt;
+    c->w = w;
     __atomic_store_n(&w->carrier, c, __ATOMIC_RELEASE); /* the monitor's next look signals c */
     /* release: the carrier's acquire load of its word sees all of the above
      * and the scheduler's context as it was saved */
@@ -616,7 +630,7 @@ void gp__evict(struct gp_carrier *c)
  * c's idle block until it first loads a gthread's. */
 transfer_t gp__sched_take(struct gp_carrier *c)
 {
-    struct gp_worker *w = gp__w; /* hand-off runs with one worker only */
+    struct gp_worker *w = c->w; /* written before the token, read after it */
     struct gp_tls *t = gp__tls_of(gp__tls_current());
     t->worker = w;
     t->managed = 0;
@@ -660,7 +674,7 @@ int gp__rejoin(void)
  * worker's next on_async, so the wake is never lost. */
 void gp__rejoin_post(struct gp_gthread *g)
 {
-    struct gp_worker *w = gp__w;
+    struct gp_worker *w = g->home; /* an away gthread never moves (can_move) */
     struct gp_gthread *head = __atomic_load_n(&w->rejoin, __ATOMIC_RELAXED);
     do g->rejoin_next = head;
     while (!__atomic_compare_exchange_n(&w->rejoin, &head, g, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
@@ -677,6 +691,7 @@ void gp__rejoin_drain(void)
         struct gp_gthread *next = g->rejoin_next;
         g->carrier = NULL;
         w->naway--;
+        __atomic_sub_fetch(&gp__naway, 1, __ATOMIC_RELAXED);
         gp__set_state(g, GT_BIT(GT_AWAY), GT_READY);
         runq_push(w, g);
         if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d is back on the run queue", g->id);
@@ -986,6 +1001,7 @@ static void *worker_thread(void *arg)
     w->tls = &gp__tls;
     struct gp_gthread boot = {.magic = GT_MAGIC, .state = GT_RUNNING, .id = -2};
     w->cur = &w->sched;
+    gp__handoff_worker(w); /* this OS thread is the worker's first carrier */
     jump_fcontext(w->sched.ctx, &boot); /* never comes back */
     return NULL;
 }
@@ -1044,6 +1060,7 @@ static void workers_start(int n)
     int sync_sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
     for (size_t i = 0; i < sizeof sync_sigs / sizeof *sync_sigs; i++) sigdelset(&all, sync_sigs[i]);
     sigdelset(&all, gp__monitor_sig()); /* the monitor's request for a stuck worker's stack */
+    if (gp__handoff_ms > 0) sigdelset(&all, gp__handoff_sig()); /* and for the worker itself (handoff.c) */
     R(pthread_sigmask)(SIG_SETMASK, &all, &old);
     for (int i = 1; i < n; i++) {
         struct gp_worker *w = calloc(1, sizeof *w);
@@ -1166,14 +1183,7 @@ static int can_move(struct gp_gthread *g)
 static void move_to(struct gp_worker *w, struct gp_gthread *g, struct gp_worker *to)
 {
     g->movable = 0;
-    if (gp__tls_current() == g->tcb) {
-        /* the scheduler stands on g's block (the last one that ran here):
-         * step onto the idle block, as finish_dead does for a dead one */
-        gp__tls_load(w->idle_tcb);
-        struct gp_tls *t = gp__tls_of(w->idle_tcb);
-        t->managed = 0;
-        __atomic_store_n(&w->tls, t, __ATOMIC_RELEASE);
-    }
+    if (gp__tls_current() == g->tcb) step_off(w); /* the last one that ran here: as finish_dead */
     gp__rec_lock();
     gp__timer_give_back(g); /* a lent timer stays with this loop's spares */
     gp__rec_unlock();
@@ -1299,10 +1309,6 @@ int gp__start(void)
     gp__tls.worker = w;
     gp__update_managed();
     int want = workers_wanted();
-    if (want > 1 && gp__handoff_ms > 0) {
-        want = 1;
-        if (GP_UNLIKELY(gp_debug_on)) gp_debugf("workers: 1, since hand-off (GPATCH_HANDOFF_MS) runs with one worker only");
-    }
     if (want > 1) workers_start(want);
     gp__monitor_start(w);
     gp__handoff_start(w);
@@ -1433,6 +1439,7 @@ int gp_sleep(gp_deadline dl)
 void gp_fork_child(void)
 {
     struct gp_worker *w = GP_ME();
+    if (!w && gp__tls.evicted) w = ((struct gp_gthread *)gp__tls.evicted)->home; /* forked away from its worker (hand-off) */
     if (!w) w = gp__w; /* a child forked by an OS thread that is not a worker's */
     gp__thread_fork_reset(); /* new thread ids: before anything reads them */
     gp__sigwait_fork_reset();
@@ -1461,6 +1468,7 @@ void gp_fork_child(void)
     gp__nworkers = 0;
     gp__nlive = 0;
     gp__hungry = 0; /* the workers that were hungry are the parent's */
+    gp__naway = 0;
     gp__steal_on = 0;
     gp__fd_fork_reset();
     gp__sync_fork_reset();

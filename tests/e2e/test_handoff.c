@@ -4,14 +4,19 @@
  * the other threads. Stock-built subjects, stock against gpatch with own TLS
  * and GPATCH_HANDOFF_MS=10; each also runs with hand-off off (or with shared
  * TLS, where green threads never move), where it must visibly stall: that is
- * what these tests would catch if hand-off broke. */
+ * what these tests would catch if hand-off broke. The hand-off runs use
+ * the pass's worker count (`make check-tests` runs one and two); the runs
+ * that must stall pin one worker, except the two-worker ones below, whose
+ * subject keeps both workers stuck. */
 #include "harness.h"
 
 TestSuite(handoff, .fini = h_cleanup, .timeout = 120);
 
 #define CAP 4096
 
-static char *on_env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", "GPATCH_WORKERS=1", NULL};
+static char *on_env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", NULL};
+static char *on2_env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", "GPATCH_WORKERS=2", NULL};
+static char *off2_env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=0", "GPATCH_WORKERS=2", NULL};
 static char *off_env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=0", "GPATCH_WORKERS=1", NULL};
 static char *shared_env[] = {"GPATCH_TLS=shared", "GPATCH_HANDOFF_MS=10", "GPATCH_WORKERS=1", NULL};
 
@@ -22,16 +27,21 @@ static int run_env(char *const argv[], int preload, char **env, char *out, int t
 }
 
 /* stock is the specification; with hand-off, gpatch prints the same */
-static void same_with_handoff2(const char *prog, const char *mode, const char *mode2)
+static void same_with_env(char **env, const char *prog, const char *mode, const char *mode2)
 {
     static char stock[CAP], patched[CAP];
     char *argv[] = {h_path(prog), (char *)mode, (char *)mode2, NULL};
     int a = run_env(argv, 0, NULL, stock, 30);
-    int b = run_env(argv, 1, on_env, patched, 30);
+    int b = run_env(argv, 1, env, patched, 30);
     cr_assert_eq(a, 0, "%s %s stock exited %d:\n%s", prog, mode, a, stock);
     cr_assert_eq(b, 0, "%s %s under gpatch exited %d:\n%s", prog, mode, b, patched);
     cr_assert(strlen(stock) > 0);
     cr_assert_str_eq(patched, stock, "%s %s differs.\n--- stock:\n%s\n--- gpatch:\n%s", prog, mode, stock, patched);
+}
+
+static void same_with_handoff2(const char *prog, const char *mode, const char *mode2)
+{
+    same_with_env(on_env, prog, mode, mode2);
 }
 
 static void same_with_handoff(const char *prog, const char *mode) { same_with_handoff2(prog, mode, NULL); }
@@ -85,16 +95,33 @@ Test(handoff, without_handoff_the_spin_hangs)
     cr_assert_eq(r, -1, "the spin finished without hand-off (exit %d):\n%s", r, out);
 }
 
-/* --stats counts them */
-Test(handoff, stats_count_handoffs)
+/* Two workers, both stuck (four spinners, placement gives each worker at
+ * least one): each is handed on by its own hand-off, and the setter runs */
+Test(handoff, two_workers_both_stuck_are_handed_off)
+{
+    same_with_env(on2_env, "build/progs/stuck_spin", "spin4", NULL);
+}
+
+/* ...and the same subject without hand-off keeps both workers for good */
+Test(handoff, two_workers_without_handoff_hang)
+{
+    char out[CAP];
+    char *argv[] = {h_path("build/progs/stuck_spin"), "spin4", NULL};
+    int r = run_env(argv, 1, off2_env, out, 4);
+    cr_assert_eq(r, -1, "the spinners finished without hand-off (exit %d):\n%s", r, out);
+}
+
+/* --stats counts them: hand-offs, and the OS threads that carried gthreads
+ * at once (one per worker, one per gthread away) */
+static void stats_show(const char *workers, const char *mode, unsigned long min_h, unsigned long min_peak)
 {
     char path[] = "/tmp/gpatch-handoff-stats-XXXXXX";
     int fd = mkstemp(path);
     cr_assert(fd >= 0);
-    char out[CAP], env_err[64];
-    snprintf(env_err, sizeof env_err, "GPATCH_STATS=1");
-    char *env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", "GPATCH_WORKERS=1", env_err, NULL};
-    char *argv[] = {"/bin/sh", "-c", "exec \"$0\" spin 2>\"$1\"", h_path("build/progs/stuck_spin"), path, NULL};
+    char out[CAP];
+    char *env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", (char *)workers, "GPATCH_STATS=1", NULL};
+    char *argv[] = {"/bin/sh", "-c", "exec \"$0\" \"$2\" 2>\"$1\"", h_path("build/progs/stuck_spin"), path, (char *)mode,
+                    NULL};
     int r = run_env(argv, 1, env, out, 30);
     char err[CAP] = {0};
     ssize_t n = read(fd, err, sizeof err - 1);
@@ -105,5 +132,17 @@ Test(handoff, stats_count_handoffs)
     unsigned long h = 0, peak = 0;
     const char *p = strstr(err, "hand-offs ");
     cr_assert(p && sscanf(p, "hand-offs %lu, peak OS threads %lu", &h, &peak) == 2, "no hand-off figures in:\n%s", err);
-    cr_assert(h >= 1 && peak >= 2, "hand-offs %lu, peak OS threads %lu", h, peak);
+    cr_assert(h >= min_h && peak >= min_peak, "%s %s: hand-offs %lu, peak OS threads %lu (want >= %lu, >= %lu)",
+              workers, mode, h, peak, min_h, min_peak);
+}
+
+Test(handoff, stats_count_handoffs)
+{
+    stats_show("GPATCH_WORKERS=1", "spin", 1, 2);
+}
+
+/* both workers stuck: at least one hand-off each, three OS threads at once */
+Test(handoff, stats_count_handoffs_of_two_workers)
+{
+    stats_show("GPATCH_WORKERS=2", "spin4", 2, 3);
 }

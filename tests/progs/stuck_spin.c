@@ -5,7 +5,10 @@
  * between chunks. Stock, the setter runs on its own OS thread: both finish.
  * argv[2] "fork": the spinner, once it saw the flag, forks before any other
  * call (under gpatch it may be away from its worker then); the child starts
- * three threads of its own, joins them and reports. */
+ * three threads of its own, joins them and reports. argv[1] "spin4": four
+ * threads spin, created before the setter: with two workers under gpatch
+ * each worker gets at least one (placement balances them), so the setter
+ * runs only if every stuck worker is handed on. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
@@ -87,11 +90,12 @@ int main(int argc, char **argv)
 {
     compute = argc > 1 && !strcmp(argv[1], "compute");
     forks = argc > 2 && !strcmp(argv[2], "fork");
-    pthread_t s, t, z[4];
-    pthread_create(&s, NULL, spinner, NULL);
+    int nspin = argc > 1 && !strcmp(argv[1], "spin4") ? 4 : 1;
+    pthread_t s[4], t, z[4];
+    for (int i = 0; i < nspin; i++) pthread_create(&s[i], NULL, spinner, NULL);
     for (int i = 0; i < 4; i++) pthread_create(&z[i], NULL, sleeper, NULL);
     pthread_create(&t, NULL, setter, NULL);
-    pthread_join(s, NULL);
+    for (int i = 0; i < nspin; i++) pthread_join(s[i], NULL);
     pthread_join(t, NULL);
     for (int i = 0; i < 4; i++) pthread_join(z[i], NULL);
     printf("spinner saw the flag (%d), sleepers woke %d times\n", (int)result, wakes);
