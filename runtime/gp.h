@@ -153,6 +153,7 @@ int gp_thread_setname(uintptr_t h, const char *name);
 int gp_thread_getname(uintptr_t h, char *buf, size_t len);
 uintptr_t gp_thread_os_handle(uintptr_t h); /* the worker OS thread's own pthread_t */
 int gp_thread_prefer_signal(uintptr_t h); /* next EINTR goes to this gthread */
+uintptr_t gp_thread_blocked_os(uintptr_t h, int sig); /* h blocks sig: the OS thread it must pend on, else 0 */
 int gp_yield(void);         /* the runtime's own spins: the gthread stays on its worker */
 int gp_yield_movable(void); /* the program's yields: another worker may take it meanwhile */
 /* at a hooked call that did not wait: go round the loop if this gthread has
@@ -314,8 +315,11 @@ void gp_configure_monitor(int stats, long monitor_ms, int trace_calls);
 void gp_configure_shuffle(uint64_t seed);
 /* GPATCH_TLS: -1 auto (own where glibc allows), 0 shared, 1 own */
 void gp_configure_tls(int want);
-/* GPATCH_HANDOFF_MS: hand a worker stuck for this long to another OS thread (0: never) */
+/* GPATCH_HANDOFF_MS: hand a worker stuck for this long to another OS thread (0: never).
+ * On by default, as Go's runtime hands off a P whose M blocked in a system
+ * call; with own TLS only (handoff.c) */
 void gp_configure_handoff(long ms);
+#define GP_HANDOFF_MS_DEFAULT 10
 /* GPATCH_WORKERS: run green threads on n worker OS threads (sched.c, "Workers") */
 void gp_configure_workers(int n);
 /* the count without GPATCH_WORKERS: 0 would mean the CPUs the process may

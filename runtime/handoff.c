@@ -1,4 +1,4 @@
-/* handoff.c — hand-off of a stuck worker (GPATCH_HANDOFF_MS, experimental).
+/* handoff.c — hand-off of a stuck worker (GPATCH_HANDOFF_MS, default 10 ms; 0 off).
  *
  * Code gpatch cannot see -- stdio reading a pipe through glibc's internal
  * read, a raw system call, a compute loop, a spin on a plain flag -- keeps
@@ -76,7 +76,7 @@
 #define MAX_CARRIERS 64
 #define IDLE_STACK (64u * 1024)
 
-long gp__handoff_ms; /* set by gp_configure_handoff; 0 off */
+long gp__handoff_ms = GP_HANDOFF_MS_DEFAULT; /* gp_configure_handoff changes it; 0 off */
 static long threshold_ms;
 static struct gp_worker *hw;           /* the runtime's worker 0 while hand-off is on */
 static struct gp_carrier *spares;      /* idle carriers, under spare_lock */
@@ -189,7 +189,13 @@ static void on_handoff(int sig, siginfo_t *si, void *ucv)
     struct gp_gthread *g = w->cur;
     gp_deadline since = w->away_since;
     /* on the worker, in a gthread on its own block, no program handler running */
+    /* Not while a gthread of w holds one of the loader's locks (inside
+     * dlopen's constructors, a dl_iterate_phdr callback): glibc tells their
+     * holders apart by the tid in the thread's descriptor, which every gthread
+     * of w shares, so the worker's others, running beside the away one,
+     * would walk in. (gp__dl_locked_by only reads the locks' owner words.) */
     int ok = c && gp__tls.worker && !gp__tls.evicted && !gp__tls.in_handler && g != &w->sched &&
+             !gp__dl_locked_by(w->tid) &&
              g->state == GT_RUNNING && g->tcb && g->tcb == gp__tls_current() && __atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) > 1 && since &&
              gp_now() - since >= threshold_ms * 1000000LL;
     if (ok) {
@@ -311,6 +317,8 @@ static struct gp_carrier *carrier_get(void)
         free(c);
         return NULL;
     }
+    /* named by its creator, so that nobody sees it under another name */
+    R(pthread_setname_np)(c->pt, "gpatch-carrier");
     ncarriers++;
     return c;
 }
@@ -470,6 +478,13 @@ void gp__handoff_start(struct gp_worker *w)
                       "thread (GPATCH_TLS=own allows it)");
         return;
     }
+    if (!gp__dl_locks_known()) gp__dl_locks_find();
+    if (!gp__dl_locks_known()) {
+        if (gp_debug_on)
+            gp_debugf("hand-off off: the loader's locks were not found in this glibc (a gthread inside dlopen's "
+                      "constructors must not have the others of its worker run beside it)");
+        return;
+    }
     threshold_ms = gp__handoff_ms;
     n_own = n_pass = 0;
     dl_iterate_phdr(note_module, NULL);
@@ -492,7 +507,8 @@ void gp__handoff_start(struct gp_worker *w)
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&a, 128 * 1024);
-    R(pthread_create)(&t, &a, handoff_monitor, w);
+    if (R(pthread_create)(&t, &a, handoff_monitor, w) == 0)
+        R(pthread_setname_np)(t, "gpatch-handoff"); /* it runs none of the program's code */
     pthread_attr_destroy(&a);
     if (gp_debug_on) gp_debugf("hand-off on: a worker stuck for %ld ms goes to another OS thread", threshold_ms);
 }

@@ -210,7 +210,8 @@ void gp__monitor_start(struct gp_worker *w)
         pthread_attr_init(&a);
         pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&a, 128 * 1024);
-        R(pthread_create)(&t, &a, watchdog, w);
+        if (R(pthread_create)(&t, &a, watchdog, w) == 0)
+            R(pthread_setname_np)(t, "gpatch-monitor"); /* it runs none of the program's code */
         pthread_attr_destroy(&a);
     }
 }

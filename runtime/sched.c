@@ -240,7 +240,7 @@
  * "The worker" is the run queue, the loop, the scheduler context and every
  * gthread record. It is owned by one OS thread at a time, w->carrier (a
  * struct gp_carrier, handoff.c): at the start the process's main thread;
- * after a hand-off (GPATCH_HANDOFF_MS, own TLS only) a spare. "Worker only"
+ * after a hand-off (GPATCH_HANDOFF_MS, default 10 ms, own TLS only) a spare. "Worker only"
  * above means: on the owning OS thread. A gthread runs only on the owner,
  * except one in GT_AWAY, which runs on an OS thread the worker left behind.
  * How ownership passes:
@@ -311,8 +311,17 @@
  *  - Fork. The child keeps the forking gthread only, as with one worker: every
  *    worker's loop fds are closed, the records forgotten; a runtime the child
  *    starts has N workers again.
- *  - Not here (yet): hand-off with more than one worker (GPATCH_HANDOFF_MS
- *    asks for one worker); moving a gthread that is ready after a wake (below).
+ *  - Hand-off. Each worker is handed off on its own, as above: its first
+ *    carrier is its own OS thread (handoff.c, gp__handoff_worker; main's
+ *    for worker 0), one monitor looks at every worker, and the token is per
+ *    worker (the carrier the monitor reserved for it; gp__evict names the
+ *    worker in c->w before the release store of c->word). A spare may carry
+ *    any worker, one at a time. A gthread away comes back to its own worker
+ *    (g->home: an away or rejoining gthread is never movable, so home does
+ *    not change meanwhile). The scheduler steps off a gthread's block onto
+ *    the owning carrier's idle block (step_off), never the worker's first
+ *    one, which may be loaded on the OS thread a gthread kept.
+ *  - Not here (yet): moving a gthread that is ready after a wake (below).
  *
  * Stealing
  * --------

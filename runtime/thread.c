@@ -485,6 +485,26 @@ int gp_thread_prefer_signal(uintptr_t h)
     return r;
 }
 
+/* any OS thread: where a signal for gthread h goes when h blocks it (so
+ * that h's sigwait takes it): the OS thread of h's worker, where it stays
+ * pending -- a thread-directed signal is seen only by a sigwait, and a
+ * signalfd polled, on the OS thread it was sent to. Workers 1..N-1 block
+ * every asynchronous signal, so there it waits for h alone. 0 when h does
+ * not block sig (or is gone): then it goes by worker 0, whose handler
+ * interrupts h's call (gp_thread_prefer_signal). */
+uintptr_t gp_thread_blocked_os(uintptr_t h, int sig)
+{
+    uintptr_t os = 0;
+    gp__rec_lock();
+    struct gp_gthread *g = gp__gthread_from_handle(h);
+    if (g && !exited(g) && g != gp__w->g0 && sig >= 1 && sig <= 64 && (g->sigmask >> (sig - 1) & 1)) {
+        struct gp_worker *w = __atomic_load_n(&g->home, __ATOMIC_ACQUIRE);
+        os = __atomic_load_n(&w->os_thread, __ATOMIC_RELAXED);
+    }
+    gp__rec_unlock();
+    return os;
+}
+
 int gp_is_main_gthread(void)
 {
     struct gp_worker *w = GP_ME();

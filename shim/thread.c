@@ -154,9 +154,18 @@ GP_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
     return 0;
 }
 
-/* Signals go to the worker OS thread a gthread runs on; the call interrupted
- * is the target's. An exited thread (not yet joined, or freed) is sent
- * nothing and the call succeeds, as glibc does. */
+/* Signals go to worker 0's OS thread (main's), whose handler interrupts the
+ * target's call; a signal the target blocks goes to its own worker's OS
+ * thread instead, where its sigwait sees it. An exited thread (not yet
+ * joined, or freed) is sent nothing and the call succeeds, as glibc does. */
+static pthread_t signal_os(pthread_t t, int sig, pthread_t os)
+{
+    uintptr_t there = gp_thread_blocked_os((uintptr_t)t, sig);
+    if (there) return (pthread_t)there;
+    gp_thread_prefer_signal((uintptr_t)t);
+    return os;
+}
+
 GP_EXPORT int pthread_kill(pthread_t t, int sig)
 {
     pthread_t os;
@@ -164,8 +173,7 @@ GP_EXPORT int pthread_kill(pthread_t t, int sig)
     if (sig < 0 || sig >= NSIG) return EINVAL;
     if (gp_thread_alive((uintptr_t)t) != 0) return 0;
     if (sig == 0) return 0;
-    gp_thread_prefer_signal((uintptr_t)t);
-    return R(pthread_kill)(os, sig);
+    return R(pthread_kill)(signal_os(t, sig, os), sig);
 }
 
 GP_EXPORT int pthread_sigqueue(pthread_t t, int sig, const union sigval val)
@@ -173,7 +181,7 @@ GP_EXPORT int pthread_sigqueue(pthread_t t, int sig, const union sigval val)
     pthread_t os;
     if (kind(t, &os) == GP_H_OS) return R(pthread_sigqueue)(os, sig, val);
     if (gp_thread_alive((uintptr_t)t) != 0) return ESRCH; /* glibc: the thread has no tid left */
-    if (sig > 0 && sig < NSIG) gp_thread_prefer_signal((uintptr_t)t);
+    if (sig > 0 && sig < NSIG) os = signal_os(t, sig, os);
     return R(pthread_sigqueue)(os, sig, val);
 }
 

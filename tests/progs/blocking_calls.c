@@ -236,6 +236,19 @@ int main(void)
     pthread_join(sw, &rv);
     show("sigwait got SIGUSR2", (long)rv == SIGUSR2);
 
+    /* sigwait for a signal sent to that thread (pthread_kill), one waiter at
+     * a time (a directed signal is that thread's alone); under gpatch with
+     * several workers they land on different workers */
+    int got = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_create(&sw, NULL, sig_waiter, NULL);
+        usleep(20000);
+        pthread_kill(sw, SIGUSR2);
+        pthread_join(sw, &rv);
+        got += (long)rv == SIGUSR2;
+    }
+    show("sigwait got SIGUSR2 sent by pthread_kill, 4 threads", got == 4);
+
     /* fork then exec, from a threaded program */
     fflush(stdout);
     pid = fork();
