@@ -81,6 +81,7 @@ static long threshold_ms;
 static struct gp_worker *hw;           /* the runtime's worker 0 while hand-off is on */
 static struct gp_carrier *spares;      /* idle carriers, under spare_lock */
 static int spare_lock, ncarriers;
+static int taken_over;                 /* the program installed its own SIGRTMIN+6 handler */
 
 /* What the monitor keeps per worker (by index). to: the carrier the worker's
  * next hand-off goes to (the monitor publishes it, the handler claims it).
@@ -284,11 +285,15 @@ static void first_carrier_entry(transfer_t t)
 static void *carrier_main(void *arg)
 {
     struct gp_carrier *c = arg;
+    /* an alternate stack for the overflow report (monitor.c), as every
+     * worker's: it may carry one */
+    stack_t ss = {.ss_size = 64 * 1024, .ss_flags = 0};
+    if ((ss.ss_sp = malloc(ss.ss_size))) sigaltstack(&ss, NULL);
     sigset_t all;
     sigfillset(&all);
     R(pthread_sigmask)(SIG_BLOCK, &all, NULL);
-    c->tid = gettid();
     c->idle_tcb = gp__tls_current();
+    __atomic_store_n(&c->tid, gettid(), __ATOMIC_RELEASE); /* carrier_get waits for it */
     carrier_loop(c, (transfer_t){0, NULL});
     return NULL;
 }
@@ -319,6 +324,12 @@ static struct gp_carrier *carrier_get(void)
     }
     /* named by its creator, so that nobody sees it under another name */
     R(pthread_setname_np)(c->pt, "gpatch-carrier");
+    /* its tid before anyone may hand it a worker: the worker's gthreads take
+     * it as theirs (gp__evict) */
+    while (!__atomic_load_n(&c->tid, __ATOMIC_ACQUIRE)) {
+        struct timespec ts = {0, 100000};
+        R(nanosleep)(&ts, NULL);
+    }
     ncarriers++;
     return c;
 }
@@ -405,6 +416,14 @@ static void look_at(struct gp_worker *w)
     }
     gp_deadline now = gp_now();
     if (__atomic_load_n(&k->sig_sent, __ATOMIC_RELAXED) && now - k->sig_sent_at < GP_NSEC) return;
+    /* the program may have taken the signal for itself (a sigaction of
+     * SIGRTMIN+6): then it gets none from us, and nothing is handed off */
+    struct sigaction cur;
+    if (R(sigaction)(HANDOFF_SIG, NULL, &cur) != 0 || cur.sa_sigaction != on_handoff) {
+        if (!__atomic_exchange_n(&taken_over, 1, __ATOMIC_RELAXED) && gp_debug_on)
+            gp_debugf("hand-off off: the program handles SIGRTMIN+6 itself (gpatch's hand-off signal)");
+        return;
+    }
     __atomic_store_n(&k->sig_sent, 1, __ATOMIC_RELAXED);
     k->sig_sent_at = now;
     R(syscall)(SYS_tgkill, getpid(), owner->tid, HANDOFF_SIG);
@@ -517,6 +536,7 @@ void gp__handoff_start(struct gp_worker *w)
 void gp__handoff_fork_reset(void)
 {
     hw = NULL;
+    taken_over = 0;
     memset(watch, 0, sizeof watch);
     spares = NULL;
     spare_lock = 0;

@@ -72,6 +72,9 @@ struct gp_gthread {
     int in_call;              /* inside a blocking call (gp_io, gp_poll, gp_sleep, a sync wait) */
     int sigpend;              /* a handler ran while it was in that call: 1 SA_RESTART, 2 not */
     uint64_t sigmask;         /* its own signal mask (not main's: main keeps the OS thread's) */
+    uint64_t sig_pend;        /* signals sent to it that it blocks (thread.c; record lock) */
+    struct gp_siginfo *sig_info; /* their senders' details, 64 of them, made at the first */
+    int sigwaiting;           /* in a sigwait: a post wakes it (GP_X_POKE) */
     int foreign;              /* glibc-handled locks it holds: while > 0 it never parks */
     void *cleanup_top;        /* pthread_cleanup_push records, innermost first (shim's format) */
     void *exit_value;         /* what it exits with once its cleanup handlers have run */
@@ -173,7 +176,7 @@ extern int gp__hungry;   /* workers about to sleep that asked for work (atomic) 
 extern int gp__workers_want; /* GPATCH_WORKERS, 0 for the default */
 /* a message to another worker's scheduler (sched.c): a new gthread to run,
  * a cancel or a signal for one of its gthreads */
-enum { GP_X_NEW, GP_X_CANCEL, GP_X_SIGNAL, GP_X_MOVE };
+enum { GP_X_NEW, GP_X_CANCEL, GP_X_SIGNAL, GP_X_MOVE, GP_X_POKE };
 struct gp_xmsg { struct gp_gthread *g; int id, kind, arg; };
 /* any OS thread (never a handler): post m to w's scheduler and wake it */
 void gp__xpost(struct gp_worker *w, struct gp_gthread *g, int id, int kind, int arg); /* id: g->id, read where g was known live */
@@ -214,6 +217,18 @@ _Noreturn void gp__overflow_abort(struct gp_gthread *g) __attribute__((cold, noi
 
 /* sched.c */
 int gp__start(void);
+int gp__worker_init(struct gp_worker *w, int index); /* main's thread: a worker's loop, stacks, queues */
+void gp__runq_push(struct gp_worker *w, struct gp_gthread *g); /* worker only: g (READY) onto w's run queue */
+void gp__step_off(struct gp_worker *w); /* scheduler context: off a block that goes, onto an idle one */
+
+/* worker.c (sched.c's essay: "Workers", "Stealing") */
+int gp__workers_wanted(void);          /* GPATCH_WORKERS, or the default */
+void gp__workers_start(int n);         /* main's thread, in gp__start: workers 1..n-1 */
+struct gp_worker *gp__place(void);     /* any gthread: the worker a new gthread goes to */
+void gp__adopt(struct gp_worker *w, struct gp_gthread *g); /* worker only: a new gthread placed on w */
+const sigset_t *gp__workers_os_mask(void); /* main's mask when the workers started */
+void gp__hunger(struct gp_worker *w, int on); /* scheduler context: about to sleep / awake */
+void gp__give_away(struct gp_worker *w);      /* scheduler context: feed a hungry worker */
 /* worker, gthread or scheduler context: g (parked) becomes ready with result */
 void gp__ready(struct gp_gthread *g, int result);
 /* gthread only. Park the current gthread until gp__ready, dl, or a signal

@@ -1,6 +1,7 @@
 /* sched.c — green threads on their workers: run queue, park/ready,
- * switching, placement on N workers, and a worker's side of a hand-off to
- * another OS thread.
+ * switching, a worker's loop turns, and a worker's side of a hand-off to
+ * another OS thread. The workers' own code (their OS threads, placement,
+ * the inbox, stealing) is in worker.c; this essay is the contract for both.
  *
  * The model
  * ---------
@@ -268,11 +269,19 @@
  *    (acquire exchange), AWAY -> READY. The old OS thread parks as a spare
  *    on its futex word. g's block is the same wherever it runs, so TLS
  *    addresses its frames hold stay right.
+ *  - glibc's thread id. Every block records one (glibc's recursive and
+ *    robust locks, an rwlock's writer, raise: tls.c). w->tid is the id of
+ *    the OS thread that owns w; gp__evict makes it c's, and each gthread of
+ *    w takes it as it is next switched in (switch_to, gp__tls_sync_tid),
+ *    while g keeps its own OS thread's: the two sides, running at once,
+ *    never share an id. A gthread holding something glibc unlocks by its
+ *    id (a glibc-handled mutex, an rwlock for writing, the loader's locks)
+ *    keeps the old one until it comes in without.
  * With shared TLS nobody is handed off: a gthread's frames may hold the
  * worker's TLS addresses.
  *
- * Workers (GPATCH_WORKERS)
- * ------------------------
+ * Workers (GPATCH_WORKERS; worker.c)
+ * ----------------------------------
  * Everything above describes one worker. There are N of them (GPATCH_WORKERS,
  * default 1: GP_WORKERS_DEFAULT in gp.h says why), each an OS thread with its own
  * loop, run queue, scheduler context, fd table (fdtable.c) and timers:
@@ -303,11 +312,17 @@
  *    makes a call with no "don't wait" flag (accept, an eventfd read) does
  *    both under a ready lock per fd, so another worker's gthread cannot take
  *    what the poll saw in between (gp_ready_lock).
- *  - Signals. Workers 1..N-1 block every asynchronous signal: the kernel
- *    gives process signals, and pthread_kill every signal, to worker 0's OS
- *    thread, as it would to main's; gp__signals there passes the
- *    interruption to the target's worker (GP_X_SIGNAL). Faults stay with the
- *    worker that faults (each has an alternate stack for the report).
+ *  - Signals. Workers 1..N-1 block every asynchronous signal (but the
+ *    monitor's and, with hand-off possible, hand-off's): the kernel gives
+ *    process signals, and pthread_kill the signals the target lets through,
+ *    to worker 0's OS thread, as it would to main's; gp__signals there passes
+ *    the interruption to the target's worker (GP_X_SIGNAL). A signal sent to
+ *    one gthread that blocks it pends for that gthread alone (thread.c,
+ *    gp_thread_sig_post; its sigwait is woken through its worker's inbox,
+ *    GP_X_POKE), and is delivered on the gthread's own OS thread when it
+ *    unblocks it, as raise delivers at once (shim/signal.c, deliver_now).
+ *    Faults stay with the worker that faults (each worker, and each spare
+ *    carrier, has an alternate stack for the report).
  *  - Fork. The child keeps the forking gthread only, as with one worker: every
  *    worker's loop fds are closed, the records forgotten; a runtime the child
  *    starts has N workers again.
@@ -323,8 +338,8 @@
  *    one, which may be loaded on the OS thread a gthread kept.
  *  - Not here (yet): moving a gthread that is ready after a wake (below).
  *
- * Stealing
- * --------
+ * Stealing (worker.c)
+ * --------------------
  * With own TLS and several workers (GPATCH_STEAL=0 turns it off), a worker
  * about to sleep in epoll_wait with nothing to run says so (w->hungry, and
  * the count gp__hungry); it clears that when it wakes. A worker that finds
@@ -435,6 +450,9 @@ static inline void runq_push(struct gp_worker *w, struct gp_gthread *g)
         gp_list_push(&w->runq, &g->runq);
 }
 
+/* worker only: runq_push for the workers' code (worker.c) */
+void gp__runq_push(struct gp_worker *w, struct gp_gthread *g) { runq_push(w, g); }
+
 /* a fresh budget of direct switches; shorter and random under GPATCH_SHUFFLE */
 static inline int fresh_budget(void)
 {
@@ -472,7 +490,7 @@ static ptrdiff_t errno_off, h_errno_off; /* from a thread pointer: the same in e
  * others), or, with hand-off on, the owning carrier's: the original OS
  * thread's block may be loaded on another OS thread now (a gthread away
  * there, main's) */
-static void step_off(struct gp_worker *w)
+void gp__step_off(struct gp_worker *w)
 {
     void *to = w->carrier ? w->carrier->idle_tcb : w->idle_tcb;
     gp__tls_load(to);
@@ -487,7 +505,7 @@ static void finish_dead(struct gp_gthread *g)
 {
     struct gp_worker *w = GP_ME();
     if (g->tcb && g != gp__w->g0) {
-        if (gp__tls_current() == g->tcb) step_off(w);
+        if (gp__tls_current() == g->tcb) gp__step_off(w);
         gp__tls_free(g->tcb);
         g->tcb = NULL;
     }
@@ -534,6 +552,14 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
             t = gp__tls_of(to->tcb);
             t->worker = w;
         }
+        /* glibc's id in its block: the OS thread's it runs on now (changed by
+         * a hand-off of this worker, or a move; tls.c). Not while it holds
+         * what glibc unlocks by that id: a glibc-handled mutex (foreign), an
+         * rwlock it write-holds (owned: the unlock compares the writer's id
+         * with its own), the loader's locks (pinned, or tls.c looks) */
+        if (to->tcb && GP_UNLIKELY(gp__tls_tid(to->tcb) != w->tid) && gp__tls_tid_off >= 0 && !to->foreign &&
+            !to->owned_n && !to->pinned)
+            gp__tls_sync_tid(to->tcb, w->tid);
         t->managed = __atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) > 1 && !to->foreign;
     } else {
         t->managed = 0; /* the scheduler borrows the block: its hooked calls pass through */
@@ -624,7 +650,13 @@ void gp__evict(struct gp_carrier *c)
     while (os > most && !__atomic_compare_exchange_n(&gp__stats.peak_os, &most, os, 1, __ATOMIC_RELAXED,
                                                      __ATOMIC_RELAXED)) {}
     __atomic_add_fetch(&gp__stats.handoffs, 1, __ATOMIC_RELAXED);
-    w->os_thread = (uintptr_t)c->pt;
+    __atomic_store_n(&w->os_thread, (uintptr_t)c->pt, __ATOMIC_RELAXED);
+    /* Its gthreads now run on c: glibc's id in their blocks becomes c's as
+     * each comes in (switch_to), while g keeps this OS thread's. The two
+     * sides run at once and must not share an id: glibc's recursive locks
+     * (the loader's) tell holders apart by it. (None of w's gthreads holds
+     * one under the old id: on_handoff checked.) */
+    __atomic_store_n(&w->tid, c->tid, __ATOMIC_RELEASE);
     c->w = w;
     __atomic_store_n(&w->carrier, c, __ATOMIC_RELEASE); /* the monitor's next look signals c */
     /* release: the carrier's acquire load of its word sees all of the above
@@ -922,8 +954,6 @@ void gp__run_ready(void)
     run_head(w);
 }
 
-static void hunger(struct gp_worker *w, int on); /* stealing, below */
-static void give_away(struct gp_worker *w);
 
 /* the scheduler context itself: runs the ready, turns the loop */
 static _Noreturn void sched_main(transfer_t t)
@@ -931,7 +961,7 @@ static _Noreturn void sched_main(transfer_t t)
     after_switch(t);
     struct gp_worker *w = GP_ME();
     for (;;) {
-        if (GP_UNLIKELY(__atomic_load_n(&gp__hungry, __ATOMIC_RELAXED)) && gp__steal_on) give_away(w);
+        if (GP_UNLIKELY(__atomic_load_n(&gp__hungry, __ATOMIC_RELAXED)) && gp__steal_on) gp__give_away(w);
         if (run_head(w)) {
             if (!gp_list_empty(&w->runq)) {
                 loop_turn(w, UV_RUN_NOWAIT);
@@ -941,9 +971,9 @@ static _Noreturn void sched_main(transfer_t t)
         }
         if (__atomic_load_n(&gp__nlive, __ATOMIC_ACQUIRE) == 0) exit(0); /* the last thread called pthread_exit: as glibc */
         if (GP_UNLIKELY(gp_debug_on)) gp_debugf("loop: wait, next timer in %d ms", uv_backend_timeout(&w->loop));
-        if (gp__steal_on) hunger(w, 1);
+        if (gp__steal_on) gp__hunger(w, 1);
         loop_turn(w, UV_RUN_ONCE);
-        if (gp__steal_on) hunger(w, 0);
+        if (gp__steal_on) gp__hunger(w, 0);
         gp__signals();
     }
 }
@@ -970,7 +1000,7 @@ static void gthread_entry(transfer_t t)
 
 /* A worker's own parts: its loop (async handle included), its scheduler
  * stack and context, its queues. Main's thread, before any worker runs. */
-static int worker_init(struct gp_worker *w, int index)
+int gp__worker_init(struct gp_worker *w, int index)
 {
     gp_list_init(&w->runq);
     gp_list_init(&w->all);
@@ -996,294 +1026,12 @@ static int worker_init(struct gp_worker *w, int index)
 /* The OS thread of worker w (index > 0): it only ever runs w's scheduler.
  * With own TLS the scheduler stands on this thread's own block whenever a
  * dead gthread's goes (w->idle_tcb). */
-static void *worker_thread(void *arg)
-{
-    struct gp_worker *w = arg;
-    w->os_thread = (uintptr_t)R(pthread_self)();
-    __atomic_store_n(&w->tid, gettid(), __ATOMIC_RELEASE);
-    w->idle_tcb = gp__tls_current();
-    /* an alternate stack for the overflow report (monitor.c), as main's */
-    stack_t ss = {.ss_size = 64 * 1024, .ss_flags = 0};
-    if ((ss.ss_sp = malloc(ss.ss_size))) sigaltstack(&ss, NULL);
-    gp__tls.worker = w;
-    gp__tls.managed = 0;
-    w->tls = &gp__tls;
-    struct gp_gthread boot = {.magic = GT_MAGIC, .state = GT_RUNNING, .id = -2};
-    w->cur = &w->sched;
-    gp__handoff_worker(w); /* this OS thread is the worker's first carrier */
-    jump_fcontext(w->sched.ctx, &boot); /* never comes back */
-    return NULL;
-}
-
-/* any thread, before the runtime starts (the shim's constructor) */
-void gp_configure_workers(int n) { gp__workers_want = n; }
-
-/* any thread */
-int gp_tid_is_worker(int tid)
-{
-    if (tid == getpid()) return 1;
-    int n = __atomic_load_n(&gp__nworkers, __ATOMIC_ACQUIRE);
-    for (int i = 0; i < n; i++) {
-        struct gp_worker *w = __atomic_load_n(&gp__workers[i], __ATOMIC_ACQUIRE);
-        if (w && __atomic_load_n(&w->tid, __ATOMIC_ACQUIRE) == tid) return 1;
-    }
-    return 0;
-}
-
-/* how many workers: GPATCH_WORKERS, or GP_WORKERS_DEFAULT (0: the CPUs this process may run on) */
-static int workers_wanted(void)
-{
-    int n = gp__workers_want > 0 ? gp__workers_want : GP_WORKERS_DEFAULT;
-    if (n <= 0) {
-        cpu_set_t cs;
-        n = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : 1;
-    }
-    if (n < 1) n = 1;
-    if (n > GP_MAX_WORKERS) n = GP_MAX_WORKERS;
-    return n;
-}
-
-static sigset_t workers_os_mask; /* main's signal mask when the workers started */
-
-/* main's thread, from gp__start: start workers 1..n-1. Their OS threads block
- * every asynchronous signal: the kernel delivers process signals, and
- * pthread_kill delivers every signal, to worker 0's OS thread (the one main
- * runs on, as stock would pick it), whose scheduler passes the interruption
- * on (gp__signals). Faults stay deliverable: a fault on a worker is that
- * worker's. A worker that cannot be had leaves fewer workers, not an error. */
-static void workers_start(int n)
-{
-    /* set before the workers start, which read it: with one worker it has no one to serve */
-    const char *e = getenv("GPATCH_STEAL");
-    gp__steal_on = n > 1 && gp__tls_mode == GP_TLS_OWN && !(e && strcmp(e, "0") == 0);
-    if (gp__steal_on) {
-        gp__dl_locks_find();
-        if (!gp__dl_locks_known()) {
-            gp__steal_on = 0; /* a gthread inside dlopen's constructors could move: none does */
-            if (GP_UNLIKELY(gp_debug_on)) gp_debugf("stealing off: the loader's locks were not found in this glibc");
-        }
-    }
-    sigset_t all, old;
-    sigfillset(&all);
-    R(pthread_sigmask)(SIG_SETMASK, NULL, &workers_os_mask); /* what a child forked on one of them gets back */
-    int sync_sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
-    for (size_t i = 0; i < sizeof sync_sigs / sizeof *sync_sigs; i++) sigdelset(&all, sync_sigs[i]);
-    sigdelset(&all, gp__monitor_sig()); /* the monitor's request for a stuck worker's stack */
-    if (gp__handoff_ms > 0) sigdelset(&all, gp__handoff_sig()); /* and for the worker itself (handoff.c) */
-    R(pthread_sigmask)(SIG_SETMASK, &all, &old);
-    for (int i = 1; i < n; i++) {
-        struct gp_worker *w = calloc(1, sizeof *w);
-        if (!w || worker_init(w, i) != 0) {
-            free(w); /* a half-made loop is leaked: rare, and harmless */
-            break;
-        }
-        pthread_attr_t at;
-        pthread_attr_init(&at);
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&at, 256u * 1024);
-        pthread_t pt;
-        int r = R(pthread_create)(&pt, &at, worker_thread, w);
-        pthread_attr_destroy(&at);
-        if (r) break;
-        /* release: the worker is whole before anyone places a gthread on it */
-        __atomic_store_n(&gp__workers[i], w, __ATOMIC_RELEASE);
-        __atomic_store_n(&gp__nworkers, i + 1, __ATOMIC_RELEASE);
-    }
-    R(pthread_sigmask)(SIG_SETMASK, &old, NULL);
-    if (GP_UNLIKELY(gp_debug_on))
-        gp_debugf("workers: %d (asked for %d); %s", gp__nworkers, n,
-                  gp__steal_on ? "a worker with nothing to run steals ready green threads from the others"
-                  : gp__tls_mode != GP_TLS_OWN
-                      ? "a green thread stays on the worker it is placed on at its creation (with shared TLS it "
-                        "must: its frames may hold the worker's TLS addresses)"
-                      : "a green thread stays on the worker it is placed on at its creation (GPATCH_STEAL=0)");
-}
-
-/* Where a new gthread runs: the worker with the fewest live gthreads (ties:
- * the next one after the last choice, so main's worker is not the first
- * pick for a program's first thread). With either TLS mode a gthread never
- * leaves the worker it was placed on. */
-static struct gp_worker *place(void)
-{
-    static unsigned next;
-    int n = __atomic_load_n(&gp__nworkers, __ATOMIC_ACQUIRE);
-    if (n <= 1) return gp__w;
-    unsigned start = 1 + __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
-    struct gp_worker *best = NULL;
-    int least = 0;
-    for (int k = 0; k < n; k++) {
-        struct gp_worker *w = gp__workers[(start + (unsigned)k) % (unsigned)n];
-        int live = __atomic_load_n(&w->nhome, __ATOMIC_RELAXED);
-        if (!best || live < least) best = w, least = live;
-    }
-    return best;
-}
-
-/* any OS thread (never a signal handler): post to w's scheduler and wake it.
- * The inbox is an array under w's spinlock; a post that cannot grow it (out
- * of memory) spins until the drain made room. */
-void gp__xpost(struct gp_worker *w, struct gp_gthread *g, int id, int kind, int arg)
-{
-    for (;;) {
-        while (__atomic_exchange_n(&w->inbox_lock, 1, __ATOMIC_ACQUIRE))
-            while (__atomic_load_n(&w->inbox_lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
-        if (w->inbox_n == w->inbox_cap) {
-            unsigned cap = w->inbox_cap ? w->inbox_cap * 2 : 64;
-            struct gp_xmsg *m = realloc(w->inbox, cap * sizeof *m);
-            if (m) w->inbox = m, w->inbox_cap = cap;
-        }
-        if (w->inbox_n < w->inbox_cap) break;
-        __atomic_store_n(&w->inbox_lock, 0, __ATOMIC_RELEASE);
-        gp__async_send(&w->async);
-        R(sched_yield)(); /* the OS thread's: a gthread's caller must not move meanwhile */
-    }
-    w->inbox[w->inbox_n++] = (struct gp_xmsg){g, id, kind, arg};
-    __atomic_store_n(&w->inbox_pending, 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&w->inbox_lock, 0, __ATOMIC_RELEASE);
-    /* gp__async_send's fence orders the post before the drain it causes */
-    gp__async_send(&w->async);
-}
-
-/* a new gthread placed on this worker (by itself or by another one)
- * becomes runnable here */
-static void adopt(struct gp_worker *w, struct gp_gthread *g)
-{
-    /* glibc's own locks (the loader's, robust and recursive ones) tell
-     * holders apart by the block's tid: another worker's gthread is another
-     * OS thread */
-    if (g->tcb && w->index > 0) gp__tls_set_tid(g->tcb, w->tid);
-    if (g->timer.loop != &w->loop) uv_timer_init(&w->loop, &g->timer);
-    g->timer.data = g;
-    g->tm = &g->timer;
-    g->movable = 1; /* it has not run: nothing of it is registered anywhere */
-    runq_push(w, g);
-}
-
-/* ---- stealing ----------------------------------------------------------------
- * (the essay's "Stealing"). Worker only, scheduler context: w is about to
- * sleep, or has woken; hungry says "give me a ready gthread" to the others. */
-int gp__steal_on, gp__hungry;
-
-static void hunger(struct gp_worker *w, int on)
-{
-    if (on) { /* the count first: a donor that claims the flag never takes it below 0 */
-        __atomic_add_fetch(&gp__hungry, 1, __ATOMIC_SEQ_CST);
-        __atomic_store_n(&w->hungry, 1, __ATOMIC_SEQ_CST);
-    } else if (__atomic_exchange_n(&w->hungry, 0, __ATOMIC_SEQ_CST)) {
-        __atomic_sub_fetch(&gp__hungry, 1, __ATOMIC_SEQ_CST);
-    }
-}
-
-/* may g leave this worker now? It is ready at a clean point (movable: no
- * fd waiter record, sync queue entry, armed timer or joiner pointer of it is
- * anywhere), has its own TLS block, and holds nothing glibc ties to an OS
- * thread id: a glibc-handled lock (foreign), an rwlock it write-holds
- * (glibc records the writer's tid), the loader's locks (pinned around
- * gp_dlopen; and give_away moves nobody while its worker's tid holds one).
- * Main's gthread stays: its block is worker 0's idle block. */
-static int can_move(struct gp_gthread *g)
-{
-    return g->movable && g->state == GT_READY && g->tcb && g != gp__w->g0 && !g->pinned && !g->foreign &&
-           !g->owned_n && !g->skipping && !gp__tls_of(g->tcb)->in_handler;
-}
-
-/* w gives g (taken off its run queue) to worker to, which claimed nothing:
- * to's own drain makes it runnable there (adopt_moved) */
-static void move_to(struct gp_worker *w, struct gp_gthread *g, struct gp_worker *to)
-{
-    g->movable = 0;
-    if (gp__tls_current() == g->tcb) step_off(w); /* the last one that ran here: as finish_dead */
-    gp__rec_lock();
-    gp__timer_give_back(g); /* a lent timer stays with this loop's spares */
-    gp__rec_unlock();
-    __atomic_sub_fetch(&w->nhome, 1, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&to->nhome, 1, __ATOMIC_RELAXED);
-    /* release: what g's old worker wrote of it is seen by whoever reads the
-     * new home and posts there */
-    __atomic_store_n(&g->home, to, __ATOMIC_RELEASE);
-    __atomic_add_fetch(&gp__stats.steals, 1, __ATOMIC_RELAXED);
-    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d moves from worker %d to worker %d", g->id, w->index, to->index);
-    gp__xpost(to, g, g->id, GP_X_MOVE, 0); /* the last touch */
-}
-
-/* Scheduler context of w, between two runs: another worker is hungry. Give
- * each hungry worker one movable gthread from the end of the run queue while
- * two or more are ready here (one stays: w runs it next). */
-static void give_away(struct gp_worker *w)
-{
-    /* every gthread of w shows glibc w's tid: while one holds a loader's lock
-     * (inside dlopen's constructors, say), none of them moves */
-    if (gp__dl_locked_by(w->tid)) return;
-    for (int i = 0; i < gp__nworkers; i++) {
-        struct gp_worker *to = __atomic_load_n(&gp__workers[i], __ATOMIC_ACQUIRE);
-        if (!to || to == w || !__atomic_load_n(&to->hungry, __ATOMIC_RELAXED)) continue;
-        if (gp_list_empty(&w->runq) || w->runq.next == w->runq.prev) return;
-        struct gp_gthread *g = NULL;
-        int looked = 0;
-        for (struct gp_list *n = w->runq.prev; n != &w->runq && looked < 64; n = n->prev, looked++) {
-            struct gp_gthread *c = gp_container(n, struct gp_gthread, runq);
-            if (can_move(c)) {
-                g = c;
-                break;
-            }
-        }
-        if (!g) return;
-        int one = 1; /* claim it: it may have woken for something else meanwhile */
-        if (!__atomic_compare_exchange_n(&to->hungry, &one, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) continue;
-        __atomic_sub_fetch(&gp__hungry, 1, __ATOMIC_SEQ_CST);
-        gp_list_del(&g->runq);
-        move_to(w, g, to);
-    }
-}
-
-/* a gthread another worker gave this one becomes runnable here */
-static void adopt_moved(struct gp_worker *w, struct gp_gthread *g)
-{
-    if (g->tcb) gp__tls_set_tid(g->tcb, w->tid); /* it is this OS thread now, to glibc's locks */
-    gp__timer_lend(w, g);
-    runq_push(w, g);
-}
-
-/* scheduler context (on_async) */
-void gp__xdrain(void)
-{
-    struct gp_worker *w = GP_ME();
-    if (!__atomic_load_n(&w->inbox_pending, __ATOMIC_ACQUIRE)) return;
-    struct gp_xmsg local[32];
-    for (;;) {
-        while (__atomic_exchange_n(&w->inbox_lock, 1, __ATOMIC_ACQUIRE))
-            while (__atomic_load_n(&w->inbox_lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
-        unsigned n = w->inbox_n < 32 ? w->inbox_n : 32;
-        memcpy(local, w->inbox, n * sizeof *local);
-        memmove(w->inbox, w->inbox + n, (w->inbox_n - n) * sizeof *local);
-        w->inbox_n -= n;
-        if (!w->inbox_n) __atomic_store_n(&w->inbox_pending, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&w->inbox_lock, 0, __ATOMIC_RELEASE);
-        if (!n) break;
-        for (unsigned i = 0; i < n; i++) {
-            struct gp_gthread *g = local[i].g;
-            if (local[i].kind == GP_X_NEW) adopt(w, g);
-            else if (local[i].kind == GP_X_MOVE) adopt_moved(w, g);
-            else if (g->magic != GT_MAGIC || g->id != local[i].id) continue; /* gone since */
-            else if (__atomic_load_n(&g->home, __ATOMIC_ACQUIRE) != w) /* it moved on: follow it */
-                gp__xpost(__atomic_load_n(&g->home, __ATOMIC_ACQUIRE), g, local[i].id, local[i].kind, local[i].arg);
-            else if (local[i].kind == GP_X_CANCEL) {
-                if (__atomic_load_n(&g->cancelled, __ATOMIC_ACQUIRE) && !g->cancel_off && g->state == GT_PARKED &&
-                    g->cancelpt)
-                    gp__ready(g, -ECANCELED);
-            } else gp__signal_act(g, local[i].arg);
-        }
-    }
-    if (w->cur == &w->sched && !gp_list_empty(&w->runq)) uv_stop(&w->loop);
-}
-
-/* the process's main thread, once, at its first pthread_create */
 int gp__start(void)
 {
     uintptr_t inherited = gp_inherited_self();
     struct gp_worker *w = &the_worker;
     memset(w, 0, sizeof *w);
-    int r = worker_init(w, 0);
+    int r = gp__worker_init(w, 0);
     if (r) return r;
     w->os_thread = (uintptr_t)R(pthread_self)();
     w->tid = gettid();
@@ -1317,8 +1065,8 @@ int gp__start(void)
     w->away_since = gp_now(); /* main is running, away from the loop */
     gp__tls.worker = w;
     gp__update_managed();
-    int want = workers_wanted();
-    if (want > 1) workers_start(want);
+    int want = gp__workers_wanted();
+    if (want > 1) gp__workers_start(want);
     gp__monitor_start(w);
     gp__handoff_start(w);
     return 0;
@@ -1361,7 +1109,7 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
         }
     }
     struct gp_worker *me = GP_ME();
-    struct gp_worker *w = place();
+    struct gp_worker *w = gp__place();
     struct gp_gthread *g = gp__gthread_alloc(w);
     if (!g) return -EAGAIN;
     g->home = w; /* before anything can free it: its record goes back to w's list (coro.c) */
@@ -1400,7 +1148,7 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
     gp__update_managed();
     *out = g->handle;
     if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d created on worker %d, stack %zu KiB", g->id, w->index, g->stack_size >> 10);
-    if (w == me) adopt(w, g);
+    if (w == me) gp__adopt(w, g);
     else gp__xpost(w, g, g->id, GP_X_NEW, 0); /* the last touch: it may run (and exit) at once */
     return 0;
 }
@@ -1459,7 +1207,7 @@ void gp_fork_child(void)
     if (gp__tls.evicted) w->cur = gp__tls.evicted; /* forked away from the worker: it is the child */
     /* a worker other than main's blocks asynchronous signals: the child is
      * a plain process again, with main's mask (what it execs inherits it) */
-    if (w->index > 0) R(pthread_sigmask)(SIG_SETMASK, &workers_os_mask, NULL);
+    if (w->index > 0) R(pthread_sigmask)(SIG_SETMASK, gp__workers_os_mask(), NULL);
     gp__thread_fork_child(w); /* identity, and the other gthreads are gone */
     /* The child keeps the calling gthread only, now a plain thread; the
      * loops' epoll instances are shared with the parent and must not be

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -485,24 +486,92 @@ int gp_thread_prefer_signal(uintptr_t h)
     return r;
 }
 
-/* any OS thread: where a signal for gthread h goes when h blocks it (so
- * that h's sigwait takes it): the OS thread of h's worker, where it stays
- * pending -- a thread-directed signal is seen only by a sigwait, and a
- * signalfd polled, on the OS thread it was sent to. Workers 1..N-1 block
- * every asynchronous signal, so there it waits for h alone. 0 when h does
- * not block sig (or is gone): then it goes by worker 0, whose handler
- * interrupts h's call (gp_thread_prefer_signal). */
-uintptr_t gp_thread_blocked_os(uintptr_t h, int sig)
+/* ---- signals sent to one green thread that it blocks ----------------------
+ * A thread-directed signal the target blocks waits in the target's own
+ * pending set, as the kernel keeps it for an OS thread: the bits sig_pend,
+ * the sender's details in sig_info (made on the first one; the latest of
+ * each signal: a second before the first is taken is merged, as the kernel
+ * merges a standard signal, real-time ones included here). Left to the
+ * kernel, it would pend on whichever OS thread it was sent to (worker 0's),
+ * where only a sigwait on that OS thread sees it. The target takes it in
+ * sigwait (gp_thread_sig_take), or at the pthread_sigmask that unblocks it
+ * (gp_thread_sig_unblocked: the shim raises it then). Under the record lock,
+ * with the mask's changes, so that a post and an unblock never miss each
+ * other. A sigwait in progress (sigwaiting) is woken through its worker's
+ * inbox (GP_X_POKE). */
+struct gp_siginfo { int code, pid; unsigned uid; union sigval value; };
+
+/* any OS thread, never a signal handler: keep sig pending for h if h blocks
+ * it: 1 (kept), 0 (h does not block it, or is main, whose mask is the OS
+ * thread's: send it), -ESRCH (gone), -ENOMEM */
+int gp_thread_sig_post(uintptr_t h, int sig, const siginfo_t *si)
 {
-    uintptr_t os = 0;
     gp__rec_lock();
     struct gp_gthread *g = gp__gthread_from_handle(h);
-    if (g && !exited(g) && g != gp__w->g0 && sig >= 1 && sig <= 64 && (g->sigmask >> (sig - 1) & 1)) {
-        struct gp_worker *w = __atomic_load_n(&g->home, __ATOMIC_ACQUIRE);
-        os = __atomic_load_n(&w->os_thread, __ATOMIC_RELAXED);
+    int r = !g || exited(g) ? -ESRCH : 0;
+    if (!r && g != gp__w->g0 && sig >= 1 && sig <= 64 && (g->sigmask >> (sig - 1) & 1)) {
+        if (!g->sig_info) g->sig_info = calloc(64, sizeof *g->sig_info);
+        if (!g->sig_info) r = -ENOMEM;
+        else {
+            g->sig_info[sig - 1] = (struct gp_siginfo){si->si_code, si->si_pid, si->si_uid, si->si_value};
+            g->sig_pend |= 1ull << (sig - 1);
+            r = 1;
+        }
+    }
+    struct gp_worker *home = r == 1 && g->sigwaiting ? __atomic_load_n(&g->home, __ATOMIC_ACQUIRE) : NULL;
+    int id = g ? g->id : 0;
+    gp__rec_unlock();
+    if (home) gp__xpost(home, g, id, GP_X_POKE, 0); /* its worker readies it, if it still waits */
+    return r;
+}
+
+/* gthread only: take the lowest pending signal of set (bits) into info;
+ * the signal, or 0 */
+int gp_thread_sig_take(uint64_t set, siginfo_t *info)
+{
+    struct gp_gthread *g = GP_ME()->cur;
+    if (!__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED)) return 0; /* the common case: no lock */
+    gp__rec_lock();
+    uint64_t m = g->sig_pend & set;
+    int sig = m ? __builtin_ctzll(m) + 1 : 0;
+    if (sig) {
+        g->sig_pend &= ~(1ull << (sig - 1));
+        struct gp_siginfo k = g->sig_info[sig - 1];
+        gp__rec_unlock();
+        if (info) {
+            memset(info, 0, sizeof *info);
+            info->si_signo = sig;
+            info->si_code = k.code;
+            info->si_pid = k.pid;
+            info->si_uid = k.uid;
+            info->si_value = k.value;
+        }
+        return sig;
     }
     gp__rec_unlock();
-    return os;
+    return 0;
+}
+
+/* gthread only: the pending signals its mask no longer blocks, taken off
+ * (the caller raises each); after every change of its mask */
+uint64_t gp_thread_sig_unblocked(void)
+{
+    struct gp_gthread *g = GP_ME()->cur;
+    if (!__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED)) return 0;
+    gp__rec_lock();
+    uint64_t m = g->sig_pend & ~g->sigmask;
+    g->sig_pend &= ~m;
+    gp__rec_unlock();
+    return m;
+}
+
+/* gthread only: the calling gthread waits in sigwait (on), or no longer */
+void gp_thread_sigwaiting(int on)
+{
+    struct gp_gthread *g = GP_ME()->cur;
+    gp__rec_lock();
+    g->sigwaiting = on;
+    gp__rec_unlock();
 }
 
 int gp_is_main_gthread(void)
@@ -522,7 +591,10 @@ int gp_thread_sigmask(int how, const uint64_t *set, uint64_t *old)
         else return -EINVAL;
     }
     if (old) *old = g->sigmask;
-    /* SIGKILL and SIGSTOP cannot be blocked */
+    /* SIGKILL and SIGSTOP cannot be blocked; under the record lock, against
+     * a concurrent gp_thread_sig_post reading it */
+    gp__rec_lock();
     g->sigmask = m & ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)));
+    gp__rec_unlock();
     return 0;
 }

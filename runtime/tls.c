@@ -122,11 +122,23 @@ static void sunlock(void) { __atomic_store_n(&spare_lock, 0, __ATOMIC_RELEASE); 
 void gp__tls_fork_reset(void) { spare_lock = 0; }
 
 static long tid_off = -1; /* struct pthread's tid, from thread_db's descriptor */
+long gp__tls_tid_off = -1;  /* the same, once known to lie inside a block (for tls.h's gp__tls_tid) */
 
 /* the block's thread id, what glibc's own locks record as their owner */
 void gp__tls_set_tid(void *tcb, pid_t tid)
 {
     if (tid_off >= 0 && (size_t)tid_off + sizeof tid <= tcb_size) *(pid_t *)((char *)tcb + tid_off) = tid;
+}
+
+/* worker only, as a gthread is switched in (sched.c, switch_to): its block
+ * says the id of the OS thread it runs on now (w->tid), which changed since
+ * it last ran (a hand-off, a move) -- unless it holds one of the loader's
+ * locks under the old one: glibc would refuse the unlock (the owner must
+ * match); it keeps the old id, its own, until it next comes in without. */
+void gp__tls_sync_tid(void *tcb, pid_t tid)
+{
+    pid_t old = *(pid_t *)((char *)tcb + gp__tls_tid_off);
+    if (!gp__dl_locked_by(old)) *(pid_t *)((char *)tcb + gp__tls_tid_off) = tid;
 }
 
 /* ---- glibc's loader locks --------------------------------------------------
@@ -316,6 +328,7 @@ int gp__tls_setup(int want)
     list_off = (size_t)lo;
     lm_tls_offset = field_offset("_thread_db_link_map_l_tls_offset");
     tid_off = field_offset("_thread_db_pthread_tid");
+    if (tid_off >= 0 && (size_t)tid_off + sizeof(pid_t) <= tcb_size) gp__tls_tid_off = tid_off;
     lm_tls_modid = field_offset("_thread_db_link_map_l_tls_modid");
     const ptrdiff_t *roff = dlsym(RTLD_DEFAULT, "__rseq_offset");
     const unsigned *rsize = dlsym(RTLD_DEFAULT, "__rseq_size");

@@ -31,8 +31,17 @@ int gp__tls_setup(int want);
 void *gp__tls_new(void);
 /* Gthread's block: the OS thread id glibc reads from it (its recursive and
  * robust locks record their owner by it). A new block has main's; a gthread
- * placed on another worker gets that worker's (sched.c, adopt). */
+ * placed on another worker gets that worker's (worker.c, adopt), and one
+ * whose worker moved to another OS thread (a hand-off) gets that one's as it
+ * is switched in (sched.c, switch_to). */
 void gp__tls_set_tid(void *tcb, pid_t tid);
+void gp__tls_sync_tid(void *tcb, pid_t tid); /* switch_to: a stale id (hand-off, move) made current */
+extern long gp__tls_tid_off; /* the id's offset in a block, -1 when unknown */
+/* the id in a block (0 when unknown) */
+static inline pid_t gp__tls_tid(const void *tcb)
+{
+    return gp__tls_tid_off >= 0 ? *(const pid_t *)((const char *)tcb + gp__tls_tid_off) : 0;
+}
 void gp__dl_locks_find(void);     /* the loader's recursive locks, once (stealing) */
 int gp__dl_locks_known(void);
 int gp__dl_locked_by(pid_t tid);  /* one of them is held under tid */

@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static struct sigaction user[NSIG];
 static unsigned char wrapped[NSIG];
@@ -167,6 +169,8 @@ GP_EXPORT int sigsuspend(const sigset_t *mask)
     return -1;
 }
 
+static uint64_t to_bits(const sigset_t *s);
+
 struct sigwaitcall {
     struct gp_pollop op;
     struct pollfd self;
@@ -197,6 +201,9 @@ static int sigwait_try(struct gp_pollop *op)
     int r = R(sigtimedwait)(c->tries ? &c->set : c->user, c->info, &zero);
     if (r > 0) return r;
     if (errno != EAGAIN) return -errno;
+    /* one sent to this thread alone (pthread_kill, pthread_sigqueue) */
+    r = gp_thread_sig_take(to_bits(c->tries ? &c->set : c->user), c->info);
+    if (r > 0) return r;
     if (c->tries++ == 0) {
         memcpy(&c->set, c->user, sizeof c->set); /* the kernel has just read it */
         int fd = gp_sigwait_fd(&c->set, 0);
@@ -228,7 +235,9 @@ static int wait_signal(const sigset_t *set, siginfo_t *info, gp_deadline dl)
                             .user = set,
                             .info = info ? info : &local};
     c.op.wait = &c.self;
+    gp_thread_sigwaiting(1);
     int r = gp_poll(&c.op);
+    gp_thread_sigwaiting(0);
     if (c.counted) count_waiter(&c.set, -1);
     return r;
 }
@@ -255,8 +264,15 @@ GP_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct ti
     if (!GP_MANAGED() || !tmo) return tmo ? R(sigtimedwait)(set, info, tmo) : sigwaitinfo(set, info);
     struct timespec ts;
     if (gp_copy_in(&ts, tmo, sizeof ts) != 0 || ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= GP_NSEC ||
-        (ts.tv_sec == 0 && ts.tv_nsec == 0))
-        return R(sigtimedwait)(set, info, tmo);
+        (ts.tv_sec == 0 && ts.tv_nsec == 0)) {
+        int r = R(sigtimedwait)(set, info, tmo);
+        if (r < 0 && errno == EAGAIN) { /* a poll: one sent to this thread alone counts too */
+            int e = errno, k = gp_thread_sig_take(to_bits(set), info);
+            if (k > 0) return k;
+            errno = e;
+        }
+        return r;
+    }
     int r = wait_signal(set, info, gp_after_ns(gp_ts_ns(&ts)));
     if (r == 0) r = -EAGAIN;
     return (int)GP_CALL(r);
@@ -284,6 +300,42 @@ static int own_mask(void)
     return gp_started_here() && gp_is_current_gthread() && !gp_is_main_gthread();
 }
 
+/* A signal that was pending for the calling green thread (runtime/thread.c,
+ * gp_thread_sig_post), now unblocked: delivered on this OS thread before the
+ * unblock returns, as the kernel would (its handler, or its default
+ * action), by letting it through the OS thread's real mask for the moment
+ * of a tgkill to itself. The handler's note interrupts nobody else: this
+ * thread is the preferred target, and it is running. Its sender's pid and
+ * sigqueue value are not handed on (si_code SI_TKILL, this process). */
+static void deliver_now(int sig)
+{
+    sigset_t one, old;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    gp_thread_prefer_signal(gp_thread_self());
+    R(pthread_sigmask)(SIG_UNBLOCK, &one, &old);
+    R(syscall)(SYS_tgkill, getpid(), gp_os_tid(), sig);
+    R(pthread_sigmask)(SIG_SETMASK, &old, NULL);
+}
+
+/* raise from a green thread: to this thread, now, as glibc's (whose
+ * tgkill names the thread id in the descriptor: the worker's first OS
+ * thread, which blocks every asynchronous signal on workers 1..N-1, where
+ * it would pend for good). Blocked by the thread's own mask, it pends for
+ * it (above). Main, and any thread outside the runtime, use glibc's. */
+GP_EXPORT int raise(int sig)
+{
+    if (!own_mask() || sig <= 0 || sig > 64) return R(raise)(sig);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = sig;
+    si.si_code = SI_TKILL;
+    si.si_pid = getpid();
+    si.si_uid = getuid();
+    if (gp__tls.in_handler || gp_thread_sig_post(gp_thread_self(), sig, &si) != 1) deliver_now(sig);
+    return 0;
+}
+
 GP_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
     if (!own_mask()) {
@@ -299,6 +351,11 @@ GP_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
     int r = gp_thread_sigmask(how, set ? &bits : NULL, &oldbits);
     if (r < 0) return -r;
     if (old) from_bits(oldbits, old);
+    /* a signal sent to this thread while it blocked it is delivered now, as
+     * the kernel does at the unblock */
+    uint64_t up = set ? gp_thread_sig_unblocked() : 0;
+    for (int sig = 1; up && sig <= 64; sig++)
+        if (up & (1ull << (sig - 1))) deliver_now(sig);
     return 0;
 }
 

@@ -154,16 +154,24 @@ GP_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
     return 0;
 }
 
-/* Signals go to worker 0's OS thread (main's), whose handler interrupts the
- * target's call; a signal the target blocks goes to its own worker's OS
- * thread instead, where its sigwait sees it. An exited thread (not yet
- * joined, or freed) is sent nothing and the call succeeds, as glibc does. */
-static pthread_t signal_os(pthread_t t, int sig, pthread_t os)
+/* Signals go to the worker OS thread main runs on (worker 0's), whose
+ * handler interrupts the target's call. One the target blocks pends for the
+ * target alone instead (runtime/thread.c, gp_thread_sig_post): its sigwait
+ * takes it on any worker, its pthread_sigmask that unblocks it raises it.
+ * From inside a signal handler (no locks there) it goes the first way. An
+ * exited thread (not yet joined, or freed) is sent nothing and the call
+ * succeeds, as glibc does. */
+static int kept_for_target(pthread_t t, int sig, int code, union sigval v)
 {
-    uintptr_t there = gp_thread_blocked_os((uintptr_t)t, sig);
-    if (there) return (pthread_t)there;
-    gp_thread_prefer_signal((uintptr_t)t);
-    return os;
+    if (gp__tls.in_handler) return 0;
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = sig;
+    si.si_code = code;
+    si.si_pid = getpid();
+    si.si_uid = getuid();
+    si.si_value = v;
+    return gp_thread_sig_post((uintptr_t)t, sig, &si) == 1;
 }
 
 GP_EXPORT int pthread_kill(pthread_t t, int sig)
@@ -173,7 +181,9 @@ GP_EXPORT int pthread_kill(pthread_t t, int sig)
     if (sig < 0 || sig >= NSIG) return EINVAL;
     if (gp_thread_alive((uintptr_t)t) != 0) return 0;
     if (sig == 0) return 0;
-    return R(pthread_kill)(signal_os(t, sig, os), sig);
+    if (kept_for_target(t, sig, SI_TKILL, (union sigval){0})) return 0;
+    gp_thread_prefer_signal((uintptr_t)t);
+    return R(pthread_kill)(os, sig);
 }
 
 GP_EXPORT int pthread_sigqueue(pthread_t t, int sig, const union sigval val)
@@ -181,7 +191,10 @@ GP_EXPORT int pthread_sigqueue(pthread_t t, int sig, const union sigval val)
     pthread_t os;
     if (kind(t, &os) == GP_H_OS) return R(pthread_sigqueue)(os, sig, val);
     if (gp_thread_alive((uintptr_t)t) != 0) return ESRCH; /* glibc: the thread has no tid left */
-    if (sig > 0 && sig < NSIG) os = signal_os(t, sig, os);
+    if (sig > 0 && sig < NSIG) {
+        if (kept_for_target(t, sig, SI_QUEUE, val)) return 0;
+        gp_thread_prefer_signal((uintptr_t)t);
+    }
     return R(pthread_sigqueue)(os, sig, val);
 }
 

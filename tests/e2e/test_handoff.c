@@ -95,6 +95,15 @@ Test(handoff, without_handoff_the_spin_hangs)
     cr_assert_eq(r, -1, "the spin finished without hand-off (exit %d):\n%s", r, out);
 }
 
+/* After a hand-off the thread left behind and the others of its worker
+ * run at once, on two OS threads: glibc must see two thread ids, or the
+ * loader's recursive lock lets the second holder in (runtime/sched.c,
+ * gp__evict; tls.c, gp__tls_sync_tid) */
+Test(handoff, loader_lock_after_a_handoff_is_one_holders)
+{
+    same_with_handoff("build/progs/handoff_loader", NULL);
+}
+
 /* Two workers, both stuck (four spinners, placement gives each worker at
  * least one): each is handed on by its own hand-off, and the setter runs */
 Test(handoff, two_workers_both_stuck_are_handed_off)
