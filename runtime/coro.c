@@ -105,8 +105,6 @@ void gp__gthread_free_locked(struct gp_gthread *g)
 {
     g->magic = 0;
     gp__set_state(g, GT_BIT(GT_DEAD) | GT_BIT(GT_FREE), GT_FREE); /* FREE: its creation failed */
-    free(g->sig_info); /* signals still pending for it go with it, as with an OS thread */
-    g->sig_info = NULL;
     /* the record goes back to the worker its timer is on (the one it was
      * made on: a gthread that moved keeps its record's timer where it was) */
     int i = g->timer.loop ? gp_container(g->timer.loop, struct gp_worker, loop)->index + 1 : 0;

@@ -82,6 +82,27 @@ static struct gp_worker *hw;           /* the runtime's worker 0 while hand-off 
 static struct gp_carrier *spares;      /* idle carriers, under spare_lock */
 static int spare_lock, ncarriers;
 static int taken_over;                 /* the program installed its own SIGRTMIN+6 handler */
+/* the tids of every carrier made (spares and workers' first): a green
+ * thread's glibc id is one of them or a worker's (worker.c, gp_tid_is_worker) */
+static pid_t carrier_tids[MAX_CARRIERS + GP_MAX_WORKERS];
+static int ncarrier_tids;
+
+/* any thread: note a carrier's tid (once, as it starts) */
+static void note_tid(pid_t tid)
+{
+    int i = __atomic_fetch_add(&ncarrier_tids, 1, __ATOMIC_RELAXED);
+    if (i < (int)(sizeof carrier_tids / sizeof *carrier_tids)) __atomic_store_n(&carrier_tids[i], tid, __ATOMIC_RELEASE);
+}
+
+/* any thread: is tid a carrier's? */
+int gp__carrier_tid_known(pid_t tid)
+{
+    int n = __atomic_load_n(&ncarrier_tids, __ATOMIC_ACQUIRE);
+    if (n > (int)(sizeof carrier_tids / sizeof *carrier_tids)) n = (int)(sizeof carrier_tids / sizeof *carrier_tids);
+    for (int i = 0; i < n; i++)
+        if (__atomic_load_n(&carrier_tids[i], __ATOMIC_ACQUIRE) == tid) return 1;
+    return 0;
+}
 
 /* What the monitor keeps per worker (by index). to: the carrier the worker's
  * next hand-off goes to (the monitor publishes it, the handler claims it).
@@ -293,6 +314,7 @@ static void *carrier_main(void *arg)
     sigfillset(&all);
     R(pthread_sigmask)(SIG_BLOCK, &all, NULL);
     c->idle_tcb = gp__tls_current();
+    note_tid(gettid());
     __atomic_store_n(&c->tid, gettid(), __ATOMIC_RELEASE); /* carrier_get waits for it */
     carrier_loop(c, (transfer_t){0, NULL});
     return NULL;
@@ -465,6 +487,7 @@ static int first_carrier(struct gp_worker *w, void *idle_tcb)
     }
     c->pt = R(pthread_self)();
     c->tid = gettid();
+    note_tid(c->tid);
     c->idle_tcb = idle_tcb;
     c->w = w;
     c->rec.ctx = make_fcontext((char *)stack + IDLE_STACK, IDLE_STACK, first_carrier_entry);
@@ -537,6 +560,7 @@ void gp__handoff_fork_reset(void)
 {
     hw = NULL;
     taken_over = 0;
+    ncarrier_tids = 0;
     memset(watch, 0, sizeof watch);
     spares = NULL;
     spare_lock = 0;

@@ -72,9 +72,11 @@ struct gp_gthread {
     int in_call;              /* inside a blocking call (gp_io, gp_poll, gp_sleep, a sync wait) */
     int sigpend;              /* a handler ran while it was in that call: 1 SA_RESTART, 2 not */
     uint64_t sigmask;         /* its own signal mask (not main's: main keeps the OS thread's) */
-    uint64_t sig_pend;        /* signals sent to it that it blocks (thread.c; record lock) */
-    struct gp_siginfo *sig_info; /* their senders' details, 64 of them, made at the first */
-    int sigwaiting;           /* in a sigwait: a post wakes it (GP_X_POKE) */
+    uint64_t sig_pend;        /* signals sent to its sigwait, not yet taken (thread.c; record lock) */
+    struct gp_siginfo *sig_info; /* their senders' details, 64 of them, made at its first sigwait */
+    int sigwaiting;           /* in a sigwait for sigwait_set: a post wakes it (GP_X_POKE) */
+    uint64_t sigwait_set;
+    int tid_kept;             /* its block's glibc id may be one it holds locks under (sched.c, sync_tid) */
     int foreign;              /* glibc-handled locks it holds: while > 0 it never parks */
     void *cleanup_top;        /* pthread_cleanup_push records, innermost first (shim's format) */
     void *exit_value;         /* what it exits with once its cleanup handlers have run */
@@ -283,12 +285,14 @@ void gp__rejoin_drain(void);
 void gp__handoff_start(struct gp_worker *w);
 void gp__handoff_worker(struct gp_worker *w); /* on worker w's own OS thread (index > 0), before its scheduler */
 int gp__handoff_sig(void);
+int gp__carrier_tid_known(pid_t tid); /* any thread: tid is an OS thread hand-off made or took */
 void gp__handoff_fork_reset(void);
 extern long gp__handoff_ms; /* 0: off */
 pid_t gp__carrier_tid(void); /* the tid of the OS thread running the calling gthread (a worker's), or 0 */
 
 /* thread.c */
 void gp__thread_fork_child(struct gp_worker *w);
+void gp__sig_drop(struct gp_gthread *g);         /* gthread, at its exit: its kept signals go */
 void gp__thread_dying(struct gp_gthread *g);    /* worker: g becomes GT_DEAD */
 void gp__thread_finished(struct gp_gthread *g); /* worker: g's stack is released */
 void gp__thread_fork_reset(void);

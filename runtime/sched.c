@@ -272,7 +272,7 @@
  *  - glibc's thread id. Every block records one (glibc's recursive and
  *    robust locks, an rwlock's writer, raise: tls.c). w->tid is the id of
  *    the OS thread that owns w; gp__evict makes it c's, and each gthread of
- *    w takes it as it is next switched in (switch_to, gp__tls_sync_tid),
+ *    w takes it as it is next switched in (switch_to, sync_tid),
  *    while g keeps its own OS thread's: the two sides, running at once,
  *    never share an id. A gthread holding something glibc unlocks by its
  *    id (a glibc-handled mutex, an rwlock for writing, the loader's locks)
@@ -317,10 +317,10 @@
  *    process signals, and pthread_kill the signals the target lets through,
  *    to worker 0's OS thread, as it would to main's; gp__signals there passes
  *    the interruption to the target's worker (GP_X_SIGNAL). A signal sent to
- *    one gthread that blocks it pends for that gthread alone (thread.c,
- *    gp_thread_sig_post; its sigwait is woken through its worker's inbox,
- *    GP_X_POKE), and is delivered on the gthread's own OS thread when it
- *    unblocks it, as raise delivers at once (shim/signal.c, deliver_now).
+ *    one gthread while it waits in sigwait for it goes to that wait
+ *    (thread.c, gp_thread_sig_post; woken through its worker's inbox,
+ *    GP_X_POKE). raise delivers on the gthread's own OS thread before it
+ *    returns (shim/signal.c, deliver_now).
  *    Faults stay with the worker that faults (each worker, and each spare
  *    carrier, has an alternate stack for the report).
  *  - Fork. The child keeps the forking gthread only, as with one worker: every
@@ -525,6 +525,29 @@ static inline void after_switch(transfer_t t)
     if (GP_UNLIKELY(prev->state == GT_DEAD)) finish_dead(prev);
 }
 
+/* worker only, switching to g: its block's id is not w->tid (the worker's
+ * owner). Not while it holds what glibc unlocks by that id: a glibc-handled
+ * mutex (foreign), an rwlock it write-holds (owned: the unlock compares the
+ * writer's id with its own), the loader's locks (pinned by gp_dlopen). One
+ * that ran under that id on another OS thread since (away, or kept before:
+ * tid_kept) may also hold the loader's locks through a call no hook sees
+ * (dl_iterate_phdr, dlsym): tls.c looks. Any other was parked or ready here
+ * when the worker last changed hands, when nobody held those under its id
+ * (on_handoff checked): it takes the new one unconditionally -- also when
+ * the away one holds them now under the old id, which it must not share. */
+static void sync_tid(struct gp_worker *w, struct gp_gthread *g)
+{
+    if (g->foreign || g->owned_n || g->pinned) {
+        g->tid_kept = 1;
+        return;
+    }
+    if (g->tid_kept) {
+        if (gp__dl_locked_by(gp__tls_tid(g->tcb))) return;
+        g->tid_kept = 0;
+    }
+    gp__tls_set_tid(g->tcb, w->tid);
+}
+
 /* The switch itself. `to` is a ready gthread or the scheduler; the caller
  * has already set the leaving one's state. */
 static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *to)
@@ -553,13 +576,8 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
             t->worker = w;
         }
         /* glibc's id in its block: the OS thread's it runs on now (changed by
-         * a hand-off of this worker, or a move; tls.c). Not while it holds
-         * what glibc unlocks by that id: a glibc-handled mutex (foreign), an
-         * rwlock it write-holds (owned: the unlock compares the writer's id
-         * with its own), the loader's locks (pinned, or tls.c looks) */
-        if (to->tcb && GP_UNLIKELY(gp__tls_tid(to->tcb) != w->tid) && gp__tls_tid_off >= 0 && !to->foreign &&
-            !to->owned_n && !to->pinned)
-            gp__tls_sync_tid(to->tcb, w->tid);
+         * a hand-off of this worker, or a move; tls.c) */
+        if (to->tcb && GP_UNLIKELY(gp__tls_tid(to->tcb) != w->tid) && gp__tls_tid_off >= 0) sync_tid(w, to);
         t->managed = __atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) > 1 && !to->foreign;
     } else {
         t->managed = 0; /* the scheduler borrows the block: its hooked calls pass through */
@@ -634,6 +652,7 @@ void gp__evict(struct gp_carrier *c)
     struct gp_gthread *g = w->cur;
     gp__set_state(g, GT_BIT(GT_RUNNING), GT_AWAY);
     g->carrier = w->carrier;
+    g->tid_kept = 1; /* it runs under this OS thread's id meanwhile (switch_to, sync_tid) */
     struct gp_tls *t = gp__tls_of(g->tcb);
     t->worker = NULL;    /* calls for "any OS thread" take their foreign paths */
     t->evicted = g;      /* its next entry comes back first (gp__rejoin) */
@@ -818,6 +837,7 @@ _Noreturn void gp__cancel_exit(void)
 {
     struct gp_gthread *g = GP_ME()->cur;
     g->in_call = 0;
+    if (g->sigwaiting) gp_thread_sigwaiting(0); /* cancelled in sigwait: its cleanup is no sigwait */
     gp_thread_exit_unwinding(PTHREAD_CANCELED);
 }
 
@@ -1163,6 +1183,7 @@ void gp_thread_exit(void *ret)
     if (g->tcb) gp__tls_run_dtors();
     if (g->tsd) gp__tsd_run_dtors(g);
     gp__owner_drop(g);
+    if (g->sig_info) gp__sig_drop(g);
     g->ret = ret;
     w = GP_ME(); /* the destructors ran program code: it may have moved (stealing) */
     __atomic_sub_fetch(&gp__nlive, 1, __ATOMIC_ACQ_REL);

@@ -486,92 +486,108 @@ int gp_thread_prefer_signal(uintptr_t h)
     return r;
 }
 
-/* ---- signals sent to one green thread that it blocks ----------------------
- * A thread-directed signal the target blocks waits in the target's own
- * pending set, as the kernel keeps it for an OS thread: the bits sig_pend,
- * the sender's details in sig_info (made on the first one; the latest of
- * each signal: a second before the first is taken is merged, as the kernel
- * merges a standard signal, real-time ones included here). Left to the
- * kernel, it would pend on whichever OS thread it was sent to (worker 0's),
- * where only a sigwait on that OS thread sees it. The target takes it in
- * sigwait (gp_thread_sig_take), or at the pthread_sigmask that unblocks it
- * (gp_thread_sig_unblocked: the shim raises it then). Under the record lock,
- * with the mask's changes, so that a post and an unblock never miss each
- * other. A sigwait in progress (sigwaiting) is woken through its worker's
- * inbox (GP_X_POKE). */
+/* ---- a signal sent to a green thread waiting in sigwait -----------------
+ * A thread-directed signal sent to a green thread while it waits in sigwait
+ * for it is handed to that wait, as the kernel hands it to an OS thread's:
+ * left to the kernel it would pend on the OS thread it was sent to (worker
+ * 0's, main's), where only a sigwait on that OS thread, or main's, sees it;
+ * with several workers the target is elsewhere, and with two waiters on one
+ * worker either could take it. The waiter says what it waits for
+ * (gp_thread_sigwaiting, before its first attempt); the sender finds it so
+ * under the record lock and keeps the signal in the waiter's sig_pend with
+ * the sender's details in sig_info (allocated by the waiter, never under the
+ * lock), then wakes it through its worker's inbox (GP_X_POKE). A signal sent
+ * when the target is not in such a wait goes the usual way (the shim). A
+ * kept signal the wait did not take (it was cancelled or interrupted first)
+ * stays for its next sigwait, or is delivered when the thread unblocks it
+ * (gp_thread_sig_unblocked). */
 struct gp_siginfo { int code, pid; unsigned uid; union sigval value; };
 
-/* any OS thread, never a signal handler: keep sig pending for h if h blocks
- * it: 1 (kept), 0 (h does not block it, or is main, whose mask is the OS
- * thread's: send it), -ESRCH (gone), -ENOMEM */
+/* any OS thread, never a signal handler: hand sig to h's sigwait if h waits
+ * for it now: 1 (kept for h), 0 (it does not wait for it, or is main: send
+ * it), -ESRCH (gone) */
 int gp_thread_sig_post(uintptr_t h, int sig, const siginfo_t *si)
 {
     gp__rec_lock();
     struct gp_gthread *g = gp__gthread_from_handle(h);
     int r = !g || exited(g) ? -ESRCH : 0;
-    if (!r && g != gp__w->g0 && sig >= 1 && sig <= 64 && (g->sigmask >> (sig - 1) & 1)) {
-        if (!g->sig_info) g->sig_info = calloc(64, sizeof *g->sig_info);
-        if (!g->sig_info) r = -ENOMEM;
-        else {
-            g->sig_info[sig - 1] = (struct gp_siginfo){si->si_code, si->si_pid, si->si_uid, si->si_value};
-            g->sig_pend |= 1ull << (sig - 1);
-            r = 1;
-        }
+    if (!r && g != gp__w->g0 && sig >= 1 && sig <= 64 && g->sigwaiting && (g->sigwait_set >> (sig - 1) & 1) &&
+        g->sig_info) {
+        g->sig_info[sig - 1] = (struct gp_siginfo){si->si_code, si->si_pid, si->si_uid, si->si_value};
+        __atomic_or_fetch(&g->sig_pend, 1ull << (sig - 1), __ATOMIC_RELAXED);
+        r = 1;
     }
-    struct gp_worker *home = r == 1 && g->sigwaiting ? __atomic_load_n(&g->home, __ATOMIC_ACQUIRE) : NULL;
+    struct gp_worker *home = r == 1 ? __atomic_load_n(&g->home, __ATOMIC_ACQUIRE) : NULL;
     int id = g ? g->id : 0;
     gp__rec_unlock();
     if (home) gp__xpost(home, g, id, GP_X_POKE, 0); /* its worker readies it, if it still waits */
     return r;
 }
 
-/* gthread only: take the lowest pending signal of set (bits) into info;
- * the signal, or 0 */
+/* gthread only: take the lowest kept signal of set (bits) into info; the
+ * signal, or 0 */
 int gp_thread_sig_take(uint64_t set, siginfo_t *info)
 {
     struct gp_gthread *g = GP_ME()->cur;
     if (!__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED)) return 0; /* the common case: no lock */
     gp__rec_lock();
-    uint64_t m = g->sig_pend & set;
+    uint64_t m = __atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED) & set;
     int sig = m ? __builtin_ctzll(m) + 1 : 0;
+    struct gp_siginfo k = {0};
     if (sig) {
-        g->sig_pend &= ~(1ull << (sig - 1));
-        struct gp_siginfo k = g->sig_info[sig - 1];
-        gp__rec_unlock();
-        if (info) {
-            memset(info, 0, sizeof *info);
-            info->si_signo = sig;
-            info->si_code = k.code;
-            info->si_pid = k.pid;
-            info->si_uid = k.uid;
-            info->si_value = k.value;
-        }
-        return sig;
+        __atomic_and_fetch(&g->sig_pend, ~(1ull << (sig - 1)), __ATOMIC_RELAXED);
+        k = g->sig_info[sig - 1];
     }
     gp__rec_unlock();
-    return 0;
+    if (sig && info) {
+        memset(info, 0, sizeof *info);
+        info->si_signo = sig;
+        info->si_code = k.code;
+        info->si_pid = k.pid;
+        info->si_uid = k.uid;
+        info->si_value = k.value;
+    }
+    return sig;
 }
 
-/* gthread only: the pending signals its mask no longer blocks, taken off
- * (the caller raises each); after every change of its mask */
+/* gthread only, never a signal handler: the kept signals its mask no longer
+ * blocks, taken off (the caller delivers each); after a change of its mask */
 uint64_t gp_thread_sig_unblocked(void)
 {
     struct gp_gthread *g = GP_ME()->cur;
     if (!__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED)) return 0;
     gp__rec_lock();
-    uint64_t m = g->sig_pend & ~g->sigmask;
-    g->sig_pend &= ~m;
+    uint64_t m = __atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED) & ~g->sigmask;
+    __atomic_and_fetch(&g->sig_pend, ~m, __ATOMIC_RELAXED);
     gp__rec_unlock();
     return m;
 }
 
-/* gthread only: the calling gthread waits in sigwait (on), or no longer */
-void gp_thread_sigwaiting(int on)
+/* gthread only: the calling gthread waits in sigwait for set (bits), or no
+ * longer (set 0). -ENOMEM when the details of a kept signal have no room. */
+int gp_thread_sigwaiting(uint64_t set)
 {
     struct gp_gthread *g = GP_ME()->cur;
+    if (set && !g->sig_info && !(g->sig_info = calloc(64, sizeof *g->sig_info))) return -ENOMEM;
     gp__rec_lock();
-    g->sigwaiting = on;
+    g->sigwaiting = set != 0;
+    g->sigwait_set = set;
     gp__rec_unlock();
+    return 0;
+}
+
+/* gthread only, at its exit: no longer a sigwait's, its kept signals gone
+ * with it (as an OS thread's) */
+void gp__sig_drop(struct gp_gthread *g)
+{
+    gp__rec_lock();
+    struct gp_siginfo *t = g->sig_info;
+    g->sigwaiting = 0;
+    g->sigwait_set = 0;
+    g->sig_pend = 0;
+    g->sig_info = NULL;
+    gp__rec_unlock();
+    free(t);
 }
 
 int gp_is_main_gthread(void)
@@ -591,10 +607,7 @@ int gp_thread_sigmask(int how, const uint64_t *set, uint64_t *old)
         else return -EINVAL;
     }
     if (old) *old = g->sigmask;
-    /* SIGKILL and SIGSTOP cannot be blocked; under the record lock, against
-     * a concurrent gp_thread_sig_post reading it */
-    gp__rec_lock();
+    /* SIGKILL and SIGSTOP cannot be blocked */
     g->sigmask = m & ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)));
-    gp__rec_unlock();
     return 0;
 }

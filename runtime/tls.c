@@ -130,16 +130,7 @@ void gp__tls_set_tid(void *tcb, pid_t tid)
     if (tid_off >= 0 && (size_t)tid_off + sizeof tid <= tcb_size) *(pid_t *)((char *)tcb + tid_off) = tid;
 }
 
-/* worker only, as a gthread is switched in (sched.c, switch_to): its block
- * says the id of the OS thread it runs on now (w->tid), which changed since
- * it last ran (a hand-off, a move) -- unless it holds one of the loader's
- * locks under the old one: glibc would refuse the unlock (the owner must
- * match); it keeps the old id, its own, until it next comes in without. */
-void gp__tls_sync_tid(void *tcb, pid_t tid)
-{
-    pid_t old = *(pid_t *)((char *)tcb + gp__tls_tid_off);
-    if (!gp__dl_locked_by(old)) *(pid_t *)((char *)tcb + gp__tls_tid_off) = tid;
-}
+
 
 /* ---- glibc's loader locks --------------------------------------------------
  * The dynamic loader serialises dlopen, dlclose, dl_iterate_phdr and TLS

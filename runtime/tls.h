@@ -35,7 +35,6 @@ void *gp__tls_new(void);
  * whose worker moved to another OS thread (a hand-off) gets that one's as it
  * is switched in (sched.c, switch_to). */
 void gp__tls_set_tid(void *tcb, pid_t tid);
-void gp__tls_sync_tid(void *tcb, pid_t tid); /* switch_to: a stale id (hand-off, move) made current */
 extern long gp__tls_tid_off; /* the id's offset in a block, -1 when unknown */
 /* the id in a block (0 when unknown) */
 static inline pid_t gp__tls_tid(const void *tcb)

@@ -44,7 +44,9 @@ int gp_tid_is_worker(int tid)
         struct gp_worker *w = __atomic_load_n(&gp__workers[i], __ATOMIC_ACQUIRE);
         if (w && __atomic_load_n(&w->tid, __ATOMIC_ACQUIRE) == tid) return 1;
     }
-    return 0;
+    /* a gthread's id may also be that of an OS thread a hand-off made
+     * (it ran there, or was left behind there: its id is kept meanwhile) */
+    return gp__carrier_tid_known(tid);
 }
 
 /* how many workers: GPATCH_WORKERS, or GP_WORKERS_DEFAULT (0: the CPUs this process may run on) */
@@ -205,7 +207,7 @@ void gp__hunger(struct gp_worker *w, int on)
 static int can_move(struct gp_gthread *g)
 {
     return g->movable && g->state == GT_READY && g->tcb && g != gp__w->g0 && !g->pinned && !g->foreign &&
-           !g->owned_n && !g->skipping && !gp__tls_of(g->tcb)->in_handler;
+           !g->owned_n && !g->tid_kept && !g->skipping && !gp__tls_of(g->tcb)->in_handler;
 }
 
 /* w gives g (taken off its run queue) to worker to, which claimed nothing:

@@ -201,11 +201,18 @@ static int sigwait_try(struct gp_pollop *op)
     int r = R(sigtimedwait)(c->tries ? &c->set : c->user, c->info, &zero);
     if (r > 0) return r;
     if (errno != EAGAIN) return -errno;
-    /* one sent to this thread alone (pthread_kill, pthread_sigqueue) */
-    r = gp_thread_sig_take(to_bits(c->tries ? &c->set : c->user), c->info);
-    if (r > 0) return r;
+    /* one sent to this thread alone while it waits (pthread_kill, pthread_sigqueue) */
+    if (c->tries) {
+        r = gp_thread_sig_take(to_bits(&c->set), c->info);
+        if (r > 0) return r;
+    }
     if (c->tries++ == 0) {
         memcpy(&c->set, c->user, sizeof c->set); /* the kernel has just read it */
+        /* a signal sent to this thread alone from now on comes to this wait
+         * (runtime/thread.c); one already kept is taken below */
+        gp_thread_sigwaiting(to_bits(&c->set));
+        r = gp_thread_sig_take(to_bits(&c->set), c->info);
+        if (r > 0) return r;
         int fd = gp_sigwait_fd(&c->set, 0);
         if (fd < 0) return fd;
         c->self.fd = fd;
@@ -235,9 +242,8 @@ static int wait_signal(const sigset_t *set, siginfo_t *info, gp_deadline dl)
                             .user = set,
                             .info = info ? info : &local};
     c.op.wait = &c.self;
-    gp_thread_sigwaiting(1);
     int r = gp_poll(&c.op);
-    gp_thread_sigwaiting(0);
+    if (c.tries) gp_thread_sigwaiting(0);
     if (c.counted) count_waiter(&c.set, -1);
     return r;
 }
@@ -318,21 +324,20 @@ static void deliver_now(int sig)
     R(pthread_sigmask)(SIG_SETMASK, &old, NULL);
 }
 
-/* raise from a green thread: to this thread, now, as glibc's (whose
- * tgkill names the thread id in the descriptor: the worker's first OS
- * thread, which blocks every asynchronous signal on workers 1..N-1, where
- * it would pend for good). Blocked by the thread's own mask, it pends for
- * it (above). Main, and any thread outside the runtime, use glibc's. */
+/* raise from a green thread that lets the signal through: delivered on
+ * this OS thread before raise returns, as glibc's. glibc's own sends it to
+ * the calling OS thread, whose real mask on workers 1..N-1 blocks every
+ * asynchronous signal: it would pend there for good. A signal the thread
+ * blocks, a raise inside a handler (whose mask the kernel set), main, and
+ * threads outside the runtime go to glibc's. */
 GP_EXPORT int raise(int sig)
 {
-    if (!own_mask() || sig <= 0 || sig > 64) return R(raise)(sig);
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    si.si_signo = sig;
-    si.si_code = SI_TKILL;
-    si.si_pid = getpid();
-    si.si_uid = getuid();
-    if (gp__tls.in_handler || gp_thread_sig_post(gp_thread_self(), sig, &si) != 1) deliver_now(sig);
+    if (!own_mask() || gp__tls.in_handler || sig <= 0 || sig > 64 || sig == SIGKILL || sig == SIGSTOP)
+        return R(raise)(sig);
+    uint64_t m;
+    gp_thread_sigmask(SIG_BLOCK, NULL, &m);
+    if (m & (1ull << (sig - 1))) return R(raise)(sig);
+    deliver_now(sig);
     return 0;
 }
 
@@ -351,9 +356,9 @@ GP_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
     int r = gp_thread_sigmask(how, set ? &bits : NULL, &oldbits);
     if (r < 0) return -r;
     if (old) from_bits(oldbits, old);
-    /* a signal sent to this thread while it blocked it is delivered now, as
-     * the kernel does at the unblock */
-    uint64_t up = set ? gp_thread_sig_unblocked() : 0;
+    /* a signal sent to this thread's sigwait that the wait did not take
+     * (runtime/thread.c) is delivered at the unblock, as the kernel would */
+    uint64_t up = set && !gp__tls.in_handler ? gp_thread_sig_unblocked() : 0;
     for (int sig = 1; up && sig <= 64; sig++)
         if (up & (1ull << (sig - 1))) deliver_now(sig);
     return 0;
