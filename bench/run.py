@@ -987,6 +987,24 @@ def main():
         open(path, "w").write(head + "\n".join(L) + "\n" + tail)
         print("\n".join(L))
         return
+    if sys.argv[1:] == ["--stuck-only"]:  # measure the stuck-thread server, put it into RESULTS.md
+        st, L = stuck()
+        L[0] = L[0].rstrip("\n") + "\n"
+        L.insert(1, f"Measured on its own by `python3 bench/run.py --stuck-only` on "
+                    f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} UTC ({RUNS} rounds, alternating); "
+                    f"the other sections are from the last full `make bench`.\n")
+        path = os.path.join(ROOT, "bench", "RESULTS.md")
+        text = open(path).read()
+        mark = "## The stuck-thread server"
+        head, _, rest = text.partition(mark)
+        tail = rest[rest.index("\n## ") + 1:]
+        text = head + "\n".join(L) + "\n" + tail
+        stand = stuck_standing(st)[0].rstrip("\n")
+        lines = text.split("\n")
+        lines = [stand if ln.startswith("- **Stuck-thread server") else ln for ln in lines]
+        open(path, "w").write("\n".join(lines))
+        print("\n".join(L) + "\n" + stand)
+        return
     if sys.argv[1:] == ["--peers-only"]:  # a short look at the peers; writes nothing
         pr = peers()
         print("\n".join(peers_section(pr) + peers_standing(pr)))

@@ -158,6 +158,8 @@ int gp_thread_sig_post(uintptr_t h, int sig, const siginfo_t *si); /* 1 kept, 0 
 int gp_thread_sig_take(uint64_t set, siginfo_t *info);              /* gthread: a kept one of set, or 0 */
 uint64_t gp_thread_sig_unblocked(void);                              /* gthread: kept, now unblocked (taken) */
 int gp_thread_sigwaiting(uint64_t set);                              /* gthread: in a sigwait for set, or not (0) */
+uint64_t gp_thread_sig_take_all(void);                               /* gthread: every kept one (taken) */
+uint64_t gp_sigwait_all(void);                                       /* what all sigwaits in progress wait for */
 int gp_yield(void);         /* the runtime's own spins: the gthread stays on its worker */
 int gp_yield_movable(void); /* the program's yields: another worker may take it meanwhile */
 /* at a hooked call that did not wait: go round the loop if this gthread has

@@ -273,10 +273,12 @@
  *    robust locks, an rwlock's writer, raise: tls.c). w->tid is the id of
  *    the OS thread that owns w; gp__evict makes it c's, and each gthread of
  *    w takes it as it is next switched in (switch_to, sync_tid),
- *    while g keeps its own OS thread's: the two sides, running at once,
- *    never share an id. A gthread holding something glibc unlocks by its
- *    id (a glibc-handled mutex, an rwlock for writing, the loader's locks)
- *    keeps the old one until it comes in without.
+ *    while g keeps its own OS thread's: the two sides, running at once, do
+ *    not share an id. A gthread holding something glibc unlocks by its id
+ *    (a glibc-handled mutex, an rwlock for writing, the loader's locks)
+ *    keeps the old one until it comes in without (tid_kept). Left: such a
+ *    one shares its kept id with the OS thread it was left on, and with
+ *    whatever that OS thread carries next as a spare.
  * With shared TLS nobody is handed off: a gthread's frames may hold the
  * worker's TLS addresses.
  *
@@ -541,11 +543,12 @@ static void sync_tid(struct gp_worker *w, struct gp_gthread *g)
         g->tid_kept = 1;
         return;
     }
+    pid_t old = gp__tls_tid(g->tcb);
     if (g->tid_kept) {
-        if (gp__dl_locked_by(gp__tls_tid(g->tcb))) return;
-        g->tid_kept = 0;
+        if (old != w->tid && gp__dl_locked_by(old)) return;
+        g->tid_kept = 0; /* (the same id as the worker's again: nothing kept) */
     }
-    gp__tls_set_tid(g->tcb, w->tid);
+    if (old != w->tid) gp__tls_set_tid(g->tcb, w->tid);
 }
 
 /* The switch itself. `to` is a ready gthread or the scheduler; the caller
@@ -577,7 +580,8 @@ static inline __attribute__((always_inline)) void switch_to(struct gp_gthread *t
         }
         /* glibc's id in its block: the OS thread's it runs on now (changed by
          * a hand-off of this worker, or a move; tls.c) */
-        if (to->tcb && GP_UNLIKELY(gp__tls_tid(to->tcb) != w->tid) && gp__tls_tid_off >= 0) sync_tid(w, to);
+        if (to->tcb && GP_UNLIKELY(gp__tls_tid(to->tcb) != w->tid || to->tid_kept) && gp__tls_tid_off >= 0)
+            sync_tid(w, to);
         t->managed = __atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) > 1 && !to->foreign;
     } else {
         t->managed = 0; /* the scheduler borrows the block: its hooked calls pass through */

@@ -576,6 +576,31 @@ int gp_thread_sigwaiting(uint64_t set)
     return 0;
 }
 
+/* gthread only: every kept signal, taken off (its sigwait ended: the caller
+ * sends them on the usual way) */
+uint64_t gp_thread_sig_take_all(void)
+{
+    struct gp_gthread *g = GP_ME()->cur;
+    if (!__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED)) return 0;
+    gp__rec_lock();
+    uint64_t m = __atomic_exchange_n(&g->sig_pend, 0, __ATOMIC_RELAXED);
+    gp__rec_unlock();
+    return m;
+}
+
+/* any gthread: what every sigwait in progress, on any worker, waits for */
+uint64_t gp_sigwait_all(void)
+{
+    uint64_t m = 0;
+    gp__rec_lock();
+    for (struct gp_list *n = gp__w->all.next; n != &gp__w->all; n = n->next) {
+        struct gp_gthread *o = gp_container(n, struct gp_gthread, all);
+        if (o->sigwaiting) m |= o->sigwait_set;
+    }
+    gp__rec_unlock();
+    return m;
+}
+
 /* gthread only, at its exit: no longer a sigwait's, its kept signals gone
  * with it (as an OS thread's) */
 void gp__sig_drop(struct gp_gthread *g)
@@ -584,7 +609,7 @@ void gp__sig_drop(struct gp_gthread *g)
     struct gp_siginfo *t = g->sig_info;
     g->sigwaiting = 0;
     g->sigwait_set = 0;
-    g->sig_pend = 0;
+    __atomic_store_n(&g->sig_pend, 0, __ATOMIC_RELAXED);
     g->sig_info = NULL;
     gp__rec_unlock();
     free(t);

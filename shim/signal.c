@@ -170,6 +170,7 @@ GP_EXPORT int sigsuspend(const sigset_t *mask)
 }
 
 static uint64_t to_bits(const sigset_t *s);
+void gp_shim_signal_usual(pthread_t t, int sig); /* shim/thread.c */
 
 struct sigwaitcall {
     struct gp_pollop op;
@@ -178,22 +179,15 @@ struct sigwaitcall {
     sigset_t set;
     siginfo_t *info;
     int tries;
-    int counted; /* in waiting_for */
 };
 
-/* signals some sigwait of this worker waits for now (worker only: gthreads) */
-static unsigned short waiting_for[NSIG];
-
-static void count_waiter(const sigset_t *set, int d)
-{
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sigismember(set, sig) == 1) waiting_for[sig] = (unsigned short)(waiting_for[sig] + d);
-}
+static void from_bits(uint64_t b, sigset_t *s);
 
 /* The first attempt hands the program's own set to the kernel, which
  * answers EFAULT for a bad pointer as stock sigwait's would (no probe, no
- * extra system call); only then is the set copied, counted and the worker's
- * signalfd made to cover it. */
+ * extra system call); only then is the set copied, the wait made known to
+ * senders (runtime/thread.c: a signal sent to this thread alone now comes
+ * here) and the shared signalfd made to cover it. */
 static int sigwait_try(struct gp_pollop *op)
 {
     struct sigwaitcall *c = (struct sigwaitcall *)op;
@@ -201,30 +195,21 @@ static int sigwait_try(struct gp_pollop *op)
     int r = R(sigtimedwait)(c->tries ? &c->set : c->user, c->info, &zero);
     if (r > 0) return r;
     if (errno != EAGAIN) return -errno;
-    /* one sent to this thread alone while it waits (pthread_kill, pthread_sigqueue) */
-    if (c->tries) {
-        r = gp_thread_sig_take(to_bits(&c->set), c->info);
-        if (r > 0) return r;
-    }
     if (c->tries++ == 0) {
         memcpy(&c->set, c->user, sizeof c->set); /* the kernel has just read it */
-        /* a signal sent to this thread alone from now on comes to this wait
-         * (runtime/thread.c); one already kept is taken below */
-        gp_thread_sigwaiting(to_bits(&c->set));
-        r = gp_thread_sig_take(to_bits(&c->set), c->info);
-        if (r > 0) return r;
+        gp_thread_sigwaiting(to_bits(&c->set)); /* without room for details (ENOMEM): sent the usual way */
         int fd = gp_sigwait_fd(&c->set, 0);
         if (fd < 0) return fd;
         c->self.fd = fd;
-        count_waiter(&c->set, +1);
-        c->counted = 1;
     } else {
+        /* one sent to this thread alone while it waits */
+        r = gp_thread_sig_take(to_bits(&c->set), c->info);
+        if (r > 0) return r;
         /* woken, yet none of ours is pending: a signal that no current
-         * waiter wants keeps the shared signalfd readable; narrow its mask */
+         * waiter wants keeps the shared signalfd readable; narrow its mask
+         * to what every sigwait in progress waits for */
         sigset_t want;
-        sigemptyset(&want);
-        for (int sig = 1; sig < NSIG; sig++)
-            if (waiting_for[sig]) sigaddset(&want, sig);
+        from_bits(gp_sigwait_all(), &want);
         int fd = gp_sigwait_fd(&want, 1);
         if (fd < 0) return fd;
         c->self.fd = fd;
@@ -233,7 +218,8 @@ static int sigwait_try(struct gp_pollop *op)
 }
 
 /* A signal from set, parked on the worker's signalfd: the signal number, 0
- * at the deadline, or -errno. */
+ * at the deadline, or -errno. A signal handed to this wait after it ended
+ * (it returned, timed out, was interrupted) is sent on the usual way. */
 static int wait_signal(const sigset_t *set, siginfo_t *info, gp_deadline dl)
 {
     siginfo_t local;
@@ -243,8 +229,12 @@ static int wait_signal(const sigset_t *set, siginfo_t *info, gp_deadline dl)
                             .info = info ? info : &local};
     c.op.wait = &c.self;
     int r = gp_poll(&c.op);
-    if (c.tries) gp_thread_sigwaiting(0);
-    if (c.counted) count_waiter(&c.set, -1);
+    if (c.tries) {
+        gp_thread_sigwaiting(0);
+        uint64_t left = gp_thread_sig_take_all();
+        for (int sig = 1; left && sig <= 64; sig++)
+            if (left & (1ull << (sig - 1))) gp_shim_signal_usual(pthread_self(), sig);
+    }
     return r;
 }
 
@@ -327,17 +317,18 @@ static void deliver_now(int sig)
 /* raise from a green thread that lets the signal through: delivered on
  * this OS thread before raise returns, as glibc's. glibc's own sends it to
  * the calling OS thread, whose real mask on workers 1..N-1 blocks every
- * asynchronous signal: it would pend there for good. A signal the thread
- * blocks, a raise inside a handler (whose mask the kernel set), main, and
- * threads outside the runtime go to glibc's. */
+ * asynchronous signal: it would pend there for good. One the thread blocks
+ * goes as a pthread_kill of itself would (worker 0's OS thread). A raise
+ * inside a handler (whose mask the kernel set), main, and threads outside
+ * the runtime go to glibc's. */
 GP_EXPORT int raise(int sig)
 {
     if (!own_mask() || gp__tls.in_handler || sig <= 0 || sig > 64 || sig == SIGKILL || sig == SIGSTOP)
         return R(raise)(sig);
     uint64_t m;
     gp_thread_sigmask(SIG_BLOCK, NULL, &m);
-    if (m & (1ull << (sig - 1))) return R(raise)(sig);
-    deliver_now(sig);
+    if (m & (1ull << (sig - 1))) gp_shim_signal_usual(pthread_self(), sig); /* as a pthread_kill of itself */
+    else deliver_now(sig);
     return 0;
 }
 

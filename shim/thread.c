@@ -174,6 +174,16 @@ static int kept_for_target(pthread_t t, int sig, int code, union sigval v)
     return gp_thread_sig_post((uintptr_t)t, sig, &si) == 1;
 }
 
+/* the usual way (worker 0's OS thread): for a signal a sigwait was handed
+ * but did not take (shim/signal.c) */
+void gp_shim_signal_usual(pthread_t t, int sig)
+{
+    pthread_t os;
+    if (kind(t, &os) == GP_H_OS) return;
+    gp_thread_prefer_signal((uintptr_t)t);
+    R(pthread_kill)(os, sig);
+}
+
 GP_EXPORT int pthread_kill(pthread_t t, int sig)
 {
     pthread_t os;
