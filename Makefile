@@ -270,8 +270,11 @@ test-tsan: deps
 # (__pthread_unwind_next), ASan's __asan_handle_no_return then takes the green
 # thread's stack for the main one's (no fiber annotations) and reports a
 # stack-buffer-overflow inside its own sigaltstack interceptor: the false
-# positive it warns of.
-ASAN_EXCLUDE := differential/io_edge_bad_inputs_and_semantics|sched_contract/cancel_reaches_condition_waiters|sched_contract/shuffled_schedules_same_results
+# positive it warns of. And hand-off of a thread blocked in fgets: libgpatch
+# built for ASan (-O1, frame pointers) keeps its own fgets hook's frame under
+# libc's, which hand-off rightly refuses (gpatch's code on the stack); the
+# release build leaves no frame of its own there.
+ASAN_EXCLUDE := differential/io_edge_bad_inputs_and_semantics|sched_contract/cancel_reaches_condition_waiters|sched_contract/shuffled_schedules_same_results|handoff/fgets_on_a_pipe_leaves_the_others_running
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_ENV := GPATCH_ROOT=$(CURDIR) \
   GPATCH_TEST_PRELOAD="$(CURDIR)/build-asan/asan_keys.so $(CURDIR)/build-asan/libgpatch.so $$($(CC) -print-file-name=libasan.so)" \

@@ -23,9 +23,11 @@
  * gthread interrupted, hands off only if the interrupted code is not
  * gpatch's. It walks the interrupted stack (libgcc's unwinder) from the
  * interrupted instruction outwards: frames in libc, the loader or the vDSO
- * are passed over (the program called them), and the first frame decides --
- * the program's: safe; gpatch's or libuv's: not now (the runtime is at work,
- * or called libc for itself). Signal handlers running (in_handler) and a
+ * are passed over (the program called them); the first other frame must be
+ * the program's, and no frame of gpatch's or libuv's may lie between it and
+ * the bottom of the stack, but the green thread's entry (walk_step: the
+ * runtime is at work, maybe inside a library it called -- a malloc that is
+ * not libc's -- or a callback it runs). Signal handlers running (in_handler) and a
  * thread that is not on the worker (worker == 0) are refused too. A refusal
  * costs nothing: the monitor asks again at its next look.
  *
@@ -170,29 +172,65 @@ static int note_module(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+/* The interrupted stack, innermost frame first, each frame gpatch's own
+ * (O: libgpatch, libuv), passed over (P: libc, the loader, libpthread, the
+ * vDSO) or another's (X: the program and its libraries). Safe to hand off
+ * when the first frame that is not P is X (the program's code is running)
+ * and no O frame has an X frame outside it: gpatch's code is not on the
+ * stack at all, except for its own frames at the very bottom of a green
+ * thread's stack (gthread_entry, which called the thread's function). An O
+ * frame with X frames outside it is the runtime at work -- called by the
+ * program, and now inside a library it calls (a malloc that is not libc's,
+ * a sanitizer's runtime) or a callback it runs (a destructor at exit): not
+ * now. A walk that cannot be finished (no unwind data, deeper than MAX_WALK)
+ * before reaching those bottom frames decides nothing: not now either. */
+#define MAX_WALK 512
 struct walk {
     uintptr_t pc;  /* the interrupted instruction */
     int found;     /* reached its frame */
     int n;
-    int verdict;   /* 1 the program's code, -1 gpatch's (or undecided) */
+    int first;     /* the first category that is not P (0 none yet) */
+    int own_seen;  /* an O frame was met */
+    int mixed;     /* an X frame outside an O frame */
+    int cut;       /* stopped at MAX_WALK */
 };
+
+enum { CAT_O = 1, CAT_P, CAT_X };
 
 static _Unwind_Reason_Code walk_step(struct _Unwind_Context *ctx, void *arg)
 {
     struct walk *k = arg;
     int before = 0;
     uintptr_t ip = _Unwind_GetIPInfo(ctx, &before);
-    if (++k->n > 96) return _URC_END_OF_STACK;
     if (!k->found) {
-        if (ip != k->pc) return _URC_NO_REASON; /* the handler's own frames */
+        if (ip != k->pc) return ++k->n > 64 ? _URC_END_OF_STACK : _URC_NO_REASON; /* the handler's own frames */
         k->found = 1;
+        k->n = 0;
     } else if (!before && ip) {
         ip--; /* a return address: the call is the instruction before it */
     }
-    if (in_ranges(own_r, n_own, ip)) return _URC_END_OF_STACK; /* verdict stays -1 */
-    if (in_ranges(pass_r, n_pass, ip)) return _URC_NO_REASON;  /* libc called by someone: look further */
-    k->verdict = 1;
-    return _URC_END_OF_STACK;
+    if (++k->n > MAX_WALK) {
+        k->cut = 1;
+        return _URC_END_OF_STACK;
+    }
+    if (!ip) return _URC_NO_REASON;
+    int cat = in_ranges(own_r, n_own, ip) ? CAT_O : in_ranges(pass_r, n_pass, ip) ? CAT_P : CAT_X;
+    if (!k->first && cat != CAT_P) k->first = cat;
+    if (cat == CAT_O) k->own_seen = 1;
+    else if (cat == CAT_X && k->own_seen) {
+        k->mixed = 1;
+        return _URC_END_OF_STACK; /* decided: not now */
+    }
+    return _URC_NO_REASON;
+}
+
+/* the walk's verdict: 1 the program's code, and gpatch's frames only at the bottom */
+static int walk_safe(const struct walk *k, _Unwind_Reason_Code end)
+{
+    if (!k->found || k->cut || k->mixed || k->first != CAT_X) return 0;
+    /* the unwinder stopped by itself: at the end of the stack, or unable to
+     * go further -- which is fine once gpatch's bottom frames were reached */
+    return end == _URC_END_OF_STACK || k->own_seen;
 }
 
 /* ---- the handler: on the owner OS thread ------------------------------------------- */
@@ -216,14 +254,18 @@ static void on_handoff(int sig, siginfo_t *si, void *ucv)
      * holders apart by the tid in the thread's descriptor, which every gthread
      * of w shares, so the worker's others, running beside the away one,
      * would walk in. (gp__dl_locked_by only reads the locks' owner words.) */
+    /* a gthread other than main only between the call of its start
+     * routine and its return (gthread_entry's own calls -- a sanitizer's
+     * runtime, before gp_thread_exit -- are no program code) */
     int ok = c && gp__tls.worker && !gp__tls.evicted && !gp__tls.in_handler && g != &w->sched &&
+             (g == w->g0 || __atomic_load_n(&g->in_fn, __ATOMIC_RELAXED)) &&
              !gp__dl_locked_by(w->tid) &&
              g->state == GT_RUNNING && g->tcb && g->tcb == gp__tls_current() && __atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) > 1 && since &&
              gp_now() - since >= threshold_ms * 1000000LL;
     if (ok) {
-        struct walk k = {(uintptr_t)uc->uc_mcontext.gregs[REG_RIP], 0, 0, -1};
-        _Unwind_Backtrace(walk_step, &k);
-        ok = k.verdict > 0;
+        struct walk k = {.pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP]};
+        _Unwind_Reason_Code end = _Unwind_Backtrace(walk_step, &k);
+        ok = walk_safe(&k, end);
     }
     /* claim the carrier: the monitor publishes at most one at a time */
     if (ok && __atomic_compare_exchange_n(&k0->to, &c, NULL, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
@@ -491,7 +533,7 @@ static int first_carrier(struct gp_worker *w, void *idle_tcb)
     c->idle_tcb = idle_tcb;
     c->w = w;
     c->rec.ctx = make_fcontext((char *)stack + IDLE_STACK, IDLE_STACK, first_carrier_entry);
-    struct walk k = {0, 0, 0, -1};
+    struct walk k = {.pc = 1};
     _Unwind_Backtrace(walk_step, &k); /* load and set up the unwinder now, not in the handler */
     /* release: the monitor that sees the carrier sees it whole */
     __atomic_store_n(&w->carrier, c, __ATOMIC_RELEASE);

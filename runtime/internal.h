@@ -77,6 +77,7 @@ struct gp_gthread {
     int sigwaiting;           /* in a sigwait for sigwait_set: a post wakes it (GP_X_POKE) */
     uint64_t sigwait_set;
     int tid_kept;             /* its block's glibc id may be one it holds locks under (sched.c, sync_tid) */
+    int in_fn;                /* inside its start routine (gthread_entry): the program's code may run */
     int foreign;              /* glibc-handled locks it holds: while > 0 it never parks */
     void *cleanup_top;        /* pthread_cleanup_push records, innermost first (shim's format) */
     void *exit_value;         /* what it exits with once its cleanup handlers have run */

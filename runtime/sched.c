@@ -1010,7 +1010,14 @@ static void gthread_entry(transfer_t t)
     *__h_errno_location() = 0;
     struct gp_gthread *g = GP_ME()->cur;
     if (g->tcb) gp__tls_thread_start();
+    /* the program's code runs from here to the return (handoff.c: only
+     * then may the worker be handed on from under this gthread) */
+    __atomic_store_n(&g->in_fn, 1, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     void *ret = g->fn(g->arg);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    __atomic_store_n(&g->in_fn, 0, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     /* In a child forked by this gthread the runtime was reset: this is now
      * the process's only thread, and a thread that ends last ends the
      * process, as in glibc. If the child has started a runtime since, this

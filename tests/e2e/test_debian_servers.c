@@ -58,7 +58,7 @@ Test(debian_servers, memcached_with_memcslap)
     snprintf(cmd, sizeof cmd, "exec 3<>/dev/tcp/127.0.0.1/%d; printf 'set gpk 0 0 5\\r\\nhello\\r\\nget gpk\\r\\nquit\\r\\n' >&3; cat <&3", port);
     cr_assert_eq(sh(cmd), 0);
     cr_assert(strstr(out, "STORED\r\nVALUE gpk 0 5\r\nhello\r\nEND"), "%s", out);
-    long th = h_status_field(mc.pid, "Threads");
+    long th = h_program_threads(mc.pid);
     cr_assert(th >= 1 && th <= 2 + h_workers(), "memcached's 4 workers + its helpers should be green threads: %ld OS threads", th);
 }
 

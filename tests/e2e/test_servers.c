@@ -39,7 +39,7 @@ static int echo_clients(int port, int n, pid_t server, long *peak_threads)
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
         epoll_ctl(ep, EPOLL_CTL_ADD, fd[i], &ev);
     }
-    *peak_threads = h_status_field(server, "Threads");
+    *peak_threads = h_program_threads(server);
     struct epoll_event evs[128];
     time_t t0 = time(NULL);
     while (done < n && time(NULL) - t0 < 60) {
@@ -64,7 +64,7 @@ static int echo_clients(int port, int n, pid_t server, long *peak_threads)
     }
     /* every echoed client is still connected, so a stock server holds one
      * thread per connection now, whatever the timing was on the way here */
-    long th = h_status_field(server, "Threads");
+    long th = h_program_threads(server);
     if (th > *peak_threads) *peak_threads = th;
     for (int i = 0; i < n; i++)
         if (fd[i] >= 0) close(fd[i]);
