@@ -156,7 +156,6 @@ int gp_thread_prefer_signal(uintptr_t h); /* next EINTR goes to this gthread */
 /* a signal sent to a gthread in sigwait for it goes to that wait (thread.c) */
 int gp_thread_sig_post(uintptr_t h, int sig, const siginfo_t *si); /* 1 kept, 0 send it, -errno */
 int gp_thread_sig_take(uint64_t set, siginfo_t *info);              /* gthread: a kept one of set, or 0 */
-uint64_t gp_thread_sig_unblocked(void);                              /* gthread: kept, now unblocked (taken) */
 int gp_thread_sigwaiting(uint64_t set);                              /* gthread: in a sigwait for set, or not (0) */
 uint64_t gp_thread_sig_take_all(void);                               /* gthread: every kept one (taken) */
 uint64_t gp_sigwait_all(void);                                       /* what all sigwaits in progress wait for */

@@ -498,9 +498,9 @@ int gp_thread_prefer_signal(uintptr_t h)
  * the sender's details in sig_info (allocated by the waiter, never under the
  * lock), then wakes it through its worker's inbox (GP_X_POKE). A signal sent
  * when the target is not in such a wait goes the usual way (the shim). A
- * kept signal the wait did not take (it was cancelled or interrupted first)
- * stays for its next sigwait, or is delivered when the thread unblocks it
- * (gp_thread_sig_unblocked). */
+ * kept signal the wait did not take (it ended first) is sent on the usual
+ * way as the wait ends (gp_thread_sig_take_all): none is kept outside a
+ * sigwait. */
 struct gp_siginfo { int code, pid; unsigned uid; union sigval value; };
 
 /* any OS thread, never a signal handler: hand sig to h's sigwait if h waits
@@ -548,19 +548,6 @@ int gp_thread_sig_take(uint64_t set, siginfo_t *info)
         info->si_value = k.value;
     }
     return sig;
-}
-
-/* gthread only, never a signal handler: the kept signals its mask no longer
- * blocks, taken off (the caller delivers each); after a change of its mask */
-uint64_t gp_thread_sig_unblocked(void)
-{
-    struct gp_gthread *g = GP_ME()->cur;
-    if (!__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED)) return 0;
-    gp__rec_lock();
-    uint64_t m = __atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED) & ~g->sigmask;
-    __atomic_and_fetch(&g->sig_pend, ~m, __ATOMIC_RELAXED);
-    gp__rec_unlock();
-    return m;
 }
 
 /* gthread only: the calling gthread waits in sigwait for set (bits), or no

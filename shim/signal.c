@@ -260,15 +260,8 @@ GP_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct ti
     if (!GP_MANAGED() || !tmo) return tmo ? R(sigtimedwait)(set, info, tmo) : sigwaitinfo(set, info);
     struct timespec ts;
     if (gp_copy_in(&ts, tmo, sizeof ts) != 0 || ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= GP_NSEC ||
-        (ts.tv_sec == 0 && ts.tv_nsec == 0)) {
-        int r = R(sigtimedwait)(set, info, tmo);
-        if (r < 0 && errno == EAGAIN) { /* a poll: one sent to this thread alone counts too */
-            int e = errno, k = gp_thread_sig_take(to_bits(set), info);
-            if (k > 0) return k;
-            errno = e;
-        }
-        return r;
-    }
+        (ts.tv_sec == 0 && ts.tv_nsec == 0))
+        return R(sigtimedwait)(set, info, tmo);
     int r = wait_signal(set, info, gp_after_ns(gp_ts_ns(&ts)));
     if (r == 0) r = -EAGAIN;
     return (int)GP_CALL(r);
@@ -296,13 +289,11 @@ static int own_mask(void)
     return gp_started_here() && gp_is_current_gthread() && !gp_is_main_gthread();
 }
 
-/* A signal that was pending for the calling green thread (runtime/thread.c,
- * gp_thread_sig_post), now unblocked: delivered on this OS thread before the
- * unblock returns, as the kernel would (its handler, or its default
- * action), by letting it through the OS thread's real mask for the moment
- * of a tgkill to itself. The handler's note interrupts nobody else: this
- * thread is the preferred target, and it is running. Its sender's pid and
- * sigqueue value are not handed on (si_code SI_TKILL, this process). */
+/* raise's delivery: on this OS thread before it returns, as the kernel
+ * would (its handler, or its default action), by letting the signal through
+ * the OS thread's real mask for the moment of a tgkill to itself. The
+ * handler's note interrupts nobody else: this thread is the preferred
+ * target, and it is running. */
 static void deliver_now(int sig)
 {
     sigset_t one, old;
@@ -347,11 +338,6 @@ GP_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
     int r = gp_thread_sigmask(how, set ? &bits : NULL, &oldbits);
     if (r < 0) return -r;
     if (old) from_bits(oldbits, old);
-    /* a signal sent to this thread's sigwait that the wait did not take
-     * (runtime/thread.c) is delivered at the unblock, as the kernel would */
-    uint64_t up = set && !gp__tls.in_handler ? gp_thread_sig_unblocked() : 0;
-    for (int sig = 1; up && sig <= 64; sig++)
-        if (up & (1ull << (sig - 1))) deliver_now(sig);
     return 0;
 }
 
