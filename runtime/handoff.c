@@ -572,7 +572,7 @@ void gp__handoff_start(struct gp_worker *w)
     threshold_ms = gp__handoff_ms;
     n_own = n_pass = 0;
     dl_iterate_phdr(note_module, NULL);
-    void *tcb = gp__tls_new(); /* the original thread's own block is main's: it needs another when idle */
+    void *tcb = gp__tls_new_idle(); /* the original thread's own block is main's: it needs another when idle */
     if (!tcb || first_carrier(w, tcb) != 0) {
         if (tcb) gp__tls_free(tcb);
         return;

@@ -387,6 +387,17 @@ void gp__tls_thread_start(void)
     __ctype_init();
 }
 
+void *gp__tls_new_idle(void)
+{
+    void *tcb = gp__tls_new();
+    if (!tcb) return NULL;
+    char *mine = gp__tls_current();
+    gp__tls_load(tcb); /* nothing between the loads touches the runtime's own TLS */
+    gp__tls_thread_start();
+    gp__tls_load(mine);
+    return tcb;
+}
+
 void gp__tls_run_dtors(void)
 {
     if (call_tls_dtors) call_tls_dtors();

@@ -49,6 +49,10 @@ void gp__tls_fork_reset(void); /* the child of a fork: its locks are nobody's */
  * the start of every thread (the ctype tables' per-thread pointers, which
  * isspace() and toupper() read). Gthread only. */
 void gp__tls_thread_start(void);
+/* a block for an OS thread's idle times (no gthread's): a new one, set up as
+ * at a thread's start (gp__tls_thread_start run on it). A signal handler
+ * that comes while the scheduler stands on it runs on it. */
+void *gp__tls_new_idle(void);
 /* Free a dead green thread's block (never the running one's). Scheduler or
  * another gthread, after the owner has switched away for good. */
 void gp__tls_free(void *tcb);
