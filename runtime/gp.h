@@ -165,9 +165,15 @@ int gp_yield_movable(void); /* the program's yields: another worker may take it 
  * kept the worker for a whole time slice (the clock is read at one call in
  * eight, in gp_preempt_check) */
 void gp_preempt_check(void);
+/* at the same points while another worker is hungry (stealing; worker.c):
+ * the gthread offers itself to it if another is ready here */
+void gp_offer_self(void);
+extern int gp__hungry; /* workers about to sleep that asked for work; 0 unless stealing is on */
 static inline void gp_preempt_point(void)
 {
-    if (gp__tls.managed && !(++gp__tls.preempt_calls & 7)) gp_preempt_check();
+    if (!gp__tls.managed) return;
+    if (__builtin_expect(__atomic_load_n(&gp__hungry, __ATOMIC_RELAXED), 0)) gp_offer_self();
+    else if (!(++gp__tls.preempt_calls & 7)) gp_preempt_check();
 }
 
 /* ---- sleeping ------------------------------------------------------------ */

@@ -69,6 +69,7 @@ struct gp_gthread {
     int intr;                 /* enum gp_intr of the current park */
     int cancelpt;             /* the current park is a cancellation point */
     int skipping;             /* yielding inside a wait that did not park (sched.c) */
+    int offered;              /* on the run queue from gp_offer_self (counted if it moves) */
     int in_call;              /* inside a blocking call (gp_io, gp_poll, gp_sleep, a sync wait) */
     int sigpend;              /* a handler ran while it was in that call: 1 SA_RESTART, 2 not */
     uint64_t sigmask;         /* its own signal mask (not main's: main keeps the OS thread's) */
@@ -161,6 +162,7 @@ struct gp_worker {
     int inbox_pending;
     struct gp_fdtab *fds;        /* its fd table (fdtable.c) */
     int hungry;                  /* about to sleep with nothing to run: give me one (stealing) */
+    int64_t hungry_since;        /* when it last said so (gp_now) */
     uv_timer_t *spare_timers;    /* timers on this loop lent to gthreads that moved here (their
                                   * data links the spare ones; under the record lock) */
 };
@@ -175,7 +177,6 @@ extern int gp__nworkers;
 extern int gp__nlive; /* gthreads alive on every worker (atomic) */
 extern int gp__naway; /* gthreads in GT_AWAY on every worker (atomic; hand-off) */
 extern int gp__steal_on; /* own TLS and several workers, unless GPATCH_STEAL=0 */
-extern int gp__hungry;   /* workers about to sleep that asked for work (atomic) */
 extern int gp__workers_want; /* GPATCH_WORKERS, 0 for the default */
 /* a message to another worker's scheduler (sched.c): a new gthread to run,
  * a cancel or a signal for one of its gthreads */
@@ -205,6 +206,7 @@ struct gp_stats {
     unsigned long created, peak_alive, switches, turns, pool_jobs; /* switches: the workers' sum (gp__stats_switches) */
     unsigned long handoffs, peak_os; /* hand-offs; most OS threads carrying gthreads at once */
     unsigned long steals;            /* gthreads moved to a hungry worker (sched.c, "Stealing") */
+    unsigned long steals_offered;    /* of them, offered at a call's end (gp_offer_self) */
     int64_t longest_stall_ns;
     const char *reason[GP_STAT_REASONS];
     unsigned long parks[GP_STAT_REASONS];
@@ -231,7 +233,9 @@ struct gp_worker *gp__place(void);     /* any gthread: the worker a new gthread 
 void gp__adopt(struct gp_worker *w, struct gp_gthread *g); /* worker only: a new gthread placed on w */
 const sigset_t *gp__workers_os_mask(void); /* main's mask when the workers started */
 void gp__hunger(struct gp_worker *w, int on); /* scheduler context: about to sleep / awake */
-void gp__give_away(struct gp_worker *w);      /* scheduler context: feed a hungry worker */
+int gp__may_leave(struct gp_gthread *g);      /* could g move at a clean point? (stealing: can_move) */
+void gp__give_away(struct gp_worker *w);
+int gp__hungry_long(void);  /* a worker has been hungry for a while (GP_IDLE_OFFER_NS): worth an offer */      /* scheduler context: feed a hungry worker */
 /* worker, gthread or scheduler context: g (parked) becomes ready with result */
 void gp__ready(struct gp_gthread *g, int result);
 /* gthread only. Park the current gthread until gp__ready, dl, or a signal

@@ -67,10 +67,11 @@ static void print_stats(void)
     char buf[1536];
     int n = snprintf(buf, sizeof buf,
                      "gpatch stats [%d]: gthreads created %lu, peak alive %lu; switches %lu; loop turns %lu; "
-                     "pool jobs %lu; longest worker stall %.1f ms; hand-offs %lu, peak OS threads %lu; moved by stealing %lu\n",
+                     "pool jobs %lu; longest worker stall %.1f ms; hand-offs %lu, peak OS threads %lu; moved by stealing %lu (%lu at a call's end)\n",
                      (int)getpid(), gp__stats.created, gp__stats.peak_alive, gp__stats_switches(), gp__stats.turns,
                      gp__stats.pool_jobs, __atomic_load_n(&gp__stats.longest_stall_ns, __ATOMIC_RELAXED) / 1e6, gp__stats.handoffs,
-                     gp__stats.peak_os ? gp__stats.peak_os : (unsigned long)(gp__nworkers > 0 ? gp__nworkers : 1), __atomic_load_n(&gp__stats.steals, __ATOMIC_RELAXED));
+                     gp__stats.peak_os ? gp__stats.peak_os : (unsigned long)(gp__nworkers > 0 ? gp__nworkers : 1), __atomic_load_n(&gp__stats.steals, __ATOMIC_RELAXED),
+                     __atomic_load_n(&gp__stats.steals_offered, __ATOMIC_RELAXED));
     n += snprintf(buf + n, sizeof buf - (size_t)n, "gpatch stats [%d]: parks by reason:", (int)getpid());
     for (int i = 0; i < GP_STAT_REASONS && gp__stats.reason[i] && n < (int)sizeof buf - 64; i++)
         n += snprintf(buf + n, sizeof buf - (size_t)n, " %s %lu", gp__stats.reason[i], gp__stats.parks[i]);

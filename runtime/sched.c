@@ -338,7 +338,7 @@
  *    not change meanwhile). The scheduler steps off a gthread's block onto
  *    the owning carrier's idle block (step_off), never the worker's first
  *    one, which may be loaded on the OS thread a gthread kept.
- *  - Not here (yet): moving a gthread that is ready after a wake (below).
+ *  - A gthread ready after a wake moves only at its call's end (below).
  *
  * Stealing (worker.c)
  * --------------------
@@ -366,8 +366,18 @@
  * constructors; a glibc where they are not found gets no stealing); not main's
  * (its block is worker 0's idle one); not inside a signal handler. A
  * gthread readied by a wake still has its waiter record on its worker's
- * lists until it runs (it takes it off itself): it stays, and runs where it
- * parked. A move is one-way and rare (a worker had nothing at all to do).
+ * lists until it runs (it takes it off itself): it stays, and its call ends
+ * where it parked. Its call's end is a clean point, though: every
+ * preemption point (gp_preempt_point: the end of a read, write, accept...,
+ * an unlock, a post) looks at gp__hungry, and while a worker is hungry a
+ * gthread that could move (gp__may_leave) with another ready behind it
+ * offers itself (gp_offer_self): onto the run queue's tail, movable, and to
+ * the scheduler, whose give_away hands it on. So a thread woken by I/O
+ * returns to the program on the hungry worker's OS thread, and a worker
+ * whose threads all wait takes work from one with several ready (the stats
+ * count these moves apart). With stealing off, gp__hungry stays 0 and the
+ * look costs one load. A move is one-way and happens only while a worker
+ * has nothing at all to do.
  * Whatever names g across workers follows it: a cancel or signal posted to
  * its old worker is posted on to g->home by that worker's drain (only the
  * home worker moves g, so the chase ends). Its record's own timer stays on
@@ -971,7 +981,12 @@ void gp__run_ready(void)
 {
     struct gp_worker *w = GP_ME();
     if (w->cur != &w->sched || gp_list_empty(&w->runq)) return;
+    if (GP_UNLIKELY(w->hungry)) gp__hunger(w, 0); /* woken with work: not hungry now */
     if (shuffle_one_in(4)) return; /* GPATCH_SHUFFLE: leave them for the turn's end */
+    /* another worker has had nothing to do for a while: leave them for the
+     * turn's end, so that the first to end its call sees the others ready
+     * behind it and offers itself (gp_offer_self; stealing) */
+    if (GP_UNLIKELY(__atomic_load_n(&gp__hungry, __ATOMIC_RELAXED)) && gp__hungry_long()) return;
     /* away from the loop from the first of these runs to the turn's end
      * (loop_turn): the rest of the turn only polls without waiting */
     if (!w->away_since) __atomic_store_n(&w->away_since, gp_now(), __ATOMIC_RELEASE);
@@ -1291,4 +1306,29 @@ void gp_preempt_check(void)
     runq_push(w, g);
     w->budget = 0;
     switch_to(&w->sched);
+}
+
+/* gthread only, at a preemption point while a worker is hungry (the
+ * essay's "Stealing"): the same clean point, so if another gthread is ready
+ * here and this one may move, it goes to the run queue's tail, movable, and
+ * the scheduler gives it away (gp__give_away looks from the tail). This is
+ * how a gthread woken by I/O (or a lock, a post) moves: its call ends on the
+ * worker it parked on and the program goes on on the hungry one's OS
+ * thread. Otherwise the preemption point as usual. */
+void gp_offer_self(void)
+{
+    struct gp_worker *w = GP_ME();
+    struct gp_gthread *g = w->cur;
+    if (w->hungry) gp__hunger(w, 0); /* run from a callback of its own wake: it was the hungry one */
+    if (GP_UNLIKELY(gp__tls.evicted) || gp_list_empty(&w->runq) || !gp__may_leave(g) || !gp__hungry_long()) {
+        if (!(++gp__tls.preempt_calls & 7)) gp_preempt_check();
+        return;
+    }
+    gp__set_state(g, GT_BIT(GT_RUNNING), GT_READY);
+    g->movable = 1;
+    g->offered = 1;
+    runq_push(w, g);
+    w->budget = 0;
+    switch_to(&w->sched);
+    g->offered = 0;
 }

@@ -30,16 +30,22 @@ Test(workers_e2e, two_workers_shared_tls) { same_with("GPATCH_WORKERS=2", "GPATC
  * idle while the other has two long ones ready; the idle one takes one. Each
  * thread checks its TLS, errno, pthread_self, a sleep's timer, a mutex and a
  * condition ping-pong at every step (it may resume on the other worker at
- * each). The output is stock's; the stats say that gthreads moved. */
-static void steal_with(const char *steal, int want_moves)
+ * each). tests/progs/io_steal's threads wait in read() and answer, three
+ * long ones among six: a worker that runs out takes one at a call's end
+ * (gp_offer_self). The output is stock's; the stats say that gthreads moved
+ * (io_steal: at a call's end, in one of the five runs at least, since a
+ * move of a new thread may balance a run before its first round). */
+static void steal_with(const char *prog, const char *steal, int want_moves)
 {
-    char *sargv[] = {h_path("build/progs/steal_spin"), NULL};
+    char *sargv[] = {h_path(prog), NULL};
     int a = h_run(sargv, 0, stock, sizeof stock, 60);
     cr_assert_eq(a, 0, "stock exited %d:\n%s", a, stock);
     cr_assert(strstr(stock, "every check held"), "%s", stock);
+    int at_end = strstr(prog, "io_steal") != NULL;
     /* stderr into the output too: the stats line */
-    char *argv[] = {"/bin/sh", "-c", "exec 2>&1; exec \"$0\"", h_path("build/progs/steal_spin"), NULL};
+    char *argv[] = {"/bin/sh", "-c", "exec 2>&1; exec \"$0\"", h_path(prog), NULL};
     char *env[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=own", "GPATCH_STATS=1", (char *)steal, NULL};
+    long all = 0, ends = 0;
     for (int round = 0; round < 5; round++) {
         struct h_proc pr = h_spawn(argv, 1, env);
         int b = h_collect(&pr, patched, sizeof patched, 60);
@@ -48,11 +54,20 @@ static void steal_with(const char *steal, int want_moves)
                   patched);
         const char *m = strstr(patched, "moved by stealing ");
         cr_assert(m, "no stats line:\n%s", patched);
-        long moves = atol(m + strlen("moved by stealing "));
-        if (want_moves) cr_assert_gt(moves, 0, "nothing was stolen:\n%s", patched);
-        else cr_assert_eq(moves, 0, "GPATCH_STEAL=0, yet gthreads moved:\n%s", patched);
+        char *rest;
+        long moves = strtol(m + strlen("moved by stealing "), &rest, 10);
+        cr_assert(strncmp(rest, " (", 2) == 0, "no count of moves at a call's end:\n%s", patched);
+        long end = atol(rest + 2);
+        cr_assert(end <= moves, "more moves at a call's end than moves:\n%s", patched);
+        if (want_moves && !at_end) cr_assert_gt(moves, 0, "nothing was stolen:\n%s", patched);
+        if (!want_moves) cr_assert_eq(moves, 0, "GPATCH_STEAL=0, yet gthreads moved:\n%s", patched);
+        all += moves;
+        ends += end;
     }
+    if (want_moves && at_end) cr_assert_gt(ends, 0, "no gthread moved at a call's end in 5 runs (%ld moves)", all);
 }
 
-Test(workers_e2e, idle_worker_steals) { steal_with("GPATCH_STEAL=1", 1); }
-Test(workers_e2e, steal_off_keeps_placement) { steal_with("GPATCH_STEAL=0", 0); }
+Test(workers_e2e, idle_worker_steals) { steal_with("build/progs/steal_spin", "GPATCH_STEAL=1", 1); }
+Test(workers_e2e, steal_off_keeps_placement) { steal_with("build/progs/steal_spin", "GPATCH_STEAL=0", 0); }
+Test(workers_e2e, io_woken_thread_moves_at_a_calls_end) { steal_with("build/progs/io_steal", "GPATCH_STEAL=1", 1); }
+Test(workers_e2e, io_woken_threads_stay_without_stealing) { steal_with("build/progs/io_steal", "GPATCH_STEAL=0", 0); }
