@@ -429,7 +429,9 @@ static void on_poll(uv_poll_t *h, int status, int events)
          * saved ~200 instructions per keep-alive request, but an acceptor
          * woken in a busy turn waited behind up to 64 wakes each time: the
          * 10-minute soak lost connections, 5,695 stuck 30 s and 314 reset.)
-         * GPATCH_SHUFFLE: gp__run_ready may leave them for the turn's end. */
+         * GPATCH_SHUFFLE, and a worker idle for a while that one of them
+         * could move to (stealing), make gp__run_ready leave them for the
+         * turn's end. */
         gp__run_ready();
         return;
     }

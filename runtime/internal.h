@@ -232,10 +232,10 @@ void gp__workers_start(int n);         /* main's thread, in gp__start: workers 1
 struct gp_worker *gp__place(void);     /* any gthread: the worker a new gthread goes to */
 void gp__adopt(struct gp_worker *w, struct gp_gthread *g); /* worker only: a new gthread placed on w */
 const sigset_t *gp__workers_os_mask(void); /* main's mask when the workers started */
-void gp__hunger(struct gp_worker *w, int on); /* scheduler context: about to sleep / awake */
+void gp__hunger(struct gp_worker *w, int on); /* worker only: about to sleep / awake (or woken with work) */
 int gp__may_leave(struct gp_gthread *g);      /* could g move at a clean point? (stealing: can_move) */
-void gp__give_away(struct gp_worker *w);
-int gp__hungry_long(void);  /* a worker has been hungry for a while (GP_IDLE_OFFER_NS): worth an offer */      /* scheduler context: feed a hungry worker */
+void gp__give_away(struct gp_worker *w);      /* scheduler context: feed a hungry worker */
+int gp__hungry_long(void); /* a worker has been hungry for a while (GP_IDLE_OFFER_NS): worth an offer */
 /* worker, gthread or scheduler context: g (parked) becomes ready with result */
 void gp__ready(struct gp_gthread *g, int result);
 /* gthread only. Park the current gthread until gp__ready, dl, or a signal

@@ -28,7 +28,9 @@
  * it readied at once, from inside its callback (gp__run_ready), as a native
  * server reads inside its own; timers and wake-ups queue them for the turn's
  * end. (Leaving fd wakes for the turn's end too, 63 in 64, saved
- * instructions but starved acceptors under churn: fdtable.c, on_poll.)
+ * instructions but starved acceptors under churn: fdtable.c, on_poll.
+ * They are left for the turn's end only while another worker has been idle
+ * for a while and one of them could move there: "Stealing" below.)
  *
  * Why not...
  *  - ...always go through the scheduler? A yield would cost two jumps
@@ -138,7 +140,7 @@
  * (a spinner must not starve a sleeper either). A call that did not have to
  * wait (a read that found data, a lock that was free, a try) does not
  * yield: it passes a preemption point (gp_preempt_point), which keeps the
- * hot path at one increment and a test.
+ * hot path at a load (a worker hungry? "Stealing"), an increment and a test.
  * While it yields, such a wait's registrations are still in place (its
  * queue entry in sync.c, its joiner pointer): a wake that comes through them
  * finds it READY, with g->skipping set, and becomes the wait's result
@@ -375,9 +377,14 @@
  * the scheduler, whose give_away hands it on. So a thread woken by I/O
  * returns to the program on the hungry worker's OS thread, and a worker
  * whose threads all wait takes work from one with several ready (the stats
- * count these moves apart). With stealing off, gp__hungry stays 0 and the
- * look costs one load. A move is one-way and happens only while a worker
- * has nothing at all to do.
+ * count these moves apart). Only once that worker has waited
+ * GP_IDLE_OFFER_NS (100 us; worker.c): a worker idle for a few microseconds
+ * between two requests is not worth a move. Meanwhile an fd event leaves
+ * the gthreads it readied for the turn's end instead of running them at
+ * once (gp__run_ready), if one of them could move: so they queue up, and
+ * the first to end its call sees the others behind it. With stealing off,
+ * gp__hungry stays 0 and the look costs one load. A move is one-way and
+ * happens only while a worker has nothing at all to do.
  * Whatever names g across workers follows it: a cancel or signal posted to
  * its old worker is posted on to g->home by that worker's drain (only the
  * home worker moves g, so the chase ends). Its record's own timer stays on
@@ -977,16 +984,26 @@ static int run_head(struct gp_worker *w)
  * callback once they have all parked, or the budget or a time slice ran out
  * (then the rest wait for the turn's end). */
 /* scheduler context (an fd callback); a no-op elsewhere */
+/* one of the first few ready gthreads of w could move (stealing) */
+static int any_may_leave(struct gp_worker *w)
+{
+    int looked = 0;
+    for (struct gp_list *n = w->runq.next; n != &w->runq && looked < 8; n = n->next, looked++)
+        if (gp__may_leave(gp_container(n, struct gp_gthread, runq))) return 1;
+    return 0;
+}
+
 void gp__run_ready(void)
 {
     struct gp_worker *w = GP_ME();
     if (w->cur != &w->sched || gp_list_empty(&w->runq)) return;
-    if (GP_UNLIKELY(w->hungry)) gp__hunger(w, 0); /* woken with work: not hungry now */
+    if (GP_UNLIKELY(__atomic_load_n(&w->hungry, __ATOMIC_RELAXED))) gp__hunger(w, 0); /* woken with work */
     if (shuffle_one_in(4)) return; /* GPATCH_SHUFFLE: leave them for the turn's end */
     /* another worker has had nothing to do for a while: leave them for the
      * turn's end, so that the first to end its call sees the others ready
-     * behind it and offers itself (gp_offer_self; stealing) */
-    if (GP_UNLIKELY(__atomic_load_n(&gp__hungry, __ATOMIC_RELAXED)) && gp__hungry_long()) return;
+     * behind it and offers itself (gp_offer_self; stealing) -- if one of
+     * them could move at all (else nothing is gained by the wait) */
+    if (GP_UNLIKELY(__atomic_load_n(&gp__hungry, __ATOMIC_RELAXED)) && gp__hungry_long() && any_may_leave(w)) return;
     /* away from the loop from the first of these runs to the turn's end
      * (loop_turn): the rest of the turn only polls without waiting */
     if (!w->away_since) __atomic_store_n(&w->away_since, gp_now(), __ATOMIC_RELEASE);
@@ -1317,10 +1334,13 @@ void gp_preempt_check(void)
  * thread. Otherwise the preemption point as usual. */
 void gp_offer_self(void)
 {
+    if (GP_UNLIKELY(gp__tls.evicted)) { /* left behind by a hand-off (no worker here): come back first */
+        gp__rejoin();
+        return;
+    }
     struct gp_worker *w = GP_ME();
     struct gp_gthread *g = w->cur;
-    if (w->hungry) gp__hunger(w, 0); /* run from a callback of its own wake: it was the hungry one */
-    if (GP_UNLIKELY(gp__tls.evicted) || gp_list_empty(&w->runq) || !gp__may_leave(g) || !gp__hungry_long()) {
+    if (gp_list_empty(&w->runq) || !gp__may_leave(g) || !gp__hungry_long()) {
         if (!(++gp__tls.preempt_calls & 7)) gp_preempt_check();
         return;
     }

@@ -392,9 +392,13 @@ void *gp__tls_new_idle(void)
     void *tcb = gp__tls_new();
     if (!tcb) return NULL;
     char *mine = gp__tls_current();
+    sigset_t all, old; /* no handler of the program's may run on the block meanwhile */
+    sigfillset(&all);
+    R(pthread_sigmask)(SIG_SETMASK, &all, &old);
     gp__tls_load(tcb); /* nothing between the loads touches the runtime's own TLS */
     gp__tls_thread_start();
     gp__tls_load(mine);
+    R(pthread_sigmask)(SIG_SETMASK, &old, NULL);
     return tcb;
 }
 

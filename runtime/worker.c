@@ -212,7 +212,7 @@ int gp__hungry_long(void)
     gp_deadline now = 0;
     for (int i = 0; i < gp__nworkers; i++) {
         struct gp_worker *w = __atomic_load_n(&gp__workers[i], __ATOMIC_ACQUIRE);
-        if (!w || !__atomic_load_n(&w->hungry, __ATOMIC_RELAXED)) continue;
+        if (!w || !__atomic_load_n(&w->hungry, __ATOMIC_ACQUIRE)) continue; /* then its hungry_since */
         if (!now) now = gp_now();
         if (now - __atomic_load_n(&w->hungry_since, __ATOMIC_RELAXED) >= GP_IDLE_OFFER_NS) return 1;
     }

@@ -111,6 +111,15 @@ Test(handoff, two_workers_both_stuck_are_handed_off)
     same_with_env(on2_env, "build/progs/stuck_spin", "spin4", NULL);
 }
 
+/* Two workers: the spinner, left behind by a hand-off, posts a semaphore
+ * and unlocks a mutex as its first calls, while the other worker has been
+ * idle a while (stealing's offer at those points must bring it back to its
+ * worker first: it crashed, with no worker on that OS thread) */
+Test(handoff, post_after_a_handoff_while_a_worker_idles)
+{
+    same_with_env(on2_env, "build/progs/stuck_spin", "spin", "post");
+}
+
 /* ...and the same subject without hand-off keeps both workers for good */
 Test(handoff, two_workers_without_handoff_hang)
 {

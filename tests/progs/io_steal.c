@@ -67,6 +67,7 @@ static void *work(void *arg)
 static int rounds(void)
 {
     for (long r = 0; r < ROUNDS; r++) {
+        usleep(1000); /* both workers wait for the round: its wake finds one idle */
         for (int i = 0; i < NT; i++)
             if (write(sv[i][1], &r, sizeof r) != sizeof r) return perror("child write"), 2;
         for (int i = 0; i < NT; i++) {

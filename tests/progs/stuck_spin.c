@@ -8,9 +8,14 @@
  * three threads of its own, joins them and reports. argv[1] "spin4": four
  * threads spin, created before the setter: with two workers under gpatch
  * each worker gets at least one (placement balances them), so the setter
- * runs only if every stuck worker is handed on. */
+ * runs only if every stuck worker is handed on. argv[2] "post": the
+ * spinner, once it saw the flag, first posts a semaphore nobody waits on
+ * and unlocks a mutex (under gpatch it is away from its worker then, and
+ * the other worker has been idle a while: stealing's offer at a call's end
+ * must bring it back first); main counts the posts. */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -41,7 +46,9 @@ static void *sleeper(void *arg)
     return NULL;
 }
 
-static int compute, forks;
+static int compute, forks, posts;
+static sem_t posted;
+static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t result;
 static int child_sum;
 
@@ -82,6 +89,11 @@ static void *spinner(void *arg)
         }
     }
     result = h != 0;
+    if (posts) { /* no call of gpatch's before these */
+        sem_post(&posted);
+        pthread_mutex_lock(&m);
+        pthread_mutex_unlock(&m);
+    }
     if (forks) fork_now();
     return NULL;
 }
@@ -90,6 +102,8 @@ int main(int argc, char **argv)
 {
     compute = argc > 1 && !strcmp(argv[1], "compute");
     forks = argc > 2 && !strcmp(argv[2], "fork");
+    posts = argc > 2 && !strcmp(argv[2], "post");
+    sem_init(&posted, 0, 0);
     int nspin = argc > 1 && !strcmp(argv[1], "spin4") ? 4 : 1;
     pthread_t s[4], t, z[4];
     for (int i = 0; i < nspin; i++) pthread_create(&s[i], NULL, spinner, NULL);
@@ -99,5 +113,10 @@ int main(int argc, char **argv)
     pthread_join(t, NULL);
     for (int i = 0; i < 4; i++) pthread_join(z[i], NULL);
     printf("spinner saw the flag (%d), sleepers woke %d times\n", (int)result, wakes);
+    if (posts) {
+        int n = 0;
+        while (sem_trywait(&posted) == 0) n++;
+        printf("posts seen %d\n", n);
+    }
     return 0;
 }
