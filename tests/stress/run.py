@@ -79,6 +79,8 @@ SUBJECTS = [
     ("build/progs/cxx_threads", [], r"^os_threads_during="),
     ("build/stress/pool_storm", STORM_ARGS, None),
     ("build/stress/sync_storm", ["30"] if QUICK else [], None),
+    ("build/progs/steal_spin", [], None),  # with several workers and own TLS: moves at yields
+    ("build/progs/io_steal", [], None),    # ...and at a call's end, after I/O wakes
 ] + [(os.path.relpath(p, ROOT), [], None) for p in sorted(glob.glob(os.path.join(ROOT, "build/progs/rel_*")))]
 
 
