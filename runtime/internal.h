@@ -163,6 +163,7 @@ struct gp_worker {
     struct gp_fdtab *fds;        /* its fd table (fdtable.c) */
     int hungry;                  /* about to sleep with nothing to run: give me one (stealing) */
     int64_t hungry_since;        /* when it last said so (gp_now) */
+    int deferred;                /* this loop turn left an fd wake's gthreads for later (gp__run_ready) */
     uv_timer_t *spare_timers;    /* timers on this loop lent to gthreads that moved here (their
                                   * data links the spare ones; under the record lock) */
 };

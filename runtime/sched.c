@@ -379,10 +379,13 @@
  * whose threads all wait takes work from one with several ready (the stats
  * count these moves apart). Only once that worker has waited
  * GP_IDLE_OFFER_NS (100 us; worker.c): a worker idle for a few microseconds
- * between two requests is not worth a move. Meanwhile an fd event leaves
- * the gthreads it readied for the turn's end instead of running them at
- * once (gp__run_ready), if one of them could move: so they queue up, and
- * the first to end its call sees the others behind it. With stealing off,
+ * between two requests is not worth a move; and not while its worker's tid
+ * holds a loader's lock (give_away moves nobody then). Meanwhile the first
+ * fd event of a loop turn leaves the gthreads it readied for later instead
+ * of running them at once (gp__run_ready), if one of them could move: so
+ * two queue up, and the first to end its call sees the other behind it
+ * (once a turn: the next wake runs it, and an acceptor never waits behind
+ * a whole turn of wakes). With stealing off,
  * gp__hungry stays 0 and the look costs one load. A move is one-way and
  * happens only while a worker has nothing at all to do.
  * Whatever names g across workers follows it: a cancel or signal posted to
@@ -497,7 +500,8 @@ void gp__bad_state(struct gp_gthread *g, int to, const char *file, int line)
 void gp__update_managed(void)
 {
     struct gp_worker *w = GP_ME();
-    gp__tls.managed = w && w->cur != &w->sched && __atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) > 1 && !w->cur->foreign;
+    gp__tls.managed = w && w->cur != &w->sched && __atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) > 1 && !w->cur->foreign &&
+                      !gp__tls.in_handler; /* a handler's calls pass through (the trampoline) */
 }
 
 static ptrdiff_t errno_off, h_errno_off; /* from a thread pointer: the same in every block */
@@ -951,6 +955,7 @@ static void loop_turn(struct gp_worker *w, uv_run_mode mode)
      * worker that is home) */
     __atomic_store_n(&w->away_since, 0, __ATOMIC_RELEASE);
     __atomic_add_fetch(&gp__stats.turns, 1, __ATOMIC_RELEASE);
+    w->deferred = 0;
     uv_run(&w->loop, mode);
     /* Away again from now. Inline runs inside the turn (gp__run_ready) are
      * watched by the monitor while they run, but not counted here: between
@@ -1003,7 +1008,11 @@ void gp__run_ready(void)
      * turn's end, so that the first to end its call sees the others ready
      * behind it and offers itself (gp_offer_self; stealing) -- if one of
      * them could move at all (else nothing is gained by the wait) */
-    if (GP_UNLIKELY(__atomic_load_n(&gp__hungry, __ATOMIC_RELAXED)) && gp__hungry_long() && any_may_leave(w)) return;
+    if (GP_UNLIKELY(__atomic_load_n(&gp__hungry, __ATOMIC_RELAXED)) && !w->deferred && gp__hungry_long() &&
+        any_may_leave(w) && !gp__dl_locked_by(w->tid)) {
+        w->deferred = 1; /* once a turn: the next wake runs this one, and an acceptor never waits long */
+        return;
+    }
     /* away from the loop from the first of these runs to the turn's end
      * (loop_turn): the rest of the turn only polls without waiting */
     if (!w->away_since) __atomic_store_n(&w->away_since, gp_now(), __ATOMIC_RELEASE);
@@ -1340,7 +1349,7 @@ void gp_offer_self(void)
     }
     struct gp_worker *w = GP_ME();
     struct gp_gthread *g = w->cur;
-    if (gp_list_empty(&w->runq) || !gp__may_leave(g) || !gp__hungry_long()) {
+    if (gp_list_empty(&w->runq) || !gp__may_leave(g) || !gp__hungry_long() || gp__dl_locked_by(w->tid)) {
         if (!(++gp__tls.preempt_calls & 7)) gp_preempt_check();
         return;
     }

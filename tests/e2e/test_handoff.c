@@ -115,9 +115,12 @@ Test(handoff, two_workers_both_stuck_are_handed_off)
  * and unlocks a mutex as its first calls, while the other worker has been
  * idle a while (stealing's offer at those points must bring it back to its
  * worker first: it crashed, with no worker on that OS thread) */
+static void stats_show2(const char *workers, const char *mode, const char *mode2, unsigned long min_h,
+                        unsigned long min_peak);
 Test(handoff, post_after_a_handoff_while_a_worker_idles)
 {
     same_with_env(on2_env, "build/progs/stuck_spin", "spin", "post");
+    stats_show2("GPATCH_WORKERS=2", "spin", "post", 1, 2); /* and a hand-off did happen */
 }
 
 /* ...and the same subject without hand-off keeps both workers for good */
@@ -131,15 +134,16 @@ Test(handoff, two_workers_without_handoff_hang)
 
 /* --stats counts them: hand-offs, and the OS threads that carried gthreads
  * at once (one per worker, one per gthread away) */
-static void stats_show(const char *workers, const char *mode, unsigned long min_h, unsigned long min_peak)
+static void stats_show2(const char *workers, const char *mode, const char *mode2, unsigned long min_h,
+                        unsigned long min_peak)
 {
     char path[] = "/tmp/gpatch-handoff-stats-XXXXXX";
     int fd = mkstemp(path);
     cr_assert(fd >= 0);
     char out[CAP];
     char *env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", (char *)workers, "GPATCH_STATS=1", NULL};
-    char *argv[] = {"/bin/sh", "-c", "exec \"$0\" \"$2\" 2>\"$1\"", h_path("build/progs/stuck_spin"), path, (char *)mode,
-                    NULL};
+    char *argv[] = {"/bin/sh", "-c", "exec \"$0\" \"$2\" ${3:+\"$3\"} 2>\"$1\"", h_path("build/progs/stuck_spin"), path,
+                    (char *)mode, (char *)mode2, NULL};
     int r = run_env(argv, 1, env, out, 30);
     char err[CAP] = {0};
     ssize_t n = read(fd, err, sizeof err - 1);
@@ -152,6 +156,11 @@ static void stats_show(const char *workers, const char *mode, unsigned long min_
     cr_assert(p && sscanf(p, "hand-offs %lu, peak OS threads %lu", &h, &peak) == 2, "no hand-off figures in:\n%s", err);
     cr_assert(h >= min_h && peak >= min_peak, "%s %s: hand-offs %lu, peak OS threads %lu (want >= %lu, >= %lu)",
               workers, mode, h, peak, min_h, min_peak);
+}
+
+static void stats_show(const char *workers, const char *mode, unsigned long min_h, unsigned long min_peak)
+{
+    stats_show2(workers, mode, NULL, min_h, min_peak);
 }
 
 Test(handoff, stats_count_handoffs)
