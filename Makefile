@@ -98,7 +98,7 @@ progs: $(PROGS)
 
 # one Criterion runner: unit tests link the runtime (never the hooks), e2e
 # tests run the progs above with LD_PRELOAD in the child's environment only
-$(BUILD)/tests/gptest: $(TEST_SRC) $(RT_SRC) $(BUILD)/obj/fcontext/.done tests/e2e/harness.h
+$(BUILD)/tests/gptest: $(TEST_SRC) $(RT_SRC) $(BUILD)/obj/fcontext/.done tests/e2e/harness.h tests/tools/program_threads.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -o $@ $(TEST_SRC) $(RT_SRC) $(FCTX) \
 	  -Iruntime -lcriterion -luv -ldl -lpthread
@@ -142,7 +142,7 @@ uninstall:
 clean:
 	rm -rf $(BUILD) build-asan build-tsan
 
-$(BUILD)/tools/%: tests/tools/%.c
+$(BUILD)/tools/%: tests/tools/%.c tests/tools/program_threads.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -o $@ $<
 progs: $(BUILD)/tools/loadgen

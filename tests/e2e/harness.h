@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include <unistd.h>
 
 #include "gp.h" /* GP_WORKERS_DEFAULT */
+#include "../tools/program_threads.h"
 
 #define MAX_KIDS 16
 static pid_t h_kids[MAX_KIDS];
@@ -197,29 +197,6 @@ static inline long h_status_field(pid_t pid, const char *field)
     return v;
 }
 
-/* pid's OS threads but gpatch's own helpers, which it names "gpatch-..."
- * (the hand-off monitor, a spare kept ready for a hand-off, the watchdog)
- * and which run none of the program's code; -1 if pid is gone */
-static inline long h_program_threads(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-    DIR *d = opendir(path);
-    if (!d) return -1;
-    long n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char cpath[320], comm[64] = "";
-        snprintf(cpath, sizeof cpath, "/proc/%d/task/%s/comm", (int)pid, e->d_name);
-        FILE *f = fopen(cpath, "r");
-        if (f) {
-            if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
-            fclose(f);
-        }
-        if (strncmp(comm, "gpatch-", 7) != 0) n++;
-    }
-    closedir(d);
-    return n;
-}
+/* pid's OS threads but gpatch's own helpers (tests/tools/program_threads.h); -1 if pid is gone */
+static inline long h_program_threads(pid_t pid) { return program_threads((int)pid); }
 #endif

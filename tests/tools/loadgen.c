@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "program_threads.h"
+
 struct conn { int fd, sent, ok, done, opened; double t_open; size_t got; char head[16]; };
 static const char *REQ = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
@@ -31,32 +32,6 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
-
-/* the server's OS threads, but gpatch's own helpers (named "gpatch-...":
- * the hand-off monitor, a spare kept ready for a hand-off, the watchdog),
- * which run none of its code; stock has none */
-static long program_threads(int pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task", pid);
-    DIR *d = opendir(path);
-    if (!d) return 0;
-    long n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char cpath[320], comm[64] = "";
-        snprintf(cpath, sizeof cpath, "/proc/%d/task/%s/comm", pid, e->d_name);
-        FILE *f = fopen(cpath, "r");
-        if (f) {
-            if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
-            fclose(f);
-        }
-        if (strncmp(comm, "gpatch-", 7) != 0) n++;
-    }
-    closedir(d);
-    return n;
 }
 
 static void sample(int pid, long *threads, long *rss)
