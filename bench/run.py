@@ -444,6 +444,27 @@ def seed():
     return res, levels
 
 
+def put_alone(L, flag, rounds, mark, before=None, edit=None):
+    """A section measured on its own (`python3 bench/run.py FLAG`): L gets
+    the line that says so, and replaces the section that starts with mark
+    in RESULTS.md (placed before the section `before` if there is none yet);
+    edit, if given, changes the whole new text before it is written."""
+    L[0] = L[0].rstrip("\n") + "\n"
+    L.insert(1, f"Measured on its own by `python3 bench/run.py {flag}` on "
+                f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} UTC ({rounds}, alternating); "
+                f"the other sections are from the last full `make bench`.\n")
+    path = os.path.join(ROOT, "bench", "RESULTS.md")
+    text = open(path).read()
+    if mark in text or before is None:
+        head, _, rest = text.partition(mark)
+        tail = rest[rest.index("\n## ") + 1:]
+    else:
+        head, _, tail = text.partition(before)
+        tail = before + tail
+    text = head + "\n".join(L) + "\n" + tail
+    open(path, "w").write(edit(text) if edit else text)
+
+
 def seed_lines(sd, seed_levels):
     L = []
     L.append("## The seed scenario: the handler sleeps 1 s\n")
@@ -1016,53 +1037,22 @@ def main():
     if sys.argv[1:] == ["--workers-only"]:  # measure the workers section, put it into RESULTS.md
         m = workers.measure()
         L = workers.section(m)
-        L[0] = L[0].rstrip("\n") + "\n"
-        L.insert(1, f"Measured on its own by `python3 bench/run.py --workers-only` on "
-                    f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} UTC ({RUNS} rounds, alternating); "
-                    f"the other sections are from the last full `make bench`.\n")
         L += ["Where it stands:\n"] + workers.standing(m) + [""]
-        path = os.path.join(ROOT, "bench", "RESULTS.md")
-        text = open(path).read()
-        mark = "## Workers: green threads on every core"
-        if mark in text:
-            head, _, rest = text.partition(mark)
-            tail = rest[rest.index("\n## ") + 1:]
-        else:
-            head, _, tail = text.partition("## MariaDB")
-            tail = "## MariaDB" + tail
-        open(path, "w").write(head + "\n".join(L) + "\n" + tail)
+        put_alone(L, "--workers-only", f"{RUNS} rounds", "## Workers: green threads on every core", "## MariaDB")
         print("\n".join(L))
         return
     if sys.argv[1:] == ["--stuck-only"]:  # measure the stuck-thread server, put it into RESULTS.md
         st, L = stuck()
-        L[0] = L[0].rstrip("\n") + "\n"
-        L.insert(1, f"Measured on its own by `python3 bench/run.py --stuck-only` on "
-                    f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} UTC ({RUNS} rounds, alternating); "
-                    f"the other sections are from the last full `make bench`.\n")
-        path = os.path.join(ROOT, "bench", "RESULTS.md")
-        text = open(path).read()
-        mark = "## The stuck-thread server"
-        head, _, rest = text.partition(mark)
-        tail = rest[rest.index("\n## ") + 1:]
-        text = head + "\n".join(L) + "\n" + tail
         stand = stuck_standing(st)[0].rstrip("\n")
-        lines = text.split("\n")
-        lines = [stand if ln.startswith("- **Stuck-thread server") else ln for ln in lines]
-        open(path, "w").write("\n".join(lines))
+        put_alone(L, "--stuck-only", f"{RUNS} rounds", "## The stuck-thread server",
+                  edit=lambda text: "\n".join(stand if ln.startswith("- **Stuck-thread server") else ln
+                                              for ln in text.split("\n")))
         print("\n".join(L) + "\n" + stand)
         return
     if sys.argv[1:] == ["--seed-only"]:  # measure the seed scenario, put it into RESULTS.md
         sd, levels = seed()
         L = seed_lines(sd, levels)
-        L[0] = L[0].rstrip("\n") + "\n"
-        L.insert(1, f"Measured on its own by `python3 bench/run.py --seed-only` on "
-                    f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} UTC (3 rounds, alternating); "
-                    f"the other sections are from the last full `make bench`.\n")
-        path = os.path.join(ROOT, "bench", "RESULTS.md")
-        text = open(path).read()
-        head, _, rest = text.partition("## The seed scenario")
-        tail = rest[rest.index("\n## ") + 1:]
-        open(path, "w").write(head + "\n".join(L) + "\n" + tail)
+        put_alone(L, "--seed-only", "3 rounds", "## The seed scenario")
         print("\n".join(L))
         return
     if sys.argv[1:] == ["--peers-only"]:  # a short look at the peers; writes nothing
