@@ -153,11 +153,13 @@ int gp_thread_setname(uintptr_t h, const char *name);
 int gp_thread_getname(uintptr_t h, char *buf, size_t len);
 uintptr_t gp_thread_os_handle(uintptr_t h); /* the worker OS thread's own pthread_t */
 int gp_thread_prefer_signal(uintptr_t h); /* next EINTR goes to this gthread */
-/* a signal sent to a gthread in sigwait for it goes to that wait (thread.c) */
+/* a signal sent to a gthread that blocks it or waits for it in sigwait is
+ * kept for it alone, as the kernel keeps an OS thread's (thread.c) */
 int gp_thread_sig_post(uintptr_t h, int sig, const siginfo_t *si); /* 1 kept, 0 send it, -errno */
 int gp_thread_sig_take(uint64_t set, siginfo_t *info);              /* gthread: a kept one of set, or 0 */
+int gp_thread_sig_take_unblocked(siginfo_t *info);                   /* gthread: a kept one its mask lets in, or 0 */
+uint64_t gp_thread_sig_kept(void);                                   /* gthread: the kept ones (bits) */
 int gp_thread_sigwaiting(uint64_t set);                              /* gthread: in a sigwait for set, or not (0) */
-uint64_t gp_thread_sig_take_all(void);                               /* gthread: every kept one (taken) */
 uint64_t gp_sigwait_all(void);                                       /* what all sigwaits in progress wait for */
 int gp_yield(void);         /* the runtime's own spins: the gthread stays on its worker */
 int gp_yield_movable(void); /* the program's yields: another worker may take it meanwhile */

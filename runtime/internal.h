@@ -73,8 +73,8 @@ struct gp_gthread {
     int in_call;              /* inside a blocking call (gp_io, gp_poll, gp_sleep, a sync wait) */
     int sigpend;              /* a handler ran while it was in that call: 1 SA_RESTART, 2 not */
     uint64_t sigmask;         /* its own signal mask (not main's: main keeps the OS thread's) */
-    uint64_t sig_pend;        /* signals sent to its sigwait, not yet taken (thread.c; record lock) */
-    struct gp_siginfo *sig_info; /* their senders' details, 64 of them, made at its first sigwait */
+    uint64_t sig_pend;        /* signals sent to it alone that it blocks or sigwaits for, not yet taken (thread.c; record lock) */
+    struct gp_siginfo *sig_info; /* their senders' details, 64 of them, made at the first one kept or its first sigwait */
     int sigwaiting;           /* in a sigwait for sigwait_set: a post wakes it (GP_X_POKE) */
     uint64_t sigwait_set;
     int tid_kept;             /* its block's glibc id may be one it holds locks under (sched.c, sync_tid) */
@@ -298,7 +298,6 @@ pid_t gp__carrier_tid(void); /* the tid of the OS thread running the calling gth
 
 /* thread.c */
 void gp__thread_fork_child(struct gp_worker *w);
-void gp__sig_drop(struct gp_gthread *g);         /* gthread, at its exit: its kept signals go */
 void gp__thread_dying(struct gp_gthread *g);    /* worker: g becomes GT_DEAD */
 void gp__thread_finished(struct gp_gthread *g); /* worker: g's stack is released */
 void gp__thread_fork_reset(void);

@@ -92,7 +92,7 @@ int io_uring_submit_and_wait(struct io_uring *ring, unsigned wait_nr);
     X(eventfd, 1) X(timerfd_create, 1) X(signalfd, 1) X(epoll_create, 1)      \
     X(epoll_create1, 1) X(close_range, 0) X(pause, 1) X(sigsuspend, 1)        \
     X(sigwait, 1) X(sigwaitinfo, 1) X(sigtimedwait, 1) X(sendfile, 1) X(raise, 1) \
-    X(pthread_sigmask, 1) X(sigprocmask, 1) X(__pthread_register_cancel, 1)   \
+    X(pthread_sigmask, 1) X(sigprocmask, 1) X(sigpending, 1) X(__pthread_register_cancel, 1)   \
     X(__pthread_unregister_cancel, 1) X(__pthread_unwind_next, 1) X(setsockopt, 1)   \
     X(splice, 1) X(fork, 1) X(__io_uring_get_cqe, 0) X(io_uring_wait_cqes, 0)  \
     X(io_uring_wait_cqe_timeout, 0) X(io_uring_submit_and_wait, 0) X(fsync, 1) X(fdatasync, 1) \

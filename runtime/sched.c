@@ -321,10 +321,11 @@
  *    process signals, and pthread_kill the signals the target lets through,
  *    to worker 0's OS thread, as it would to main's; gp__signals there passes
  *    the interruption to the target's worker (GP_X_SIGNAL). A signal sent to
- *    one gthread while it waits in sigwait for it goes to that wait
- *    (thread.c, gp_thread_sig_post; woken through its worker's inbox,
- *    GP_X_POKE). raise delivers on the gthread's own OS thread before it
- *    returns (shim/signal.c, deliver_now).
+ *    one gthread that blocks it or waits for it in sigwait is kept for it
+ *    alone (thread.c, gp_thread_sig_post; a sigwait is woken through its
+ *    worker's inbox, GP_X_POKE). raise, and a kept signal the gthread lets
+ *    in, deliver on its own OS thread before the call returns
+ *    (shim/signal.c, deliver_now).
  *    Faults stay with the worker that faults (each worker, and each spare
  *    carrier, has an alternate stack for the report).
  *  - Fork. The child keeps the forking gthread only, as with one worker: every
@@ -1235,7 +1236,6 @@ void gp_thread_exit(void *ret)
     if (g->tcb) gp__tls_run_dtors();
     if (g->tsd) gp__tsd_run_dtors(g);
     gp__owner_drop(g);
-    if (g->sig_info) gp__sig_drop(g);
     g->ret = ret;
     w = GP_ME(); /* the destructors ran program code: it may have moved (stealing) */
     __atomic_sub_fetch(&gp__nlive, 1, __ATOMIC_ACQ_REL);

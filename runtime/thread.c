@@ -38,6 +38,7 @@ void gp__thread_fork_child(struct gp_worker *w)
     gp__rec_lock_reset();
     gp__stack_lock_reset();
     struct gp_gthread *g = w->cur;
+    __atomic_store_n(&g->sig_pend, 0, __ATOMIC_RELAXED); /* a child starts with no signal pending */
     if (g != &w->sched && g != gp__w->g0) {
         inherited_handle = g->handle;
         inherited_owner = fake_owner(g);
@@ -301,8 +302,16 @@ void gp__thread_dying(struct gp_gthread *g)
     gp__set_state(g, GT_BIT(GT_RUNNING), GT_DEAD);
     gp_list_del(&g->all);
     int x = g->xjoin, j = g->joiner != NULL;
+    /* its kept signals go with it, as an OS thread's; a sender that finds
+     * it after this sees it exited, so none is kept for it again */
+    struct gp_siginfo *kept = g->sig_info;
+    g->sig_info = NULL;
+    g->sigwaiting = 0;
+    g->sigwait_set = 0;
+    __atomic_store_n(&g->sig_pend, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&g->xdone, 1, __ATOMIC_RELEASE);
     gp__rec_unlock();
+    free(kept);
     if (x) syscall(SYS_futex, &g->xdone, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     if (j) gp_sync_wake(&g->xdone, 1);
 }
@@ -486,68 +495,133 @@ int gp_thread_prefer_signal(uintptr_t h)
     return r;
 }
 
-/* ---- a signal sent to a green thread waiting in sigwait -----------------
- * A thread-directed signal sent to a green thread while it waits in sigwait
- * for it is handed to that wait, as the kernel hands it to an OS thread's:
- * left to the kernel it would pend on the OS thread it was sent to (worker
- * 0's, main's), where only a sigwait on that OS thread, or main's, sees it;
- * with several workers the target is elsewhere, and with two waiters on one
- * worker either could take it. The waiter says what it waits for
- * (gp_thread_sigwaiting, before its first attempt); the sender finds it so
- * under the record lock and keeps the signal in the waiter's sig_pend with
- * the sender's details in sig_info (allocated by the waiter, never under the
- * lock), then wakes it through its worker's inbox (GP_X_POKE). A signal sent
- * when the target is not in such a wait goes the usual way (the shim). A
- * kept signal the wait did not take (it ended first) is sent on the usual
- * way as the wait ends (gp_thread_sig_take_all): none is kept outside a
- * sigwait. */
+/* ---- a signal sent to one green thread --------------------------------------
+ * The kernel keeps a thread-directed signal that its target blocks pending
+ * for that thread alone, until it sigwaits for it, unblocks it or exits. Left
+ * to the kernel, a signal sent to a green thread would pend on the OS thread
+ * it was sent to (worker 0's, main's, whose mask is not the target's), where
+ * a sigwait on another worker never sees it, another green thread's sigwait
+ * may take it, and a handler runs at once if main lets it through. So the
+ * runtime keeps it instead, in the target's sig_pend (bits) with the
+ * sender's details in sig_info, whenever the target (not main: main's mask
+ * and pending set are the OS thread's own) blocks it in its own mask or
+ * waits for it in sigwait (gp_thread_sigwaiting, before its first attempt).
+ *
+ * Who touches what: the sender (any OS thread, never a signal handler)
+ * decides and keeps under the record lock; sig_info is allocated outside
+ * it, by whoever finds it missing, and installed under it. The target takes
+ * its kept signals under the lock: in sigwait (gp_thread_sig_take), when its
+ * mask lets one through (gp_thread_sig_take_unblocked: the shim then
+ * delivers it to its handler on this OS thread), at exit (gp__thread_dying:
+ * gone with it, as an OS thread's; a forked child starts with none). A mask
+ * change that unblocks takes the lock too: a sender that read the old mask
+ * has kept its signal before the change, and the caller's take that follows
+ * finds it (the shim follows every change of a green thread's mask with
+ * one: pthread_sigmask, and the waits that bring a mask of their own); one
+ * that reads the new mask sends it the usual way (worker 0's OS thread,
+ * whose handler interrupts the target). A sigwait says it waits before it
+ * looks at what was kept, so a sender in between keeps and pokes, and the
+ * look or the poke finds it. A sigwait is woken through its worker's inbox
+ * (GP_X_POKE). Standard and real-time signals alike are kept once per
+ * number (stock queues real-time ones). */
 struct gp_siginfo { int code, pid; unsigned uid; union sigval value; };
 
-/* any OS thread, never a signal handler: hand sig to h's sigwait if h waits
- * for it now: 1 (kept for h), 0 (it does not wait for it, or is main: send
- * it), -ESRCH (gone) */
+/* under the record lock: does g keep sig (it blocks it, or waits for it)? */
+static int keeps(struct gp_gthread *g, int sig)
+{
+    uint64_t bit = 1ull << (sig - 1);
+    return (__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & bit) || (g->sigwaiting && (g->sigwait_set & bit));
+}
+
+/* any OS thread, never a signal handler: keep sig for h if h blocks it or
+ * waits for it now: 1 (kept for h), 0 (send it the usual way: h lets it
+ * through, or is main), -ESRCH (gone), -ENOMEM (no room for its details:
+ * sent the usual way) */
 int gp_thread_sig_post(uintptr_t h, int sig, const siginfo_t *si)
 {
-    gp__rec_lock();
-    struct gp_gthread *g = gp__gthread_from_handle(h);
-    int r = !g || exited(g) ? -ESRCH : 0;
-    if (!r && g != gp__w->g0 && sig >= 1 && sig <= 64 && g->sigwaiting && (g->sigwait_set >> (sig - 1) & 1) &&
-        g->sig_info) {
-        g->sig_info[sig - 1] = (struct gp_siginfo){si->si_code, si->si_pid, si->si_uid, si->si_value};
-        __atomic_or_fetch(&g->sig_pend, 1ull << (sig - 1), __ATOMIC_RELAXED);
-        r = 1;
+    struct gp_siginfo *spare = NULL;
+    int r;
+    struct gp_worker *home = NULL;
+    struct gp_gthread *woken = NULL;
+    int id = 0;
+    for (;;) {
+        gp__rec_lock();
+        struct gp_gthread *g = gp__gthread_from_handle(h);
+        r = !g || exited(g) ? -ESRCH : 0;
+        if (!r && g != gp__w->g0 && sig >= 1 && sig <= 64 && keeps(g, sig)) {
+            if (!g->sig_info && spare) g->sig_info = spare, spare = NULL;
+            if (g->sig_info) {
+                g->sig_info[sig - 1] = (struct gp_siginfo){si->si_code, si->si_pid, si->si_uid, si->si_value};
+                __atomic_or_fetch(&g->sig_pend, 1ull << (sig - 1), __ATOMIC_RELAXED);
+                r = 1;
+                if (g->sigwaiting) home = __atomic_load_n(&g->home, __ATOMIC_ACQUIRE), woken = g, id = g->id;
+            } else {
+                r = 2; /* room first, outside the lock */
+            }
+        }
+        gp__rec_unlock();
+        if (r != 2) break;
+        if (!(spare = calloc(64, sizeof *spare))) return -ENOMEM;
     }
-    struct gp_worker *home = r == 1 ? __atomic_load_n(&g->home, __ATOMIC_ACQUIRE) : NULL;
-    int id = g ? g->id : 0;
-    gp__rec_unlock();
-    if (home) gp__xpost(home, g, id, GP_X_POKE, 0); /* its worker readies it, if it still waits */
+    free(spare);
+    if (home) gp__xpost(home, woken, id, GP_X_POKE, 0); /* its worker readies it, if it still waits */
     return r;
 }
 
-/* gthread only: take the lowest kept signal of set (bits) into info; the
- * signal, or 0 */
+/* the details kept for sig (taken off under the record lock) into info */
+static void fill_info(siginfo_t *info, int sig, struct gp_siginfo k)
+{
+    memset(info, 0, sizeof *info);
+    info->si_signo = sig;
+    info->si_code = k.code;
+    info->si_pid = k.pid;
+    info->si_uid = k.uid;
+    info->si_value = k.value;
+}
+
+/* under the record lock: take the lowest kept signal of bits off g */
+static int take_locked(struct gp_gthread *g, uint64_t bits, struct gp_siginfo *k)
+{
+    uint64_t m = __atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED) & bits;
+    if (!m) return 0;
+    int sig = __builtin_ctzll(m) + 1;
+    __atomic_and_fetch(&g->sig_pend, ~(1ull << (sig - 1)), __ATOMIC_RELAXED);
+    *k = g->sig_info[sig - 1];
+    return sig;
+}
+
+/* gthread only: take the lowest kept signal of set (bits) into info (may be
+ * NULL); the signal, or 0 */
 int gp_thread_sig_take(uint64_t set, siginfo_t *info)
 {
     struct gp_gthread *g = GP_ME()->cur;
-    if (!__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED)) return 0; /* the common case: no lock */
+    if (!(__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED) & set)) return 0; /* the common case: no lock */
+    struct gp_siginfo k;
     gp__rec_lock();
-    uint64_t m = __atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED) & set;
-    int sig = m ? __builtin_ctzll(m) + 1 : 0;
-    struct gp_siginfo k = {0};
-    if (sig) {
-        __atomic_and_fetch(&g->sig_pend, ~(1ull << (sig - 1)), __ATOMIC_RELAXED);
-        k = g->sig_info[sig - 1];
-    }
+    int sig = take_locked(g, set, &k);
     gp__rec_unlock();
-    if (sig && info) {
-        memset(info, 0, sizeof *info);
-        info->si_signo = sig;
-        info->si_code = k.code;
-        info->si_pid = k.pid;
-        info->si_uid = k.uid;
-        info->si_value = k.value;
-    }
+    if (sig && info) fill_info(info, sig, k);
     return sig;
+}
+
+/* gthread only: take the lowest kept signal its own mask now lets through
+ * (the caller delivers it to its handler); the signal, or 0 */
+int gp_thread_sig_take_unblocked(siginfo_t *info)
+{
+    struct gp_gthread *g = GP_ME()->cur;
+    if (!__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED)) return 0;
+    struct gp_siginfo k;
+    gp__rec_lock();
+    int sig = take_locked(g, ~g->sigmask, &k);
+    gp__rec_unlock();
+    if (sig) fill_info(info, sig, k);
+    return sig;
+}
+
+/* gthread only: the signals kept for it (sigpending's share) */
+uint64_t gp_thread_sig_kept(void)
+{
+    return __atomic_load_n(&GP_ME()->cur->sig_pend, __ATOMIC_RELAXED);
 }
 
 /* gthread only: the calling gthread waits in sigwait for set (bits), or no
@@ -555,26 +629,17 @@ int gp_thread_sig_take(uint64_t set, siginfo_t *info)
 int gp_thread_sigwaiting(uint64_t set)
 {
     struct gp_gthread *g = GP_ME()->cur;
-    if (set && !g->sig_info && !(g->sig_info = calloc(64, sizeof *g->sig_info))) return -ENOMEM;
+    struct gp_siginfo *spare = NULL;
+    if (set && !__atomic_load_n(&g->sig_info, __ATOMIC_RELAXED) && !(spare = calloc(64, sizeof *spare)))
+        return -ENOMEM;
     gp__rec_lock();
+    if (!g->sig_info && spare) g->sig_info = spare, spare = NULL;
     g->sigwaiting = set != 0;
     g->sigwait_set = set;
     gp__rec_unlock();
+    free(spare);
     return 0;
 }
-
-/* gthread only: every kept signal, taken off (its sigwait ended: the caller
- * sends them on the usual way) */
-uint64_t gp_thread_sig_take_all(void)
-{
-    struct gp_gthread *g = GP_ME()->cur;
-    if (!__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED)) return 0;
-    gp__rec_lock();
-    uint64_t m = __atomic_exchange_n(&g->sig_pend, 0, __ATOMIC_RELAXED);
-    gp__rec_unlock();
-    return m;
-}
-
 /* any gthread: what every sigwait in progress, on any worker, waits for */
 uint64_t gp_sigwait_all(void)
 {
@@ -586,20 +651,6 @@ uint64_t gp_sigwait_all(void)
     }
     gp__rec_unlock();
     return m;
-}
-
-/* gthread only, at its exit: no longer a sigwait's, its kept signals gone
- * with it (as an OS thread's) */
-void gp__sig_drop(struct gp_gthread *g)
-{
-    gp__rec_lock();
-    struct gp_siginfo *t = g->sig_info;
-    g->sigwaiting = 0;
-    g->sigwait_set = 0;
-    __atomic_store_n(&g->sig_pend, 0, __ATOMIC_RELAXED);
-    g->sig_info = NULL;
-    gp__rec_unlock();
-    free(t);
 }
 
 int gp_is_main_gthread(void)
@@ -620,6 +671,13 @@ int gp_thread_sigmask(int how, const uint64_t *set, uint64_t *old)
     }
     if (old) *old = g->sigmask;
     /* SIGKILL and SIGSTOP cannot be blocked */
-    g->sigmask = m & ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)));
+    m &= ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)));
+    if (g->sigmask & ~m) { /* it unblocks: ordered with senders (see above) */
+        gp__rec_lock();
+        __atomic_store_n(&g->sigmask, m, __ATOMIC_RELAXED);
+        gp__rec_unlock();
+    } else { /* a sender that reads the old mask sends it the usual way */
+        __atomic_store_n(&g->sigmask, m, __ATOMIC_RELAXED);
+    }
     return 0;
 }

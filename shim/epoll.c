@@ -4,6 +4,7 @@
  * epoll fd. Event-loop programs with worker threads run this way. */
 #include "../runtime/real.h"
 #include "../runtime/gp.h"
+#include "mask.h"
 
 #include <errno.h>
 #include <sys/epoll.h>
@@ -61,13 +62,19 @@ GP_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
     return ep_wait(epfd, ev, max, timeout < 0 ? GP_FOREVER : gp_after_ns((int64_t)timeout * 1000000), NULL, 0);
 }
 
-GP_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
+/* the pwait forms: the mask is the green thread's own while they last (mask.h) */
+static int pwait_masked(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
 {
     if (!GP_MANAGED()) return R(epoll_pwait)(epfd, ev, max, timeout, mask);
     return ep_wait(epfd, ev, max, timeout < 0 ? GP_FOREVER : gp_after_ns((int64_t)timeout * 1000000), mask, 1);
 }
 
-GP_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *tmo, const sigset_t *mask)
+GP_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
+{
+    return GP_WITH_WAIT_MASK(mask, pwait_masked(epfd, ev, max, timeout, mask));
+}
+
+static int pwait2_masked(int epfd, struct epoll_event *ev, int max, const struct timespec *tmo, const sigset_t *mask)
 {
     if (!GP_MANAGED()) return R(epoll_pwait2)(epfd, ev, max, tmo, mask);
     gp_deadline dl = GP_FOREVER;
@@ -78,4 +85,9 @@ GP_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const stru
         dl = gp_after_ns(gp_ts_ns(&ts));
     }
     return ep_wait(epfd, ev, max, dl, mask, 1);
+}
+
+GP_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *tmo, const sigset_t *mask)
+{
+    return GP_WITH_WAIT_MASK(mask, pwait2_masked(epfd, ev, max, tmo, mask));
 }

@@ -1,10 +1,12 @@
 /* poll.c — poll, ppoll, select, pselect (and __poll_chk). Each attempt is
  * the real call with a zero timeout, which also validates every argument as
  * stock does; between attempts the green thread parks on the fds. The signal
- * mask of ppoll/pselect applies to the attempts, not to the park (the worker
+ * mask of ppoll/pselect is the green thread's own while the call lasts
+ * (mask.h), and the real one at the attempts only (the worker's OS thread
  * is shared): see README, known limits. */
 #include "../runtime/real.h"
 #include "../runtime/gp.h"
+#include "mask.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -47,7 +49,7 @@ GP_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdsle
     return poll(fds, n, timeout);
 }
 
-GP_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask)
+static int ppoll_masked(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask)
 {
     if (!GP_MANAGED()) return R(ppoll)(fds, n, tmo, mask);
     gp_deadline dl = GP_FOREVER;
@@ -61,6 +63,11 @@ GP_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, co
     struct pollcall c = {.op = {.attempt = poll_try, .wait = fds, .nwait = n, .deadline = dl},
                          .fds = fds, .n = n, .mask = mask, .use_ppoll = 1};
     return (int)GP_CALL(gp_poll(&c.op));
+}
+
+GP_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask)
+{
+    return GP_WITH_WAIT_MASK(mask, ppoll_masked(fds, n, tmo, mask));
 }
 
 /* ---- select, pselect ------------------------------------------------------------ */
@@ -157,7 +164,8 @@ GP_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *
     return res;
 }
 
-GP_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts, const sigset_t *mask)
+static int pselect_masked(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts,
+                          const sigset_t *mask)
 {
     if (!GP_MANAGED()) return R(pselect)(nfds, r, w, e, ts, mask);
     struct timespec t;
@@ -176,4 +184,9 @@ GP_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct ti
     free(c.op.wait);
     if (res < 0) select_restore(&c);
     return res;
+}
+
+GP_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts, const sigset_t *mask)
+{
+    return GP_WITH_WAIT_MASK(mask, pselect_masked(nfds, r, w, e, ts, mask));
 }

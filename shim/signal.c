@@ -9,6 +9,7 @@
  * past any preload, so they are hooked here too. */
 #include "../runtime/real.h"
 #include "../runtime/gp.h"
+#include "mask.h"
 
 #include <errno.h>
 #include <string.h>
@@ -22,6 +23,11 @@ static unsigned char nointr[NSIG]; /* siginterrupt(sig, 1) */
  * for every new green thread; forgotten whenever it may have changed */
 static uint64_t main_mask;
 static int main_mask_known;
+
+/* the signal deliver_now is running a handler for, in the green thread it
+ * is for, while that thread runs: no call of anyone's is interrupted by it
+ * (another signal handled meanwhile makes its note as ever) */
+static __thread int delivering __attribute__((tls_model("initial-exec")));
 
 static void trampoline(int sig, siginfo_t *si, void *uc)
 {
@@ -38,7 +44,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
     /* still unmanaged: the note's uv_async_send writes through our write()
      * hook, which, managed, could switch gthreads inside the handler with
      * libuv's async handle half sent (the loop then spins on it forever) */
-    gp_signal_note(sig, (a.sa_flags & SA_RESTART) != 0);
+    if (delivering != sig) gp_signal_note(sig, (a.sa_flags & SA_RESTART) != 0);
     gp__tls.in_handler--;
     gp__tls.managed = managed;
     errno = saved_errno;
@@ -144,6 +150,34 @@ GP_EXPORT int siginterrupt(int sig, int flag)
 
 /* ---- waiting for signals ----------------------------------------------------- */
 
+static uint64_t to_bits(const sigset_t *s);
+static int own_mask(void);
+static void deliver_now(int sig, const siginfo_t *info);
+int gp_shim_signal_keep(pthread_t t, int sig, int code, union sigval v); /* shim/thread.c */
+
+/* the signals kept for this green thread (runtime/thread.c) that its mask
+ * now lets in: each runs its handler here, before the caller returns, as
+ * the kernel delivers a pending signal a thread unblocks. How many ran. */
+static int deliver_unblocked(void)
+{
+    siginfo_t si;
+    int n = 0, sig;
+    while ((sig = gp_thread_sig_take_unblocked(&si)) > 0) {
+        deliver_now(sig, &si);
+        n++;
+    }
+    return n;
+}
+
+/* a kept signal of the program's set, taken into info: the signal, or 0 */
+static int take_kept(const sigset_t *set, siginfo_t *info)
+{
+    sigset_t s;
+    siginfo_t local;
+    if (!own_mask() || !gp_thread_sig_kept() || gp_copy_in(&s, set, sizeof s) != 0) return 0;
+    return gp_thread_sig_take(to_bits(&s), info ? info : &local);
+}
+
 GP_EXPORT int pause(void)
 {
     if (!GP_MANAGED()) return R(pause)();
@@ -154,7 +188,16 @@ GP_EXPORT int pause(void)
 
 GP_EXPORT int sigsuspend(const sigset_t *mask)
 {
-    if (!GP_MANAGED()) return R(sigsuspend)(mask);
+    struct gp_wait_mask wm;
+    if (gp_wait_mask_enter(mask, &wm)) {
+        errno = EINTR;
+        return -1;
+    }
+    if (!GP_MANAGED()) {
+        int r = R(sigsuspend)(mask);
+        gp_wait_mask_leave(&wm);
+        return r;
+    }
     sigset_t old, m;
     if (gp_copy_in(&m, mask, sizeof m) != 0) {
         errno = EFAULT;
@@ -165,12 +208,10 @@ GP_EXPORT int sigsuspend(const sigset_t *mask)
     gp_sleep(GP_FOREVER);
     R(pthread_sigmask)(SIG_SETMASK, &old, NULL);
     main_mask_known = 0;
+    gp_wait_mask_leave(&wm);
     errno = EINTR;
     return -1;
 }
-
-static uint64_t to_bits(const sigset_t *s);
-void gp_shim_signal_usual(pthread_t t, int sig); /* shim/thread.c */
 
 struct sigwaitcall {
     struct gp_pollop op;
@@ -197,7 +238,11 @@ static int sigwait_try(struct gp_pollop *op)
     if (errno != EAGAIN) return -errno;
     if (c->tries++ == 0) {
         memcpy(&c->set, c->user, sizeof c->set); /* the kernel has just read it */
+        /* known as waiting first, then a look at what was kept: a sender in
+         * between keeps it and pokes, or it is kept already and taken here */
         gp_thread_sigwaiting(to_bits(&c->set)); /* without room for details (ENOMEM): sent the usual way */
+        r = gp_thread_sig_take(to_bits(&c->set), c->info);
+        if (r > 0) return r;
         int fd = gp_sigwait_fd(&c->set, 0);
         if (fd < 0) return fd;
         c->self.fd = fd;
@@ -218,8 +263,9 @@ static int sigwait_try(struct gp_pollop *op)
 }
 
 /* A signal from set, parked on the worker's signalfd: the signal number, 0
- * at the deadline, or -errno. A signal handed to this wait after it ended
- * (it returned, timed out, was interrupted) is sent on the usual way. */
+ * at the deadline, or -errno. A signal kept for this wait that it did not
+ * take (it returned, timed out, was interrupted) stays kept if the thread
+ * blocks it, and runs its handler here if not. */
 static int wait_signal(const sigset_t *set, siginfo_t *info, gp_deadline dl)
 {
     siginfo_t local;
@@ -231,16 +277,18 @@ static int wait_signal(const sigset_t *set, siginfo_t *info, gp_deadline dl)
     int r = gp_poll(&c.op);
     if (c.tries) {
         gp_thread_sigwaiting(0);
-        uint64_t left = gp_thread_sig_take_all();
-        for (int sig = 1; left && sig <= 64; sig++)
-            if (left & (1ull << (sig - 1))) gp_shim_signal_usual(pthread_self(), sig);
+        if (own_mask()) deliver_unblocked();
     }
     return r;
 }
 
 GP_EXPORT int sigwait(const sigset_t *set, int *sig)
 {
-    if (!GP_MANAGED()) return R(sigwait)(set, sig);
+    if (!GP_MANAGED()) {
+        int k = take_kept(set, NULL); /* a green thread alone: what was kept for it first */
+        if (k > 0) return (*sig = k), 0;
+        return R(sigwait)(set, sig);
+    }
     int r;
     while ((r = wait_signal(set, NULL, GP_FOREVER)) == -EINTR) {
     } /* sigwait is never interrupted */
@@ -251,17 +299,27 @@ GP_EXPORT int sigwait(const sigset_t *set, int *sig)
 
 GP_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
 {
-    if (!GP_MANAGED()) return R(sigwaitinfo)(set, info);
+    if (!GP_MANAGED()) {
+        int k = take_kept(set, info);
+        return k > 0 ? k : R(sigwaitinfo)(set, info);
+    }
     return (int)GP_CALL(wait_signal(set, info, GP_FOREVER));
 }
 
 GP_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *tmo)
 {
-    if (!GP_MANAGED() || !tmo) return tmo ? R(sigtimedwait)(set, info, tmo) : sigwaitinfo(set, info);
+    if (!tmo) return sigwaitinfo(set, info);
+    if (!GP_MANAGED()) {
+        int k = take_kept(set, info);
+        return k > 0 ? k : R(sigtimedwait)(set, info, tmo);
+    }
     struct timespec ts;
-    if (gp_copy_in(&ts, tmo, sizeof ts) != 0 || ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= GP_NSEC ||
-        (ts.tv_sec == 0 && ts.tv_nsec == 0))
+    if (gp_copy_in(&ts, tmo, sizeof ts) != 0 || ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= GP_NSEC)
         return R(sigtimedwait)(set, info, tmo);
+    if (ts.tv_sec == 0 && ts.tv_nsec == 0) { /* a poll: one kept for it, or the kernel's answer */
+        int k = take_kept(set, info);
+        return k > 0 ? k : R(sigtimedwait)(set, info, tmo);
+    }
     int r = wait_signal(set, info, gp_after_ns(gp_ts_ns(&ts)));
     if (r == 0) r = -EAGAIN;
     return (int)GP_CALL(r);
@@ -286,30 +344,64 @@ static void from_bits(uint64_t b, sigset_t *s)
 /* a green thread other than main: its own mask, the OS thread's untouched */
 static int own_mask(void)
 {
-    return gp_started_here() && gp_is_current_gthread() && !gp_is_main_gthread();
+    /* a handler's mask is the kernel's (it set it, sigreturn restores it) */
+    return !gp__tls.in_handler && gp_started_here() && gp_is_current_gthread() && !gp_is_main_gthread();
 }
 
-/* raise's delivery: on this OS thread before it returns, as the kernel
- * would (its handler, or its default action), by letting the signal through
- * the OS thread's real mask for the moment of a tgkill to itself. The
- * handler's note interrupts nobody else: this thread is the preferred
- * target, and it is running. */
-static void deliver_now(int sig)
+int gp_wait_mask_enter(const sigset_t *mask, struct gp_wait_mask *m)
+{
+    sigset_t in;
+    m->swapped = 0;
+    if (!mask || !own_mask() || gp_copy_in(&in, mask, sizeof in) != 0) return 0;
+    uint64_t bits = to_bits(&in);
+    gp_thread_sigmask(SIG_SETMASK, &bits, &m->saved);
+    m->swapped = 1;
+    if (!deliver_unblocked()) return 0;
+    gp_wait_mask_leave(m);
+    return 1;
+}
+
+void gp_wait_mask_leave(struct gp_wait_mask *m)
+{
+    if (!m->swapped) return;
+    int saved_errno = errno;
+    gp_thread_sigmask(SIG_SETMASK, &m->saved, NULL);
+    m->swapped = 0;
+    deliver_unblocked();
+    errno = saved_errno;
+}
+
+/* raise's delivery, and that of a kept signal the thread lets in: on this
+ * OS thread before it returns, as the kernel would (its handler, or its
+ * default action), by letting the signal through the OS thread's real mask
+ * for the moment of a tgkill to itself. The handler makes no note: it ran
+ * in the thread the signal was for, which is running, so no call is
+ * interrupted (a note would interrupt whatever call it parks in next). */
+static void deliver_now(int sig, const siginfo_t *info)
 {
     sigset_t one, old;
     sigemptyset(&one);
     sigaddset(&one, sig);
-    gp_thread_prefer_signal(gp_thread_self());
+    delivering = sig;
     R(pthread_sigmask)(SIG_UNBLOCK, &one, &old);
-    R(syscall)(SYS_tgkill, getpid(), gp_os_tid(), sig);
+    /* a queued signal keeps its value; the kernel lets only main's OS
+     * thread queue one with a tgkill's code to itself, and a tgkill's
+     * details are what the kernel writes anyway */
+    if (info && info->si_code == SI_QUEUE) {
+        siginfo_t si = *info;
+        R(syscall)(SYS_rt_tgsigqueueinfo, getpid(), gp_os_tid(), sig, &si);
+    } else {
+        R(syscall)(SYS_tgkill, getpid(), gp_os_tid(), sig);
+    }
     R(pthread_sigmask)(SIG_SETMASK, &old, NULL);
+    delivering = 0;
 }
 
 /* raise from a green thread that lets the signal through: delivered on
  * this OS thread before raise returns, as glibc's. glibc's own sends it to
  * the calling OS thread, whose real mask on workers 1..N-1 blocks every
  * asynchronous signal: it would pend there for good. One the thread blocks
- * goes as a pthread_kill of itself would (worker 0's OS thread). A raise
+ * is kept pending for it alone, as a pthread_kill of itself is. A raise
  * inside a handler (whose mask the kernel set), main, and threads outside
  * the runtime go to glibc's. */
 GP_EXPORT int raise(int sig)
@@ -318,8 +410,9 @@ GP_EXPORT int raise(int sig)
         return R(raise)(sig);
     uint64_t m;
     gp_thread_sigmask(SIG_BLOCK, NULL, &m);
-    if (m & (1ull << (sig - 1))) gp_shim_signal_usual(pthread_self(), sig); /* as a pthread_kill of itself */
-    else deliver_now(sig);
+    if (!(m & (1ull << (sig - 1)))) deliver_now(sig, NULL);
+    else if (!gp_shim_signal_keep(pthread_self(), sig, SI_TKILL, (union sigval){0})) /* pending for it alone */
+        pthread_kill(pthread_self(), sig);
     return 0;
 }
 
@@ -338,6 +431,7 @@ GP_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
     int r = gp_thread_sigmask(how, set ? &bits : NULL, &oldbits);
     if (r < 0) return -r;
     if (old) from_bits(oldbits, old);
+    if (set) deliver_unblocked();
     return 0;
 }
 
@@ -353,6 +447,19 @@ GP_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
         return -1;
     }
     return 0;
+}
+
+/* the kernel's pending set for this OS thread and the process, and what is
+ * kept for this green thread alone */
+GP_EXPORT int sigpending(sigset_t *set)
+{
+    int r = R(sigpending)(set);
+    if (r == 0 && own_mask()) {
+        uint64_t kept = gp_thread_sig_kept();
+        for (int sig = 1; kept && sig <= 64; sig++)
+            if (kept & (1ull << (sig - 1))) sigaddset(set, sig);
+    }
+    return r;
 }
 
 /* what a new thread inherits (shim/thread.c) */

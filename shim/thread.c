@@ -13,6 +13,9 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 static void once_msg(int *said, const char *msg)
 {
@@ -155,33 +158,62 @@ GP_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 }
 
 /* Signals go to the worker OS thread main runs on (worker 0's), whose
- * handler interrupts the target's call. One the target blocks pends for the
- * target alone instead (runtime/thread.c, gp_thread_sig_post): its sigwait
- * takes it on any worker, its pthread_sigmask that unblocks it raises it.
- * From inside a signal handler (no locks there) it goes the first way. An
- * exited thread (not yet joined, or freed) is sent nothing and the call
- * succeeds, as glibc does. */
-static int kept_for_target(pthread_t t, int sig, int code, union sigval v)
+ * handler interrupts the target's call. One the target blocks, or waits for
+ * in sigwait, is kept for the target alone instead (runtime/thread.c,
+ * gp_thread_sig_post), as the kernel keeps a thread's: its sigwait takes it
+ * on any worker, its pthread_sigmask or sigsuspend that lets it in runs its
+ * handler (shim/signal.c). From inside a signal handler (no locks there) it
+ * goes the first way. An exited thread (not yet joined, or freed) is sent
+ * nothing and the call succeeds, as glibc does. */
+
+/* The si_code the kernel gives a tgkill (SI_TKILL on some kernels, SI_USER
+ * on others): asked once, of a short-lived OS thread of our own, whose
+ * pending set is empty at birth, so nobody's signal is taken by the asking. */
+static void *tkill_probe(void *arg)
+{
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, SIGURG);
+    siginfo_t si;
+    struct timespec zero = {0, 0};
+    int *code = arg;
+    if (R(syscall)(SYS_tgkill, getpid(), R(syscall)(SYS_gettid), SIGURG) == 0 &&
+        R(sigtimedwait)(&one, &si, &zero) == SIGURG)
+        *code = si.si_code;
+    return NULL;
+}
+
+static int tkill_code(void)
+{
+    static int code = 1; /* 1: not asked yet (the codes are <= 0) */
+    int c = __atomic_load_n(&code, __ATOMIC_RELAXED);
+    if (c != 1) return c;
+    c = SI_TKILL;
+    /* it starts with every signal blocked (no process signal lands there),
+     * and blocks the worker for the moment it lives: once per process */
+    sigset_t all, old;
+    sigfillset(&all);
+    R(pthread_sigmask)(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    int made = R(pthread_create)(&t, NULL, tkill_probe, &c) == 0;
+    R(pthread_sigmask)(SIG_SETMASK, &old, NULL);
+    if (made) R(pthread_join)(t, NULL);
+    __atomic_store_n(&code, c, __ATOMIC_RELAXED);
+    return c;
+}
+
+/* kept for t alone (1), or to be sent the usual way (0) */
+int gp_shim_signal_keep(pthread_t t, int sig, int code, union sigval v)
 {
     if (gp__tls.in_handler) return 0;
     siginfo_t si;
     memset(&si, 0, sizeof si);
     si.si_signo = sig;
-    si.si_code = code;
+    si.si_code = code == SI_TKILL ? tkill_code() : code;
     si.si_pid = getpid();
     si.si_uid = getuid();
     si.si_value = v;
     return gp_thread_sig_post((uintptr_t)t, sig, &si) == 1;
-}
-
-/* the usual way (worker 0's OS thread): for a signal a sigwait was handed
- * but did not take (shim/signal.c) */
-void gp_shim_signal_usual(pthread_t t, int sig)
-{
-    pthread_t os;
-    if (kind(t, &os) == GP_H_OS) return;
-    gp_thread_prefer_signal((uintptr_t)t);
-    R(pthread_kill)(os, sig);
 }
 
 GP_EXPORT int pthread_kill(pthread_t t, int sig)
@@ -191,7 +223,7 @@ GP_EXPORT int pthread_kill(pthread_t t, int sig)
     if (sig < 0 || sig >= NSIG) return EINVAL;
     if (gp_thread_alive((uintptr_t)t) != 0) return 0;
     if (sig == 0) return 0;
-    if (kept_for_target(t, sig, SI_TKILL, (union sigval){0})) return 0;
+    if (gp_shim_signal_keep(t, sig, SI_TKILL, (union sigval){0})) return 0;
     gp_thread_prefer_signal((uintptr_t)t);
     return R(pthread_kill)(os, sig);
 }
@@ -202,7 +234,7 @@ GP_EXPORT int pthread_sigqueue(pthread_t t, int sig, const union sigval val)
     if (kind(t, &os) == GP_H_OS) return R(pthread_sigqueue)(os, sig, val);
     if (gp_thread_alive((uintptr_t)t) != 0) return ESRCH; /* glibc: the thread has no tid left */
     if (sig > 0 && sig < NSIG) {
-        if (kept_for_target(t, sig, SI_QUEUE, val)) return 0;
+        if (gp_shim_signal_keep(t, sig, SI_QUEUE, val)) return 0;
         gp_thread_prefer_signal((uintptr_t)t);
     }
     return R(pthread_sigqueue)(os, sig, val);

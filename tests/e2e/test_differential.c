@@ -35,6 +35,11 @@ Test(differential, blocking_calls_beyond_one_fd) { same_output("build/progs/bloc
  * remaining seconds, nanosleep's rem */
 Test(differential, eintr) { same_output("build/progs/signals", 60); }
 
+/* a signal sent to one thread that blocks it pends for that thread alone:
+ * taken by its later sigwait (on any worker), not by another thread's, run
+ * in it when it unblocks it or sigsuspends, gone when it exits */
+Test(differential, signal_pending_for_its_thread) { same_output("build/progs/sig_pending", 60); }
+
 /* pthread_exit from main: the process lives until its threads end, then
  * exits 0 through atexit, as glibc; pthread_attr_setstack honoured */
 Test(differential, pthread_exit_from_main_and_setstack)

@@ -74,6 +74,7 @@ SUBJECTS = [
     ("build/progs/sync_edge", [], None),
     ("build/progs/blocking_calls", [], None),
     ("build/progs/signals", [], None),
+    ("build/progs/sig_pending", [], None),  # signals pending for one green thread, across workers
     ("build/progs/exit_main", [], None),
     ("build/progs/sigpipe", [], None),
     ("build/progs/cxx_threads", [], r"^os_threads_during="),
