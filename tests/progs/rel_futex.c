@@ -44,6 +44,12 @@ static void *opener(void *arg)
     return NULL;
 }
 
+static void *bystander(void *arg)
+{
+    char c;
+    return read(*(int *)arg, &c, 1) == 1 ? NULL : arg;
+}
+
 static void show(const char *what, long r)
 {
     printf("%s: %ld %s\n", what, r, r < 0 ? strerror(errno) : "");
@@ -68,6 +74,14 @@ int main(void)
     pthread_join(o, NULL);
     printf("gate opened: %u\n", gate);
 
+    /* a bystander thread stays alive meanwhile: with one thread left a
+     * gpatch'd process makes its calls straight to the kernel, and these
+     * must go through the green futex wait */
+    int by[2];
+    if (pipe(by) != 0) return 1;
+    pthread_t bys;
+    pthread_create(&bys, NULL, bystander, &by[0]);
+
     uint32_t word = 5;
     errno = 0;
     show("value differs", fx(&word, FUTEX_WAIT_PRIVATE, 6, NULL, NULL, 0));
@@ -85,6 +99,18 @@ int main(void)
     struct timespec bad = {0, 2000000000};
     show("bad timeout", fx(&word, FUTEX_WAIT_PRIVATE, 5, &bad, NULL, 0));
     show("bitset zero", fx(&word, FUTEX_WAIT_BITSET_PRIVATE, 5, &short_wait, NULL, 0));
+    struct timespec zero = {0, 0};
+    show("value holds, zero timeout", fx(&word, FUTEX_WAIT_PRIVATE, 5, &zero, NULL, 0));
+    show("value differs, zero timeout", fx(&word, FUTEX_WAIT_PRIVATE, 4, &zero, NULL, 0));
+    show("misaligned address", fx((uint32_t *)((char *)&word + 1), FUTEX_WAIT_PRIVATE, 5, &short_wait, NULL, 0));
+    show("realtime clock on a plain wait",
+         fx(&word, FUTEX_WAIT_PRIVATE | FUTEX_CLOCK_REALTIME, 5, &short_wait, NULL, 0));
+    show("bad timeout address", fx(&word, FUTEX_WAIT_PRIVATE, 5, (struct timespec *)8, NULL, 0));
+    show("bad address, value would differ", fx((uint32_t *)8, FUTEX_WAIT_PRIVATE, 1, &short_wait, NULL, 0));
+    static const uint32_t constant = 7; /* read-only memory: the kernel reads it all the same */
+    show("read-only word, value differs", fx((uint32_t *)&constant, FUTEX_WAIT_PRIVATE, 8, NULL, NULL, 0));
+    show("read-only word, value holds",
+         fx((uint32_t *)&constant, FUTEX_WAIT_PRIVATE, 7, &short_wait, NULL, 0));
     show("wake nobody", fx(&word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0));
     show("getpid by number is not a futex", syscall(SYS_getpid) == getpid());
     char buf[4];
@@ -93,5 +119,7 @@ int main(void)
     if (write(p[1], "abc", 3) != 3) return 1;
     show("read by number", syscall(SYS_read, p[0], buf, sizeof buf));
     show("read by number, bad fd", syscall(SYS_read, -1, buf, sizeof buf));
+    if (write(by[1], "x", 1) != 1) return 1;
+    pthread_join(bys, NULL);
     return 0;
 }
