@@ -12,7 +12,8 @@
  * (EFAULT, EINVAL), FUTEX_CLOCK_REALTIME on a plain FUTEX_WAIT (ENOSYS), a
  * misaligned address (EINVAL); then the word is read through gp_copy_in,
  * which answers EFAULT for an address that is not mapped, and compared
- * (EAGAIN when it differs at once). The kernel is not asked to look: a
+ * (EAGAIN when it differs at once); after a wake it is loaded (a program
+ * that unmaps a futex word while a thread waits on it would fault there). The kernel is not asked to look: a
  * FUTEX_WAIT with a zero timeout that finds the value goes to sleep until
  * its expired timer fires, a trip through the kernel's scheduler that cost
  * MariaDB's two workers most of their time. A wake from a green thread
@@ -38,11 +39,15 @@ struct fwait {
     int waited;   /* the value matched once: we are waiting */
 };
 
-/* 0 the word holds the value, -EAGAIN it does not, -EFAULT unreadable */
+/* 0 the word holds the value, -EAGAIN it does not, -EFAULT unreadable. The
+ * first look goes through gp_copy_in (two system calls for a word on the
+ * heap); once the word has been read, the address is the program's live
+ * futex and later looks load it. */
 static int same(struct fwait *f)
 {
     uint32_t cur;
-    if (gp_copy_in(&cur, f->addr, sizeof cur) != 0) return -EFAULT;
+    if (f->waited) cur = __atomic_load_n(f->addr, __ATOMIC_ACQUIRE);
+    else if (gp_copy_in(&cur, f->addr, sizeof cur) != 0) return -EFAULT;
     return cur == f->val ? 0 : -EAGAIN;
 }
 
