@@ -113,9 +113,20 @@ static int fresh(int fd)
 
 GP_EXPORT int eventfd(unsigned int v, int flags) { return fresh(R(eventfd)(v, flags)); }
 GP_EXPORT int timerfd_create(int clk, int flags) { return fresh(R(timerfd_create)(clk, flags)); }
+/* every signal some signalfd of the process was made for (bits): one sent
+ * to a green thread goes the kernel's way, never kept for the thread
+ * (shim/thread.c), since a signalfd reads only what the kernel holds */
+uint64_t gp_shim_signalfd_sigs;
+
 GP_EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
 {
     int r = R(signalfd)(fd, mask, flags);
+    if (r >= 0) {
+        uint64_t bits = 0;
+        for (int sig = 1; sig <= 64; sig++)
+            if (sigismember(mask, sig) == 1) bits |= 1ull << (sig - 1);
+        __atomic_or_fetch(&gp_shim_signalfd_sigs, bits, __ATOMIC_RELAXED);
+    }
     return fd == -1 ? fresh(r) : r;
 }
 GP_EXPORT int epoll_create(int size) { return fresh(R(epoll_create)(size)); }

@@ -202,10 +202,16 @@ static int tkill_code(void)
     return c;
 }
 
-/* kept for t alone (1), or to be sent the usual way (0) */
+extern uint64_t gp_shim_signalfd_sigs; /* shim/fd.c */
+
+/* kept for t alone (1), or to be sent the usual way (0): from a handler,
+ * and a signal some signalfd is for (a signalfd read sees only the kernel's
+ * pending signals: worker 0's OS thread's, as before signals were kept) */
 int gp_shim_signal_keep(pthread_t t, int sig, int code, union sigval v)
 {
     if (gp__tls.in_handler) return 0;
+    if (sig >= 1 && sig <= 64 && (__atomic_load_n(&gp_shim_signalfd_sigs, __ATOMIC_RELAXED) >> (sig - 1) & 1))
+        return 0;
     siginfo_t si;
     memset(&si, 0, sizeof si);
     si.si_signo = sig;

@@ -40,6 +40,22 @@ Test(differential, eintr) { same_output("build/progs/signals", 60); }
  * in it when it unblocks it or sigsuspends, gone when it exits */
 Test(differential, signal_pending_for_its_thread) { same_output("build/progs/sig_pending", 60); }
 
+/* ...except a signal some signalfd is for: that goes the kernel's way, so a
+ * thread's signalfd read sees one sent to it. One worker: with two, the
+ * reader's worker polls the signalfd on another OS thread than the one the
+ * signal pends on (README, known limits) */
+Test(differential, signalfd_reads_a_signal_sent_to_its_thread)
+{
+    char *argv[] = {h_path("build/progs/sig_signalfd"), NULL};
+    char *env[] = {"GPATCH_WORKERS=1", NULL};
+    int a = h_run(argv, 0, stock, sizeof stock, 20);
+    struct h_proc pr = h_spawn(argv, 1, env);
+    int b = h_collect(&pr, patched, sizeof patched, 20);
+    cr_assert_eq(a, 0, "stock exited %d:\n%s", a, stock);
+    cr_assert_eq(b, 0, "under gpatch exited %d:\n%s", b, patched);
+    cr_assert_str_eq(patched, stock);
+}
+
 /* pthread_exit from main: the process lives until its threads end, then
  * exits 0 through atexit, as glibc; pthread_attr_setstack honoured */
 Test(differential, pthread_exit_from_main_and_setstack)
