@@ -155,7 +155,7 @@ uintptr_t gp_thread_os_handle(uintptr_t h); /* the worker OS thread's own pthrea
 int gp_thread_prefer_signal(uintptr_t h); /* next EINTR goes to this gthread */
 /* a signal sent to a gthread that blocks it or waits for it in sigwait is
  * kept for it alone, as the kernel keeps an OS thread's (thread.c) */
-int gp_thread_sig_post(uintptr_t h, int sig, const siginfo_t *si); /* 1 kept, 0 send it, -errno */
+int gp_thread_sig_post(uintptr_t h, int sig, const siginfo_t *si, int waiting_only); /* 1 kept, 0 send, -errno */
 int gp_thread_sig_take(uint64_t set, siginfo_t *info);              /* gthread: a kept one of set, or 0 */
 int gp_thread_sig_take_unblocked(siginfo_t *info);                   /* gthread: a kept one its mask lets in, or 0 */
 uint64_t gp_thread_sig_kept(void);                                   /* gthread: the kept ones (bits) */

@@ -526,18 +526,26 @@ int gp_thread_prefer_signal(uintptr_t h)
  * number (stock queues real-time ones). */
 struct gp_siginfo { int code, pid; unsigned uid; union sigval value; };
 
-/* under the record lock: does g keep sig (it blocks it, or waits for it)? */
-static int keeps(struct gp_gthread *g, int sig)
+/* under the record lock: does g keep sig (it waits for it in sigwait, or,
+ * unless waiting_only, blocks it)? Not while g's calls go straight to the
+ * kernel (it alone is alive, or it holds a lock glibc keeps): a sigwait of
+ * its then waits in the kernel, which would never see a kept signal. */
+static int keeps(struct gp_gthread *g, int sig, int waiting_only)
 {
     uint64_t bit = 1ull << (sig - 1);
-    return (__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & bit) || (g->sigwaiting && (g->sigwait_set & bit));
+    if (g->sigwaiting && (g->sigwait_set & bit)) return 1;
+    if (waiting_only || __atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) < 2 ||
+        __atomic_load_n(&g->foreign, __ATOMIC_RELAXED))
+        return 0;
+    return (__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & bit) != 0;
 }
 
-/* any OS thread, never a signal handler: keep sig for h if h blocks it or
- * waits for it now: 1 (kept for h), 0 (send it the usual way: h lets it
- * through, or is main), -ESRCH (gone), -ENOMEM (no room for its details:
- * sent the usual way) */
-int gp_thread_sig_post(uintptr_t h, int sig, const siginfo_t *si)
+/* any OS thread, never a signal handler: keep sig for h if h waits for it
+ * in sigwait now, or (unless waiting_only) blocks it: 1 (kept for h), 0
+ * (send it the usual way: h lets it through, or is main), -ESRCH (gone),
+ * -ENOMEM (no room for its details: sent the usual way). A standard signal
+ * already kept keeps its first sender's details, as the kernel's. */
+int gp_thread_sig_post(uintptr_t h, int sig, const siginfo_t *si, int waiting_only)
 {
     struct gp_siginfo *spare = NULL;
     int r;
@@ -548,11 +556,13 @@ int gp_thread_sig_post(uintptr_t h, int sig, const siginfo_t *si)
         gp__rec_lock();
         struct gp_gthread *g = gp__gthread_from_handle(h);
         r = !g || exited(g) ? -ESRCH : 0;
-        if (!r && g != gp__w->g0 && sig >= 1 && sig <= 64 && keeps(g, sig)) {
+        if (!r && g != gp__w->g0 && sig >= 1 && sig <= 64 && keeps(g, sig, waiting_only)) {
             if (!g->sig_info && spare) g->sig_info = spare, spare = NULL;
             if (g->sig_info) {
-                g->sig_info[sig - 1] = (struct gp_siginfo){si->si_code, si->si_pid, si->si_uid, si->si_value};
-                __atomic_or_fetch(&g->sig_pend, 1ull << (sig - 1), __ATOMIC_RELAXED);
+                uint64_t bit = 1ull << (sig - 1);
+                if (!(__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED) & bit))
+                    g->sig_info[sig - 1] = (struct gp_siginfo){si->si_code, si->si_pid, si->si_uid, si->si_value};
+                __atomic_or_fetch(&g->sig_pend, bit, __ATOMIC_RELAXED);
                 r = 1;
                 if (g->sigwaiting) home = __atomic_load_n(&g->home, __ATOMIC_ACQUIRE), woken = g, id = g->id;
             } else {

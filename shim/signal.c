@@ -31,6 +31,8 @@ static __thread int delivering __attribute__((tls_model("initial-exec")));
 
 static void trampoline(int sig, siginfo_t *si, void *uc)
 {
+    int mine = delivering == sig; /* the one deliver_now sent (cleared here: a handler may longjmp out) */
+    if (mine) delivering = 0;
     int saved_errno = errno, managed = gp__tls.managed;
     gp__tls.managed = 0;
     struct sigaction a = user[sig];
@@ -44,7 +46,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
     /* still unmanaged: the note's uv_async_send writes through our write()
      * hook, which, managed, could switch gthreads inside the handler with
      * libuv's async handle half sent (the loop then spins on it forever) */
-    if (delivering != sig) gp_signal_note(sig, (a.sa_flags & SA_RESTART) != 0);
+    if (!mine) gp_signal_note(sig, (a.sa_flags & SA_RESTART) != 0);
     gp__tls.in_handler--;
     gp__tls.managed = managed;
     errno = saved_errno;
@@ -411,7 +413,7 @@ GP_EXPORT int raise(int sig)
     uint64_t m;
     gp_thread_sigmask(SIG_BLOCK, NULL, &m);
     if (!(m & (1ull << (sig - 1)))) deliver_now(sig, NULL);
-    else if (!gp_shim_signal_keep(pthread_self(), sig, SI_TKILL, (union sigval){0})) /* pending for it alone */
+    else if (gp_shim_signal_keep(pthread_self(), sig, SI_TKILL, (union sigval){0}) == 0) /* pending for it alone */
         pthread_kill(pthread_self(), sig);
     return 0;
 }

@@ -204,14 +204,15 @@ static int tkill_code(void)
 
 extern uint64_t gp_shim_signalfd_sigs; /* shim/fd.c */
 
-/* kept for t alone (1), or to be sent the usual way (0): from a handler,
- * and a signal some signalfd is for (a signalfd read sees only the kernel's
- * pending signals: worker 0's OS thread's, as before signals were kept) */
+/* kept for t alone (1), to be sent the usual way (0: from a handler, or t
+ * lets it through), or t is gone (-1: nothing to send, as glibc sends an
+ * exited thread nothing). A signal some signalfd is for is kept only for a
+ * sigwait that waits for it: a signalfd read sees only the kernel's pending
+ * signals (worker 0's OS thread's, as before signals were kept). */
 int gp_shim_signal_keep(pthread_t t, int sig, int code, union sigval v)
 {
     if (gp__tls.in_handler) return 0;
-    if (sig >= 1 && sig <= 64 && (__atomic_load_n(&gp_shim_signalfd_sigs, __ATOMIC_RELAXED) >> (sig - 1) & 1))
-        return 0;
+    int sfd = sig >= 1 && sig <= 64 && (__atomic_load_n(&gp_shim_signalfd_sigs, __ATOMIC_RELAXED) >> (sig - 1) & 1);
     siginfo_t si;
     memset(&si, 0, sizeof si);
     si.si_signo = sig;
@@ -219,7 +220,8 @@ int gp_shim_signal_keep(pthread_t t, int sig, int code, union sigval v)
     si.si_pid = getpid();
     si.si_uid = getuid();
     si.si_value = v;
-    return gp_thread_sig_post((uintptr_t)t, sig, &si) == 1;
+    int r = gp_thread_sig_post((uintptr_t)t, sig, &si, sfd);
+    return r == 1 ? 1 : r == -ESRCH ? -1 : 0;
 }
 
 GP_EXPORT int pthread_kill(pthread_t t, int sig)
@@ -229,7 +231,7 @@ GP_EXPORT int pthread_kill(pthread_t t, int sig)
     if (sig < 0 || sig >= NSIG) return EINVAL;
     if (gp_thread_alive((uintptr_t)t) != 0) return 0;
     if (sig == 0) return 0;
-    if (gp_shim_signal_keep(t, sig, SI_TKILL, (union sigval){0})) return 0;
+    if (gp_shim_signal_keep(t, sig, SI_TKILL, (union sigval){0})) return 0; /* kept, or gone meanwhile */
     gp_thread_prefer_signal((uintptr_t)t);
     return R(pthread_kill)(os, sig);
 }
@@ -240,7 +242,8 @@ GP_EXPORT int pthread_sigqueue(pthread_t t, int sig, const union sigval val)
     if (kind(t, &os) == GP_H_OS) return R(pthread_sigqueue)(os, sig, val);
     if (gp_thread_alive((uintptr_t)t) != 0) return ESRCH; /* glibc: the thread has no tid left */
     if (sig > 0 && sig < NSIG) {
-        if (gp_shim_signal_keep(t, sig, SI_QUEUE, val)) return 0;
+        int k = gp_shim_signal_keep(t, sig, SI_QUEUE, val);
+        if (k) return k > 0 ? 0 : ESRCH; /* kept, or gone meanwhile */
         gp_thread_prefer_signal((uintptr_t)t);
     }
     return R(pthread_sigqueue)(os, sig, val);

@@ -5,7 +5,8 @@
  * returns), sigsuspends or pselects with a mask that lets it in; not in a
  * forked child. A ppoll whose mask lets it in is interrupted by one sent
  * while it waits. Sent again and again while the thread goes in and out of
- * sigwait, none is lost. main never blocks the signals, and counts its
+ * sigwait, none is lost; one a signalfd was made for still reaches the
+ * sigwait that waits for it. main never blocks the signals, and counts its
  * handler's runs: a directed signal that went astray would run it at once.
  * Each step is one line; stock prints the specification. */
 #define _GNU_SOURCE
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/select.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -241,6 +243,17 @@ static void *round_trips(void *arg)
     return arg;
 }
 
+/* 11: in sigwait for a signal some signalfd was made for */
+static void *sigwait_signalfd_sig(void *arg)
+{
+    block_for_me(SIGWINCH);
+    say_ready();
+    siginfo_t si;
+    int r = wait_for(SIGWINCH, &si);
+    printf("signalfd's signal: the sigwait got %s\n", r ? strsignal(r) : "nothing");
+    return arg;
+}
+
 static void start(void *(*fn)(void *))
 {
     pthread_create(&target, NULL, fn, NULL);
@@ -329,5 +342,15 @@ int main(void)
     }
     pthread_join(target, NULL);
     printf("handler runs %d\n", (int)hits);
+
+    sigset_t w;
+    sigemptyset(&w);
+    sigaddset(&w, SIGWINCH);
+    int sfd = signalfd(-1, &w, SFD_CLOEXEC); /* made, never read */
+    start(sigwait_signalfd_sig);
+    usleep(50000); /* it is in its sigwait */
+    pthread_kill(target, SIGWINCH);
+    pthread_join(target, NULL);
+    close(sfd);
     return 0;
 }
