@@ -73,7 +73,7 @@ struct gp_gthread {
     int in_call;              /* inside a blocking call (gp_io, gp_poll, gp_sleep, a sync wait) */
     int sigpend;              /* a handler ran while it was in that call: 1 SA_RESTART, 2 not */
     uint64_t sigmask;         /* its own signal mask (not main's: main keeps the OS thread's) */
-    uint64_t sig_pend;        /* signals sent to it alone that it blocks or sigwaits for, not yet taken (thread.c; record lock) */
+    uint64_t sig_pend;        /* signals sent to it alone that it blocks or sigwaits for, not yet taken (sigthread.c; record lock) */
     struct gp_siginfo *sig_info; /* their senders' details, 64 of them, made at the first one kept or its first sigwait */
     int sigwaiting;           /* in a sigwait for sigwait_set: a post wakes it (GP_X_POKE) */
     uint64_t sigwait_set;
@@ -324,6 +324,9 @@ static inline int gp__canary_ok(const struct gp_gthread *g)
     return g->canary[7] == g->canary_val && g->canary[0] == g->canary_val;
 }
 struct gp_gthread *gp__gthread_from_handle(uintptr_t h);
+/* any OS thread: has g exited? xdone, not state (set once, under the record
+ * lock, by gp__thread_dying; acquire pairs with its release store) */
+static inline int gp__gthread_exited(struct gp_gthread *g) { return __atomic_load_n(&g->xdone, __ATOMIC_ACQUIRE) != 0; }
 size_t gp__page(void);
 extern size_t gp__default_stack;
 

@@ -322,7 +322,7 @@
  *    to worker 0's OS thread, as it would to main's; gp__signals there passes
  *    the interruption to the target's worker (GP_X_SIGNAL). A signal sent to
  *    one gthread that blocks it or waits for it in sigwait is kept for it
- *    alone (thread.c, gp_thread_sig_post; a sigwait is woken through its
+ *    alone (sigthread.c, gp_thread_sig_post; a sigwait is woken through its
  *    worker's inbox, GP_X_POKE). raise, and a kept signal the gthread lets
  *    in, deliver on its own OS thread before the call returns
  *    (shim/signal.c, deliver_now).

@@ -72,7 +72,7 @@ const sigset_t *gp__workers_os_mask(void) { return &workers_os_mask; }
  * pthread_kill the signals its target lets through, to worker 0's OS thread
  * (the one main runs on, as stock would pick it), whose scheduler passes the
  * interruption on (gp__signals); one the target blocks is kept for it
- * (thread.c, gp_thread_sig_post). Faults stay deliverable: a fault on a worker is that
+ * (sigthread.c, gp_thread_sig_post). Faults stay deliverable: a fault on a worker is that
  * worker's. A worker that cannot be had leaves fewer workers, not an error. */
 void gp__workers_start(int n)
 {

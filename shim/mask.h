@@ -1,7 +1,7 @@
 /* mask.h — a wait that brings its own signal mask (sigsuspend, ppoll,
  * pselect, epoll_pwait, epoll_pwait2) makes it the green thread's own mask
  * while it lasts (shim/signal.c), as the kernel makes it the thread's: a
- * signal kept for the thread (runtime/thread.c) that it lets in runs its
+ * signal kept for the thread (runtime/sigthread.c) that it lets in runs its
  * handler at once, and one sent meanwhile is judged by it. */
 #ifndef GP_MASK_H
 #define GP_MASK_H

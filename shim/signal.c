@@ -157,7 +157,7 @@ static int own_mask(void);
 static void deliver_now(int sig, const siginfo_t *info);
 int gp_shim_signal_keep(pthread_t t, int sig, int code, union sigval v); /* shim/thread.c */
 
-/* the signals kept for this green thread (runtime/thread.c) that its mask
+/* the signals kept for this green thread (runtime/sigthread.c) that its mask
  * now lets in: each runs its handler here, before the caller returns, as
  * the kernel delivers a pending signal a thread unblocks. How many ran. */
 static int deliver_unblocked(void)
@@ -229,7 +229,7 @@ static void from_bits(uint64_t b, sigset_t *s);
 /* The first attempt hands the program's own set to the kernel, which
  * answers EFAULT for a bad pointer as stock sigwait's would (no probe, no
  * extra system call); only then is the set copied, the wait made known to
- * senders (runtime/thread.c: a signal sent to this thread alone now comes
+ * senders (runtime/sigthread.c: a signal sent to this thread alone now comes
  * here) and the shared signalfd made to cover it. */
 static int sigwait_try(struct gp_pollop *op)
 {

@@ -159,7 +159,7 @@ GP_EXPORT int pthread_getattr_np(pthread_t t, pthread_attr_t *attr)
 
 /* Signals go to the worker OS thread main runs on (worker 0's), whose
  * handler interrupts the target's call. One the target blocks, or waits for
- * in sigwait, is kept for the target alone instead (runtime/thread.c,
+ * in sigwait, is kept for the target alone instead (runtime/sigthread.c,
  * gp_thread_sig_post), as the kernel keeps a thread's: its sigwait takes it
  * on any worker, its pthread_sigmask or sigsuspend that lets it in runs its
  * handler (shim/signal.c). From inside a signal handler (no locks there) it
