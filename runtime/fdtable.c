@@ -57,6 +57,7 @@ struct fdent {
     /* what a wait needs to know, read once (fcntl, getsockopt) and kept until
      * the program changes it through a hooked call (gp_fd_flags_changed) */
     int known, nonblock;
+    int flags;         /* its file status flags (F_GETFL), when known */
     int64_t rcvtimeo, sndtimeo; /* ns, 0 none */
     /* the last read found it drained (drainable ones), and the watcher (started for
      * reading) has not said otherwise since: a read may park without trying */
@@ -335,6 +336,7 @@ static void learn(struct fdent *e)
 {
     if (e->known) return;
     int fl = R(fcntl64)(e->fd, F_GETFL);
+    e->flags = fl;
     e->nonblock = fl >= 0 && (fl & O_NONBLOCK);
     e->rcvtimeo = e->kind == K_SOCK ? timeo(e->fd, SO_RCVTIMEO) : 0;
     e->sndtimeo = e->kind == K_SOCK ? timeo(e->fd, SO_SNDTIMEO) : 0;
@@ -578,6 +580,7 @@ ssize_t gp_io(struct gp_io *op)
             }
             continue;
         }
+        op->fl = e->known ? e->flags : -1;
         r = op->attempt(op, GP_SOCK);
         if (r < 0) break;
         if (op->drains && e->drainable && (size_t)r < op->len - op->done) e->drained = 1;
@@ -616,6 +619,7 @@ static ssize_t io_loop(struct gp_io *op, ssize_t first)
              * would have said so. Wait without the system call. */
             r = -EAGAIN;
         } else if (e->kind == K_SOCK) {
+            op->fl = e->known ? e->flags : -1;
             r = op->attempt(op, GP_SOCK);
         } else if (e->kind == K_RWF) {
             r = op->attempt(op, GP_RWF);
@@ -641,6 +645,7 @@ static ssize_t io_loop(struct gp_io *op, ssize_t first)
                 int w = wait_fd(e, GP_OUT, cdl, cdl == GP_FOREVER ? GP_RESTARTABLE : GP_NORESTART);
                 if (w == -ETIMEDOUT) return -EINPROGRESS;
                 if (w < 0) return w;
+                op->fl = e->known ? e->flags : -1;
                 r = op->attempt(op, GP_FINISH);
                 if (r != -EALREADY && r != -EINPROGRESS) return r; /* else: woken early */
             }

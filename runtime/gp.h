@@ -201,6 +201,11 @@ struct gp_io {
     unsigned char newfd;   /* the result is a new fd (accept) */
     unsigned char drains;  /* a short result means the socket is empty now (not MSG_PEEK) */
     size_t len, done;
+    /* set by gp_io before a GP_SOCK or GP_FINISH attempt: the fd's file
+     * status flags as the runtime knows them (read once, kept until the
+     * program changes them through a hooked call), or -1 not known yet. An
+     * attempt that must set O_NONBLOCK for one call puts these back. */
+    int fl;
 };
 ssize_t gp_io(struct gp_io *op);
 /* Gthread only. A call with no "don't wait" flag (accept, a read of an
