@@ -343,6 +343,10 @@ static void learn(struct fdent *e)
     e->known = 1;
 }
 
+/* the flags learn read, for an attempt that sets O_NONBLOCK for one call
+ * (gp_io's op->fl), or -1: not read yet (the attempt reads them itself) */
+static int known_flags(struct fdent *e) { return e->known ? e->flags : -1; }
+
 static int program_nonblocking(struct fdent *e)
 {
     learn(e);
@@ -580,7 +584,7 @@ ssize_t gp_io(struct gp_io *op)
             }
             continue;
         }
-        op->fl = e->known ? e->flags : -1;
+        op->fl = known_flags(e);
         r = op->attempt(op, GP_SOCK);
         if (r < 0) break;
         if (op->drains && e->drainable && (size_t)r < op->len - op->done) e->drained = 1;
@@ -619,7 +623,7 @@ static ssize_t io_loop(struct gp_io *op, ssize_t first)
              * would have said so. Wait without the system call. */
             r = -EAGAIN;
         } else if (e->kind == K_SOCK) {
-            op->fl = e->known ? e->flags : -1;
+            op->fl = known_flags(e);
             r = op->attempt(op, GP_SOCK);
         } else if (e->kind == K_RWF) {
             r = op->attempt(op, GP_RWF);
@@ -645,7 +649,7 @@ static ssize_t io_loop(struct gp_io *op, ssize_t first)
                 int w = wait_fd(e, GP_OUT, cdl, cdl == GP_FOREVER ? GP_RESTARTABLE : GP_NORESTART);
                 if (w == -ETIMEDOUT) return -EINPROGRESS;
                 if (w < 0) return w;
-                op->fl = e->known ? e->flags : -1;
+                op->fl = known_flags(e);
                 r = op->attempt(op, GP_FINISH);
                 if (r != -EALREADY && r != -EINPROGRESS) return r; /* else: woken early */
             }

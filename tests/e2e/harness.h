@@ -155,17 +155,29 @@ static inline int h_run(char *const argv[], int preload, char *out, size_t cap, 
 }
 
 /* The differential check: prog run stock is the specification; under gpatch
- * it must exit 0 as stock did and print exactly the same. Both outputs stay
- * in the caller's buffers (cap bytes each) for further checks. */
-static inline void h_same_output(const char *prog, int timeout_s, char *stock, char *patched, size_t cap)
+ * (with env's settings added, NULL for none) it must exit 0 as stock did and
+ * print exactly the same. Both outputs stay in the caller's buffers (cap
+ * bytes each) for further checks. */
+static inline void h_same_output_env(const char *prog, char *const env[], int timeout_s, char *stock, char *patched,
+                                     size_t cap)
 {
+    char what[256] = "";
+    for (size_t i = 0; env && env[i]; i++)
+        snprintf(what + strlen(what), sizeof what - strlen(what), " %s", env[i]);
     char *argv[] = {h_path(prog), NULL};
     int a = h_run(argv, 0, stock, cap, timeout_s);
-    int b = h_run(argv, 1, patched, cap, timeout_s);
+    struct h_proc pr = h_spawn(argv, 1, env);
+    int b = h_collect(&pr, patched, cap, timeout_s);
     cr_assert_eq(a, 0, "%s stock exited %d:\n%s", prog, a, stock);
-    cr_assert_eq(b, 0, "%s under gpatch exited %d:\n%s", prog, b, patched);
+    cr_assert_eq(b, 0, "%s under gpatch%s exited %d:\n%s", prog, what, b, patched);
     cr_assert(strlen(stock) > 0, "%s printed nothing", prog);
-    cr_assert_str_eq(patched, stock, "%s differs under gpatch.\n--- stock:\n%s\n--- gpatch:\n%s", prog, stock, patched);
+    cr_assert_str_eq(patched, stock, "%s differs under gpatch%s.\n--- stock:\n%s\n--- gpatch:\n%s", prog, what, stock,
+                     patched);
+}
+
+static inline void h_same_output(const char *prog, int timeout_s, char *stock, char *patched, size_t cap)
+{
+    h_same_output_env(prog, NULL, timeout_s, stock, patched, cap);
 }
 
 /* A server prints "port N" first: wait for it. */

@@ -46,14 +46,8 @@ Test(differential, signal_pending_for_its_thread) { same_output("build/progs/sig
  * signal pends on (README, known limits) */
 Test(differential, signalfd_reads_a_signal_sent_to_its_thread)
 {
-    char *argv[] = {h_path("build/progs/sig_signalfd"), NULL};
     char *env[] = {"GPATCH_WORKERS=1", NULL};
-    int a = h_run(argv, 0, stock, sizeof stock, 20);
-    struct h_proc pr = h_spawn(argv, 1, env);
-    int b = h_collect(&pr, patched, sizeof patched, 20);
-    cr_assert_eq(a, 0, "stock exited %d:\n%s", a, stock);
-    cr_assert_eq(b, 0, "under gpatch exited %d:\n%s", b, patched);
-    cr_assert_str_eq(patched, stock);
+    h_same_output_env("build/progs/sig_signalfd", env, 20, stock, patched, sizeof stock);
 }
 
 /* pthread_exit from main: the process lives until its threads end, then

@@ -21,12 +21,6 @@ Test(rwlock_self, holder_gets_edeadlk_others_wait)
 
 Test(rwlock_self, holder_gets_edeadlk_own_tls)
 {
-    char *argv[] = {h_path("build/progs/rwlock_self"), NULL};
     char *own[] = {"GPATCH_TLS=own", NULL};
-    int a = h_run(argv, 0, stock, sizeof stock, 60);
-    struct h_proc pr = h_spawn(argv, 1, own);
-    int b = h_collect(&pr, patched, sizeof patched, 60);
-    cr_assert_eq(a, 0, "stock exited %d:\n%s", a, stock);
-    cr_assert_eq(b, 0, "under gpatch (GPATCH_TLS=own) exited %d:\n%s", b, patched);
-    cr_assert_str_eq(patched, stock, "differs with GPATCH_TLS=own.\n--- stock:\n%s\n--- gpatch:\n%s", stock, patched);
+    h_same_output_env("build/progs/rwlock_self", own, 60, stock, patched, sizeof stock);
 }

@@ -9,13 +9,7 @@ static char stock[65536], patched[65536];
 
 static void same_as_stock(const char *prog, char *const env[])
 {
-    char *argv[] = {h_path(prog), NULL};
-    int a = h_run(argv, 0, stock, sizeof stock, 60);
-    struct h_proc pr = h_spawn(argv, 1, env);
-    int b = h_collect(&pr, patched, sizeof patched, 60);
-    cr_assert_eq(a, 0, "%s stock exited %d:\n%s", prog, a, stock);
-    cr_assert_eq(b, 0, "%s under gpatch exited %d:\n%s", prog, b, patched);
-    cr_assert_str_eq(patched, stock, "%s differs.\n--- stock:\n%s\n--- gpatch:\n%s", prog, stock, patched);
+    h_same_output_env(prog, env, 60, stock, patched, sizeof stock);
 }
 
 /* __thread values and errno (also through a cached &errno) survive every

@@ -14,15 +14,9 @@ TestSuite(tls_subjects, .fini = h_cleanup, .timeout = 120);
 
 static char stock[65536], patched[65536];
 
-static void same_as_stock(const char *prog, char *const env[], const char *what)
+static void same_as_stock(const char *prog, char *const env[])
 {
-    char *argv[] = {h_path(prog), NULL};
-    int a = h_run(argv, 0, stock, sizeof stock, 60);
-    struct h_proc pr = h_spawn(argv, 1, env);
-    int b = h_collect(&pr, patched, sizeof patched, 60);
-    cr_assert_eq(a, 0, "%s stock exited %d:\n%s", prog, a, stock);
-    cr_assert_eq(b, 0, "%s under gpatch (%s) exited %d:\n%s", prog, what, b, patched);
-    cr_assert_str_eq(patched, stock, "%s (%s) differs.\n--- stock:\n%s\n--- gpatch:\n%s", prog, what, stock, patched);
+    h_same_output_env(prog, env, 60, stock, patched, sizeof stock);
 }
 
 static char *own[] = {"GPATCH_TLS=own", NULL};
@@ -35,8 +29,8 @@ static char *dflt[] = {"GPATCH_TLS=", NULL};
  * copied by gp_dlopen into the blocks of the green threads that existed) */
 Test(tls_subjects, dlopen_gd_and_ie_tls)
 {
-    same_as_stock("build/progs/tls_dlopen", own, "GPATCH_TLS=own");
-    same_as_stock("build/progs/tls_dlopen", dflt, "default");
+    same_as_stock("build/progs/tls_dlopen", own);
+    same_as_stock("build/progs/tls_dlopen", dflt);
 }
 
 /* the same, the libraries named without a directory and found along
@@ -72,9 +66,9 @@ Test(tls_subjects, dlopen_with_shared_tls_shares)
 /* sched_getcpu, pthread_getattr_np, canaries, setjmp/longjmp across parks */
 Test(tls_subjects, thread_pointer_fields)
 {
-    same_as_stock("build/progs/tls_sys", own, "GPATCH_TLS=own");
-    same_as_stock("build/progs/tls_sys", dflt, "default");
-    same_as_stock("build/progs/tls_sys", shared, "GPATCH_TLS=shared");
+    same_as_stock("build/progs/tls_sys", own);
+    same_as_stock("build/progs/tls_sys", dflt);
+    same_as_stock("build/progs/tls_sys", shared);
 }
 
 /* flockfile held across a pipe round trip and sleeps while others printf: no
@@ -82,7 +76,7 @@ Test(tls_subjects, thread_pointer_fields)
  * glibc's lock before the streams' gates) */
 Test(tls_subjects, flockfile_across_blocking_calls)
 {
-    same_as_stock("build/progs/tls_stdio", own, "GPATCH_TLS=own");
-    same_as_stock("build/progs/tls_stdio", dflt, "default");
-    same_as_stock("build/progs/tls_stdio", shared, "GPATCH_TLS=shared");
+    same_as_stock("build/progs/tls_stdio", own);
+    same_as_stock("build/progs/tls_stdio", dflt);
+    same_as_stock("build/progs/tls_stdio", shared);
 }
