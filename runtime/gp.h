@@ -152,7 +152,32 @@ int gp_thread_stack(uintptr_t h, struct gp_stack_info *si);
 int gp_thread_setname(uintptr_t h, const char *name);
 int gp_thread_getname(uintptr_t h, char *buf, size_t len);
 uintptr_t gp_thread_os_handle(uintptr_t h); /* the worker OS thread's own pthread_t */
-int gp_thread_prefer_signal(uintptr_t h); /* next EINTR goes to this gthread */
+/* How a signal's handler interrupts a call, as the kernel's: no handler
+ * (SIG_DFL, SIG_IGN: nothing is interrupted), a handler with SA_RESTART
+ * (restartable calls go on), a handler without it. */
+enum { GP_SIGMODE_NONE, GP_SIGMODE_RESTART, GP_SIGMODE_NORESTART };
+/* any OS thread, never a handler: send sig to green thread h, kept for it
+ * alone: 1 kept (h blocks it or sigwaits for it), 2 kept for the caller
+ * itself (deliver it now), 3 kept and h is being interrupted to run its
+ * handler (its worker readies it; an OS thread its code runs on gets the
+ * deliver signal),
+ * 0 send it the usual way, -errno */
+int gp_thread_sig_send(uintptr_t h, int sig, const siginfo_t *si, int mode);
+/* the shim's: runs the calling green thread's kept signals it lets in */
+void gp_set_deliverer(void (*fn)(void));
+/* the signal that makes the OS thread a green thread runs on deliver its
+ * kept signals (two: with and without SA_RESTART, as the program's handler) */
+int gp_deliver_sig(int mode);
+extern int gp_deliver_taken; /* the program handles them itself: no deliver signals are sent */
+/* signal-safe: from the trampoline, before the program's handler runs: 1 if
+ * it must run in another green thread (the scheduler passes it on), 0 to run
+ * it here (the current one's call is interrupted as the kernel's would be) */
+int gp_signal_elsewhere(int sig, const siginfo_t *si, int mode);
+/* signal-safe: the internal deliver signal landed: may the current green
+ * thread on this OS thread run its kept handlers at pc? */
+int gp_deliver_here(uintptr_t pc);
+/* main's mask changed (main keeps the OS thread's own): bits */
+void gp_thread_main_mask(uint64_t bits);
 /* a signal sent to a gthread that blocks it or waits for it in sigwait is
  * kept for it alone, as the kernel keeps an OS thread's (thread.c) */
 int gp_thread_sig_post(uintptr_t h, int sig, const siginfo_t *si, int waiting_only); /* 1 kept, 0 send, -errno */
@@ -312,7 +337,7 @@ int gp_offload(void (*fn)(void *ctx), void *ctx);
 /* ---- signals, fork ------------------------------------------------------- */
 /* From a signal handler trampoline (async-signal-safe): a handler ran;
  * restart: it was installed with SA_RESTART. */
-void gp_signal_note(int sig, int restart);
+
 /* A green thread's signal mask is its own (glibc's is per OS thread, which
  * all green threads of a worker share): signals 1..64 as bits 0..63. Main
  * keeps the real one. how: SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK. */

@@ -172,6 +172,18 @@ static int note_module(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+/* main's thread at the start (gp__start), outside handlers: where gpatch's
+ * code (libgpatch, libuv) and the code passed over (libc, the loader) lie */
+void gp__code_ranges_init(void)
+{
+    if (n_own) return;
+    n_pass = 0;
+    dl_iterate_phdr(note_module, NULL);
+}
+
+/* signal-safe */
+int gp__pc_is_runtime(uintptr_t pc) { return in_ranges(own_r, n_own, pc); }
+
 /* The interrupted stack, innermost frame first, each frame gpatch's own
  * (O: libgpatch, libuv), passed over (P: libc, the loader, libpthread, the
  * vDSO) or another's (X: the program and its libraries). Safe to hand off
@@ -570,8 +582,7 @@ void gp__handoff_start(struct gp_worker *w)
         return;
     }
     threshold_ms = gp__handoff_ms;
-    n_own = n_pass = 0;
-    dl_iterate_phdr(note_module, NULL);
+    gp__code_ranges_init();
     void *tcb = gp__tls_new_idle(); /* the original thread's own block is main's: it needs another when idle */
     if (!tcb || first_carrier(w, tcb) != 0) {
         if (tcb) gp__tls_free(tcb);

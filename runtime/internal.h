@@ -77,6 +77,8 @@ struct gp_gthread {
     struct gp_siginfo *sig_info; /* their senders' details, 64 of them, made at the first one kept or its first sigwait */
     int sigwaiting;           /* in a sigwait for sigwait_set: a post wakes it (GP_X_POKE) */
     uint64_t sigwait_set;
+    int sig_mode;             /* how the kept signals it lets in interrupt its call: GP_SIGMODE_* (sigthread.c) */
+    int deliver_restart;      /* readied with -GP_EDELIVER: after the handlers, park again (sched.c) */
     int tid_kept;             /* its block's glibc id may be one it holds locks under (sched.c, sync_tid) */
     int in_fn;                /* inside its start routine (gthread_entry): the program's code may run */
     int foreign;              /* glibc-handled locks it holds: while > 0 it never parks */
@@ -136,9 +138,9 @@ struct gp_worker {
     int next_id;
     int budget;                /* direct switches left before the loop turns */
     uv_async_t async;          /* wake-ups from signal handlers, other threads */
-    volatile sig_atomic_t sig_pending, sig_norestart;
-    uint64_t sig_set;          /* which signals' handlers ran (bits) */
-    struct gp_gthread *sig_target;
+    volatile sig_atomic_t sig_pending; /* a handler passed a signal on (redir_set) */
+    uint64_t redir_set;        /* process signals a handler passed on to the scheduler (bits; worker 0) */
+    struct gp_redir { int code, pid, mode; unsigned uid; union sigval value; } redir[64]; /* their details */
     uintptr_t os_thread;       /* pthread_self() of the worker OS thread */
     struct gp_tls *tls;        /* the gp__tls of the block loaded now, for the watchdog to read */
     gp_deadline away_since;    /* when the scheduler last handed the worker to gthreads, 0 while home */
@@ -181,7 +183,7 @@ extern int gp__steal_on; /* own TLS and several workers, unless GPATCH_STEAL=0 *
 extern int gp__workers_want; /* GPATCH_WORKERS, 0 for the default */
 /* a message to another worker's scheduler (sched.c): a new gthread to run,
  * a cancel or a signal for one of its gthreads */
-enum { GP_X_NEW, GP_X_CANCEL, GP_X_SIGNAL, GP_X_MOVE, GP_X_POKE };
+enum { GP_X_NEW, GP_X_CANCEL, GP_X_DELIVER, GP_X_MOVE, GP_X_POKE };
 struct gp_xmsg { struct gp_gthread *g; int id, kind, arg; };
 /* any OS thread (never a handler): post m to w's scheduler and wake it */
 void gp__xpost(struct gp_worker *w, struct gp_gthread *g, int id, int kind, int arg); /* id: g->id, read where g was known live */
@@ -265,7 +267,19 @@ _Noreturn void gp__bad_state(struct gp_gthread *g, int to, const char *file, int
 void gp__update_managed(void);
 void gp__run_ready(void); /* from an fd event's callback: run the ready gthreads now */
 void gp__signals(void);   /* act on signal handlers that ran */
-void gp__signal_act(struct gp_gthread *t, int norestart); /* t's worker: interrupt t's call */
+void gp__signal_deliver(struct gp_gthread *t, int mode); /* t's worker: have t run its kept signals' handlers */
+/* gthread only: the kept signals g's mask lets in run their handlers here (the shim's deliverer) */
+void gp__deliver_kept(struct gp_gthread *g);
+static inline int gp__deliverable(struct gp_gthread *g)
+{
+    return (__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED) & ~__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED)) != 0;
+}
+void gp__poke_os(int tid, int mode);   /* the deliver signal to OS thread tid (sigthread.c) */
+int gp__pc_is_runtime(uintptr_t pc);   /* pc is in libgpatch's or libuv's code (handoff.c) */
+void gp__code_ranges_init(void);       /* once, at the start, outside handlers */
+void gp__signal_route(int sig, const struct gp_redir *rd); /* worker 0's scheduler */
+/* a park readied to run signal handlers (never returned by gp__park) */
+#define GP_EDELIVER 4097
 void gp__xdrain(void);    /* scheduler context: act on what other workers posted (gp__xpost) */
 /* bracket a blocking call: a signal handled while it runs interrupts it */
 static inline struct gp_gthread *gp__call_begin(void)

@@ -198,24 +198,64 @@ int gp__loop_owns_fd(int fd)
     return 0;
 }
 
-/* signal-safe: from the trampoline of a program's handler, on any OS thread */
-void gp_signal_note(int sig, int restart)
+/* Signal-safe: from the trampoline of a program's handler, on any OS
+ * thread, before the handler runs. The kernel gave a process signal (or one
+ * sent to main's OS thread) to this OS thread because its real mask lets it
+ * in; but the code running here may be the scheduler, or a green thread
+ * that blocks it in its own mask, while the kernel would have chosen main,
+ * or the thread waiting in sigsuspend. So the handler runs here only when
+ * the green thread running here would have been the kernel's choice: it
+ * lets the signal in, and it is main, or main would not take it (main
+ * blocks it, is gone, or is not waiting in a call the signal would
+ * interrupt). Then its call, if it is inside one, is interrupted as the
+ * kernel's would be (its next park: sigpend). Otherwise the signal is
+ * passed on: its details into worker 0's redir slot (the first sender's, as
+ * a standard signal pending twice is one), its bit into redir_set, and the
+ * scheduler's gp__signals routes it (sigthread.c, gp__signal_route), where
+ * it runs in the chosen green thread. Faults stay where they happen; a
+ * nested signal, an OS thread that is no worker's and a runtime not
+ * started run the handler here. */
+int gp_signal_elsewhere(int sig, const siginfo_t *si, int mode)
 {
-    struct gp_worker *w = gp__w;
-    if (!w) return;
-    if (sig > 0 && sig <= 64) __atomic_or_fetch(&w->sig_set, 1ull << (sig - 1), __ATOMIC_RELAXED);
-    /* a signal handler's context: record, and let the scheduler decide whom
-     * the signal interrupts (gp__signals) */
-    if (!restart) w->sig_norestart = 1;
-    w->sig_pending = 1;
+    struct gp_worker *w0 = gp__w;
+    if (!w0 || !w0->g0 || sig < 1 || sig > 64 || gp__tls.in_handler) return 0;
+    if (si && si->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
+                                   sig == SIGTRAP || sig == SIGSYS))
+        return 0;
+    struct gp_gthread *cur;
+    if (gp__tls.evicted) {
+        cur = gp__tls.evicted;
+    } else {
+        struct gp_worker *w = gp__tls.worker;
+        if (!w) return 0;
+        cur = w->cur == &w->sched ? NULL : w->cur;
+    }
+    uint64_t bit = 1ull << (sig - 1);
+    struct gp_gthread *g0 = w0->g0;
+    int main_takes = !(__atomic_load_n(&g0->sigmask, __ATOMIC_RELAXED) & bit) &&
+                     !__atomic_load_n(&g0->xdone, __ATOMIC_RELAXED) && __atomic_load_n(&g0->in_call, __ATOMIC_RELAXED);
+    if (cur && !(__atomic_load_n(&cur->sigmask, __ATOMIC_RELAXED) & bit) && (cur == g0 || !main_takes)) {
+        if (cur->in_call && mode != GP_SIGMODE_NONE) {
+            int v = mode == GP_SIGMODE_NORESTART ? 2 : 1;
+            if (v > cur->sigpend) cur->sigpend = v; /* its own record, on its own OS thread */
+        }
+        return 0;
+    }
+    if (!(__atomic_load_n(&w0->redir_set, __ATOMIC_RELAXED) & bit)) {
+        struct gp_redir *rd = &w0->redir[sig - 1];
+        rd->code = si ? si->si_code : SI_USER;
+        rd->pid = si ? si->si_pid : 0;
+        rd->uid = si ? si->si_uid : 0;
+        rd->value = si ? si->si_value : (union sigval){0};
+        rd->mode = mode;
+    }
+    __atomic_or_fetch(&w0->redir_set, bit, __ATOMIC_RELEASE); /* after its details */
+    w0->sig_pending = 1;
     /* uv_async_send wakes the loop with write(2) on its eventfd, and libuv's
-     * write binds to our own hook: on a gthread that is managed, the hook
-     * would reach a preemption point and could switch away from inside this
-     * handler, leaving the handler's frame (and whatever it interrupted:
-     * malloc, libuv's half-sent wake-up, which the loop then spins on
-     * forever) suspended under another gthread. Unmanaged, the hook is
-     * libc's write. Same thread, restored before the handler returns. */
-    gp__async_send(&w->async);
+     * write binds to our own hook: gp__async_send turns the hooks off for
+     * the moment (it must not switch inside this handler) */
+    gp__async_send(&w0->async);
+    return 1;
 }
 
 /* Any OS thread, signal-safe: uv_async_send with this thread's hooks off.

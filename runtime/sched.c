@@ -800,6 +800,7 @@ static inline __attribute__((always_inline)) void yield_now(struct gp_worker *w,
     gp__set_state(g, GT_BIT(GT_RUNNING), GT_READY);
     runq_push(w, g);
     switch_to(next_to_run());
+    if (GP_UNLIKELY(gp__deliverable(g))) gp__deliver_kept(g); /* kept for it while it was ready */
 }
 
 /* gthread only */
@@ -830,32 +831,53 @@ int gp__park(const char *reason, gp_deadline dl, int intr)
     int cancelpt = intr & GP_CANCELPT;
     intr &= GP_INTR_MASK;
     if (cancelpt && __atomic_load_n(&g->cancelled, __ATOMIC_ACQUIRE) && !g->cancel_off) return -ECANCELED; /* pending: act now */
-    if (GP_UNLIKELY(g->sigpend) && intr != GP_NOINTR) { /* handled while this call ran */
-        int p = g->sigpend;
-        g->sigpend = 0;
-        if (p == 2 || intr == GP_NORESTART) return park_skipped(w, g, -EINTR);
+    /* a signal kept for it while it ran (computing, or between attempts):
+     * its handler runs now, before the wait */
+    if (GP_UNLIKELY(gp__deliverable(g))) gp__deliver_kept(g);
+    for (;;) {
+        if (GP_UNLIKELY(g->sigpend) && intr != GP_NOINTR) { /* handled while this call ran */
+            int p = g->sigpend;
+            g->sigpend = 0;
+            if (p == 2 || intr == GP_NORESTART) return park_skipped(w, g, -EINTR);
+        }
+        if (dl == 0) return park_skipped(w, g, -ETIMEDOUT);
+        if (dl > 0) {
+            if (dl <= gp_now()) return park_skipped(w, g, -ETIMEDOUT);
+            gp__timer_arm(g, dl);
+        }
+        gp__set_state(g, GT_BIT(GT_RUNNING), GT_PARKED);
+        g->reason = reason;
+        g->intr = intr;
+        g->cancelpt = cancelpt;
+        g->wake = 0;
+        if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d parks: %s", g->id, reason);
+        if (GP_UNLIKELY(gp__stats_on)) gp__stat_park(reason);
+        switch_to(next_to_run());
+        if (dl > 0) gp__timer_disarm(g);
+        g->intr = GP_NOINTR;
+        g->cancelpt = 0;
+        g->reason = NULL;
+        int r = g->wake;
+        if (GP_UNLIKELY(r == -GP_EDELIVER || gp__deliverable(g))) {
+            /* readied to run a signal's handler (gp__signal_deliver), or one
+             * came with its wake: the handler runs here, in this gthread,
+             * with its registrations still in place (a wake meanwhile
+             * replaced -GP_EDELIVER: g->skipping). Then the wait goes on,
+             * or ends with EINTR, as the kernel decides for a system call
+             * a handler interrupted: restartable under SA_RESTART, never for
+             * a handler-less signal or a wait that never fails with EINTR. */
+            int again = r == -GP_EDELIVER && g->deliver_restart;
+            g->skipping = 0;
+            if (r == -GP_EDELIVER) r = -EINTR;
+            gp__deliver_kept(g);
+            if (again) continue;
+            return r;
+        }
+        /* GPATCH_SHUFFLE: now and then let others run between the wake and the
+         * caller's look at what woke it (its registrations are still there) */
+        if (shuffle_one_in(8)) return park_skipped(w, g, r);
+        return r;
     }
-    if (dl == 0) return park_skipped(w, g, -ETIMEDOUT);
-    if (dl > 0) {
-        if (dl <= gp_now()) return park_skipped(w, g, -ETIMEDOUT);
-        gp__timer_arm(g, dl);
-    }
-    gp__set_state(g, GT_BIT(GT_RUNNING), GT_PARKED);
-    g->reason = reason;
-    g->intr = intr;
-    g->cancelpt = cancelpt;
-    g->wake = 0;
-    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d parks: %s", g->id, reason);
-    if (GP_UNLIKELY(gp__stats_on)) gp__stat_park(reason);
-    switch_to(next_to_run());
-    if (dl > 0) gp__timer_disarm(g);
-    g->intr = GP_NOINTR;
-    g->cancelpt = 0;
-    g->reason = NULL;
-    /* GPATCH_SHUFFLE: now and then let others run between the wake and the
-     * caller's look at what woke it (its registrations are still there) */
-    if (shuffle_one_in(8)) return park_skipped(w, g, g->wake);
-    return g->wake;
 }
 
 /* gthread only, with nothing of the wait left registered */
@@ -891,53 +913,62 @@ int gp_yield_movable(void)
     return 0;
 }
 
-/* Signal handlers ran (gp_signal_note): interrupt the call the kernel would
- * have interrupted. A process-directed signal goes to the main thread (the
- * kernel's choice unless main is gone), a pthread_kill'ed one to its target.
- * If that gthread is parked in an interruptible call, the call returns
- * EINTR (or, for a restartable call under an SA_RESTART handler, goes on
- * waiting); if it is between two attempts of a blocking call, its next park
- * does; if it is computing, nothing is interrupted, as stock.
- * Scheduler context (the loop's async callback, sched_main). The note
- * (gp_signal_note, maybe on another OS thread) is taken with exchanges,
- * acquire: pending first, the signal set last, so a handler that runs in
- * between leaves a pending flag whose bits were taken already (an empty set
- * below: nothing to do) or its bits for the next turn; never half a note. */
+/* Process signals a handler passed on (gp_signal_elsewhere: it landed on
+ * a worker's OS thread while no green thread that takes it ran there) go to
+ * the green thread the kernel would have chosen (gp__signal_route).
+ * Worker 0's scheduler context (the loop's async callback). The note is
+ * taken with exchanges, acquire: pending first, the set last, so a handler
+ * that runs in between leaves its bit for the next turn, never half a note
+ * (its details are written before its bit). */
 void gp__signals(void)
 {
     struct gp_worker *w = GP_ME();
     if (!__atomic_exchange_n(&w->sig_pending, 0, __ATOMIC_ACQUIRE)) return;
-    int norestart = __atomic_exchange_n(&w->sig_norestart, 0, __ATOMIC_ACQUIRE);
-    uint64_t sigs = __atomic_exchange_n(&w->sig_set, 0, __ATOMIC_ACQUIRE);
-    if (!sigs) return;
-    struct gp_gthread *t = w->sig_target;
-    w->sig_target = NULL;
-    struct gp_gthread *g0 = gp__w->g0;
-    gp__rec_lock(); /* the list of every live gthread, and exited() */
-    if (!t || __atomic_load_n(&t->xdone, __ATOMIC_ACQUIRE)) t = !__atomic_load_n(&g0->xdone, __ATOMIC_ACQUIRE) ? g0 : NULL;
-    for (struct gp_list *n = gp__w->all.next; !t && n != &gp__w->all; n = n->next) {
-        struct gp_gthread *g = gp_container(n, struct gp_gthread, all);
-        /* main is gone: any thread in a blocking call that does not block
-         * them (a racy look at another worker's gthread: a hint) */
-        if (__atomic_load_n(&g->in_call, __ATOMIC_RELAXED) && (g->sigmask & sigs) != sigs) t = g;
+    uint64_t sigs = __atomic_exchange_n(&w->redir_set, 0, __ATOMIC_ACQUIRE);
+    while (sigs) {
+        int sig = __builtin_ctzll(sigs) + 1;
+        sigs &= sigs - 1;
+        struct gp_redir rd = w->redir[sig - 1];
+        gp__signal_route(sig, &rd);
     }
-    int tid = t ? t->id : 0; /* read under the lock: the record may be reused after */
-    gp__rec_unlock();
-    if (!t) return;
-    struct gp_worker *home = __atomic_load_n(&t->home, __ATOMIC_ACQUIRE); /* only its home moves it */
-    if (home == w) gp__signal_act(t, norestart);
-    else gp__xpost(home, t, tid, GP_X_SIGNAL, norestart); /* its worker acts on it (the post follows a move) */
 }
 
-/* worker only (t's own): a signal handler ran for t, as gp__signals decided */
-void gp__signal_act(struct gp_gthread *t, int norestart)
+/* worker only (t's own): a signal kept for t is to run its handler in t
+ * (mode: GP_SIGMODE_*). Parked, t is readied to run it (-GP_EDELIVER, as a
+ * wait that yields: a real wake meanwhile becomes the park's result) and
+ * then parks again or returns EINTR, as the kernel would decide for its
+ * system call (gp__park). Between two attempts of a blocking call, its next
+ * park runs it and, for a handler without SA_RESTART, returns EINTR;
+ * computing or ready, it runs at its next park or yield (or at once through
+ * the deliver signal, sigthread.c). */
+void gp__signal_deliver(struct gp_gthread *t, int mode)
 {
-    if (t->state == GT_PARKED && t->intr != GP_NOINTR) {
-        if (norestart || t->intr == GP_NORESTART) gp__ready(t, -EINTR);
-    } else if (t->in_call) {
-        int v = norestart ? 2 : 1;
+    if (t->state == GT_PARKED) {
+        t->deliver_restart = mode == GP_SIGMODE_NONE || t->intr == GP_NOINTR ||
+                             (t->intr == GP_RESTARTABLE && mode == GP_SIGMODE_RESTART);
+        gp__ready(t, -GP_EDELIVER);
+        t->skipping = 1;
+    } else if (t->in_call && mode != GP_SIGMODE_NONE) {
+        int v = mode == GP_SIGMODE_NORESTART ? 2 : 1;
         if (v > t->sigpend) t->sigpend = v;
     }
+}
+
+static void (*deliverer)(void);
+/* main's thread, once, before any gthread (the shim's init) */
+void gp_set_deliverer(void (*fn)(void)) { deliverer = fn; }
+
+/* gthread only: the kept signals g lets in run their handlers here, in g,
+ * on this OS thread (the shim tgkills them to itself; the trampoline makes
+ * no note for them). Hooked calls made by the handlers pass through. */
+void gp__deliver_kept(struct gp_gthread *g)
+{
+    if (!deliverer || gp__tls.in_handler) return;
+    g->sig_mode = 0;
+    int managed = gp__tls.managed;
+    gp__tls.managed = 0;
+    deliverer();
+    gp__tls.managed = managed;
 }
 
 /* One turn of the loop. Between turns the worker is "away" running gthreads:
@@ -1109,6 +1140,7 @@ int gp__start(void)
     w->os_thread = (uintptr_t)R(pthread_self)();
     w->tid = gettid();
     gp__tls_setup(gp__tls_want);
+    gp__code_ranges_init(); /* the deliver signal's look at an interrupted pc */
     errno_off = (char *)&errno - (char *)gp__tls_current(); /* the same in every block */
     h_errno_off = (char *)__h_errno_location() - (char *)gp__tls_current();
     gp__w = w;

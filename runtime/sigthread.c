@@ -5,24 +5,23 @@
  * (shim/signal.c, shim/thread.c) makes the calls; this file keeps the
  * records, under the record lock. */
 #include "internal.h"
+#include "real.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static int exited(struct gp_gthread *g) { return gp__gthread_exited(g); }
 
-/* any OS thread: the next signal handled on the worker interrupts h's call.
- * A relaxed store: the pthread_kill system call that follows orders it
- * before the handler, which is what reads it (through gp__signals). */
-int gp_thread_prefer_signal(uintptr_t h)
+/* the green thread whose code runs on this OS thread now: one a hand-off
+ * left here, or its worker's current one (NULL: the scheduler, or no worker) */
+static struct gp_gthread *running_here(void)
 {
-    gp__rec_lock();
-    struct gp_gthread *g = gp__gthread_from_handle(h);
-    int r = !g || exited(g) ? -ESRCH : 0;
-    if (!r) __atomic_store_n(&gp__w->sig_target, g, __ATOMIC_RELAXED);
-    gp__rec_unlock();
-    return r;
+    if (gp__tls.evicted) return gp__tls.evicted;
+    struct gp_worker *w = GP_ME();
+    return w && w->cur != &w->sched ? w->cur : NULL;
 }
 
 /* ---- a signal sent to one green thread --------------------------------------
@@ -60,22 +59,27 @@ struct gp_siginfo { int code, pid; unsigned uid; union sigval value; };
  * unless waiting_only, blocks it)? Not while g's calls go straight to the
  * kernel (it alone is alive, or it holds a lock glibc keeps): a sigwait of
  * its then waits in the kernel, which would never see a kept signal. */
-static int keeps(struct gp_gthread *g, int sig, int waiting_only)
+enum { KEEP_WAITING, KEEP_BLOCKED, KEEP_ALWAYS };
+static int keeps(struct gp_gthread *g, int sig, int how)
 {
     uint64_t bit = 1ull << (sig - 1);
     if (g->sigwaiting && (g->sigwait_set & bit)) return 1;
-    if (waiting_only || __atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) < 2 ||
+    if (how == KEEP_WAITING || __atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) < 2 ||
         __atomic_load_n(&g->foreign, __ATOMIC_RELAXED))
         return 0;
-    return (__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & bit) != 0;
+    return how == KEEP_ALWAYS || (__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & bit) != 0;
 }
 
-/* any OS thread, never a signal handler: keep sig for h if h waits for it
- * in sigwait now, or (unless waiting_only) blocks it: 1 (kept for h), 0
- * (send it the usual way: h lets it through, or is main), -ESRCH (gone),
- * -ENOMEM (no room for its details: sent the usual way). A standard signal
- * already kept keeps its first sender's details, as the kernel's. */
-int gp_thread_sig_post(uintptr_t h, int sig, const siginfo_t *si, int waiting_only)
+/* any OS thread, never a signal handler. Keep sig for g (or h's gthread
+ * when g is NULL) as keeps(how) says: 1 kept, 0 not (send it the usual way),
+ * -ESRCH (gone), -ENOMEM (no room for its details). A standard signal
+ * already kept keeps its first sender's details, as the kernel's. On 1,
+ * *blocked says whether g's mask or sigwait holds it (else it is to be
+ * delivered: the caller interrupts g), *gp the gthread. A sigwait waiting
+ * for it is poked here. main is kept for only when allow_main (a process
+ * signal passed on by the scheduler, which runs in it as in any other). */
+static int keep(uintptr_t h, struct gp_gthread *gw, int sig, const struct gp_siginfo *k, int how, int allow_main,
+                int mode, int *blocked, struct gp_gthread **gp)
 {
     struct gp_siginfo *spare = NULL;
     int r;
@@ -84,16 +88,20 @@ int gp_thread_sig_post(uintptr_t h, int sig, const siginfo_t *si, int waiting_on
     int id = 0;
     for (;;) {
         gp__rec_lock();
-        struct gp_gthread *g = gp__gthread_from_handle(h);
+        struct gp_gthread *g = gw ? gw : gp__gthread_from_handle(h);
         r = !g || exited(g) ? -ESRCH : 0;
-        if (!r && g != gp__w->g0 && sig >= 1 && sig <= 64 && keeps(g, sig, waiting_only)) {
+        if (!r && (g != gp__w->g0 || allow_main) && sig >= 1 && sig <= 64 && keeps(g, sig, how)) {
             if (!g->sig_info && spare) g->sig_info = spare, spare = NULL;
             if (g->sig_info) {
                 uint64_t bit = 1ull << (sig - 1);
-                if (!(__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED) & bit))
-                    g->sig_info[sig - 1] = (struct gp_siginfo){si->si_code, si->si_pid, si->si_uid, si->si_value};
+                if (!(__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED) & bit)) g->sig_info[sig - 1] = *k;
                 __atomic_or_fetch(&g->sig_pend, bit, __ATOMIC_RELAXED);
                 r = 1;
+                int held = (g->sigwaiting && (g->sigwait_set & bit)) ||
+                           (__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & bit);
+                if (blocked) *blocked = held;
+                if (!held && mode > g->sig_mode) g->sig_mode = mode;
+                if (gp) *gp = g;
                 if (g->sigwaiting) home = __atomic_load_n(&g->home, __ATOMIC_ACQUIRE), woken = g, id = g->id;
             } else {
                 r = 2; /* room first, outside the lock */
@@ -106,6 +114,115 @@ int gp_thread_sig_post(uintptr_t h, int sig, const siginfo_t *si, int waiting_on
     free(spare);
     if (home) gp__xpost(home, woken, id, GP_X_POKE, 0); /* its worker readies it, if it still waits */
     return r;
+}
+
+/* any OS thread, never a signal handler: keep sig for h if h waits for it
+ * in sigwait now, or (unless waiting_only) blocks it: 1 (kept for h), 0
+ * (send it the usual way: h lets it through, or is main), -ESRCH (gone),
+ * -ENOMEM (no room for its details: sent the usual way). */
+int gp_thread_sig_post(uintptr_t h, int sig, const siginfo_t *si, int waiting_only)
+{
+    struct gp_siginfo k = {si->si_code, si->si_pid, si->si_uid, si->si_value};
+    return keep(h, NULL, sig, &k, waiting_only ? KEEP_WAITING : KEEP_BLOCKED, 0, 0, NULL, NULL);
+}
+
+/* After a signal was kept for g to deliver: have g run its handler. The
+ * caller itself does it at once (2); otherwise g's worker readies it from
+ * its park (GP_X_DELIVER, gp__signal_deliver) and, where g's code runs on
+ * an OS thread now (computing, or in a call gpatch cannot see, on another
+ * worker or left behind by a hand-off), *poke names that OS thread, for the
+ * deliver signal. Returns 3. */
+static int interrupt(struct gp_gthread *g, int mode, int *poke)
+{
+    if (poke) *poke = 0;
+    if (g == running_here()) return 2;
+    struct gp_worker *home = __atomic_load_n(&g->home, __ATOMIC_ACQUIRE);
+    int st = __atomic_load_n(&g->state, __ATOMIC_RELAXED); /* a hint: the handler looks again */
+    if (poke && st == GT_AWAY) {
+        struct gp_carrier *c = __atomic_load_n(&g->carrier, __ATOMIC_RELAXED);
+        if (c) *poke = c->tid;
+    } else if (poke && st == GT_RUNNING && home != GP_ME()) {
+        *poke = __atomic_load_n(&home->tid, __ATOMIC_RELAXED);
+    }
+    if (home == GP_ME()) {
+        /* g's own worker runs us (a gthread of it, or its scheduler): act now */
+        gp__signal_deliver(g, mode);
+    } else {
+        gp__xpost(home, g, g->id, GP_X_DELIVER, mode);
+    }
+    return 3;
+}
+
+/* any OS thread, never a handler (see gp.h) */
+int gp_thread_sig_send(uintptr_t h, int sig, const siginfo_t *si, int mode)
+{
+    int blocked = 0, poke = 0;
+    struct gp_gthread *g = NULL;
+    struct gp_siginfo k = {si->si_code, si->si_pid, si->si_uid, si->si_value};
+    int r = keep(h, NULL, sig, &k, KEEP_ALWAYS, 0, mode, &blocked, &g);
+    if (r != 1 || blocked) return r;
+    r = interrupt(g, mode, &poke);
+    if (poke) gp__poke_os(poke, mode);
+    return r;
+}
+
+/* ---- the deliver signals ------------------------------------------------------
+ * A green thread whose code runs on an OS thread while a signal is kept for
+ * it to deliver -- computing, or blocked in a call gpatch cannot see -- is
+ * interrupted there as the kernel would interrupt a thread: by a signal to
+ * that OS thread, whose handler (the shim's) runs the kept handlers in it
+ * (gp_deliver_here says when it may). Two signals, installed with and
+ * without SA_RESTART: the one sent matches the program's handler, so the
+ * kernel restarts, or fails with EINTR, the system call it interrupted
+ * exactly as it would have for the program's own signal. */
+int gp_deliver_sig(int mode) { return mode == GP_SIGMODE_NORESTART ? SIGRTMIN + 9 : SIGRTMIN + 8; }
+
+/* any OS thread, never a handler */
+int gp_deliver_taken;
+void gp__poke_os(int tid, int mode)
+{
+    if (__atomic_load_n(&gp_deliver_taken, __ATOMIC_RELAXED)) return;
+    R(syscall)(SYS_tgkill, (long)getpid(), (long)tid, (long)gp_deliver_sig(mode));
+}
+
+/* signal-safe (the deliver signal's handler): the green thread running
+ * here has kept signals to run, and the interrupted pc is its own code or
+ * a library's, not the runtime's (which will reach a park, where they run) */
+int gp_deliver_here(uintptr_t pc)
+{
+    struct gp_gthread *g = running_here();
+    if (!g || gp__tls.in_handler || !gp__deliverable(g)) return 0;
+    return !gp__pc_is_runtime(pc);
+}
+
+/* scheduler context of worker 0 (gp__signals): a process signal a handler
+ * passed on (gp_signal_elsewhere) goes to the green thread the kernel would
+ * have chosen: main if it lets it in, else one that lets it in, one inside a
+ * blocking call first. It is kept for it and delivered there. With nobody
+ * letting it in, it is kept for main, which runs it once it unblocks it. */
+void gp__signal_route(int sig, const struct gp_redir *rd)
+{
+    uint64_t bit = 1ull << (sig - 1);
+    struct gp_gthread *g0 = gp__w->g0, *t = NULL, *any = NULL;
+    gp__rec_lock();
+    if (!exited(g0) && !(__atomic_load_n(&g0->sigmask, __ATOMIC_RELAXED) & bit)) t = g0;
+    for (struct gp_list *n = gp__w->all.next; !t && n != &gp__w->all; n = n->next) {
+        struct gp_gthread *g = gp_container(n, struct gp_gthread, all);
+        if (exited(g) || (__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & bit)) continue;
+        if (__atomic_load_n(&g->in_call, __ATOMIC_RELAXED)) t = g;
+        else if (!any) any = g;
+    }
+    if (!t) t = any ? any : !exited(g0) ? g0 : NULL;
+    gp__rec_unlock();
+    if (!t) return;
+    struct gp_siginfo k = {rd->code, rd->pid, rd->uid, rd->value};
+    int blocked = 0;
+    struct gp_gthread *g = NULL;
+    /* records are never unmapped: keep() looks at t again under the lock */
+    if (keep(0, t, sig, &k, KEEP_ALWAYS, 1, rd->mode, &blocked, &g) != 1 || blocked) return;
+    int poke = 0;
+    interrupt(g, rd->mode, &poke);
+    if (poke) gp__poke_os(poke, rd->mode);
 }
 
 /* the details kept for sig (taken off under the record lock) into info */
@@ -148,7 +265,8 @@ int gp_thread_sig_take(uint64_t set, siginfo_t *info)
  * (the caller delivers it to its handler); the signal, or 0 */
 int gp_thread_sig_take_unblocked(siginfo_t *info)
 {
-    struct gp_gthread *g = GP_ME()->cur;
+    struct gp_gthread *g = running_here();
+    if (!g) return 0;
     if (!__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED)) return 0;
     struct gp_siginfo k;
     gp__rec_lock();
@@ -191,6 +309,14 @@ uint64_t gp_sigwait_all(void)
     }
     gp__rec_unlock();
     return m;
+}
+
+/* main's OS thread, outside handlers: main's mask is the OS thread's own;
+ * the runtime keeps a copy to route process signals by */
+void gp_thread_main_mask(uint64_t bits)
+{
+    if (!gp__w || !gp__w->g0) return;
+    __atomic_store_n(&gp__w->g0->sigmask, bits, __ATOMIC_RELAXED);
 }
 
 int gp_thread_sigmask(int how, const uint64_t *set, uint64_t *old)

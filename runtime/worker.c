@@ -94,6 +94,9 @@ void gp__workers_start(int n)
     sigdelset(&all, gp__monitor_sig()); /* the monitor's request for a stuck worker's stack */
     /* and for the worker itself, where hand-off can be on (handoff.c) */
     if (gp__handoff_ms > 0 && gp__tls_mode == GP_TLS_OWN) sigdelset(&all, gp__handoff_sig());
+    /* and the deliver signals: a green thread computing there runs its kept handlers (sigthread.c) */
+    sigdelset(&all, gp_deliver_sig(GP_SIGMODE_RESTART));
+    sigdelset(&all, gp_deliver_sig(GP_SIGMODE_NORESTART));
     R(pthread_sigmask)(SIG_SETMASK, &all, &old);
     for (int i = 1; i < n; i++) {
         struct gp_worker *w = calloc(1, sizeof *w);
@@ -324,7 +327,7 @@ void gp__xdrain(void)
                 if (__atomic_load_n(&g->cancelled, __ATOMIC_ACQUIRE) && !g->cancel_off && g->state == GT_PARKED &&
                     g->cancelpt)
                     gp__ready(g, -ECANCELED);
-            } else gp__signal_act(g, local[i].arg);
+            } else gp__signal_deliver(g, local[i].arg); /* GP_X_DELIVER */
         }
     }
     if (w->cur == &w->sched && !gp_list_empty(&w->runq)) uv_stop(&w->loop);

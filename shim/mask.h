@@ -12,6 +12,8 @@
 struct gp_wait_mask {
     uint64_t saved; /* the thread's own mask before */
     int swapped;    /* 1: the wait's mask is in place until gp_wait_mask_leave */
+    int os_swapped; /* 1: and the OS thread's real mask, os_saved before */
+    sigset_t os_saved;
 };
 
 /* 1: a kept signal the mask lets in ran its handler: the call returns EINTR

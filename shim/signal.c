@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 static struct sigaction user[NSIG];
@@ -29,6 +30,11 @@ static int main_mask_known;
  * (another signal handled meanwhile makes its note as ever) */
 static __thread int delivering __attribute__((tls_model("initial-exec")));
 
+static int mode_of(const struct sigaction *a)
+{
+    return (a->sa_flags & SA_RESTART) ? GP_SIGMODE_RESTART : GP_SIGMODE_NORESTART;
+}
+
 static void trampoline(int sig, siginfo_t *si, void *uc)
 {
     int mine = delivering == sig; /* the one deliver_now sent (cleared here: a handler may longjmp out) */
@@ -36,6 +42,13 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
     int saved_errno = errno, managed = gp__tls.managed;
     gp__tls.managed = 0;
     struct sigaction a = user[sig];
+    /* not the green thread the kernel would have chosen: passed on, it runs
+     * there (a handler the kernel has reset already runs here) */
+    if (!mine && !(a.sa_flags & SA_RESETHAND) && gp_signal_elsewhere(sig, si, mode_of(&a))) {
+        gp__tls.managed = managed;
+        errno = saved_errno;
+        return;
+    }
     if (a.sa_flags & SA_RESETHAND) { /* the kernel has reset it: so do we */
         wrapped[sig] = 0;
         user[sig].sa_handler = SIG_DFL;
@@ -43,13 +56,54 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
     gp__tls.in_handler++; /* wakes from the handler (sem_post) must not take locks */
     if (a.sa_flags & SA_SIGINFO) a.sa_sigaction(sig, si, uc);
     else if (a.sa_handler != SIG_IGN && a.sa_handler != SIG_DFL) a.sa_handler(sig);
-    /* still unmanaged: the note's uv_async_send writes through our write()
-     * hook, which, managed, could switch gthreads inside the handler with
-     * libuv's async handle half sent (the loop then spins on it forever) */
-    if (!mine) gp_signal_note(sig, (a.sa_flags & SA_RESTART) != 0);
     gp__tls.in_handler--;
     gp__tls.managed = managed;
     errno = saved_errno;
+}
+
+static void deliver_unblocked_cb(void);
+/* The deliver signals' handler (runtime/sigthread.c): on the OS thread a
+ * green thread runs on, which has signals kept for it to run. Only ours
+ * (a tgkill from this process); nothing unless that green thread runs here
+ * in its own code (else its next park runs them). */
+static void on_deliver(int sig, siginfo_t *si, void *ucv)
+{
+    (void)sig;
+    ucontext_t *uc = ucv;
+    if (si->si_code != SI_TKILL || si->si_pid != getpid()) return;
+    int e = errno;
+    if (gp_deliver_here((uintptr_t)uc->uc_mcontext.gregs[REG_RIP])) deliver_unblocked_cb();
+    errno = e;
+}
+
+/* main's OS thread, at the runtime's start (pthread_create): the deliver
+ * signals' handlers, and the runtime's way to run kept signals */
+void gp_shim_signals_start(void)
+{
+    static int done;
+    if (done) return;
+    done = 1;
+    gp_set_deliverer(deliver_unblocked_cb);
+    for (int m = GP_SIGMODE_RESTART; m <= GP_SIGMODE_NORESTART; m++) {
+        int sig = gp_deliver_sig(m);
+        struct sigaction cur, a;
+        if (R(sigaction)(sig, NULL, &cur) != 0 || cur.sa_handler != SIG_DFL) {
+            __atomic_store_n(&gp_deliver_taken, 1, __ATOMIC_RELAXED); /* the program's already */
+            continue;
+        }
+        memset(&a, 0, sizeof a);
+        a.sa_sigaction = on_deliver;
+        a.sa_flags = SA_SIGINFO | SA_ONSTACK | (m == GP_SIGMODE_RESTART ? SA_RESTART : 0);
+        sigfillset(&a.sa_mask); /* the kept handlers unblock theirs one at a time (deliver_now) */
+        R(sigaction)(sig, &a, NULL);
+    }
+}
+
+/* how a handler for sig interrupts a call (GP_SIGMODE_*) */
+int gp_shim_sig_mode(int sig)
+{
+    if (sig <= 0 || sig >= NSIG || !wrapped[sig]) return GP_SIGMODE_NONE;
+    return mode_of(&user[sig]);
 }
 
 static int is_function(const struct sigaction *a)
@@ -61,6 +115,8 @@ static int is_function(const struct sigaction *a)
 GP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP) return R(sigaction)(sig, act, old);
+    if (act && (sig == gp_deliver_sig(GP_SIGMODE_RESTART) || sig == gp_deliver_sig(GP_SIGMODE_NORESTART)))
+        __atomic_store_n(&gp_deliver_taken, 1, __ATOMIC_RELAXED); /* the program's own now: no pokes */
     struct sigaction in, prev = user[sig];
     int prev_wrapped = wrapped[sig];
     if (act) {
@@ -88,7 +144,8 @@ GP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
         return r;
     }
     if (old && prev_wrapped) *old = prev; /* the program's view */
-    else if (old && !prev_wrapped && gp_runtime_handler((void *)old->sa_sigaction)) {
+    else if (old && !prev_wrapped &&
+             (gp_runtime_handler((void *)old->sa_sigaction) || (void *)old->sa_sigaction == (void *)on_deliver)) {
         memset(old, 0, sizeof *old); /* gpatch's overflow reporter stands for the default */
         old->sa_handler = SIG_DFL;
     }
@@ -154,6 +211,7 @@ GP_EXPORT int siginterrupt(int sig, int flag)
 
 static uint64_t to_bits(const sigset_t *s);
 static int own_mask(void);
+uint64_t gp_shim_current_mask(void);
 static void deliver_now(int sig, const siginfo_t *info);
 int gp_shim_signal_keep(pthread_t t, int sig, int code, union sigval v); /* shim/thread.c */
 
@@ -170,6 +228,16 @@ static int deliver_unblocked(void)
     }
     return n;
 }
+
+static void deliver_unblocked_cb(void)
+{
+    int e = errno;
+    deliver_unblocked();
+    errno = e;
+}
+
+/* pthread_kill of itself by a green thread, and one kept for it to run now */
+void gp_shim_deliver_now(void) { deliver_unblocked_cb(); }
 
 /* a kept signal of the program's set, taken into info: the signal, or 0 */
 static int take_kept(const sigset_t *set, siginfo_t *info)
@@ -358,7 +426,20 @@ int gp_wait_mask_enter(const sigset_t *mask, struct gp_wait_mask *m)
     uint64_t bits = to_bits(&in);
     gp_thread_sigmask(SIG_SETMASK, &bits, &m->saved);
     m->swapped = 1;
-    if (!deliver_unblocked()) return 0;
+    m->os_swapped = 0;
+    if (!deliver_unblocked()) {
+        /* While it waits, its worker's OS thread takes what the wait's mask
+         * lets in (the kernel looks at real masks only, and main's, or a
+         * worker's block-everything mask, may block it); whichever green
+         * thread runs there meanwhile, the trampoline passes a signal on to
+         * the one that takes it (gp_signal_elsewhere): this one. */
+        if (gp__tls.managed == 1) {
+            sigdelset(&in, SIGKILL);
+            R(pthread_sigmask)(SIG_SETMASK, &in, &m->os_saved);
+            m->os_swapped = 1;
+        }
+        return 0;
+    }
     gp_wait_mask_leave(m);
     return 1;
 }
@@ -367,6 +448,11 @@ void gp_wait_mask_leave(struct gp_wait_mask *m)
 {
     if (!m->swapped) return;
     int saved_errno = errno;
+    if (m->os_swapped) {
+        R(pthread_sigmask)(SIG_SETMASK, &m->os_saved, NULL);
+        m->os_swapped = 0;
+        main_mask_known = 0;
+    }
     gp_thread_sigmask(SIG_SETMASK, &m->saved, NULL);
     m->swapped = 0;
     deliver_unblocked();
@@ -418,11 +504,25 @@ GP_EXPORT int raise(int sig)
     return 0;
 }
 
+/* main changed its mask (the OS thread's own): the runtime's copy, which
+ * process signals are routed by (runtime/sigthread.c) */
+static void note_main_mask(void)
+{
+    if (gp__tls.in_handler || !gp_started_here() || !gp_is_main_gthread()) return;
+    main_mask_known = 0;
+    gp_thread_main_mask(gp_shim_current_mask());
+    deliver_unblocked(); /* a process signal kept for main that it now lets in */
+}
+
+void gp_shim_note_main_mask(void) { note_main_mask(); }
+
 GP_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
     if (!own_mask()) {
         if (set) main_mask_known = 0;
-        return R(pthread_sigmask)(how, set, old);
+        int r = R(pthread_sigmask)(how, set, old);
+        if (set && r == 0) note_main_mask();
+        return r;
     }
     sigset_t in;
     uint64_t bits, oldbits;
@@ -441,7 +541,9 @@ GP_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
     if (!own_mask()) {
         if (set) main_mask_known = 0;
-        return R(sigprocmask)(how, set, old);
+        int r = R(sigprocmask)(how, set, old);
+        if (set && r == 0) note_main_mask();
+        return r;
     }
     int r = pthread_sigmask(how, set, old);
     if (r) {

@@ -38,6 +38,12 @@ static size_t glibc_default_stack(void)
     return v;
 }
 
+int gp_shim_sig_mode(int sig);         /* shim/signal.c */
+int gp_shim_signal_keep(pthread_t t, int sig, int code, union sigval v);
+void gp_shim_deliver_now(void);        /* shim/signal.c */
+void gp_shim_signals_start(void);      /* shim/signal.c */
+void gp_shim_note_main_mask(void);     /* shim/signal.c */
+
 GP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
     if (!gp_can_spawn()) return R(pthread_create)(t, attr, fn, arg);
@@ -59,9 +65,11 @@ GP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
         }
     }
     uintptr_t h;
+    gp_shim_signals_start();
     int r = gp_thread_create(&h, &a, fn, arg);
     if (r == -ENOSYS) return R(pthread_create)(t, attr, fn, arg); /* runtime unavailable: unpatched */
     if (r < 0) return -r;
+    gp_shim_note_main_mask();
     *t = (pthread_t)h;
     return 0;
 }
@@ -209,6 +217,29 @@ extern uint64_t gp_shim_signalfd_sigs; /* shim/fd.c */
  * exited thread nothing). A signal some signalfd is for is kept only for a
  * sigwait that waits for it: a signalfd read sees only the kernel's pending
  * signals (worker 0's OS thread's, as before signals were kept). */
+
+/* pthread_kill/pthread_sigqueue of a green thread: the signal is kept for
+ * it alone and runs in it (runtime/sigthread.c, gp_thread_sig_send): at
+ * once when it is the caller, else when its worker has woken it (or, where
+ * its code runs on an OS thread, through the deliver signal). 1 kept, -1
+ * gone, 0 send it the usual way (main, a thread alone, a handler's call). */
+static int gp_shim_signal_send(pthread_t t, int sig, int code, union sigval v)
+{
+    if (gp__tls.in_handler) return 0;
+    int sfd = sig >= 1 && sig <= 64 && (__atomic_load_n(&gp_shim_signalfd_sigs, __ATOMIC_RELAXED) >> (sig - 1) & 1);
+    if (sfd) return gp_shim_signal_keep(t, sig, code, v);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = sig;
+    si.si_code = code == SI_TKILL ? tkill_code() : code;
+    si.si_pid = getpid();
+    si.si_uid = getuid();
+    si.si_value = v;
+    int r = gp_thread_sig_send((uintptr_t)t, sig, &si, gp_shim_sig_mode(sig));
+    if (r == 2) gp_shim_deliver_now();
+    return r > 0 ? 1 : r == -ESRCH ? -1 : 0;
+}
+
 int gp_shim_signal_keep(pthread_t t, int sig, int code, union sigval v)
 {
     if (gp__tls.in_handler) return 0;
@@ -231,8 +262,8 @@ GP_EXPORT int pthread_kill(pthread_t t, int sig)
     if (sig < 0 || sig >= NSIG) return EINVAL;
     if (gp_thread_alive((uintptr_t)t) != 0) return 0;
     if (sig == 0) return 0;
-    if (gp_shim_signal_keep(t, sig, SI_TKILL, (union sigval){0})) return 0; /* kept, or gone meanwhile */
-    gp_thread_prefer_signal((uintptr_t)t);
+    int k = gp_shim_signal_send(t, sig, SI_TKILL, (union sigval){0});
+    if (k) return 0; /* kept for it (run in it, or pending), or gone meanwhile */
     return R(pthread_kill)(os, sig);
 }
 
@@ -242,9 +273,8 @@ GP_EXPORT int pthread_sigqueue(pthread_t t, int sig, const union sigval val)
     if (kind(t, &os) == GP_H_OS) return R(pthread_sigqueue)(os, sig, val);
     if (gp_thread_alive((uintptr_t)t) != 0) return ESRCH; /* glibc: the thread has no tid left */
     if (sig > 0 && sig < NSIG) {
-        int k = gp_shim_signal_keep(t, sig, SI_QUEUE, val);
-        if (k) return k > 0 ? 0 : ESRCH; /* kept, or gone meanwhile */
-        gp_thread_prefer_signal((uintptr_t)t);
+        int k = gp_shim_signal_send(t, sig, SI_QUEUE, val);
+        if (k) return k > 0 ? 0 : ESRCH; /* kept for it, or gone meanwhile */
     }
     return R(pthread_sigqueue)(os, sig, val);
 }

@@ -121,3 +121,34 @@ Test(differential, passthrough_python)
     char *argv[] = {"/usr/bin/python3", "-c", "import os, sys; print(1); print(sorted(os.listdir('/'))[:3]); sys.stdout.flush()", NULL};
     passthrough(argv);
 }
+
+/* Signals sent to green threads (issue 19): each runs its handler in its
+ * target, as stock -- four pthread_kills in a row, a thread's own, one kept
+ * pending that steers nothing, waits that go on after the handler
+ * (rel_sig_kill_many); a process signal goes to the thread that lets it in,
+ * waiting in sigsuspend, ppoll or pselect while main blocks it
+ * (rel_sig_suspend); with 1 and 2 workers and both TLS modes */
+static void every_mode(const char *prog, int timeout_s)
+{
+    static char *envs[][3] = {{"GPATCH_WORKERS=1", "GPATCH_TLS=shared", NULL},
+                              {"GPATCH_WORKERS=1", "GPATCH_TLS=own", NULL},
+                              {"GPATCH_WORKERS=2", "GPATCH_TLS=shared", NULL},
+                              {"GPATCH_WORKERS=2", "GPATCH_TLS=own", NULL}};
+    for (size_t i = 0; i < sizeof envs / sizeof *envs; i++)
+        h_same_output_env(prog, envs[i], timeout_s, stock, patched, sizeof stock);
+}
+Test(differential, pthread_kill_runs_the_handler_in_its_target) { every_mode("build/progs/rel_sig_kill_many", 30); }
+Test(differential, process_signal_goes_to_the_thread_that_lets_it_in) { every_mode("build/progs/rel_sig_suspend", 30); }
+
+/* pthread_kill reaches a thread blocked in a call gpatch cannot see (fgets
+ * on a pipe): EINTR without SA_RESTART, the line with it. Only where that
+ * thread is alone on its OS thread: two workers, or own TLS (hand-off); with
+ * one worker and shared TLS the read stalls the worker (README) */
+Test(differential, pthread_kill_interrupts_a_call_gpatch_cannot_see)
+{
+    static char *envs[][3] = {{"GPATCH_WORKERS=1", "GPATCH_TLS=own", NULL},
+                              {"GPATCH_WORKERS=2", "GPATCH_TLS=shared", NULL},
+                              {"GPATCH_WORKERS=2", "GPATCH_TLS=own", NULL}};
+    for (size_t i = 0; i < sizeof envs / sizeof *envs; i++)
+        h_same_output_env("build/progs/sig_unseen", envs[i], 30, stock, patched, sizeof stock);
+}
