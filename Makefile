@@ -54,6 +54,29 @@ $(BUILD)/libgpatch.so: $(LIB_OBJ) $(BUILD)/obj/fcontext/.done shim/gpatch.map
 	$(CC) -shared $(LIB_LDFLAGS) -o $@ $(LIB_OBJ) $(FCTX) -Wl,--version-script=shim/gpatch.map \
 	  -Wl,-z,noexecstack -Wl,-z,now -luv -ldl -lpthread
 
+# runtime/ calls libc only through the real-function table (runtime/real.h):
+# a call by a name the library exports binds to gpatch's own hook (a futex
+# traced as the program's; gp_real_init recursing into itself). The link
+# fails on any undefined symbol of a runtime/ object that shim/gpatch.map
+# exports, naming the object and the symbol.
+RT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(RT_SRC))
+$(BUILD)/obj/runtime/no-hooked-calls: $(RT_OBJ) shim/gpatch.map
+	@sed -n '/global:/,/local:/s/^ *\([A-Za-z_0-9]*\);$$/\1/p' shim/gpatch.map | LC_ALL=C sort -u >$@.exports; \
+	bad=0; for o in $(RT_OBJ); do \
+	  for s in $$(nm -u $$o | awk '{print $$NF}' | sed 's/@.*//' | LC_ALL=C sort -u | LC_ALL=C comm -12 - $@.exports); do \
+	    echo "$$o calls $$s, which libgpatch.so exports (its own hook): call R($$s) (runtime/real.h)"; bad=1; \
+	  done; done; rm -f $@.exports; [ $$bad = 0 ] && touch $@
+$(BUILD)/libgpatch.so: $(BUILD)/obj/runtime/no-hooked-calls
+# tests/e2e/test_real.c: the library with a required real function absent
+# (runtime/real.c's GP_REAL_TEST_ABSENT), which must say so and abort
+$(BUILD)/tests/libgpatch-absent.so: $(LIB_OBJ) $(BUILD)/obj/fcontext/.done shim/gpatch.map
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -D_GNU_SOURCE -DGP_REAL_TEST_ABSENT \
+	  -c runtime/real.c -o $(BUILD)/tests/real-absent.o
+	$(CC) -shared -o $@ $(filter-out $(BUILD)/obj/runtime/real.o,$(LIB_OBJ)) $(BUILD)/tests/real-absent.o $(FCTX) \
+	  -Wl,--version-script=shim/gpatch.map -Wl,-z,noexecstack -Wl,-z,now -luv -ldl -lpthread
+$(BUILD)/tests/gptest: $(BUILD)/tests/libgpatch-absent.so
+
 # the subjects: ordinary programs, built stock, never linked to us
 # (the subjects pass bad arguments on purpose: those warnings are expected)
 PROG_WARN := -Wall -Wno-nonnull -Wno-stringop-overflow -Wno-stringop-overread

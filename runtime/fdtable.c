@@ -169,7 +169,7 @@ static void foreign_change(struct gp_worker *w, int fd, int replacing, int flags
     if (flags_only || !is_watching(T, fd)) return;
     /* the number still names the old file: take it out of the epoll set
      * now (the worker's own removal, later, will find nothing: harmless) */
-    if (replacing) epoll_ctl(w->loop.backend_fd, EPOLL_CTL_DEL, fd, NULL);
+    if (replacing) R(epoll_ctl)(w->loop.backend_fd, EPOLL_CTL_DEL, fd, NULL);
     /* acquire: pairs with the release that published the initialised handle */
     if (__atomic_load_n(&T->foreign_async_loop, __ATOMIC_ACQUIRE) == &w->loop) gp__async_send(&T->foreign_async);
 }

@@ -110,7 +110,7 @@ static void *watchdog(void *arg)
     (void)arg;
     sigset_t all;
     sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    R(pthread_sigmask)(SIG_BLOCK, &all, NULL);
     /* per worker, the loop turn (its away_since) a stall was reported in */
     static gp_deadline reported[GP_MAX_WORKERS];
     for (;;) {

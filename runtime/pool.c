@@ -90,7 +90,7 @@ static void *helper(void *arg)
         idle++;
         punlock();
         struct timespec ts = {IDLE_RETIRE_S, 0};
-        long r = syscall(SYS_futex, &work_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
+        long r = R(syscall)(SYS_futex, &work_seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
         int timedout = r != 0 && errno == ETIMEDOUT;
         plock();
         int claimed = claims > 0;
@@ -142,7 +142,7 @@ int gp_offload(void (*fn)(void *ctx), void *ctx)
     __atomic_fetch_add(&work_seq, 1, __ATOMIC_RELEASE);
     punlock();
     if (claim) {
-        syscall(SYS_futex, &work_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        R(syscall)(SYS_futex, &work_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     } else if (spawn() != 0) {
         plock();
         nthreads--;

@@ -201,8 +201,13 @@ static int futex_wait(uint32_t *word, uint32_t val, gp_deadline dl)
         tp = &ts;
     }
     /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, as dl is */
-    long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, val, tp, NULL, FUTEX_BITSET_MATCH_ANY);
-    return r == 0 ? 0 : -errno;
+    /* the kernel's, not our syscall hook (which traced it as the program's
+     * futex); glibc's join leaves errno alone, so this does too */
+    int saved = errno;
+    long r = R(syscall)(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, val, tp, NULL, FUTEX_BITSET_MATCH_ANY);
+    int err = r == 0 ? 0 : errno;
+    errno = saved;
+    return -err;
 }
 
 /* An OS thread that is not a gthread joins one (or main): it claims the join
@@ -313,7 +318,7 @@ void gp__thread_dying(struct gp_gthread *g)
     __atomic_store_n(&g->xdone, 1, __ATOMIC_RELEASE);
     gp__rec_unlock();
     free(kept);
-    if (x) syscall(SYS_futex, &g->xdone, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    if (x) R(syscall)(SYS_futex, &g->xdone, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     if (j) gp_sync_wake(&g->xdone, 1);
 }
 

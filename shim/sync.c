@@ -56,7 +56,7 @@ static inline int gthread(void) { return gp_started_here() && gp_is_current_gthr
 
 static long futex(void *addr, int op, int val, const struct timespec *ts, int val3)
 {
-    return syscall(SYS_futex, addr, op, val, ts, NULL, val3);
+    return R(syscall)(SYS_futex, addr, op, val, ts, NULL, val3);
 }
 
 /* ---- mutexes --------------------------------------------------------------- */
