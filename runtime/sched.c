@@ -85,9 +85,11 @@
  *    pool helper, the monitor. It may call gp_sync_wake (the wake goes
  *    through sync.c's remote list and the loop's async handle) and read what
  *    the monitor reads; it never touches the run queue or a gthread record.
- *  - "signal-safe": a signal handler, on any thread. gp_signal_note records
- *    the signal and wakes the loop (uv_async_send is async-signal-safe); the
- *    scheduler drains the note (gp__signals). gp_sync_wake from a handler
+ *  - "signal-safe": a signal handler, on any thread. gp_signal_elsewhere
+ *    decides whether the program's handler runs where it landed, and if not
+ *    records the signal for worker 0 and wakes its loop (uv_async_send is
+ *    async-signal-safe); the scheduler routes it (gp__signals, "Signals"
+ *    below). gp_sync_wake from a handler
  *    (sem_post is async-signal-safe) posts its key to a fixed array of
  *    lock-free slots and wakes the loop; the worker drains the slots
  *    (gp__sync_drain_remote). A handler never takes a lock and never
@@ -201,14 +203,15 @@
  *    the waiter-against-waker handshake above. The queue of jobs is under
  *    pool.c's spinlock (acquire/release) and idle helpers sleep on a futex
  *    word bumped with release after the job is queued.
- *  - Signal note to the scheduler (loop.c, gp__signals). The handler ORs the
- *    signal's bit into sig_set (an atomic read-modify-write), sets
- *    sig_norestart and sig_pending (volatile sig_atomic_t), and then calls
- *    gp__async_send (a seq_cst fence, then uv_async_send): on another OS
- *    thread these stores are ordered before its look at the handle's flag,
- *    so the worker's on_async sees them. The worker takes the note with exchanges (acquire),
- *    pending first and the set last, so a handler that runs in between
- *    leaves its bits for the next turn, never half of them.
+ *  - A signal passed on to the scheduler (loop.c, gp_signal_elsewhere;
+ *    gp__signals). The handler writes the signal's details into worker 0's
+ *    redir slot, ORs its bit into redir_set (release, after the details),
+ *    sets sig_pending, and then calls gp__async_send (a seq_cst fence, then
+ *    uv_async_send): on another OS thread these stores are ordered before
+ *    its look at the handle's flag, so the worker's on_async sees them. The
+ *    worker takes them with exchanges (acquire), pending first and the set
+ *    last, so a handler that runs in between leaves its bit for the next
+ *    turn, never half a note.
  *  - The monitor (monitor.c) reads away_since and the turn count with
  *    acquire; loop_turn writes them with release, so a monitor that sees a
  *    turn's count sees that turn's away_since. What it reads for its report
@@ -316,18 +319,11 @@
  *    makes a call with no "don't wait" flag (accept, an eventfd read) does
  *    both under a ready lock per fd, so another worker's gthread cannot take
  *    what the poll saw in between (gp_ready_lock).
- *  - Signals. Workers 1..N-1 block every asynchronous signal (but the
- *    monitor's and, with hand-off possible, hand-off's): the kernel gives
- *    process signals, and pthread_kill the signals the target lets through,
- *    to worker 0's OS thread, as it would to main's; gp__signals there passes
- *    the interruption to the target's worker (GP_X_SIGNAL). A signal sent to
- *    one gthread that blocks it or waits for it in sigwait is kept for it
- *    alone (sigthread.c, gp_thread_sig_post; a sigwait is woken through its
- *    worker's inbox, GP_X_POKE). raise, and a kept signal the gthread lets
- *    in, deliver on its own OS thread before the call returns
- *    (shim/signal.c, deliver_now).
- *    Faults stay with the worker that faults (each worker, and each spare
- *    carrier, has an alternate stack for the report).
+ *  - Signals: "Signals" below. Workers 1..N-1 block every asynchronous
+ *    signal but the monitor's, hand-off's (where it can be on) and the two
+ *    deliver signals, except while one of their gthreads waits with a mask
+ *    of its own. Faults stay with the worker that faults (each worker, and
+ *    each spare carrier, has an alternate stack for the report).
  *  - Fork. The child keeps the forking gthread only, as with one worker: every
  *    worker's loop fds are closed, the records forgotten; a runtime the child
  *    starts has N workers again.
@@ -397,6 +393,59 @@
  * back when it moves on or its record is freed; the record goes back to its
  * maker's free list. gettid() answers the OS thread a gthread runs on now, as
  * it always did with several workers: after a move, another one.
+ *
+ * Signals (sigthread.c, loop.c, shim/signal.c)
+ * ---------------------------------------------
+ * The rules, each the kernel's for threads:
+ *  - A signal runs its handler in the thread it is for. One sent to a
+ *    green thread (pthread_kill, pthread_sigqueue) is kept for it alone, in
+ *    its record (sig_pend, with the sender's details), never sent to an OS
+ *    thread that some other green thread happens to run on: so four sent in
+ *    a row to four threads run four handlers, one in each. If it blocks the
+ *    signal it stays pending for it (sigwait takes it, an unblock runs it);
+ *    if not, it runs in it on its own OS thread (deliver_now: a tgkill to
+ *    itself with the signal let through for the moment), at once when the
+ *    sender is the target itself (before pthread_kill returns), else as
+ *    soon as it runs: its worker readies it from its park (GP_X_DELIVER,
+ *    gp__signal_deliver), a ready one runs it at its yield, one computing or
+ *    blocked in a call gpatch cannot see is interrupted by a deliver signal
+ *    to the OS thread it runs on.
+ *  - Who receives a process signal: main if it lets it in, else a green
+ *    thread that lets it in, one inside a blocking call first, as the
+ *    kernel prefers main and then any thread that does not block it. The
+ *    kernel knows only OS threads' real masks; a wait that brings its own
+ *    mask (sigsuspend, ppoll, pselect, epoll_pwait) sets its OS thread's
+ *    real mask to it while it waits, so the signal lands. Where it lands,
+ *    the trampoline runs the program's handler only if the green thread
+ *    running there is the one the rule picks (gp_signal_elsewhere); else
+ *    the handler is not run there: the signal is passed to worker 0's
+ *    scheduler, which keeps it for the thread the rule picks and has it run
+ *    there as above.
+ *  - What a handler may call: a handler runs with the shim's hooks turned
+ *    off for its thread (hooked calls go straight to libc: no handler ever
+ *    parks or switches), and the runtime code it reaches takes no lock and
+ *    readies nobody; it only notes and wakes a loop (gp_signal_elsewhere,
+ *    gp_sync_wake's slots, the fd table's deferred notes).
+ *  - A handler interrupts a call as the kernel would interrupt its system
+ *    call: a parked call readied to run a handler (-GP_EDELIVER) goes on
+ *    waiting after it when the call is restartable and the handler has
+ *    SA_RESTART, or the signal has no handler, or the wait is one that never
+ *    fails with EINTR (locks, joins, condition waits); otherwise it returns
+ *    EINTR. A wake that comes while it runs the handler is its result. The
+ *    deliver signals are two, with and without SA_RESTART, sent as the
+ *    program's handler has it, so a system call they interrupt is restarted
+ *    or fails exactly as it would for the program's own signal.
+ *  - gpatch's own signals (hand-off, the monitor's, the deliver signals)
+ *    never change what a program's call returns: the deliver signal is sent
+ *    only for a signal of the program's that would interrupt that call
+ *    anyway, and its handler runs nothing unless the thread it is for runs
+ *    there in its own code (gp_deliver_here; in the runtime's code, its
+ *    next park runs it). Left: a deliver signal races a switch; if the
+ *    target parked in between and another thread's call is interrupted, a
+ *    call the kernel never restarts (poll, nanosleep) may return EINTR.
+ *  - Not supported: a handler that longjmps out of a call it interrupted
+ *    while the call was parked (its registrations are on the stack it
+ *    leaves); the handler runs inside gp__park.
  *
  * GPATCH_SHUFFLE=SEED
  * -------------------
