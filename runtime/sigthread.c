@@ -59,11 +59,15 @@ struct gp_siginfo { int code, pid; unsigned uid; union sigval value; };
  * unless waiting_only, blocks it)? Not while g's calls go straight to the
  * kernel (it alone is alive, or it holds a lock glibc keeps): a sigwait of
  * its then waits in the kernel, which would never see a kept signal. */
-enum { KEEP_WAITING, KEEP_BLOCKED, KEEP_ALWAYS };
+/* KEEP_ROUTED: a process signal the scheduler routes to g; kept whatever
+ * g's calls do meanwhile (it may be parked in one since before it was
+ * left alone: its park runs it) */
+enum { KEEP_WAITING, KEEP_BLOCKED, KEEP_ALWAYS, KEEP_ROUTED };
 static int keeps(struct gp_gthread *g, int sig, int how)
 {
     uint64_t bit = 1ull << (sig - 1);
     if (g->sigwaiting && (g->sigwait_set & bit)) return 1;
+    if (how == KEEP_ROUTED) return 1;
     if (how == KEEP_WAITING || __atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) < 2 ||
         __atomic_load_n(&g->foreign, __ATOMIC_RELAXED))
         return 0;
@@ -219,7 +223,7 @@ void gp__signal_route(int sig, const struct gp_redir *rd)
     int blocked = 0;
     struct gp_gthread *g = NULL;
     /* records are never unmapped: keep() looks at t again under the lock */
-    if (keep(0, t, sig, &k, KEEP_ALWAYS, 1, rd->mode, &blocked, &g) != 1 || blocked) return;
+    if (keep(0, t, sig, &k, KEEP_ROUTED, 1, rd->mode, &blocked, &g) != 1 || blocked) return;
     int poke = 0;
     interrupt(g, rd->mode, &poke);
     if (poke) gp__poke_os(poke, rd->mode);
