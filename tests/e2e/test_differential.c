@@ -121,3 +121,16 @@ Test(differential, passthrough_python)
     char *argv[] = {"/usr/bin/python3", "-c", "import os, sys; print(1); print(sorted(os.listdir('/'))[:3]); sys.stdout.flush()", NULL};
     passthrough(argv);
 }
+
+/* dup and close inside a signal handler, while threads make and close pipes:
+ * the fd table's bookkeeping is deferred, never done in the handler (with
+ * two workers it spun on a lock the interrupted close held) */
+Test(differential, fd_calls_in_a_signal_handler)
+{
+    char *own[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=own", NULL};
+    h_same_output_env("build/progs/rel_sig_fd_handler", own, 30, stock, patched, sizeof stock);
+    char *shared[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=shared", NULL};
+    h_same_output_env("build/progs/rel_sig_fd_handler", shared, 30, stock, patched, sizeof stock);
+    char *one[] = {"GPATCH_WORKERS=1", NULL};
+    h_same_output_env("build/progs/rel_sig_fd_handler", one, 30, stock, patched, sizeof stock);
+}
