@@ -411,6 +411,25 @@ static int program_nonblocking(struct fdent *e)
     return e->nonblock;
 }
 
+/* May a call in the direction events be made on e's file at all? Its
+ * access mode (O_ACCMODE of the flags learn read, once per file) says: the
+ * kernel refuses a read of a file not opened for reading, a write of one not
+ * opened for writing, and anything on an O_PATH fd, at once (EBADF), so such
+ * a call must never wait. It would, on the poll-first path: a zero-timeout
+ * poll of a pipe's write end for reading never says "ready" (the kernel
+ * reports only the directions the file was opened for), nor does a wait
+ * for it. An fd whose flags cannot be read (closed meanwhile) goes to the
+ * kernel too. */
+static int mode_allows(struct fdent *e, int events)
+{
+    learn(e);
+    if (e->flags < 0 || (e->flags & O_PATH)) return 0;
+    int acc = e->flags & O_ACCMODE; /* 3: neither (a file opened for ioctls only) */
+    if ((events & GP_IN) && acc != O_RDONLY && acc != O_RDWR) return 0;
+    if ((events & GP_OUT) && acc != O_WRONLY && acc != O_RDWR) return 0;
+    return 1;
+}
+
 static gp_deadline socket_deadline(struct fdent *e, int events)
 {
     learn(e);
@@ -586,6 +605,12 @@ static int wait_fd(struct fdent *e, int events, gp_deadline dl, int intr)
 
 /* ---- the I/O loop ---------------------------------------------------------- */
 
+/* 0: act as if the kernel refused RWF_NOWAIT on every file (the K_RWF kind
+ * drops to K_POLLFIRST at its first call), as kernels before pipes took it
+ * do; GPATCH_NO_RWF_NOWAIT=1, a testing aid. Set once, before any thread. */
+static int rwf_nowait = 1;
+void gp_configure_rwf_nowait(int on) { rwf_nowait = on; }
+
 #define NOT_TRIED (-SSIZE_MAX - 1) /* io_loop's first: no attempt made yet */
 
 static __attribute__((noinline)) ssize_t io_loop(struct gp_io *op, ssize_t first);
@@ -674,7 +699,8 @@ static ssize_t io_loop(struct gp_io *op, ssize_t first)
     for (;;) {
         drain_foreign();
         struct fdent *e = lookup(op->fd);
-        if (!e || e->kind == K_PASS) return op->attempt(op, GP_PLAIN);
+        /* (a socket's call on another file: ENOTSOCK, at once) */
+        if (!e || e->kind == K_PASS || (op->sock && e->kind != K_SOCK)) return op->attempt(op, GP_PLAIN);
         ssize_t r, tried = first;
         first = NOT_TRIED;
         if (tried != NOT_TRIED && e->kind == K_SOCK) { /* (a change by another thread meanwhile: try afresh) */
@@ -688,7 +714,7 @@ static ssize_t io_loop(struct gp_io *op, ssize_t first)
             op->fl = known_flags(e);
             r = op->attempt(op, GP_SOCK);
         } else if (e->kind == K_RWF) {
-            r = op->attempt(op, GP_RWF);
+            r = rwf_nowait ? op->attempt(op, GP_RWF) : -EOPNOTSUPP; /* (refused, as some kernels do) */
             if (r == -EOPNOTSUPP) {
                 e->kind = K_POLLFIRST;
                 continue;
@@ -729,6 +755,8 @@ static ssize_t io_loop(struct gp_io *op, ssize_t first)
             if (r == 0 || op->done >= op->len) return (ssize_t)op->done;
             continue;
         }
+        /* a wait the real call would not make: the kernel refuses it at once */
+        if (r == -EAGAIN && !mode_allows(e, op->events)) return op->attempt(op, GP_PLAIN);
         if (r == -EAGAIN && op->events == GP_IN) e->drained = 1;
         if (r != -EAGAIN || program_nonblocking(e)) return op->done ? (ssize_t)op->done : r;
         if (dl == -2) dl = socket_deadline(e, op->events);
