@@ -63,6 +63,7 @@ struct fdent {
     /* the last read found it drained (drainable ones), and the watcher (started for
      * reading) has not said otherwise since: a read may park without trying */
     int drained;
+    int accepting;     /* a listening socket (SO_ACCEPTCONN seen; a listener stays one) */
     dev_t dev;         /* the file classify saw (drain_foreign's check after an overflow; 0, 0 unknown) */
     ino_t ino;
 };
@@ -372,6 +373,7 @@ static void accepted(int fd, struct fdent *listener)
     e->kind = K_SOCK;
     e->stream = e->drainable = listener->stream;
     e->dev = 0, e->ino = 0; /* not asked */
+    e->accepting = 0;
 }
 
 static struct fdent *lookup(int fd)
@@ -428,6 +430,20 @@ static int mode_allows(struct fdent *e, int events)
     if ((events & GP_IN) && acc != O_RDONLY && acc != O_RDWR) return 0;
     if ((events & GP_OUT) && acc != O_WRONLY && acc != O_RDWR) return 0;
     return 1;
+}
+
+/* May an accept on e wait? Only on a listening socket: on any other the
+ * kernel answers EINVAL at once, while accept's zero-timeout poll for
+ * POLLIN (accept has no "don't wait" flag) would wait for data on a
+ * connected one. Asked at the first wait, kept once it says yes. */
+static int accepts(struct fdent *e)
+{
+    if (!e->accepting) {
+        int on = 0;
+        socklen_t len = sizeof on;
+        e->accepting = getsockopt(e->fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
+    }
+    return e->accepting;
 }
 
 static gp_deadline socket_deadline(struct fdent *e, int events)
@@ -757,6 +773,7 @@ static ssize_t io_loop(struct gp_io *op, ssize_t first)
         }
         /* a wait the real call would not make: the kernel refuses it at once */
         if (r == -EAGAIN && !mode_allows(e, op->events)) return op->attempt(op, GP_PLAIN);
+        if (r == -EAGAIN && op->newfd && !accepts(e)) return op->attempt(op, GP_PLAIN);
         if (r == -EAGAIN && op->events == GP_IN) e->drained = 1;
         if (r != -EAGAIN || program_nonblocking(e)) return op->done ? (ssize_t)op->done : r;
         if (dl == -2) dl = socket_deadline(e, op->events);
@@ -850,6 +867,7 @@ static void forget(struct fdent *e)
     e->kind = K_UNKNOWN;
     e->known = 0;
     e->drained = 0;
+    e->accepting = 0;
 }
 
 /* any OS thread, signal-safe (before the real close or replacement) */

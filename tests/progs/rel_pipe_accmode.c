@@ -3,7 +3,8 @@
  * its read end (the pipe empty, its writer open), reading a FIFO opened
  * O_WRONLY, writing one opened O_RDONLY, readv/writev of the same, and the
  * same on non-blocking ends (EBADF, not EAGAIN); and calls of sockets only
- * (recv, send, accept, connect) on the empty read end: ENOTSOCK at once. A second thread exists so
+ * (recv, send, accept, connect) on the empty read end: ENOTSOCK at once;
+ * accept on a connected socket, which is not listening: EINVAL at once. A second thread exists so
  * that the calls are managed; it waits on its own pipe meanwhile. Run it with
  * GPATCH_NO_RWF_NOWAIT=1 as well: then pipes take the path of a kernel that
  * refuses RWF_NOWAIT on them (Linux before 6.4 or so: a zero-timeout poll,
@@ -96,6 +97,13 @@ int main(void)
     close(wr);
     unlink(path);
     rmdir(dir);
+
+    /* accept on a connected socket (not listening, no data): EINVAL at once */
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    check("socketpair: accept connected socket", accept(sv[0], NULL, NULL));
+    close(sv[0]);
+    close(sv[1]);
 
     write(other[1], "x", 1);
     pthread_join(t, NULL);
