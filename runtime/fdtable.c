@@ -37,6 +37,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -62,6 +63,7 @@ struct fdent {
     /* the last read found it drained (drainable ones), and the watcher (started for
      * reading) has not said otherwise since: a read may park without trying */
     int drained;
+    int accepting;     /* a listening socket (SO_ACCEPTCONN seen; a listener stays one) */
     dev_t dev;         /* the file classify saw (drain_foreign's check after an overflow; 0, 0 unknown) */
     ino_t ino;
 };
@@ -75,6 +77,7 @@ struct waiter {
 #define WCHUNK 4096
 #define WCHUNKS 1024
 #define FOREIGN_MAX 4096
+#define HANDLER_SLOTS 64
 
 /* A worker's table. With several workers (GPATCH_WORKERS) each has its own,
  * for the gthreads it runs, and its own watchers in its own epoll set (the
@@ -98,6 +101,13 @@ struct gp_fdtab {
     size_t foreign_n, foreign_cap;
     int foreign_all;      /* the queue could not grow: forget every entry */
     int foreign_pending;  /* something is queued (the worker's fast check) */
+    /* the same, from signal handlers (gp__tls.in_handler), which may take
+     * no lock and allocate nothing: a fixed array of slots, each
+     * (fd << 1 | flags only) + 1 or 0 for free, filled with a CAS and
+     * emptied by the worker with exchanges; when every slot is taken,
+     * handler_all says "forget every entry" as foreign_all does */
+    int handler_q[HANDLER_SLOTS];
+    int handler_all;
     uv_async_t foreign_async; /* wakes the worker for gthreads parked on a changed fd */
     uv_loop_t *foreign_async_loop;
     /* accepts in a row that got a connection without a preemption point
@@ -185,9 +195,57 @@ static void tell_others(int fd, int replacing, int flags_only)
     }
 }
 
+/* Signal-safe: a signal handler (on any OS thread, the worker's own
+ * included) changed fd, or is about to replace it, as foreign_change says.
+ * A handler may have interrupted code that holds T's lock, is halfway
+ * through the table, the run queue or libuv's watcher queue: so it takes no
+ * lock, allocates nothing, readies nobody and touches no entry. It posts the
+ * number to a free slot (CAS), or says "every entry" when none is free, and
+ * raises foreign_pending; the worker applies the post at its next drain
+ * (before any use of the table), exactly as a queued change. What must
+ * happen before the real close still does: the number leaves w's epoll set
+ * (a system call), and w's loop is woken for its parked waiters
+ * (gp__async_send, which is async-signal-safe). */
+static void handler_change(struct gp_worker *w, int fd, int replacing, int flags_only)
+{
+    if (!w || fd < 0 || fd >= INT_MAX / 2) return;
+    struct gp_fdtab *T = w->fds;
+    int v = (fd << 1 | !!flags_only) + 1, posted = 0;
+    for (int i = 0; i < HANDLER_SLOTS && !posted; i++) {
+        int cur = __atomic_load_n(&T->handler_q[i], __ATOMIC_SEQ_CST);
+        if (cur == v) posted = 1; /* posted already, not drained yet: that drain comes after this look */
+        else if (!cur && __atomic_compare_exchange_n(&T->handler_q[i], &cur, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            posted = 1;
+    }
+    if (!posted) __atomic_store_n(&T->handler_all, 1, __ATOMIC_SEQ_CST);
+    /* seq_cst, after the slot: a drain that clears the flag looks at the
+     * slots after (drain_foreign_slow), so it sees the post or the flag */
+    __atomic_store_n(&T->foreign_pending, 1, __ATOMIC_SEQ_CST);
+    if (flags_only || !is_watching(T, fd)) return;
+    if (replacing) epoll_ctl(w->loop.backend_fd, EPOLL_CTL_DEL, fd, NULL);
+    if (__atomic_load_n(&T->foreign_async_loop, __ATOMIC_ACQUIRE) == &w->loop) gp__async_send(&T->foreign_async);
+}
+
+/* signal-safe: handler_change for every worker, the caller's own too */
+static void tell_all_from_handler(int fd, int replacing, int flags_only)
+{
+    int n = __atomic_load_n(&gp__nworkers, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < n; i++) handler_change(__atomic_load_n(&gp__workers[i], __ATOMIC_ACQUIRE), fd, replacing, flags_only);
+}
+
 static void forget(struct fdent *e);
 
-/* worker only: forget what other OS threads changed */
+/* worker only: one queued change (fd << 1 | flags only) */
+static void apply_change(struct gp_fdtab *T, int v)
+{
+    int fd = v >> 1;
+    struct fdent *e = (size_t)fd < T->cap ? T->tab[fd] : NULL;
+    if (!e) return;
+    if (v & 1) e->known = 0;
+    else forget(e);
+}
+
+/* worker only: forget what other OS threads and signal handlers changed */
 static void drain_foreign_slow(void)
 {
     struct gp_fdtab *T = MYT;
@@ -200,13 +258,14 @@ static void drain_foreign_slow(void)
     T->foreign_all = 0;
     __atomic_store_n(&T->foreign_pending, 0, __ATOMIC_SEQ_CST);
     funlock(T);
-    for (size_t i = 0; i < n; i++) {
-        int fd = q[i] >> 1;
-        struct fdent *e = (size_t)fd < T->cap ? T->tab[fd] : NULL;
-        if (!e) continue;
-        if (q[i] & 1) e->known = 0;
-        else forget(e);
+    /* the handlers' slots after the flag's clearing (handler_change): a post
+     * this misses raised the flag again */
+    if (__atomic_exchange_n(&T->handler_all, 0, __ATOMIC_SEQ_CST)) all = 1;
+    for (int i = 0; i < HANDLER_SLOTS; i++) {
+        int v = __atomic_exchange_n(&T->handler_q[i], 0, __ATOMIC_SEQ_CST);
+        if (v) apply_change(T, v - 1);
     }
+    for (size_t i = 0; i < n; i++) apply_change(T, q[i]);
     free(q);
     if (all) /* which numbers changed is not known: those whose file did */
         for (size_t fd = 0; fd < T->cap; fd++) {
@@ -314,6 +373,7 @@ static void accepted(int fd, struct fdent *listener)
     e->kind = K_SOCK;
     e->stream = e->drainable = listener->stream;
     e->dev = 0, e->ino = 0; /* not asked */
+    e->accepting = 0;
 }
 
 static struct fdent *lookup(int fd)
@@ -353,6 +413,39 @@ static int program_nonblocking(struct fdent *e)
     return e->nonblock;
 }
 
+/* May a call in the direction events be made on e's file at all? Its
+ * access mode (O_ACCMODE of the flags learn read, once per file) says: the
+ * kernel refuses a read of a file not opened for reading, a write of one not
+ * opened for writing, and anything on an O_PATH fd, at once (EBADF), so such
+ * a call must never wait. It would, on the poll-first path: a zero-timeout
+ * poll of a pipe's write end for reading never says "ready" (the kernel
+ * reports only the directions the file was opened for), nor does a wait
+ * for it. An fd whose flags cannot be read (closed meanwhile) goes to the
+ * kernel too. */
+static int mode_allows(struct fdent *e, int events)
+{
+    learn(e);
+    if (e->flags < 0 || (e->flags & O_PATH)) return 0;
+    int acc = e->flags & O_ACCMODE; /* 3: neither (a file opened for ioctls only) */
+    if ((events & GP_IN) && acc != O_RDONLY && acc != O_RDWR) return 0;
+    if ((events & GP_OUT) && acc != O_WRONLY && acc != O_RDWR) return 0;
+    return 1;
+}
+
+/* May an accept on e wait? Only on a listening socket: on any other the
+ * kernel answers EINVAL at once, while accept's zero-timeout poll for
+ * POLLIN (accept has no "don't wait" flag) would wait for data on a
+ * connected one. Asked at the first wait, kept once it says yes. */
+static int accepts(struct fdent *e)
+{
+    if (!e->accepting) {
+        int on = 0;
+        socklen_t len = sizeof on;
+        e->accepting = getsockopt(e->fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
+    }
+    return e->accepting;
+}
+
 static gp_deadline socket_deadline(struct fdent *e, int events)
 {
     learn(e);
@@ -360,10 +453,14 @@ static gp_deadline socket_deadline(struct fdent *e, int events)
     return t ? gp_after_ns(t) : GP_FOREVER;
 }
 
-/* any OS thread */
+/* any OS thread, signal-safe */
 void gp_fd_flags_changed(int fd)
 {
     if (!gp__w) return;
+    if (GP_UNLIKELY(gp__tls.in_handler)) { /* the program's handler, wherever it interrupted */
+        tell_all_from_handler(fd, 0, 1);
+        return;
+    }
     tell_others(fd, 0, 1);
     if (!gp__tls.worker) return;
     struct fdent *e = entry(fd, 0);
@@ -524,6 +621,12 @@ static int wait_fd(struct fdent *e, int events, gp_deadline dl, int intr)
 
 /* ---- the I/O loop ---------------------------------------------------------- */
 
+/* 0: act as if the kernel refused RWF_NOWAIT on every file (the K_RWF kind
+ * drops to K_POLLFIRST at its first call), as kernels before pipes took it
+ * do; GPATCH_NO_RWF_NOWAIT=1, a testing aid. Set once, before any thread. */
+static int rwf_nowait = 1;
+void gp_configure_rwf_nowait(int on) { rwf_nowait = on; }
+
 #define NOT_TRIED (-SSIZE_MAX - 1) /* io_loop's first: no attempt made yet */
 
 static __attribute__((noinline)) ssize_t io_loop(struct gp_io *op, ssize_t first);
@@ -612,7 +715,8 @@ static ssize_t io_loop(struct gp_io *op, ssize_t first)
     for (;;) {
         drain_foreign();
         struct fdent *e = lookup(op->fd);
-        if (!e || e->kind == K_PASS) return op->attempt(op, GP_PLAIN);
+        /* (a socket's call on another file: ENOTSOCK, at once) */
+        if (!e || e->kind == K_PASS || (op->sock && e->kind != K_SOCK)) return op->attempt(op, GP_PLAIN);
         ssize_t r, tried = first;
         first = NOT_TRIED;
         if (tried != NOT_TRIED && e->kind == K_SOCK) { /* (a change by another thread meanwhile: try afresh) */
@@ -626,7 +730,7 @@ static ssize_t io_loop(struct gp_io *op, ssize_t first)
             op->fl = known_flags(e);
             r = op->attempt(op, GP_SOCK);
         } else if (e->kind == K_RWF) {
-            r = op->attempt(op, GP_RWF);
+            r = rwf_nowait ? op->attempt(op, GP_RWF) : -EOPNOTSUPP; /* (refused, as some kernels do) */
             if (r == -EOPNOTSUPP) {
                 e->kind = K_POLLFIRST;
                 continue;
@@ -667,6 +771,9 @@ static ssize_t io_loop(struct gp_io *op, ssize_t first)
             if (r == 0 || op->done >= op->len) return (ssize_t)op->done;
             continue;
         }
+        /* a wait the real call would not make: the kernel refuses it at once */
+        if (r == -EAGAIN && !mode_allows(e, op->events)) return op->attempt(op, GP_PLAIN);
+        if (r == -EAGAIN && op->newfd && !accepts(e)) return op->attempt(op, GP_PLAIN);
         if (r == -EAGAIN && op->events == GP_IN) e->drained = 1;
         if (r != -EAGAIN || program_nonblocking(e)) return op->done ? (ssize_t)op->done : r;
         if (dl == -2) dl = socket_deadline(e, op->events);
@@ -760,12 +867,18 @@ static void forget(struct fdent *e)
     e->kind = K_UNKNOWN;
     e->known = 0;
     e->drained = 0;
+    e->accepting = 0;
 }
 
-/* any OS thread (before the real close or replacement) */
+/* any OS thread, signal-safe (before the real close or replacement) */
 int gp_fd_close(int fd)
 {
     if (!gp__w) return 0;
+    if (GP_UNLIKELY(gp__tls.in_handler)) { /* the program's handler, wherever it interrupted */
+        if (gp__loop_owns_fd(fd)) return -EBADF;
+        tell_all_from_handler(fd, 1, 0);
+        return 0;
+    }
     struct gp_worker *w = GP_ME();
     if (!w) {
         if (gp__loop_owns_fd(fd)) return -EBADF;
@@ -783,10 +896,14 @@ int gp_fd_close(int fd)
 /* any OS thread: is there a runtime whose table must hear of fd changes? */
 int gp_fd_tracking(void) { return gp__w != NULL; }
 
-/* any OS thread (after the number appeared) */
+/* any OS thread, signal-safe (after the number appeared) */
 void gp_fd_new(int fd)
 {
     if (!gp__w) return;
+    if (GP_UNLIKELY(gp__tls.in_handler)) { /* the program's handler, wherever it interrupted */
+        tell_all_from_handler(fd, 0, 0);
+        return;
+    }
     tell_others(fd, 0, 0);
     if (!gp__tls.worker) return;
     drain_foreign();

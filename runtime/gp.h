@@ -225,6 +225,8 @@ struct gp_io {
     unsigned char connect; /* -EINPROGRESS means: wait writable, then GP_FINISH */
     unsigned char newfd;   /* the result is a new fd (accept) */
     unsigned char drains;  /* a short result means the socket is empty now (not MSG_PEEK) */
+    unsigned char sock;    /* a call of sockets only (recv*, send*, accept, connect): on any
+                            * other file the kernel answers ENOTSOCK at once, never waits */
     size_t len, done;
     /* set by gp_io before a GP_SOCK or GP_FINISH attempt: the fd's file
      * status flags as the runtime knows them (read once, kept until the
@@ -373,6 +375,9 @@ void gp_configure_workers(int n);
  * (cross-worker futex traffic, each wake an eventfd write and an epoll
  * wake-up) */
 #define GP_WORKERS_DEFAULT 1
+/* GPATCH_NO_RWF_NOWAIT=1 (a testing aid): 0 makes pipes, FIFOs and terminals
+ * take the path of a kernel that refuses RWF_NOWAIT (fdtable.c) */
+void gp_configure_rwf_nowait(int on);
 /* GPATCH_STACK_GUARD: how a green thread's stack overflow is caught (coro.c) */
 enum { GP_STACK_GUARD_AUTO, GP_STACK_GUARD_ON, GP_STACK_GUARD_OFF };
 void gp_configure_stack_guard(int mode);

@@ -143,6 +143,8 @@ __attribute__((constructor)) static void gp_init(void)
         else if (strcmp(sg, "auto") != 0)
             say("gpatch: GPATCH_STACK_GUARD must be 'auto', 'guard' or 'canary'; using auto\n");
     }
+    const char *nr = env("GPATCH_NO_RWF_NOWAIT"); /* a testing aid: see README.md */
+    if (nr && *nr && strcmp(nr, "0") != 0) gp_configure_rwf_nowait(0);
     const char *ni = env("GPATCH_NO_INHERIT");
     if (ni && *ni && strcmp(ni, "0") != 0) drop_from_ld_preload();
     pthread_atfork(NULL, NULL, child_after_fork);

@@ -16,7 +16,7 @@ static ssize_t recvfrom_try(struct gp_io *op, int how)
 
 static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *alen)
 {
-    struct call c = {.io = {.attempt = recvfrom_try, .fd = fd, .events = GP_IN, .len = n,
+    struct call c = {.io = {.attempt = recvfrom_try, .sock = 1, .fd = fd, .events = GP_IN, .len = n,
                             .all = (flags & MSG_WAITALL) && !(flags & MSG_DONTWAIT),
                             .drains = !(flags & (MSG_PEEK | MSG_WAITALL))},
                      .buf = buf, .flags = flags, .addr = addr, .addrlen = alen};
@@ -58,7 +58,7 @@ GP_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     /* MSG_WAITALL over a vector: rare enough to let it block as stock */
     if (!GP_MANAGED() || (flags & (MSG_WAITALL | MSG_DONTWAIT))) return R(recvmsg)(fd, msg, flags);
-    struct call c = {.io = {.attempt = recvmsg_try, .fd = fd, .events = GP_IN}, .msg = msg, .flags = flags};
+    struct call c = {.io = {.attempt = recvmsg_try, .sock = 1, .fd = fd, .events = GP_IN}, .msg = msg, .flags = flags};
     return GP_CALL(gp_io(&c.io));
 }
 
@@ -73,7 +73,7 @@ static ssize_t sendto_try(struct gp_io *op, int how)
 GP_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
     if (!GP_MANAGED() || (flags & MSG_DONTWAIT)) return R(send)(fd, buf, n, flags); /* never parks */
-    struct call c = {.io = {.attempt = sendto_try, .fd = fd, .events = GP_OUT, .len = n, .all = 1},
+    struct call c = {.io = {.attempt = sendto_try, .sock = 1, .fd = fd, .events = GP_OUT, .len = n, .all = 1},
                      .cbuf = buf, .flags = flags};
     return GP_CALL(gp_io(&c.io));
 }
@@ -81,7 +81,7 @@ GP_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 GP_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t tolen)
 {
     if (!GP_MANAGED() || (flags & MSG_DONTWAIT)) return R(sendto)(fd, buf, n, flags, to, tolen);
-    struct call c = {.io = {.attempt = sendto_try, .fd = fd, .events = GP_OUT, .len = n, .all = 1},
+    struct call c = {.io = {.attempt = sendto_try, .sock = 1, .fd = fd, .events = GP_OUT, .len = n, .all = 1},
                      .cbuf = buf, .flags = flags, .to = to, .tolen = tolen};
     return GP_CALL(gp_io(&c.io));
 }
@@ -114,7 +114,7 @@ static ssize_t sendmsg_try(struct gp_io *op, int how)
 GP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     if (!GP_MANAGED() || (flags & MSG_DONTWAIT)) return R(sendmsg)(fd, msg, flags);
-    struct call c = {.io = {.attempt = sendmsg_try, .fd = fd, .events = GP_OUT, .len = SIZE_MAX, .all = 1},
+    struct call c = {.io = {.attempt = sendmsg_try, .sock = 1, .fd = fd, .events = GP_OUT, .len = SIZE_MAX, .all = 1},
                      .cmsg = msg, .flags = flags};
     return GP_CALL(gp_io(&c.io));
 }
@@ -147,7 +147,7 @@ GP_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
         if (r >= 0) gp_fd_new(r);
         return r;
     }
-    struct call c = {.io = {.attempt = accept_try, .fd = fd, .events = GP_IN, .newfd = 1},
+    struct call c = {.io = {.attempt = accept_try, .sock = 1, .fd = fd, .events = GP_IN, .newfd = 1},
                      .addr = addr, .addrlen = alen, .flags = flags};
     return (int)GP_CALL(gp_io(&c.io));
 }
@@ -200,7 +200,7 @@ static ssize_t connect_try(struct gp_io *op, int how)
 GP_EXPORT int connect(int fd, const struct sockaddr *to, socklen_t tolen)
 {
     if (!GP_MANAGED()) return R(connect)(fd, to, tolen);
-    struct call c = {.io = {.attempt = connect_try, .fd = fd, .events = GP_OUT, .connect = 1},
+    struct call c = {.io = {.attempt = connect_try, .sock = 1, .fd = fd, .events = GP_OUT, .connect = 1},
                      .to = to, .tolen = tolen};
     return (int)GP_CALL(gp_io(&c.io));
 }

@@ -151,4 +151,30 @@ Test(differential, pthread_kill_interrupts_a_call_gpatch_cannot_see)
                               {"GPATCH_WORKERS=2", "GPATCH_TLS=own", NULL}};
     for (size_t i = 0; i < sizeof envs / sizeof *envs; i++)
         h_same_output_env("build/progs/sig_unseen", envs[i], 30, stock, patched, sizeof stock);
+/* dup and close inside a signal handler, while threads make and close pipes:
+ * the fd table's bookkeeping is deferred, never done in the handler (with
+ * two workers it spun on a lock the interrupted close held) */
+Test(differential, fd_calls_in_a_signal_handler)
+{
+    char *own[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=own", NULL};
+    h_same_output_env("build/progs/rel_sig_fd_handler", own, 30, stock, patched, sizeof stock);
+    char *shared[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=shared", NULL};
+    h_same_output_env("build/progs/rel_sig_fd_handler", shared, 30, stock, patched, sizeof stock);
+    char *one[] = {"GPATCH_WORKERS=1", NULL};
+    h_same_output_env("build/progs/rel_sig_fd_handler", one, 30, stock, patched, sizeof stock);
+}
+
+/* a call its file's access mode forbids (a read of a pipe's write end, a
+ * write of a FIFO opened O_RDONLY...) answers EBADF at once: also on the
+ * poll-first path that kernels refusing RWF_NOWAIT on pipes take (forced
+ * here by GPATCH_NO_RWF_NOWAIT=1; FIFOs opened by name take it anyway),
+ * where it waited forever for a direction the file was not opened for */
+Test(differential, access_mode_forbids_at_once)
+{
+    char *rwf[] = {"GPATCH_WORKERS=2", NULL};
+    h_same_output_env("build/progs/rel_pipe_accmode", rwf, 30, stock, patched, sizeof stock);
+    char *pollfirst[] = {"GPATCH_NO_RWF_NOWAIT=1", NULL};
+    h_same_output_env("build/progs/rel_pipe_accmode", pollfirst, 30, stock, patched, sizeof stock);
+    char *pollfirst2[] = {"GPATCH_NO_RWF_NOWAIT=1", "GPATCH_WORKERS=2", "GPATCH_TLS=shared", NULL};
+    h_same_output_env("build/progs/rel_pipe_accmode", pollfirst2, 30, stock, patched, sizeof stock);
 }
