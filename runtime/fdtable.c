@@ -364,6 +364,7 @@ static gp_deadline socket_deadline(struct fdent *e, int events)
 void gp_fd_flags_changed(int fd)
 {
     if (!gp__w) return;
+    gp_enter(); /* a gthread left away by a hand-off: back on its worker first */
     tell_others(fd, 0, 1);
     if (!gp__tls.worker) return;
     struct fdent *e = entry(fd, 0);
@@ -766,6 +767,7 @@ static void forget(struct fdent *e)
 int gp_fd_close(int fd)
 {
     if (!gp__w) return 0;
+    gp_enter(); /* a gthread left away by a hand-off: back on its worker first */
     struct gp_worker *w = GP_ME();
     if (!w) {
         if (gp__loop_owns_fd(fd)) return -EBADF;
@@ -787,6 +789,7 @@ int gp_fd_tracking(void) { return gp__w != NULL; }
 void gp_fd_new(int fd)
 {
     if (!gp__w) return;
+    gp_enter(); /* a gthread left away by a hand-off: back on its worker first */
     tell_others(fd, 0, 0);
     if (!gp__tls.worker) return;
     drain_foreign();
