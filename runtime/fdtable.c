@@ -222,7 +222,7 @@ static void handler_change(struct gp_worker *w, int fd, int replacing, int flags
      * slots after (drain_foreign_slow), so it sees the post or the flag */
     __atomic_store_n(&T->foreign_pending, 1, __ATOMIC_SEQ_CST);
     if (flags_only || !is_watching(T, fd)) return;
-    if (replacing) epoll_ctl(w->loop.backend_fd, EPOLL_CTL_DEL, fd, NULL);
+    if (replacing) R(epoll_ctl)(w->loop.backend_fd, EPOLL_CTL_DEL, fd, NULL);
     if (__atomic_load_n(&T->foreign_async_loop, __ATOMIC_ACQUIRE) == &w->loop) gp__async_send(&T->foreign_async);
 }
 
@@ -461,6 +461,7 @@ void gp_fd_flags_changed(int fd)
         tell_all_from_handler(fd, 0, 1);
         return;
     }
+    gp_enter(); /* a gthread left away by a hand-off: back on its worker first */
     tell_others(fd, 0, 1);
     if (!gp__tls.worker) return;
     struct fdent *e = entry(fd, 0);
@@ -879,6 +880,7 @@ int gp_fd_close(int fd)
         tell_all_from_handler(fd, 1, 0);
         return 0;
     }
+    gp_enter(); /* a gthread left away by a hand-off: back on its worker first */
     struct gp_worker *w = GP_ME();
     if (!w) {
         if (gp__loop_owns_fd(fd)) return -EBADF;
@@ -904,6 +906,7 @@ void gp_fd_new(int fd)
         tell_all_from_handler(fd, 0, 0);
         return;
     }
+    gp_enter(); /* a gthread left away by a hand-off: back on its worker first */
     tell_others(fd, 0, 0);
     if (!gp__tls.worker) return;
     drain_foreign();

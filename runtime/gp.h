@@ -44,6 +44,21 @@ extern __thread struct gp_tls gp__tls __attribute__((tls_model("initial-exec")))
 /* An evicted gthread (managed == 2) gives its OS thread back and queues
  * itself for the worker first: returns what managed is once it runs there. */
 int gp__rejoin(void);
+/* Every entry into gpatch that may touch its worker's state or the green
+ * thread's own (a stream's gate, the fd table, a key, its mask, its
+ * handle...) begins here: a gthread a hand-off left on its OS thread comes
+ * back to its worker first. Never inside a signal handler (it may have
+ * interrupted anything, and may run on a signal stack of that OS thread's):
+ * there the gthread stays where it is, its hooked calls pass through as an
+ * OS thread's, and only what is its very own is answered for it
+ * (gp_away_self). GP_MANAGED's one test of managed is this same test:
+ * managed reads 2 exactly while away and outside a handler (the trampoline
+ * zeroes it around one). */
+static inline int gp_away(void) { return gp__tls.evicted && !gp__tls.in_handler; }
+static inline void gp_enter(void)
+{
+    if (__builtin_expect(gp_away(), 0)) gp__rejoin();
+}
 static inline int gp__managed_slow(void) { return gp__tls.managed && gp__rejoin(); }
 static inline int gp_managed(void) { return gp__tls.managed == 1 || gp__managed_slow(); }
 extern int gp_trace_calls; /* GPATCH_DEBUG */
@@ -55,7 +70,8 @@ void gp_trace_call(const char *name);
                          __builtin_expect(gp_trace_calls, 0) ? (gp_trace_call(__func__), 1) : 1))
 static inline int gp_started_here(void)
 {
-    return gp__tls.worker || (gp__tls.evicted && (gp__rejoin(), gp__tls.worker));
+    gp_enter();
+    return gp__tls.worker != NULL;
 }
 static inline int gp_swallowing_nonblock(void) { return gp__tls.swallow_nb; }
 
@@ -125,6 +141,9 @@ int gp_is_current_gthread(void);  /* caller is a gthread (on its worker) */
 enum { GP_H_OS, GP_H_MAIN, GP_H_GREEN, GP_H_GONE };
 int gp_handle_kind(uintptr_t h, uintptr_t *os);
 uintptr_t gp_thread_self(void);
+/* any OS thread: the handle of the gthread a hand-off left running here, now
+ * inside a signal handler (which does not bring it back: gp_enter), or 0 */
+uintptr_t gp_away_self(void);
 /* any OS thread (a gthread parks; an OS thread that is not one sleeps until
  * the gthread exits). dl: GP_FOREVER to wait, 0 for tryjoin (-EBUSY), else
  * -ETIMEDOUT at dl. A stale handle: -EINVAL if it was detached, else -ESRCH. */

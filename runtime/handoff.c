@@ -34,16 +34,21 @@
  * A signal interrupts a system call, and some calls return EINTR after a
  * handler even under SA_RESTART (nanosleep, poll, epoll_wait, a timed futex,
  * a socket read with SO_RCVTIMEO...): the program would see an EINTR stock
- * never gives. So the monitor first reads what the owner thread is doing
- * (/proc/self/task/TID/stat and .../syscall): computing in its own code
- * (its user time grew since the monitor's last look, its system time did
- * not: "running" alone may be a thread preempted inside a system call), or
- * blocked in read, write (and their vector and positional forms) on an fd
- * that is not a socket, wait4, flock, or a futex wait without a timeout --
- * calls SA_RESTART restarts as if nothing happened. Anything else
- * (io_uring_enter, a sleep by number...) is left alone: no hand-off. There
- * remains a window: between the look and the signal the thread may leave
- * its read or its loop and enter such a call.
+ * never gives. So the owner is interrupted one of two ways
+ * (how_to_interrupt). Blocked in a call SA_RESTART restarts as if nothing
+ * happened -- read, write (and their vector and positional forms) on an fd
+ * that is not a socket, wait4, flock, a futex wait without a timeout, as
+ * /proc/self/task/TID/stat and .../syscall show -- it is sent the signal
+ * (tgkill). Otherwise (computing, or in any other call) the monitor arms a
+ * one-shot CPU-time timer on that thread (arm_timer): the kernel notices
+ * its expiry at a tick while the thread runs and generates the signal on
+ * the thread's way back to user mode, after the system call it may have
+ * been in has its result: the handler interrupts the program's own code,
+ * never a call. (Before, a computing owner was sent a tgkill after a look
+ * at its user time: one that entered a sleep just after the look got
+ * EINTR from it, a few times a thousand calls: rel_handoff_eintr.) There
+ * remains one window: between the look that saw a restartable call and the
+ * tgkill, that call may end and a call that is not restartable begin.
  *
  * The token: the carrier's word (struct gp_carrier). The monitor picks a
  * carrier and publishes it in handoff_to; the handler claims it with a
@@ -108,17 +113,19 @@ int gp__carrier_tid_known(pid_t tid)
 
 /* What the monitor keeps per worker (by index). to: the carrier the worker's
  * next hand-off goes to (the monitor publishes it, the handler claims it).
- * sig_sent: a hand-off signal is on its way (the monitor sends the next one
- * only after the handler ran, or a second later: the owner may block it).
- * last_*: its last look at a running owner (interruptible). */
+ * sig_sent: a hand-off signal is on its way, or the timer is armed (the
+ * monitor sends the next one only after the handler ran, or a second later:
+ * the owner may block it, or sleep). timer: the CPU-time timer on the owner
+ * timer_tid (arm_timer), made anew when the owner changes. */
 static struct watch {
     struct gp_carrier *to;
     int sig_sent;
     gp_deadline sig_sent_at;
-    pid_t last_tid;
-    gp_deadline last_since;
-    unsigned long last_utime, last_stime;
+    int timer;      /* the kernel's id of the CPU-time timer on the owner (timer_tid), when timer_tid */
+    pid_t timer_tid;
 } watch[GP_MAX_WORKERS];
+#define TIMER_COOKIE 0x68616e00 /* the timer's si_value: | the worker's index */
+static int no_timers; /* timer_create refused: computing owners are never interrupted */
 
 /* any thread, once, before the runtime starts (the shim's constructor) */
 void gp_configure_handoff(long ms)
@@ -205,7 +212,12 @@ struct walk {
     int own_seen;  /* an O frame was met */
     int mixed;     /* an X frame outside an O frame */
     int cut;       /* stopped at MAX_WALK */
+    int blind;     /* reached a frame with no unwind information */
 };
+
+/* libgcc's own look-up of a pc's unwind information (unwind-dw2-fde.h) */
+struct fde_bases { void *tbase, *dbase, *func; };
+extern const void *_Unwind_Find_FDE(void *pc, struct fde_bases *bases);
 
 enum { CAT_O = 1, CAT_P, CAT_X };
 
@@ -233,13 +245,25 @@ static _Unwind_Reason_Code walk_step(struct _Unwind_Context *ctx, void *arg)
         k->mixed = 1;
         return _URC_END_OF_STACK; /* decided: not now */
     }
+    /* Code with no unwind information (hand-written assembly, a program built
+     * with -fno-asynchronous-unwind-tables): libgcc cannot find its caller
+     * and answers "end of stack", which is not the end: gpatch's frames may
+     * lie further out (a hook that runs the program's code, pthread_once's
+     * init routine). Undecided, unless gpatch's bottom frames were reached:
+     * not now (rel_handoff_unwind). */
+    struct fde_bases b;
+    if (cat != CAT_O && !_Unwind_Find_FDE((void *)ip, &b)) {
+        if (!k->first) k->first = cat;
+        k->blind = 1;
+        return _URC_END_OF_STACK;
+    }
     return _URC_NO_REASON;
 }
 
 /* the walk's verdict: 1 the program's code, and gpatch's frames only at the bottom */
 static int walk_safe(const struct walk *k, _Unwind_Reason_Code end)
 {
-    if (!k->found || k->cut || k->mixed || k->first != CAT_X) return 0;
+    if (!k->found || k->cut || k->mixed || k->first != CAT_X || (k->blind && !k->own_seen)) return 0;
     /* the unwinder stopped by itself: at the end of the stack, or unable to
      * go further -- which is fine once gpatch's bottom frames were reached */
     return end == _URC_END_OF_STACK || k->own_seen;
@@ -251,9 +275,11 @@ static void on_handoff(int sig, siginfo_t *si, void *ucv)
     (void)sig;
     ucontext_t *uc = ucv;
     struct gp_worker *w = gp__tls.worker; /* of the block loaded: the interrupted gthread's (or a borrowed one) */
-    if (si->si_code != SI_TKILL || si->si_pid != getpid() || !hw || hw != gp__w || !w || w->index < 0 ||
-        w->index >= GP_MAX_WORKERS || gp__workers[w->index] != w)
-        return; /* not ours */
+    int from_timer = si->si_code == SI_TIMER && (si->si_value.sival_int & ~0xff) == TIMER_COOKIE;
+    if ((!from_timer && (si->si_code != SI_TKILL || si->si_pid != getpid())) || !hw || hw != gp__w || !w ||
+        w->index < 0 || w->index >= GP_MAX_WORKERS || gp__workers[w->index] != w ||
+        (from_timer && (si->si_value.sival_int & 0xff) != w->index))
+        return; /* not ours, or a timer's of another worker (an owner's that has changed) */
     struct watch *k0 = &watch[w->index];
     __atomic_store_n(&k0->sig_sent, 0, __ATOMIC_RELAXED);
     int e = errno;
@@ -269,7 +295,15 @@ static void on_handoff(int sig, siginfo_t *si, void *ucv)
     /* a gthread other than main only between the call of its start
      * routine and its return (gthread_entry's own calls -- a sanitizer's
      * runtime, before gp_thread_exit -- are no program code) */
-    int ok = c && gp__tls.worker && !gp__tls.evicted && !gp__tls.in_handler && g != &w->sched &&
+    /* Nor while it holds a mutex glibc handles (robust, priority-inheritance,
+     * process-shared: g->foreign): it would keep its OS thread's id but, at
+     * its first call back into gpatch, not its OS thread, and the kernel
+     * ties a priority-inheritance mutex to the thread (FUTEX_UNLOCK_PI from
+     * another is refused, its waiters boost the wrong one: rel_handoff_locks
+     * pi-shared, where the process-shared lock's next owner then found it
+     * "owner died"). Such a holder does not park either: it keeps its worker
+     * until it unlocks, as a wait on such a mutex blocks it (README). */
+    int ok = c && gp__tls.worker && !gp__tls.evicted && !gp__tls.in_handler && g != &w->sched && !g->foreign &&
              (g == w->g0 || __atomic_load_n(&g->in_fn, __ATOMIC_RELAXED)) &&
              !gp__dl_locked_by(w->tid) &&
              g->state == GT_RUNNING && g->tcb && g->tcb == gp__tls_current() && __atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) > 1 && since &&
@@ -422,57 +456,81 @@ static long read_file(const char *path, char *buf, size_t n)
     return r;
 }
 
-/* May a signal be sent to thread tid without changing what its system call
- * returns? (see the top) since: the stall's start, to compare like with like;
- * k: the worker's watch, whose last look at a running owner it keeps */
-static int interruptible(struct watch *k, pid_t tid, gp_deadline since)
+/* How may thread tid be interrupted without changing what any of its system
+ * calls returns? (see the top) SEND: it sleeps in a call SA_RESTART restarts
+ * as if nothing happened: a signal now. TIMER: anything else: a CPU-time
+ * timer, whose signal comes only as the thread returns to its own code. */
+enum { SEND = 1, TIMER };
+static int how_to_interrupt(pid_t tid)
 {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-    if (read_file(path, buf, sizeof buf) < 0) return 0;
+    if (read_file(path, buf, sizeof buf) < 0) return TIMER;
     char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ') return 0;
-    if (p[2] == 'R') {
-        /* Running, or runnable: maybe preempted inside a system call, which a
-         * signal would interrupt. Only a thread that has been spending user
-         * time and no system time since the last look (same stall) is known
-         * to be in the program's own code: a compute loop, a spin. One the
-         * kernel merely keeps off the CPU shows neither, and is not stuck. */
-        unsigned long ut = 0, st = 0;
-        if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return 0;
-        int ok = tid == k->last_tid && since == k->last_since && ut > k->last_utime && st == k->last_stime;
-        k->last_tid = tid;
-        k->last_since = since;
-        k->last_utime = ut;
-        k->last_stime = st;
-        return ok;
-    }
-    k->last_tid = 0;
-    if (p[2] != 'S' && p[2] != 'D') return 0;
+    if (!p || p[1] != ' ' || (p[2] != 'S' && p[2] != 'D')) return TIMER;
     snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-    if (read_file(path, buf, sizeof buf) < 0) return 0;
+    if (read_file(path, buf, sizeof buf) < 0) return TIMER;
     unsigned long a[7] = {0};
     long nr = -1;
-    if (sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5]) < 1) return 0;
+    if (sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5]) < 1) return TIMER;
     switch (nr) {
     case SYS_read: case SYS_readv: case SYS_pread64: case SYS_preadv:
     case SYS_write: case SYS_writev: case SYS_pwrite64: case SYS_pwritev: {
         char fdp[64], link[64];
         snprintf(fdp, sizeof fdp, "/proc/self/fd/%d", (int)a[0]);
         long n = R(syscall)(SYS_readlinkat, AT_FDCWD, fdp, link, sizeof link - 1);
-        if (n < 0) return 0;
+        if (n < 0) return TIMER;
         link[n] = 0;
-        return strncmp(link, "socket:", 7) != 0; /* a socket may have a timeout: EINTR */
+        return strncmp(link, "socket:", 7) != 0 ? SEND : TIMER; /* a socket may have a timeout: EINTR */
     }
     case SYS_wait4: case SYS_flock:
-        return 1;
+        return SEND;
     case SYS_futex: {
         int op = (int)a[1] & FUTEX_CMD_MASK;
-        return (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET) && a[3] == 0;
+        return (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET) && a[3] == 0 ? SEND : TIMER;
     }
     default:
-        return 0;
+        return TIMER;
     }
+}
+
+/* The monitor: arm worker k's one-shot CPU-time timer on thread tid (made,
+ * or made anew for a new owner). Its expiry is looked at by the kernel's
+ * tick while tid runs, and its signal is generated by task work on tid's
+ * way back to user mode (posix-cpu-timers with POSIX_CPU_TIMERS_TASK_WORK,
+ * x86_64 since Linux 5.11): after any system call it was in has ended with
+ * its own result, so the signal interrupts the program's code and nothing
+ * else, where a tgkill could land in a system call the thread entered just
+ * after the monitor's look (a nanosleep, poll, epoll_wait or timed futex
+ * then returned EINTR: rel_handoff_eintr). A thread that sleeps uses no
+ * CPU time: it gets the signal once it runs again. 0 armed, -1 no timer. */
+static int arm_timer(struct watch *k, int index, pid_t tid)
+{
+    if (k->timer_tid != tid) {
+        if (k->timer_tid) R(syscall)(SYS_timer_delete, k->timer);
+        k->timer_tid = 0;
+        struct sigevent ev;
+        memset(&ev, 0, sizeof ev);
+        ev.sigev_notify = SIGEV_THREAD_ID;
+        ev.sigev_signo = HANDOFF_SIG;
+        ev.sigev_value.sival_int = TIMER_COOKIE | index;
+        ev._sigev_un._tid = tid;
+        /* the thread's CPU clock (glibc's MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)) */
+        clockid_t clk = (clockid_t)(~(unsigned)tid << 3 | 4 | 2);
+        int id;
+        if (R(syscall)(SYS_timer_create, clk, &ev, &id) != 0) {
+            if (!__atomic_exchange_n(&no_timers, 1, __ATOMIC_RELAXED) && gp_debug_on)
+                gp_debugf("hand-off: no CPU-time timer (%s): a computing green thread is never handed off",
+                          strerror(errno));
+            return -1;
+        }
+        k->timer = id;
+        k->timer_tid = tid;
+    }
+    /* relative, 1 ns of its CPU time: armed, never fired from here (a
+     * time already passed would be signalled at once, from this thread) */
+    struct itimerspec its = {{0, 0}, {0, 1}};
+    return R(syscall)(SYS_timer_settime, k->timer, 0, &its, NULL) == 0 ? 0 : -1;
 }
 
 /* the monitor, at a look: is worker w stuck? then ask its owner to hand it on */
@@ -483,7 +541,7 @@ static void look_at(struct gp_worker *w)
     if (!since || gp_now() - since < threshold_ms * 1000000LL) return;
     if (__atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) < 2) return;
     struct gp_carrier *owner = __atomic_load_n(&w->carrier, __ATOMIC_ACQUIRE);
-    if (!owner || !interruptible(k, owner->tid, since)) return;
+    if (!owner) return;
     if (!__atomic_load_n(&k->to, __ATOMIC_ACQUIRE)) {
         struct gp_carrier *c = carrier_get();
         if (!c) return;
@@ -500,9 +558,13 @@ static void look_at(struct gp_worker *w)
             gp_debugf("hand-off off: the program handles SIGRTMIN+6 itself (gpatch's hand-off signal)");
         return;
     }
+    if (how_to_interrupt(owner->tid) == SEND) {
+        R(syscall)(SYS_tgkill, getpid(), owner->tid, HANDOFF_SIG);
+    } else if (__atomic_load_n(&no_timers, __ATOMIC_RELAXED) || arm_timer(k, w->index, owner->tid) != 0) {
+        return;
+    }
     __atomic_store_n(&k->sig_sent, 1, __ATOMIC_RELAXED);
     k->sig_sent_at = now;
-    R(syscall)(SYS_tgkill, getpid(), owner->tid, HANDOFF_SIG);
 }
 
 /* one monitor OS thread looks at every worker, twice per threshold */

@@ -1234,7 +1234,7 @@ static int broken; /* the runtime could not start: the program runs unpatched */
 /* any thread (answers 0 where a gthread may not be created) */
 int gp_can_spawn(void)
 {
-    if (GP_UNLIKELY(gp__tls.evicted)) gp__rejoin();
+    gp_enter();
     struct gp_worker *w = GP_ME();
     if (GP_UNLIKELY(broken)) return 0;
     if (w) return w->cur != &w->sched;
@@ -1245,7 +1245,7 @@ int gp_can_spawn(void)
 /* any thread */
 int gp_is_current_gthread(void)
 {
-    if (GP_UNLIKELY(gp__tls.evicted)) gp__rejoin();
+    gp_enter();
     struct gp_worker *w = GP_ME();
     return w && w->cur != &w->sched;
 }

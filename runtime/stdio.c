@@ -94,8 +94,12 @@ static int free_for_me(void *fp)
     return r;
 }
 
-/* any thread: is it a gthread, outside a signal handler (a handler must not park)? */
-static int on_gthread(void) { return gp__tls.worker && !gp__tls.in_handler && gp_is_current_gthread(); }
+/* any thread: is it a gthread, outside a signal handler (a handler must not
+ * park)? A gthread a hand-off left on its OS thread comes back to its worker
+ * first (gp_is_current_gthread): it is a gthread all the same, and the gate
+ * it holds must open when it unlocks (an unlock that took it for an OS
+ * thread left the gate shut for good, and the next printf parked forever) */
+static int on_gthread(void) { return !gp__tls.in_handler && gp_is_current_gthread(); }
 /* any thread: may it own a gate? a gthread, or main before the runtime starts */
 static int gated(void) { return gp__w ? on_gthread() : gp_can_spawn(); }
 

@@ -417,15 +417,23 @@ void gp_key_dtor(unsigned key, void (*dtor)(void *))
     if (key < KEYS_MAX) dtors[key] = dtor;
 }
 
+/* the gthread whose keys these are: the worker's current one, or one a
+ * hand-off left away, inside a signal handler (gp_away_self); only that
+ * gthread itself touches its values */
+static struct gp_gthread *tsd_owner(void)
+{
+    return GP_ME() ? GP_ME()->cur : gp__tls.evicted;
+}
+
 void *gp_tsd_get(unsigned key)
 {
-    struct gp_gthread *g = GP_ME()->cur;
+    struct gp_gthread *g = tsd_owner();
     return key < g->tsd_n ? g->tsd[key] : NULL;
 }
 
 int gp_tsd_set(unsigned key, const void *v)
 {
-    struct gp_gthread *g = GP_ME()->cur;
+    struct gp_gthread *g = tsd_owner();
     if (key >= KEYS_MAX) return -EINVAL;
     if (key >= g->tsd_n) {
         unsigned n = g->tsd_n ? g->tsd_n : 8;

@@ -179,6 +179,12 @@ uintptr_t gp_thread_self(void)
     return GP_ME()->cur->handle;
 }
 
+uintptr_t gp_away_self(void)
+{
+    struct gp_gthread *g = gp__tls.evicted;
+    return g && gp__tls.in_handler ? g->handle : 0;
+}
+
 /* any OS thread: has g exited? xdone, not state: an OS thread that is not
  * the worker reads it, and the worker changes state without the lock at
  * every switch; xdone is set once, under the lock, by gp__thread_dying */
@@ -263,7 +269,7 @@ int gp_thread_join(uintptr_t h, void **ret, gp_deadline dl)
 {
     struct gp_worker *w = gp__w;
     if (!w) return gone(h);
-    if (GP_UNLIKELY(gp__tls.evicted)) gp__rejoin(); /* left behind by a hand-off: back first */
+    gp_enter(); /* left behind by a hand-off: back first (not from a signal handler) */
     if (!gp__tls.worker) return join_foreign(h, ret, dl);
     if (!gp_is_current_gthread()) return -EDEADLK; /* the scheduler itself: it cannot wait */
     struct gp_gthread *self = GP_ME()->cur;

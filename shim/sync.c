@@ -701,7 +701,9 @@ GP_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
  * own values, and their destructors run when they exit */
 static int own_tsd(void)
 {
-    return gthread() && gp_is_thread(gp_thread_self()) == 1;
+    if (gthread()) return gp_is_thread(gp_thread_self()) == 1;
+    uintptr_t away = gp_away_self(); /* a handler's, on a gthread left away by a hand-off */
+    return away && gp_is_thread(away) == 1;
 }
 
 GP_EXPORT int pthread_key_create(pthread_key_t *k, void (*dtor)(void *))

@@ -77,6 +77,8 @@ GP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
 GP_EXPORT pthread_t pthread_self(void)
 {
     if (gp_started_here() && gp_is_current_gthread()) return (pthread_t)gp_thread_self();
+    uintptr_t away = gp_away_self(); /* a handler's, on a gthread left away by a hand-off */
+    if (away) return (pthread_t)away;
     uintptr_t inherited = gp_inherited_self();
     return inherited ? (pthread_t)inherited : R(pthread_self)();
 }
@@ -88,6 +90,11 @@ GP_EXPORT int pthread_equal(pthread_t a, pthread_t b)
 
 GP_EXPORT void pthread_exit(void *ret)
 {
+    /* from a signal handler of a gthread a hand-off left away (which does
+     * not come back from a handler: gp_enter): the handler never returns,
+     * so it comes back now and exits as the green thread it is, never
+     * through glibc's exit of the OS thread that carries it */
+    if (gp_away_self()) gp__rejoin();
     if (gp_started_here() && gp_is_current_gthread()) gp_thread_exit_unwinding(ret);
     R(pthread_exit)(ret);
     __builtin_unreachable();

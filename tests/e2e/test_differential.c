@@ -151,6 +151,8 @@ Test(differential, pthread_kill_interrupts_a_call_gpatch_cannot_see)
                               {"GPATCH_WORKERS=2", "GPATCH_TLS=own", NULL}};
     for (size_t i = 0; i < sizeof envs / sizeof *envs; i++)
         h_same_output_env("build/progs/sig_unseen", envs[i], 30, stock, patched, sizeof stock);
+}
+
 /* dup and close inside a signal handler, while threads make and close pipes:
  * the fd table's bookkeeping is deferred, never done in the handler (with
  * two workers it spun on a lock the interrupted close held) */

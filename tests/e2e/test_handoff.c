@@ -182,3 +182,45 @@ Test(handoff, stats_count_handoffs_of_two_workers)
 {
     stats_show("GPATCH_WORKERS=2", "spin4", 2, 3);
 }
+
+/* Issue 19. Each subject is stock-built and its output is the
+ * specification; each runs with hand-off on (the pass's worker count, then
+ * two workers) and with shared TLS (no hand-off: must not break either). */
+static char *shared2_env[] = {"GPATCH_TLS=shared", "GPATCH_HANDOFF_MS=10", "GPATCH_WORKERS=2", NULL};
+
+static void same_everywhere(const char *prog)
+{
+    same_with_env(on_env, prog, NULL, NULL);
+    same_with_env(on2_env, prog, NULL, NULL);
+    same_with_env(shared_env, prog, NULL, NULL);
+    same_with_env(shared2_env, prog, NULL, NULL);
+}
+
+/* a thread handed off rejoins at its first entry into gpatch, the stdio
+ * gate included (a funlockfile that left the gate shut hung main's next
+ * printf); never inside a signal handler */
+Test(handoff, gates_and_identity_after_a_handoff)
+{
+    same_everywhere("build/progs/rel_handoff_gates");
+}
+
+/* no hand-off signal makes a sleep, poll, select, futex or epoll wait
+ * return EINTR (the subject counts them: all 0) */
+Test(handoff, no_call_fails_with_eintr, .timeout = 180)
+{
+    same_with_env(on_env, "build/progs/rel_handoff_eintr", NULL, NULL);
+    same_with_env(on2_env, "build/progs/rel_handoff_eintr", NULL, NULL);
+}
+
+/* robust, priority-inheritance and process-shared mutexes held across a
+ * stall: unlocks succeed, waiters (a child process too) get the lock */
+Test(handoff, glibc_mutexes_held_while_stuck)
+{
+    same_everywhere("build/progs/rel_handoff_locks");
+}
+
+/* computing under a frame with no unwind information */
+Test(handoff, frames_without_unwind_information)
+{
+    same_everywhere("build/progs/rel_handoff_unwind");
+}
