@@ -234,7 +234,11 @@ int gp_signal_elsewhere(int sig, const siginfo_t *si, int mode)
     struct gp_gthread *g0 = w0->g0;
     int main_takes = !(__atomic_load_n(&g0->sigmask, __ATOMIC_RELAXED) & bit) &&
                      !__atomic_load_n(&g0->xdone, __ATOMIC_RELAXED) && __atomic_load_n(&g0->in_call, __ATOMIC_RELAXED);
-    if (cur && !(__atomic_load_n(&cur->sigmask, __ATOMIC_RELAXED) & bit) && (cur == g0 || !main_takes)) {
+    /* a tgkill the program made to this OS thread (gettid()) is for the
+     * thread running here, as the kernel's; gpatch's own pthread_kill of a
+     * green thread, main included, never sends one (sigthread.c) */
+    int directed = si && si->si_code == SI_TKILL;
+    if (cur && !(__atomic_load_n(&cur->sigmask, __ATOMIC_RELAXED) & bit) && (cur == g0 || !main_takes || directed)) {
         if (cur->in_call && mode != GP_SIGMODE_NONE) {
             int v = mode == GP_SIGMODE_NORESTART ? 2 : 1;
             if (v > cur->sigpend) cur->sigpend = v; /* its own record, on its own OS thread */

@@ -94,7 +94,10 @@ static int keep(uintptr_t h, struct gp_gthread *gw, int sig, const struct gp_sig
         gp__rec_lock();
         struct gp_gthread *g = gw ? gw : gp__gthread_from_handle(h);
         r = !g || exited(g) ? -ESRCH : 0;
-        if (!r && (g != gp__w->g0 || allow_main) && sig >= 1 && sig <= 64 && keeps(g, sig, how)) {
+        /* main is kept for only what it lets in (its pending set is the OS thread's) */
+        int main_ok = g != gp__w->g0 ||
+                      (allow_main && (how == KEEP_ROUTED || !(__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & (1ull << (sig - 1)))));
+        if (!r && main_ok && sig >= 1 && sig <= 64 && keeps(g, sig, how)) {
             if (!g->sig_info && spare) g->sig_info = spare, spare = NULL;
             if (g->sig_info) {
                 uint64_t bit = 1ull << (sig - 1);
@@ -163,7 +166,7 @@ int gp_thread_sig_send(uintptr_t h, int sig, const siginfo_t *si, int mode)
     int blocked = 0, poke = 0;
     struct gp_gthread *g = NULL;
     struct gp_siginfo k = {si->si_code, si->si_pid, si->si_uid, si->si_value};
-    int r = keep(h, NULL, sig, &k, KEEP_ALWAYS, 0, mode, &blocked, &g);
+    int r = keep(h, NULL, sig, &k, KEEP_ALWAYS, 1, mode, &blocked, &g);
     if (r != 1 || blocked) return r;
     r = interrupt(g, mode, &poke);
     if (poke) gp__poke_os(poke, mode);
