@@ -275,7 +275,8 @@ int gp_sync_wake(const void *key, int n);
 int gp_cond_wait(const void *key, void (*release)(void *ctx), int (*reacquire)(void *ctx), void *ctx, gp_deadline dl);
 enum { GP_INTR_NONE = 0, GP_INTR_RESTART = 1, GP_INTR_ALWAYS = 2 }; /* as gp_intr: never / as SA_RESTART says / EINTR */
 enum { GP_INTR_CANCEL = 4 }; /* or'ed in: the wait is a cancellation point (sem_wait) */
-void gp_key_dtor(unsigned key, void (*dtor)(void *));
+void gp_key_created(unsigned key, void (*dtor)(void *)); /* any thread, after the real create */
+void gp_key_deleted(unsigned key);                        /* any thread, after the real delete */
 void *gp_tsd_get(unsigned key);
 int gp_tsd_set(unsigned key, const void *v);
 /* gthread only, all three: which gthread write-holds an object whose libc

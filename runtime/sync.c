@@ -408,55 +408,93 @@ void gp__owner_drop(struct gp_gthread *g)
     free(old);
 }
 
-/* ---- thread-specific data, per gthread ------------------------------------ */
+/* ---- thread-specific data, per gthread ------------------------------------
+ * A key number comes back after pthread_key_delete: the next create may hand
+ * it out again. As glibc, each key has a sequence number (odd: in use, even:
+ * deleted, 0: never seen here, e.g. made through an alias we do not hook,
+ * which then works as before), bumped by every create and delete; a value is
+ * stored with the number it was set under and counts only while that is
+ * still the key's. So a new key reads NULL in every gthread, even one that
+ * had set the old key, and its destructor never sees the old key's values
+ * (which the program may have freed after the delete).
+ * Any thread: create and delete publish the destructor before the number
+ * (release), the readers load the number first (acquire); a delete racing a
+ * thread's use of the same key is the program's race, as in glibc. */
 #define KEYS_MAX 1024
 static void (*dtors[KEYS_MAX])(void *);
+static unsigned key_seq[KEYS_MAX];
 
-void gp_key_dtor(unsigned key, void (*dtor)(void *))
+/* any thread: the real pthread_key_create gave out key */
+void gp_key_created(unsigned key, void (*dtor)(void *))
 {
-    if (key < KEYS_MAX) dtors[key] = dtor;
+    if (key >= KEYS_MAX) return;
+    __atomic_store_n(&dtors[key], dtor, __ATOMIC_RELAXED);
+    unsigned s = __atomic_load_n(&key_seq[key], __ATOMIC_RELAXED);
+    __atomic_store_n(&key_seq[key], s + (s & 1 ? 2 : 1), __ATOMIC_RELEASE); /* odd: in use */
 }
 
+/* any thread: the real pthread_key_delete took key back */
+void gp_key_deleted(unsigned key)
+{
+    if (key >= KEYS_MAX) return;
+    unsigned s = __atomic_load_n(&key_seq[key], __ATOMIC_RELAXED);
+    __atomic_store_n(&key_seq[key], s + (s & 1 ? 1 : 2), __ATOMIC_RELEASE); /* even, never 0 */
+    __atomic_store_n(&dtors[key], NULL, __ATOMIC_RELAXED);
+}
+
+static unsigned seq_of(unsigned key) { return __atomic_load_n(&key_seq[key], __ATOMIC_ACQUIRE); }
+
+/* gthread only */
 void *gp_tsd_get(unsigned key)
 {
     struct gp_gthread *g = GP_ME()->cur;
-    return key < g->tsd_n ? g->tsd[key] : NULL;
+    if (key >= g->tsd_n) return NULL;
+    struct gp_tsd *t = &g->tsd[key];
+    return t->seq == seq_of(key) ? t->v : NULL;
 }
 
+/* gthread only */
 int gp_tsd_set(unsigned key, const void *v)
 {
     struct gp_gthread *g = GP_ME()->cur;
     if (key >= KEYS_MAX) return -EINVAL;
+    unsigned seq = seq_of(key);
+    if (seq && !(seq & 1)) return -EINVAL; /* deleted */
     if (key >= g->tsd_n) {
         unsigned n = g->tsd_n ? g->tsd_n : 8;
         while (n <= key) n *= 2;
-        void **t = realloc(g->tsd, n * sizeof *t);
+        struct gp_tsd *t = realloc(g->tsd, n * sizeof *t);
         if (!t) return -ENOMEM;
         memset(t + g->tsd_n, 0, (n - g->tsd_n) * sizeof *t);
         g->tsd = t;
         g->tsd_n = n;
     }
-    g->tsd[key] = (void *)v;
+    g->tsd[key] = (struct gp_tsd){(void *)v, seq};
     return 0;
 }
 
-/* at gthread exit, as glibc: up to PTHREAD_DESTRUCTOR_ITERATIONS rounds */
+/* at gthread exit, as glibc: up to PTHREAD_DESTRUCTOR_ITERATIONS rounds; a
+ * value set under an older generation of its key is dropped unseen */
 void gp__tsd_run_dtors(struct gp_gthread *g)
 {
     for (int round = 0; round < 4 && g->tsd; round++) {
         int any = 0;
         for (unsigned k = 0; k < g->tsd_n; k++) {
-            void *v = g->tsd[k];
-            if (v && dtors[k]) {
-                g->tsd[k] = NULL;
-                dtors[k](v);
+            struct gp_tsd *t = &g->tsd[k];
+            void *v = t->v;
+            if (!v) continue;
+            t->v = NULL;
+            if (t->seq != seq_of(k)) continue;
+            void (*dtor)(void *) = __atomic_load_n(&dtors[k], __ATOMIC_RELAXED);
+            if (dtor) {
+                dtor(v);
                 any = 1;
             }
         }
         if (!any) break;
     }
     /* unhooked from the thread before it is freed: the free may read a key */
-    void **t = g->tsd;
+    struct gp_tsd *t = g->tsd;
     g->tsd = NULL;
     g->tsd_n = 0;
     free(t);

@@ -121,3 +121,20 @@ Test(differential, passthrough_python)
     char *argv[] = {"/usr/bin/python3", "-c", "import os, sys; print(1); print(sorted(os.listdir('/'))[:3]); sys.stdout.flush()", NULL};
     passthrough(argv);
 }
+
+/* the subject stock against gpatch with one worker, with two and own TLS,
+ * and with shared TLS */
+static void same_in_three(const char *prog, int timeout_s)
+{
+    char *one[] = {"GPATCH_WORKERS=1", NULL};
+    char *two_own[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=own", NULL};
+    char *shared[] = {"GPATCH_TLS=shared", NULL};
+    h_same_output_env(prog, one, timeout_s, stock, patched, sizeof stock);
+    h_same_output_env(prog, two_own, timeout_s, stock, patched, sizeof stock);
+    h_same_output_env(prog, shared, timeout_s, stock, patched, sizeof stock);
+}
+
+/* pthread_key_delete, then a create that reuses the number: the new key is
+ * NULL in every thread and its destructor never sees the old key's values;
+ * setspecific on a deleted key is EINVAL */
+Test(differential, key_number_reused_starts_empty) { same_in_three("build/progs/rel_key_reuse", 20); }
