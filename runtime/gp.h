@@ -275,6 +275,7 @@ int gp_sync_wake(const void *key, int n);
 int gp_cond_wait(const void *key, void (*release)(void *ctx), int (*reacquire)(void *ctx), void *ctx, gp_deadline dl);
 enum { GP_INTR_NONE = 0, GP_INTR_RESTART = 1, GP_INTR_ALWAYS = 2 }; /* as gp_intr: never / as SA_RESTART says / EINTR */
 enum { GP_INTR_CANCEL = 4 }; /* or'ed in: the wait is a cancellation point (sem_wait) */
+enum { GP_WAKE_ENDS = 16 };   /* or'ed in: a gp_sync_wake that takes the waiter ends the wait with 0 (futex) */
 void gp_key_created(unsigned key, void (*dtor)(void *)); /* any thread, after the real create */
 void gp_key_deleted(unsigned key);                        /* any thread, after the real delete */
 void *gp_tsd_get(unsigned key);

@@ -243,12 +243,14 @@ int gp_sync_wake(const void *key, int n)
 static void pass_on(const void *key) { gp_sync_wake(key, 1); }
 
 static int sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadline dl, int intr, int64_t poll_ns);
+static int wait_for_wake(const void *key, int (*try)(void *ctx), void *ctx, gp_deadline dl, int intr, int64_t poll_ns);
 
 /* gthread only */
 int gp_sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadline dl, int intr, int64_t poll_ns)
 {
     struct gp_gthread *g = gp__call_begin();
-    int r = sync_wait(key, try, ctx, dl, intr, poll_ns);
+    int r = intr & GP_WAKE_ENDS ? wait_for_wake(key, try, ctx, dl, intr, poll_ns)
+                                : sync_wait(key, try, ctx, dl, intr, poll_ns);
     gp__call_end(g);
     return r;
 }
@@ -291,6 +293,54 @@ static int sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadl
             return -ETIMEDOUT;
         }
     }
+}
+
+/* gthread only, lock not held: is sw still queued (no waker took it)? */
+static int still_queued(struct swait *sw)
+{
+    lock();
+    int q = sw->queued;
+    unlock();
+    return q;
+}
+
+/* gthread only. A wait that a wake ends (GP_WAKE_ENDS: the futex's): as the
+ * kernel's FUTEX_WAKE wakes the waiters it counts whether or not anyone
+ * changed the word, a waker that takes this waiter off the queue ends the
+ * wait with 0, whatever try would say now. So the waiter stays queued from
+ * its first try until it returns, through the looks every poll_ns (for a
+ * change nobody woke it for): no moment in which a wake could pass it by.
+ * A wake taken while the first try already said "not waiting" (the word
+ * differed, -EALREADY) also returns 0: the waker counted it, and the caller
+ * looks at its word again either way; only an error (-EFAULT) returns its
+ * error and passes the wake on. Not a cancellation point (no futex wait
+ * is). */
+static int wait_for_wake(const void *key, int (*try)(void *ctx), void *ctx, gp_deadline dl, int intr, int64_t poll_ns)
+{
+    init_once();
+    struct swait sw = {.key = key, .g = GP_ME()->cur};
+    gp_list_init(&sw.remote);
+    lock();
+    queue(&sw);
+    unlock();
+    int r = try(ctx); /* after queue()'s seq_cst RMW: see there */
+    while (r == -EAGAIN) {
+        gp_deadline pdl = dl;
+        if (poll_ns > 0) {
+            gp_deadline soon = gp_after_ns(poll_ns);
+            if (pdl < 0 || soon < pdl) pdl = soon;
+        }
+        int w = gp__park("sync", pdl, intr & GP_INTR_MASK);
+        if (!still_queued(&sw)) break; /* woken: below */
+        if (w == -EINTR) r = -EINTR;
+        else if (w == -ETIMEDOUT && dl >= 0 && gp_now() >= dl) r = try(ctx) == 0 ? 0 : -ETIMEDOUT;
+        else r = try(ctx); /* a poll, or a spurious ready: look again, still queued */
+    }
+    if (unqueue(&sw)) { /* a waker counted it */
+        if (r == 0 || r == -EAGAIN || r == -EALREADY || r == -EINTR || r == -ETIMEDOUT) return 0;
+        pass_on(key);
+    }
+    return r;
 }
 
 /* gthread only */

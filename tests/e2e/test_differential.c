@@ -138,3 +138,7 @@ static void same_in_three(const char *prog, int timeout_s)
  * NULL in every thread and its destructor never sees the old key's values;
  * setspecific on a deleted key is EINVAL */
 Test(differential, key_number_reused_starts_empty) { same_in_three("build/progs/rel_key_reuse", 20); }
+
+/* FUTEX_WAKE by number wakes the waiters it counts though nobody changed
+ * the word; a count of 0 wakes one, as the kernel's; none waiting: 0 */
+Test(differential, futex_wake_wakes_without_a_change) { same_in_three("build/progs/rel_futex_wake", 20); }
