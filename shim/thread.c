@@ -58,12 +58,12 @@ GP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
             if (ss != glibc_default_stack()) a.stack_size = ss; /* else GPATCH_STACK_SIZE */
         }
     }
-    uintptr_t h;
-    int r = gp_thread_create(&h, &a, fn, arg);
+    /* the runtime stores the id into *t before the new thread can run (on
+     * another worker it may run at once), as glibc does before its clone */
+    _Static_assert(sizeof(pthread_t) == sizeof(uintptr_t), "pthread_t holds a handle");
+    int r = gp_thread_create((uintptr_t *)t, &a, fn, arg);
     if (r == -ENOSYS) return R(pthread_create)(t, attr, fn, arg); /* runtime unavailable: unpatched */
-    if (r < 0) return -r;
-    *t = (pthread_t)h;
-    return 0;
+    return -r;
 }
 
 GP_EXPORT pthread_t pthread_self(void)

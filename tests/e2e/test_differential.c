@@ -142,3 +142,8 @@ Test(differential, key_number_reused_starts_empty) { same_in_three("build/progs/
 /* FUTEX_WAKE by number wakes the waiters it counts though nobody changed
  * the word; a count of 0 wakes one, as the kernel's; none waiting: 0 */
 Test(differential, futex_wake_wakes_without_a_change) { same_in_three("build/progs/rel_futex_wake", 20); }
+
+/* pthread_create stores the new thread's id before it can run: a child on
+ * another worker that reads its creator's variable finds itself there,
+ * even when the store is slow (it faults into a handler that spins) */
+Test(differential, create_stores_the_id_before_the_thread_runs) { same_in_three("build/progs/rel_create_store", 20); }
