@@ -1238,6 +1238,7 @@ void gp_thread_exit(void *ret)
     /* as glibc at a thread's exit: thread_local destructors, then the keys' */
     if (g->tcb) gp__tls_run_dtors();
     if (g->tsd) gp__tsd_run_dtors(g);
+    if (g->tcb) gp__tls_freeres(); /* then what glibc frees of its own at a thread's exit */
     gp__owner_drop(g);
     g->ret = ret;
     w = GP_ME(); /* the destructors ran program code: it may have moved (stealing) */
