@@ -151,7 +151,9 @@ int gp_thread_stack(uintptr_t h, struct gp_stack_info *si);
 /* any OS thread; -ENOENT for an exited thread (it has no /proc entry) */
 int gp_thread_setname(uintptr_t h, const char *name);
 int gp_thread_getname(uintptr_t h, char *buf, size_t len);
-uintptr_t gp_thread_os_handle(uintptr_t h); /* the worker OS thread's own pthread_t */
+/* the kernel's id of the OS thread gthread h runs on now (its home
+ * worker's carrier, or the one it kept while away), or -ESRCH once it exited */
+int gp_thread_os_tid(uintptr_t h);
 int gp_thread_prefer_signal(uintptr_t h); /* next EINTR goes to this gthread */
 /* a signal sent to a gthread that blocks it or waits for it in sigwait is
  * kept for it alone, as the kernel keeps an OS thread's (thread.c) */

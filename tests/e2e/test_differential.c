@@ -162,3 +162,8 @@ Test(differential, strerror_text_stays_the_threads_own)
     h_same_output_env("build/progs/rel_strerror_main", one, 20, stock, patched, sizeof stock);
     h_same_output_env("build/progs/rel_strerror_main", two, 20, stock, patched, sizeof stock);
 }
+
+/* the CPU clock, affinity and scheduling policy of a green thread are the
+ * OS thread's it runs on: a spinner's clock shows its spin, what main sets
+ * on it is what it sees of itself */
+Test(differential, os_thread_calls_act_where_the_thread_runs) { same_in_three("build/progs/rel_os_thread_ops", 20); }
