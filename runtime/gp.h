@@ -170,7 +170,9 @@ int gp_thread_stack(uintptr_t h, struct gp_stack_info *si);
 /* any OS thread; -ENOENT for an exited thread (it has no /proc entry) */
 int gp_thread_setname(uintptr_t h, const char *name);
 int gp_thread_getname(uintptr_t h, char *buf, size_t len);
-uintptr_t gp_thread_os_handle(uintptr_t h); /* the worker OS thread's own pthread_t */
+/* the kernel's id of the OS thread gthread h runs on now (its home
+ * worker's carrier, or the one it kept while away), or -ESRCH once it exited */
+int gp_thread_os_tid(uintptr_t h);
 /* How a signal's handler interrupts a call, as the kernel's: no handler
  * (SIG_DFL, SIG_IGN: nothing is interrupted), a handler with SA_RESTART
  * (restartable calls go on), a handler without it. */
@@ -321,7 +323,9 @@ int gp_sync_wake(const void *key, int n);
 int gp_cond_wait(const void *key, void (*release)(void *ctx), int (*reacquire)(void *ctx), void *ctx, gp_deadline dl);
 enum { GP_INTR_NONE = 0, GP_INTR_RESTART = 1, GP_INTR_ALWAYS = 2 }; /* as gp_intr: never / as SA_RESTART says / EINTR */
 enum { GP_INTR_CANCEL = 4 }; /* or'ed in: the wait is a cancellation point (sem_wait) */
-void gp_key_dtor(unsigned key, void (*dtor)(void *));
+enum { GP_WAKE_ENDS = 16 };   /* or'ed in: a gp_sync_wake that takes the waiter ends the wait with 0 (futex) */
+void gp_key_created(unsigned key, void (*dtor)(void *)); /* any thread, after the real create */
+void gp_key_deleted(unsigned key);                        /* any thread, after the real delete */
 void *gp_tsd_get(unsigned key);
 int gp_tsd_set(unsigned key, const void *v);
 /* gthread only, all three: which gthread write-holds an object whose libc

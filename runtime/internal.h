@@ -111,7 +111,7 @@ struct gp_gthread {
     struct gp_list runq;      /* link in the run queue */
     struct gp_list all;       /* link in the worker's list of live gthreads */
     uintptr_t handle;         /* the pthread_t the program sees */
-    void **tsd; unsigned tsd_n; /* pthread_setspecific values (sync.c) */
+    struct gp_tsd { void *v; unsigned seq; } *tsd; unsigned tsd_n; /* pthread_setspecific values, with their key's sequence number (sync.c) */
     /* the objects it write-holds (rwlocks: gp_owner_note, sync.c): the
      * first GP_OWNED_IN in place, more in owned_heap (owned_cap slots) */
 #define GP_OWNED_IN 4

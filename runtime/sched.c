@@ -1300,6 +1300,9 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
     while ((unsigned long)alive > peak &&
            !__atomic_compare_exchange_n(&gp__stats.peak_alive, &peak, (unsigned long)alive, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
     gp__update_managed();
+    /* the program's pthread_t: stored before g can run anywhere (the post
+     * below, or our next switch), as glibc stores it before its clone; a
+     * child that reads its creator's variable finds itself there */
     *out = g->handle;
     if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d created on worker %d, stack %zu KiB", g->id, w->index, g->stack_size >> 10);
     if (w == me) gp__adopt(w, g);
@@ -1316,6 +1319,7 @@ void gp_thread_exit(void *ret)
     /* as glibc at a thread's exit: thread_local destructors, then the keys' */
     if (g->tcb) gp__tls_run_dtors();
     if (g->tsd) gp__tsd_run_dtors(g);
+    if (g->tcb) gp__tls_freeres(); /* then what glibc frees of its own at a thread's exit */
     gp__owner_drop(g);
     g->ret = ret;
     w = GP_ME(); /* the destructors ran program code: it may have moved (stealing) */

@@ -243,12 +243,14 @@ int gp_sync_wake(const void *key, int n)
 static void pass_on(const void *key) { gp_sync_wake(key, 1); }
 
 static int sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadline dl, int intr, int64_t poll_ns);
+static int wait_for_wake(const void *key, int (*try)(void *ctx), void *ctx, gp_deadline dl, int intr, int64_t poll_ns);
 
 /* gthread only */
 int gp_sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadline dl, int intr, int64_t poll_ns)
 {
     struct gp_gthread *g = gp__call_begin();
-    int r = sync_wait(key, try, ctx, dl, intr, poll_ns);
+    int r = intr & GP_WAKE_ENDS ? wait_for_wake(key, try, ctx, dl, intr, poll_ns)
+                                : sync_wait(key, try, ctx, dl, intr, poll_ns);
     gp__call_end(g);
     return r;
 }
@@ -291,6 +293,54 @@ static int sync_wait(const void *key, int (*try)(void *ctx), void *ctx, gp_deadl
             return -ETIMEDOUT;
         }
     }
+}
+
+/* gthread only, lock not held: is sw still queued (no waker took it)? */
+static int still_queued(struct swait *sw)
+{
+    lock();
+    int q = sw->queued;
+    unlock();
+    return q;
+}
+
+/* gthread only. A wait that a wake ends (GP_WAKE_ENDS: the futex's): as the
+ * kernel's FUTEX_WAKE wakes the waiters it counts whether or not anyone
+ * changed the word, a waker that takes this waiter off the queue ends the
+ * wait with 0, whatever try would say now. So the waiter stays queued from
+ * its first try until it returns, through the looks every poll_ns (for a
+ * change nobody woke it for): no moment in which a wake could pass it by.
+ * A wake taken while the first try already said "not waiting" (the word
+ * differed, -EALREADY) also returns 0: the waker counted it, and the caller
+ * looks at its word again either way; only an error (-EFAULT) returns its
+ * error and passes the wake on. Not a cancellation point (no futex wait
+ * is). */
+static int wait_for_wake(const void *key, int (*try)(void *ctx), void *ctx, gp_deadline dl, int intr, int64_t poll_ns)
+{
+    init_once();
+    struct swait sw = {.key = key, .g = GP_ME()->cur};
+    gp_list_init(&sw.remote);
+    lock();
+    queue(&sw);
+    unlock();
+    int r = try(ctx); /* after queue()'s seq_cst RMW: see there */
+    while (r == -EAGAIN) {
+        gp_deadline pdl = dl;
+        if (poll_ns > 0) {
+            gp_deadline soon = gp_after_ns(poll_ns);
+            if (pdl < 0 || soon < pdl) pdl = soon;
+        }
+        int w = gp__park("sync", pdl, intr & GP_INTR_MASK);
+        if (!still_queued(&sw)) break; /* woken: below */
+        if (w == -EINTR) r = -EINTR;
+        else if (w == -ETIMEDOUT && dl >= 0 && gp_now() >= dl) r = try(ctx) == 0 ? 0 : -ETIMEDOUT;
+        else r = try(ctx); /* a poll, or a spurious ready: look again, still queued */
+    }
+    if (unqueue(&sw)) { /* a waker counted it */
+        if (r == 0 || r == -EAGAIN || r == -EALREADY || r == -EINTR || r == -ETIMEDOUT) return 0;
+        pass_on(key);
+    }
+    return r;
 }
 
 /* gthread only */
@@ -408,15 +458,43 @@ void gp__owner_drop(struct gp_gthread *g)
     free(old);
 }
 
-/* ---- thread-specific data, per gthread ------------------------------------ */
+/* ---- thread-specific data, per gthread ------------------------------------
+ * A key number comes back after pthread_key_delete: the next create may hand
+ * it out again. As glibc, each key has a sequence number (odd: in use, even:
+ * deleted, 0: never seen here, e.g. made through an alias we do not hook,
+ * which then works as before), bumped by every create and delete; a value is
+ * stored with the number it was set under and counts only while that is
+ * still the key's. So a new key reads NULL in every gthread, even one that
+ * had set the old key, and its destructor never sees the old key's values
+ * (which the program may have freed after the delete).
+ * Any thread: create and delete publish the destructor before the number
+ * (release), the readers load the number first (acquire); a delete racing a
+ * thread's use of the same key is the program's race, as in glibc. */
 #define KEYS_MAX 1024
 static void (*dtors[KEYS_MAX])(void *);
+static unsigned key_seq[KEYS_MAX];
 
-void gp_key_dtor(unsigned key, void (*dtor)(void *))
+/* any thread: the real pthread_key_create gave out key */
+void gp_key_created(unsigned key, void (*dtor)(void *))
 {
-    if (key < KEYS_MAX) dtors[key] = dtor;
+    if (key >= KEYS_MAX) return;
+    __atomic_store_n(&dtors[key], dtor, __ATOMIC_RELAXED);
+    unsigned s = __atomic_load_n(&key_seq[key], __ATOMIC_RELAXED);
+    __atomic_store_n(&key_seq[key], s + (s & 1 ? 2 : 1), __ATOMIC_RELEASE); /* odd: in use */
 }
 
+/* any thread: the real pthread_key_delete took key back */
+void gp_key_deleted(unsigned key)
+{
+    if (key >= KEYS_MAX) return;
+    unsigned s = __atomic_load_n(&key_seq[key], __ATOMIC_RELAXED);
+    __atomic_store_n(&key_seq[key], s + (s & 1 ? 1 : 2), __ATOMIC_RELEASE); /* even, never 0 */
+    __atomic_store_n(&dtors[key], NULL, __ATOMIC_RELAXED);
+}
+
+static unsigned seq_of(unsigned key) { return __atomic_load_n(&key_seq[key], __ATOMIC_ACQUIRE); }
+
+/* gthread only */
 /* the gthread whose keys these are: the worker's current one, or one a
  * hand-off left away, inside a signal handler (gp_away_self); only that
  * gthread itself touches its values */
@@ -428,43 +506,53 @@ static struct gp_gthread *tsd_owner(void)
 void *gp_tsd_get(unsigned key)
 {
     struct gp_gthread *g = tsd_owner();
-    return key < g->tsd_n ? g->tsd[key] : NULL;
+    if (key >= g->tsd_n) return NULL;
+    struct gp_tsd *t = &g->tsd[key];
+    return t->seq == seq_of(key) ? t->v : NULL;
 }
 
+/* gthread only */
 int gp_tsd_set(unsigned key, const void *v)
 {
     struct gp_gthread *g = tsd_owner();
     if (key >= KEYS_MAX) return -EINVAL;
+    unsigned seq = seq_of(key);
+    if (seq && !(seq & 1)) return -EINVAL; /* deleted */
     if (key >= g->tsd_n) {
         unsigned n = g->tsd_n ? g->tsd_n : 8;
         while (n <= key) n *= 2;
-        void **t = realloc(g->tsd, n * sizeof *t);
+        struct gp_tsd *t = realloc(g->tsd, n * sizeof *t);
         if (!t) return -ENOMEM;
         memset(t + g->tsd_n, 0, (n - g->tsd_n) * sizeof *t);
         g->tsd = t;
         g->tsd_n = n;
     }
-    g->tsd[key] = (void *)v;
+    g->tsd[key] = (struct gp_tsd){(void *)v, seq};
     return 0;
 }
 
-/* at gthread exit, as glibc: up to PTHREAD_DESTRUCTOR_ITERATIONS rounds */
+/* at gthread exit, as glibc: up to PTHREAD_DESTRUCTOR_ITERATIONS rounds; a
+ * value set under an older generation of its key is dropped unseen */
 void gp__tsd_run_dtors(struct gp_gthread *g)
 {
     for (int round = 0; round < 4 && g->tsd; round++) {
         int any = 0;
         for (unsigned k = 0; k < g->tsd_n; k++) {
-            void *v = g->tsd[k];
-            if (v && dtors[k]) {
-                g->tsd[k] = NULL;
-                dtors[k](v);
+            struct gp_tsd *t = &g->tsd[k];
+            void *v = t->v;
+            if (!v) continue;
+            t->v = NULL;
+            if (t->seq != seq_of(k)) continue;
+            void (*dtor)(void *) = __atomic_load_n(&dtors[k], __ATOMIC_RELAXED);
+            if (dtor) {
+                dtor(v);
                 any = 1;
             }
         }
         if (!any) break;
     }
     /* unhooked from the thread before it is freed: the free may read a key */
-    void **t = g->tsd;
+    struct gp_tsd *t = g->tsd;
     g->tsd = NULL;
     g->tsd_n = 0;
     free(t);

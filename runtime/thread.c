@@ -488,10 +488,33 @@ int gp_thread_getname(uintptr_t h, char *buf, size_t len)
     return r;
 }
 
-uintptr_t gp_thread_os_handle(uintptr_t h)
+/* any OS thread. The kernel's id of the OS thread gthread h runs on now:
+ * the one it kept while a hand-off left it there (GT_AWAY), else its
+ * worker's current carrier's -- where it runs, or will run when next
+ * resumed, unless it moves meanwhile (stealing, a hand-off). Main (gthread
+ * 0) is one of them. -ESRCH once it exited. An id, not a pthread_t: a
+ * glibc descriptor's tid follows whichever block runs where (switch_to), so
+ * the OS thread's own pthread_t may name another one by now. Racy by
+ * nature, as the answer may be stale the moment it is given: the record
+ * lock keeps g from being freed while its fields are read; home, carrier
+ * and the worker's tid are single words the worker stores atomically. */
+int gp_thread_os_tid(uintptr_t h)
 {
-    (void)h;
-    return gp__w->os_thread;
+    if (!gp__w) return -ESRCH;
+    gp__rec_lock();
+    struct gp_gthread *g = gp__gthread_from_handle(h);
+    int r = -ESRCH;
+    if (g && !exited(g)) {
+        struct gp_carrier *c = __atomic_load_n(&g->carrier, __ATOMIC_RELAXED);
+        if (__atomic_load_n(&g->state, __ATOMIC_RELAXED) == GT_AWAY && c) {
+            r = c->tid;
+        } else {
+            struct gp_worker *w = __atomic_load_n(&g->home, __ATOMIC_RELAXED);
+            r = __atomic_load_n(&w->tid, __ATOMIC_ACQUIRE);
+        }
+    }
+    gp__rec_unlock();
+    return r;
 }
 
 int gp_is_main_gthread(void)

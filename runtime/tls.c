@@ -63,7 +63,10 @@
  * keeps its cache from one task to the next. Which words of libc's TLS hold
  * malloc's per-thread state is learned once at start: a malloc and free on
  * a scratch block, and the words that changed (only when malloc is glibc's:
- * a replacement allocator cleans up through the thread-exit hooks). The block itself is freed by
+ * a replacement allocator cleans up through the thread-exit hooks). What
+ * else glibc frees at a thread's exit is freed here too (gp__tls_freeres:
+ * dlerror's record, strerror's and strsignal's buffers), and a new block
+ * starts without the worker's buffers. The block itself is freed by
  * whoever runs next (never by the thread standing on it).
  *
  * Loading the thread pointer
@@ -82,6 +85,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -279,6 +284,80 @@ static void learn_malloc_words(void)
     deallocate_tls(scratch, 1);
 }
 
+/* glibc's per-thread buffers in the thread descriptor: strerror's and
+ * strsignal's text for a number they do not know (asprintf'd, freed by the
+ * next call in the same thread and by glibc's thread exit, which green
+ * threads do not go through). Their offsets from the thread pointer are
+ * learned once, on a fresh OS thread whose descriptor glibc made (so no
+ * buffer is there yet): the one word each call sets. 0: not learned (another
+ * glibc: nothing is freed, and nothing copied is taken for one). */
+#define NBUFS 2
+static ptrdiff_t buf_off[NBUFS];
+static int nbufs;
+
+/* Which one word of the descriptor did call() set from 0? -1 if not one. */
+static ptrdiff_t word_set_by(void (*call)(void))
+{
+    uintptr_t *d = (uintptr_t *)gp__tls_current();
+    size_t n = tcb_size / sizeof *d;
+    uintptr_t *before = malloc(tcb_size);
+    if (!before) return -1;
+    memcpy(before, d, tcb_size);
+    call();
+    ptrdiff_t off = -1;
+    int changed = 0;
+    for (size_t i = 3; i < n; i++) /* past header.tcb, dtv, self */
+        if (d[i] != before[i]) {
+            changed++;
+            if (!before[i]) off = (ptrdiff_t)(i * sizeof *d);
+        }
+    free(before);
+    return changed == 1 ? off : -1;
+}
+static void unknown_errno(void) { (void)!strerror(1 << 20); }
+static void unknown_signal(void) { (void)!strsignal(1 << 20); }
+
+static void *learn_bufs_thread(void *arg)
+{
+    (void)arg;
+    ptrdiff_t e = word_set_by(unknown_errno), s = word_set_by(unknown_signal);
+    if (e > 0 && s > 0 && e != s) {
+        buf_off[0] = e;
+        buf_off[1] = s;
+        nbufs = NBUFS; /* read by the caller after the join */
+    }
+    return NULL; /* glibc frees the two buffers at this thread's exit */
+}
+
+static void learn_bufs(void)
+{
+    pthread_t t;
+    sigset_t all, old; /* none of the program's handlers runs on it */
+    sigfillset(&all);
+    R(pthread_sigmask)(SIG_SETMASK, &all, &old);
+    int r = R(pthread_create)(&t, NULL, learn_bufs_thread, NULL);
+    R(pthread_sigmask)(SIG_SETMASK, &old, NULL);
+    if (r == 0) R(pthread_join)(t, NULL);
+}
+
+/* On the exiting green thread, on its own block, after the destructors: what
+ * glibc's thread exit frees of libc's per-thread state (__libc_thread_freeres,
+ * which it does not export), but the malloc cache (gp__tls_keep_cache): the
+ * strerror and strsignal buffers, and dlerror's record of the thread's last
+ * dl* failure, freed by dlerror itself (a call reports an error not yet
+ * reported, the next one frees it and says NULL). */
+void gp__tls_freeres(void)
+{
+    char *tp = gp__tls_current();
+    for (int i = 0; i < nbufs; i++) {
+        void **p = (void **)(tp + buf_off[i]);
+        void *b = *p;
+        *p = NULL;
+        free(b);
+    }
+    for (int i = 0; i < 3 && dlerror(); i++) {}
+}
+
 /* Does a loaded module other than libc, the loader and gpatch itself have
  * thread-local variables? (the program's own __thread data, libstdc++'s
  * exception state, jemalloc's thread cache...) Its name, or NULL. */
@@ -348,8 +427,12 @@ int gp__tls_setup(int want)
     }
     gp__tls_mode = GP_TLS_OWN;
     learn_malloc_words();
+    learn_bufs();
+    /* the worker's own buffers are not a new block's to free */
+    for (int i = 0; i < nbufs; i++) *(void **)((char *)snapshot + buf_off[i]) = NULL;
     if (gp_debug_on) gp_debugf("own TLS per green thread: %zu-byte descriptor, thread pointer loaded by %s; malloc's cache "
-              "handed on in %d words", tcb_size, gp__tls_fsgsbase ? "wrfsbase" : "arch_prctl", nmwords);
+              "handed on in %d words, %d of glibc's buffers freed at exit", tcb_size,
+              gp__tls_fsgsbase ? "wrfsbase" : "arch_prctl", nmwords, nbufs);
     return gp__tls_mode;
 }
 

@@ -60,6 +60,8 @@ void gp__tls_free(void *tcb);
  * destructors of its thread_local objects (__cxa_thread_atexit), as glibc
  * does at a thread's exit. */
 void gp__tls_run_dtors(void);
+/* Then glibc's other per-thread buffers (strerror's, strsignal's, dlerror's). */
+void gp__tls_freeres(void);
 /* Then, last (nothing may allocate on the block after it): keep its malloc
  * cache for the next green thread. */
 void gp__tls_keep_cache(void);

@@ -709,14 +709,14 @@ static int own_tsd(void)
 GP_EXPORT int pthread_key_create(pthread_key_t *k, void (*dtor)(void *))
 {
     int r = R(pthread_key_create)(k, dtor);
-    if (r == 0) gp_key_dtor(*k, dtor);
+    if (r == 0) gp_key_created(*k, dtor);
     return r;
 }
 
 GP_EXPORT int pthread_key_delete(pthread_key_t k)
 {
     int r = R(pthread_key_delete)(k);
-    if (r == 0) gp_key_dtor(k, NULL);
+    if (r == 0) gp_key_deleted(k);
     return r;
 }
 

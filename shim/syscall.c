@@ -5,9 +5,10 @@
  * wait queues, keyed by the futex's address; every other number, and every
  * call that is not managed, goes to the kernel unchanged.
  *
- * A futex wait parks the green thread until the word at the address no
- * longer holds the expected value (a waker changes it before it wakes: every
- * futex protocol does), the deadline passes, or a signal handler runs. What
+ * A futex wait parks the green thread until a wake takes it off its queue
+ * (the kernel's FUTEX_WAKE wakes the waiters it counts, whether or not the
+ * word changed: GP_WAKE_ENDS), the word at the address no longer holds the
+ * expected value, the deadline passes, or a signal handler runs. What
  * the kernel would refuse is refused first, as it would: a bad timeout
  * (EFAULT, EINVAL), FUTEX_CLOCK_REALTIME on a plain FUTEX_WAIT (ENOSYS), a
  * misaligned address (EINVAL); then the word is read through gp_copy_in,
@@ -80,7 +81,7 @@ static long futex_wait(uint32_t *addr, int op, uint32_t val, const struct timesp
     if ((op & FUTEX_CLOCK_REALTIME) && !bitset_abs) return -ENOSYS;
     if ((uintptr_t)addr & 3) return -EINVAL;
     struct fwait f = {addr, val, 0};
-    int r = gp_sync_wait(addr, futex_try, &f, dl, GP_INTR_RESTART, FUTEX_POLL_NS);
+    int r = gp_sync_wait(addr, futex_try, &f, dl, GP_INTR_RESTART | GP_WAKE_ENDS, FUTEX_POLL_NS);
     if (r == -EALREADY) return -EAGAIN;
     return r;
 }
@@ -98,7 +99,8 @@ static long futex(long a1, long a2, long a3, long a4, long a5, long a6)
     if (r < 0 || !gp_started_here()) return r < 0 ? -errno : r;
     /* our waiters are not in the kernel: wake them too */
     if (cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET) {
-        int left = (int)a3 - (int)r;
+        int n = (int)a3 > 0 ? (int)a3 : 1; /* the kernel wakes one for 0 (or less) too */
+        int left = n - (int)r;
         if (left > 0) r += gp_sync_wake(addr, left);
     } else if (cmd == FUTEX_WAKE_OP || cmd == FUTEX_REQUEUE || cmd == FUTEX_CMP_REQUEUE) {
         gp_sync_wake(addr, INT32_MAX);

@@ -12,6 +12,7 @@
 #include "../runtime/gp.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -64,14 +65,14 @@ GP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
             if (ss != glibc_default_stack()) a.stack_size = ss; /* else GPATCH_STACK_SIZE */
         }
     }
-    uintptr_t h;
+    /* the runtime stores the id into *t before the new thread can run (on
+     * another worker it may run at once), as glibc does before its clone */
+    _Static_assert(sizeof(pthread_t) == sizeof(uintptr_t), "pthread_t holds a handle");
     gp_shim_signals_start();
-    int r = gp_thread_create(&h, &a, fn, arg);
+    int r = gp_thread_create((uintptr_t *)t, &a, fn, arg);
     if (r == -ENOSYS) return R(pthread_create)(t, attr, fn, arg); /* runtime unavailable: unpatched */
-    if (r < 0) return -r;
-    gp_shim_note_main_mask();
-    *t = (pthread_t)h;
-    return 0;
+    if (r == 0) gp_shim_note_main_mask();
+    return -r;
 }
 
 GP_EXPORT pthread_t pthread_self(void)
@@ -336,56 +337,97 @@ GP_EXPORT int pthread_getname_np(pthread_t t, char *buf, size_t len)
     return -r;
 }
 
-/* Scheduling and the CPU clock act on the worker OS thread a gthread runs
- * on; an exited one has no thread left (ESRCH, as glibc). The affinity of
- * an exited thread is, in glibc, the caller's (a tid of 0): the worker's
- * serves. */
-static int os_level(pthread_t t, pthread_t *os)
+/* Scheduling, affinity and the CPU clock act, for a green thread (main
+ * included), on the OS thread it runs on at the call: its worker's current
+ * OS thread, or the one a hand-off left it on. They go to the kernel by that
+ * OS thread's id (gp_thread_os_tid), as glibc's do by the descriptor's, and
+ * answer as glibc's: the error number, errno untouched. An exited one has
+ * no thread left: ESRCH, as glibc, but for the affinity, which glibc asks
+ * of a tid of 0 there, i.e. of the caller's OS thread. The CPU clock is that
+ * OS thread's: it counts what ran there, the green thread's own computing
+ * and the other green threads' on that worker (a clock of its own would
+ * need accounting at every switch: a system call each, as the kernel keeps
+ * no time per coroutine). An OS thread's handle goes to glibc unchanged. */
+#define OS_HANDLE (-1) /* not a green thread's: glibc's own function, given *os */
+
+static int os_tid(pthread_t t, pthread_t *os, int affinity)
 {
-    int k = kind(t, os);
-    return (k == GP_H_GREEN || k == GP_H_GONE) && gp_thread_alive((uintptr_t)t) != 0 ? ESRCH : 0;
+    if (kind(t, os) == GP_H_OS) return OS_HANDLE;
+    int tid = gp_thread_os_tid((uintptr_t)t);
+    if (tid > 0) return tid;
+    return affinity ? 0 : -ESRCH;
+}
+
+/* a system call by number that reports its error number, errno untouched */
+static long sys(long n, long a, long b, long c)
+{
+    int saved = errno;
+    long r = R(syscall)(n, a, b, c, 0L, 0L, 0L);
+    if (r < 0) r = -errno;
+    errno = saved;
+    return r;
 }
 
 GP_EXPORT int pthread_setschedparam(pthread_t t, int policy, const struct sched_param *p)
 {
     pthread_t os;
-    int e = os_level(t, &os);
-    return e ? e : R(pthread_setschedparam)(os, policy, p);
+    int tid = os_tid(t, &os, 0);
+    if (tid == OS_HANDLE) return R(pthread_setschedparam)(os, policy, p);
+    if (tid < 0) return -tid;
+    return (int)-sys(SYS_sched_setscheduler, tid, policy, (long)p);
 }
 
 GP_EXPORT int pthread_getschedparam(pthread_t t, int *policy, struct sched_param *p)
 {
     pthread_t os;
-    int e = os_level(t, &os);
-    return e ? e : R(pthread_getschedparam)(os, policy, p);
+    int tid = os_tid(t, &os, 0);
+    if (tid == OS_HANDLE) return R(pthread_getschedparam)(os, policy, p);
+    if (tid < 0) return -tid;
+    long pol = sys(SYS_sched_getscheduler, tid, 0, 0);
+    if (pol < 0) return (int)-pol;
+    long r = sys(SYS_sched_getparam, tid, (long)p, 0);
+    if (r < 0) return (int)-r;
+    *policy = (int)pol;
+    return 0;
 }
 
 GP_EXPORT int pthread_setschedprio(pthread_t t, int prio)
 {
     pthread_t os;
-    int e = os_level(t, &os);
-    return e ? e : R(pthread_setschedprio)(os, prio);
+    int tid = os_tid(t, &os, 0);
+    if (tid == OS_HANDLE) return R(pthread_setschedprio)(os, prio);
+    if (tid < 0) return -tid;
+    struct sched_param p = {.sched_priority = prio};
+    return (int)-sys(SYS_sched_setparam, tid, (long)&p, 0);
 }
 
 GP_EXPORT int pthread_getcpuclockid(pthread_t t, clockid_t *clk)
 {
     pthread_t os;
-    int e = os_level(t, &os);
-    return e ? e : R(pthread_getcpuclockid)(os, clk);
+    int tid = os_tid(t, &os, 0);
+    if (tid == OS_HANDLE) return R(pthread_getcpuclockid)(os, clk);
+    if (tid < 0) return -tid;
+    *clk = (clockid_t)(~(unsigned)tid << 3) | 6; /* the kernel's per-thread CPUCLOCK_SCHED clock, as glibc makes it */
+    return 0;
 }
 
 GP_EXPORT int pthread_setaffinity_np(pthread_t t, size_t n, const cpu_set_t *set)
 {
     pthread_t os;
-    kind(t, &os);
-    return R(pthread_setaffinity_np)(os, n, set);
+    int tid = os_tid(t, &os, 1);
+    if (tid == OS_HANDLE) return R(pthread_setaffinity_np)(os, n, set);
+    return (int)-sys(SYS_sched_setaffinity, tid, (long)n, (long)set);
 }
 
 GP_EXPORT int pthread_getaffinity_np(pthread_t t, size_t n, cpu_set_t *set)
 {
     pthread_t os;
-    kind(t, &os);
-    return R(pthread_getaffinity_np)(os, n, set);
+    int tid = os_tid(t, &os, 1);
+    if (tid == OS_HANDLE) return R(pthread_getaffinity_np)(os, n, set);
+    long r = sys(SYS_sched_getaffinity, tid, (long)(n < INT_MAX ? n : INT_MAX), (long)set);
+    if (r < 0) return (int)-r;
+    memset((char *)set + r, 0, n - (size_t)r); /* as glibc: the rest of the caller's set */
+    return 0;
 }
 
 GP_EXPORT int sched_yield(void)

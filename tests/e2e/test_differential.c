@@ -180,3 +180,49 @@ Test(differential, access_mode_forbids_at_once)
     char *pollfirst2[] = {"GPATCH_NO_RWF_NOWAIT=1", "GPATCH_WORKERS=2", "GPATCH_TLS=shared", NULL};
     h_same_output_env("build/progs/rel_pipe_accmode", pollfirst2, 30, stock, patched, sizeof stock);
 }
+
+/* the subject stock against gpatch with one worker, with two and own TLS,
+ * and with shared TLS */
+static void same_in_three(const char *prog, int timeout_s)
+{
+    char *one[] = {"GPATCH_WORKERS=1", NULL};
+    char *two_own[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=own", NULL};
+    char *shared[] = {"GPATCH_TLS=shared", NULL};
+    h_same_output_env(prog, one, timeout_s, stock, patched, sizeof stock);
+    h_same_output_env(prog, two_own, timeout_s, stock, patched, sizeof stock);
+    h_same_output_env(prog, shared, timeout_s, stock, patched, sizeof stock);
+}
+
+/* pthread_key_delete, then a create that reuses the number: the new key is
+ * NULL in every thread and its destructor never sees the old key's values;
+ * setspecific on a deleted key is EINVAL */
+Test(differential, key_number_reused_starts_empty) { same_in_three("build/progs/rel_key_reuse", 20); }
+
+/* FUTEX_WAKE by number wakes the waiters it counts though nobody changed
+ * the word; a count of 0 wakes one, as the kernel's; none waiting: 0 */
+Test(differential, futex_wake_wakes_without_a_change) { same_in_three("build/progs/rel_futex_wake", 20); }
+
+/* pthread_create stores the new thread's id before it can run: a child on
+ * another worker that reads its creator's variable finds itself there,
+ * even when the store is slow (it faults into a handler that spins) */
+Test(differential, create_stores_the_id_before_the_thread_runs) { same_in_three("build/progs/rel_create_store", 20); }
+
+/* glibc's per-thread buffers (dlerror's message, strerror's and strsignal's
+ * text for unknown numbers) are freed when a green thread exits: 50,000
+ * threads, resident memory bounded loosely */
+Test(differential, thread_exit_frees_glibc_buffers) { same_in_three("build/progs/rel_thread_buffers", 60); }
+
+/* main's strerror and strsignal texts stay its own while threads make
+ * theirs (own TLS: with shared TLS the buffers are its worker's) */
+Test(differential, strerror_text_stays_the_threads_own)
+{
+    char *one[] = {"GPATCH_WORKERS=1", "GPATCH_TLS=own", NULL};
+    char *two[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=own", NULL};
+    h_same_output_env("build/progs/rel_strerror_main", one, 20, stock, patched, sizeof stock);
+    h_same_output_env("build/progs/rel_strerror_main", two, 20, stock, patched, sizeof stock);
+}
+
+/* the CPU clock, affinity and scheduling policy of a green thread are the
+ * OS thread's it runs on: a spinner's clock shows its spin, what main sets
+ * on it is what it sees of itself */
+Test(differential, os_thread_calls_act_where_the_thread_runs) { same_in_three("build/progs/rel_os_thread_ops", 20); }
