@@ -284,6 +284,25 @@
  *    keeps the old one until it comes in without (tid_kept). Left: such a
  *    one shares its kept id with the OS thread it was left on, and with
  *    whatever that OS thread carries next as a spare.
+ * The rules of a hand-off, each made true with a subject:
+ *  - A gthread a hand-off left away comes back at every entry into gpatch
+ *    that may touch its worker's state or its own (gp_enter: the hooks'
+ *    test of managed, gp_started_here, the stdio gate, the fd table,
+ *    join), before anything else. Never inside a signal handler: the
+ *    handler stays on the OS thread the kernel runs it on, its hooked calls
+ *    pass through as an OS thread's, and only the gthread's own answers
+ *    (pthread_self, its keys) are given for it (gp_away_self). pthread_exit
+ *    from such a handler comes back first and exits as the gthread.
+ *  - No signal of gpatch's makes a program's call fail. An owner blocked in
+ *    a call that SA_RESTART restarts transparently is sent the hand-off
+ *    signal; a computing one gets a one-shot CPU-time timer on its thread,
+ *    whose signal the kernel raises on its way back to user mode, after any
+ *    call has its result. One window remains: between the monitor's look
+ *    that saw a restartable call and its tgkill.
+ *  - A gthread holding a mutex glibc handles (robust, PI, process-shared)
+ *    is not handed off: the kernel ties a PI mutex to its OS thread.
+ *  - The unwinder's walk takes a frame with no unwind information as
+ *    undecided (not now) unless gpatch's bottom frames were reached.
  * With shared TLS nobody is handed off: a gthread's frames may hold the
  * worker's TLS addresses.
  *
@@ -443,9 +462,52 @@
  *    next park runs it). Left: a deliver signal races a switch; if the
  *    target parked in between and another thread's call is interrupted, a
  *    call the kernel never restarts (poll, nanosleep) may return EINTR.
+ *  - A signal handler and the fd table: a handler that closes, dups or
+ *    creates an fd never touches an fd table. gp_fd_close, gp_fd_new and
+ *    gp_fd_flags_changed, called with gp__tls.in_handler set, post the
+ *    number to each worker's fixed array of lock-free slots (CAS; when all
+ *    are taken, a flag that makes the worker recheck every entry by device
+ *    and inode), raise foreign_pending, take a watched number out of that
+ *    worker's epoll set before a replacement, and wake its loop. The worker
+ *    applies the slots before any use of the table (drain_foreign_slow): it
+ *    clears foreign_pending (seq_cst) before it empties the slots, and the
+ *    handler stores the slot before the flag, so a post is seen by that
+ *    drain or raises the flag for the next one.
  *  - Not supported: a handler that longjmps out of a call it interrupted
  *    while the call was parked (its registrations are on the stack it
  *    leaves); the handler runs inside gp__park.
+ *
+ * Threads' edges (sync.c, thread.c, tls.c, fdtable.c)
+ * ----------------------------------------------------
+ *  - pthread_create stores the new pthread_t into the caller's variable
+ *    before the new green thread is queued anywhere, as glibc stores it
+ *    before its clone.
+ *  - A key number may come back after pthread_key_delete: each key has a
+ *    sequence number, bumped by every create and delete, and a green
+ *    thread's value counts only under the number it was set with, so a new
+ *    key reads NULL everywhere and its destructor never sees an old key's
+ *    values; setspecific on a deleted key is EINVAL.
+ *  - A futex wait ends when a wake takes its waiter off the queue, whether
+ *    or not the word changed, as the kernel's FUTEX_WAKE wakes exactly the
+ *    waiters it counts; the waiter stays queued from its first check until
+ *    it returns, so no wake passes it by.
+ *  - With own TLS a green thread's exit frees what glibc's thread exit
+ *    frees of libc's per-thread state (dlerror's record, strerror's and
+ *    strsignal's buffers), after the key destructors; a new block never
+ *    starts with the worker's buffers.
+ *  - Calls about a thread's OS-level side (its CPU clock, affinity,
+ *    scheduling parameters), given a green thread, act on the OS thread it
+ *    runs on at the call: the one a hand-off left it on, else its worker's
+ *    current one, by kernel thread id. A later move changes which that is.
+ *  - Every wait gpatch makes on an fd is one the real blocking call would
+ *    make: a direction the file's access mode forbids (EBADF), a socket
+ *    call on a file that is no socket (ENOTSOCK), an accept on a socket
+ *    that does not listen (EINVAL) go to the kernel at once, on every path
+ *    (poll-first included, which kernels without RWF_NOWAIT on pipes take).
+ *  - runtime/ reaches libc only through the real-function table, never by a
+ *    name the shim exports (the link fails if it does: Makefile,
+ *    no-hooked-calls); gp_real_init calls nothing hooked while the table is
+ *    incomplete and says "cannot find the real X" before it aborts.
  *
  * GPATCH_SHUFFLE=SEED
  * -------------------
