@@ -218,8 +218,8 @@ Test(differential, strerror_text_stays_the_threads_own)
 {
     char *one[] = {"GPATCH_WORKERS=1", "GPATCH_TLS=own", NULL};
     char *two[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=own", NULL};
-    h_same_output_env("build/progs/rel_strerror_main", one, 20, stock, patched, sizeof stock);
-    h_same_output_env("build/progs/rel_strerror_main", two, 20, stock, patched, sizeof stock);
+    h_same_output_env("build/progs/strerror_main", one, 20, stock, patched, sizeof stock);
+    h_same_output_env("build/progs/strerror_main", two, 20, stock, patched, sizeof stock);
 }
 
 /* the CPU clock, affinity and scheduling policy of a green thread are the

@@ -1,4 +1,4 @@
-/* rel_strerror_main — strerror's and strsignal's text for a number they do
+/* strerror_main — strerror's and strsignal's text for a number they do
  * not know lives in a per-thread buffer, valid until the same thread's
  * next call: main's, taken before any thread exists, stays its own while
  * other threads make theirs. (With GPATCH_TLS=shared green threads share
