@@ -82,7 +82,7 @@ Test(debian_servers, redis_with_redis_benchmark)
      * is the workers (maybe a pool helper) and jemalloc's background threads,
      * which jemalloc starts past our hook: one per arena it uses, and a green
      * thread that moved to another worker (stealing) can make it use one more */
-    int bio = 0, others = 0, jemalloc = 0;
+    int bio = 0, others = 0, jemalloc = 0, ours = 0;
     char dir[64];
     snprintf(dir, sizeof dir, "/proc/%d/task", (int)rd.pid);
     DIR *d = opendir(dir);
@@ -97,11 +97,12 @@ Test(debian_servers, redis_with_redis_benchmark)
         fclose(f);
         if (strncmp(comm, "bio_", 4) == 0) bio++;
         else if (strncmp(comm, "jemalloc_bg_thd", 15) == 0) jemalloc++;
+        else if (strncmp(comm, "gpatch-", 7) == 0) ours++; /* hand-off's monitor and carriers (README) */
         else others++;
     }
     closedir(d);
     cr_assert_eq(bio, 0, "redis's bio threads should be green threads: %d of them are OS threads", bio);
     cr_assert(others >= 1 && others <= 1 + h_workers(),
               "redis under gpatch should run on its workers (and maybe a pool helper): %d OS threads besides "
-              "jemalloc's %d", others, jemalloc);
+              "jemalloc's %d and gpatch's hand-off threads %d", others, jemalloc, ours);
 }
