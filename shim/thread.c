@@ -231,18 +231,24 @@ extern uint64_t gp_shim_signalfd_sigs; /* shim/fd.c */
  * once when it is the caller, else when its worker has woken it (or, where
  * its code runs on an OS thread, through the deliver signal). 1 kept, -1
  * gone, 0 send it the usual way (main, a thread alone, a handler's call). */
+/* what the kernel would record of this sender for sig */
+static void sender_info(siginfo_t *si, int sig, int code, union sigval v)
+{
+    memset(si, 0, sizeof *si);
+    si->si_signo = sig;
+    si->si_code = code == SI_TKILL ? tkill_code() : code;
+    si->si_pid = getpid();
+    si->si_uid = getuid();
+    si->si_value = v;
+}
+
 static int gp_shim_signal_send(pthread_t t, int sig, int code, union sigval v)
 {
     if (gp__tls.in_handler) return 0;
     int sfd = sig >= 1 && sig <= 64 && (__atomic_load_n(&gp_shim_signalfd_sigs, __ATOMIC_RELAXED) >> (sig - 1) & 1);
     if (sfd) return gp_shim_signal_keep(t, sig, code, v);
     siginfo_t si;
-    memset(&si, 0, sizeof si);
-    si.si_signo = sig;
-    si.si_code = code == SI_TKILL ? tkill_code() : code;
-    si.si_pid = getpid();
-    si.si_uid = getuid();
-    si.si_value = v;
+    sender_info(&si, sig, code, v);
     int r = gp_thread_sig_send((uintptr_t)t, sig, &si, gp_shim_sig_mode(sig));
     if (r == 2) gp_shim_deliver_now();
     return r > 0 ? 1 : r == -ESRCH ? -1 : 0;
@@ -253,12 +259,7 @@ int gp_shim_signal_keep(pthread_t t, int sig, int code, union sigval v)
     if (gp__tls.in_handler) return 0;
     int sfd = sig >= 1 && sig <= 64 && (__atomic_load_n(&gp_shim_signalfd_sigs, __ATOMIC_RELAXED) >> (sig - 1) & 1);
     siginfo_t si;
-    memset(&si, 0, sizeof si);
-    si.si_signo = sig;
-    si.si_code = code == SI_TKILL ? tkill_code() : code;
-    si.si_pid = getpid();
-    si.si_uid = getuid();
-    si.si_value = v;
+    sender_info(&si, sig, code, v);
     int r = gp_thread_sig_post((uintptr_t)t, sig, &si, sfd);
     return r == 1 ? 1 : r == -ESRCH ? -1 : 0;
 }
