@@ -38,11 +38,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <termios.h>
+#include <unistd.h>
 
 #include "real.h"
 
@@ -64,6 +66,8 @@ struct fdent {
      * reading) has not said otherwise since: a read may park without trying */
     int drained;
     int accepting;     /* a listening socket (SO_ACCEPTCONN seen; a listener stays one) */
+    int waits;         /* the directions (GP_IN, GP_OUT) in which the kernel may make a call
+                        * on it wait; the others go to the kernel at once (anon inodes) */
     dev_t dev;         /* the file classify saw (drain_foreign's check after an overflow; 0, 0 unknown) */
     ino_t ino;
 };
@@ -327,6 +331,30 @@ static inline struct fdent *entry(int fd, int create)
     return entry_slow(fd, create);
 }
 
+/* In which directions may a call on this anonymous inode wait? Only an
+ * eventfd's write waits (for the counter to have room); reads wait on the
+ * files made to be read when something happens. Any other call (a write to
+ * a timerfd, signalfd or inotify fd, a read of an epoll fd or a pidfd) the
+ * kernel answers at once, mostly EINVAL, and must not wait here for a
+ * readiness its poll never reports. Unknown (no /proc): both, as before. */
+static int anon_waits(int fd)
+{
+    static const char *const readable[] = {"[eventfd]", "[timerfd]", "[signalfd]", "inotify",
+                                           "[fanotify]", "[userfaultfd]"};
+    char path[40], name[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(path, name, sizeof name - 1);
+    if (n <= 0) return GP_IN | GP_OUT;
+    name[n] = 0;
+    if (strncmp(name, "anon_inode:", 11) != 0) return GP_IN | GP_OUT;
+    const char *kind = name + 11;
+    int w = 0;
+    for (size_t i = 0; i < sizeof readable / sizeof *readable; i++)
+        if (strcmp(kind, readable[i]) == 0) w |= GP_IN;
+    if (strcmp(kind, "[eventfd]") == 0) w |= GP_OUT;
+    return w;
+}
+
 static int classify(struct fdent *e)
 {
     struct stat st;
@@ -334,6 +362,7 @@ static int classify(struct fdent *e)
     e->dev = st.st_dev;
     e->ino = st.st_ino;
     e->stream = e->drainable = 0;
+    e->waits = GP_IN | GP_OUT;
     switch (st.st_mode & S_IFMT) {
     case S_IFSOCK: {
         int type = 0;
@@ -355,6 +384,7 @@ static int classify(struct fdent *e)
     }
     case 0:
         e->kind = K_POLLFIRST; /* anon inodes: eventfd, timerfd, signalfd... */
+        e->waits = anon_waits(e->fd);
         break;
     default:
         e->kind = K_PASS;
@@ -371,6 +401,7 @@ static void accepted(int fd, struct fdent *listener)
     struct fdent *e = entry(fd, 1);
     if (!e) return;
     e->kind = K_SOCK;
+    e->waits = GP_IN | GP_OUT;
     e->stream = e->drainable = listener->stream;
     e->dev = 0, e->ino = 0; /* not asked */
     e->accepting = 0;
@@ -736,8 +767,12 @@ static ssize_t io_loop(struct gp_io *op, ssize_t first)
                 e->kind = K_POLLFIRST;
                 continue;
             }
+        } else if (!(e->waits & op->events)) {
+            return op->attempt(op, GP_PLAIN); /* the kernel answers at once: no wait of ours */
         } else if (gp_ready_lock(op->fd)) {
-            r = ready_now(op->fd, op->events) ? op->attempt(op, GP_PLAIN) : -EAGAIN;
+            /* a writable pipe takes PIPE_BUF bytes without blocking, not always more */
+            int how = (op->events & GP_OUT) && e->stream ? GP_SMALL : GP_PLAIN;
+            r = ready_now(op->fd, op->events) ? op->attempt(op, how) : -EAGAIN;
             gp_ready_unlock(op->fd);
         } else {
             r = -EAGAIN; /* another worker's gthread polls and calls on it now */

@@ -235,6 +235,9 @@ enum gp_how {
     GP_SOCK,    /* a socket: add MSG_DONTWAIT (or its equivalent) */
     GP_RWF,     /* a pipe/FIFO/tty: use preadv2/pwritev2 with RWF_NOWAIT */
     GP_FINISH,  /* a connect in progress became writable: collect its result */
+    GP_SMALL,   /* a zero-timeout poll saw a pipe, FIFO or terminal writable: move at
+                 * most PIPE_BUF bytes of what is left (that much cannot block, where
+                 * the whole could, waiting for a reader on this very worker) */
 };
 struct gp_io {
     /* Make the call once without blocking (as `how` says), continuing after

@@ -47,6 +47,7 @@ static ssize_t write_try(struct gp_io *op, int how)
         struct iovec v = {(void *)p, n};
         return neg(pwritev2(op->fd, &v, 1, -1, RWF_NOWAIT));
     }
+    if (how == GP_SMALL && n > PIPE_BUF) n = PIPE_BUF;
     return neg(R(write)(op->fd, p, n));
 }
 
@@ -99,6 +100,26 @@ static ssize_t writev_try(struct gp_io *op, int how)
         }
     }
     ssize_t r;
+    struct iovec cut[16];
+    if (how == GP_SMALL && op->len == SIZE_MAX) {
+        /* The vector has not been read yet, and we may not read it before the
+         * kernel has (a bad one is EFAULT, not our crash). A refused
+         * RWF_NOWAIT (the reason this fd polls first) imports it first. */
+        r = neg(pwritev2(op->fd, iov, cnt, -1, RWF_NOWAIT));
+        if (r != -EOPNOTSUPP) return r;
+        op->len = iov_total(c->iov, c->iovcnt);
+    }
+    if (how == GP_SMALL && op->len - op->done > PIPE_BUF) { /* the first PIPE_BUF bytes only */
+        size_t left = PIPE_BUF;
+        int n = 0;
+        for (; n < cnt && n < 16 && left; n++) {
+            cut[n] = iov[n];
+            if (cut[n].iov_len > left) cut[n].iov_len = left;
+            left -= cut[n].iov_len;
+        }
+        iov = cut;
+        cnt = n;
+    }
     if (how == GP_SOCK) {
         struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
         r = neg(R(sendmsg)(op->fd, &m, MSG_DONTWAIT));

@@ -3,6 +3,7 @@
 #include "call.h"
 
 #include <fcntl.h>
+#include <limits.h>
 
 /* ---- recv, recvfrom, recvmsg ------------------------------------------------ */
 static ssize_t recvfrom_try(struct gp_io *op, int how)
@@ -233,7 +234,8 @@ static ssize_t sendfile_try(struct gp_io *op, int how)
 {
     struct sfcall *c = (struct sfcall *)op;
     size_t n = op->len - op->done;
-    if (how == GP_PLAIN) return neg(R(sendfile)(op->fd, c->in, c->off, n));
+    if (how == GP_SMALL && n > PIPE_BUF) n = PIPE_BUF;
+    if (how == GP_PLAIN || how == GP_SMALL) return neg(R(sendfile)(op->fd, c->in, c->off, n));
     int fl = nonblock_on(op->fd, op->fl);
     ssize_t r = neg(R(sendfile)(op->fd, c->in, c->off, n));
     nonblock_off(op->fd, fl);

@@ -181,6 +181,24 @@ Test(differential, access_mode_forbids_at_once)
     h_same_output_env("build/progs/rel_pipe_accmode", pollfirst2, 30, stock, patched, sizeof stock);
 }
 
+/* Files gpatch polls before it calls (pipes on kernels that refuse
+ * RWF_NOWAIT for them, as Debian 12's 6.1 does; GPATCH_NO_RWF_NOWAIT=1 takes
+ * that path here): a 1 MiB write or writev into a pipe whose reader shares
+ * the writer's worker completes (it blocked the worker in the kernel, the
+ * reader never ran); writes a timerfd or signalfd refuses, and a read an
+ * epoll fd refuses, answer at once; an eventfd write still waits. */
+Test(differential, poll_first_writes_as_stock, .timeout = 150)
+{
+    char *one_shared[] = {"GPATCH_NO_RWF_NOWAIT=1", "GPATCH_WORKERS=1", "GPATCH_TLS=shared", NULL};
+    char *one_own[] = {"GPATCH_NO_RWF_NOWAIT=1", "GPATCH_WORKERS=1", "GPATCH_TLS=own", NULL};
+    char *two_shared[] = {"GPATCH_NO_RWF_NOWAIT=1", "GPATCH_WORKERS=2", "GPATCH_TLS=shared", NULL};
+    char *rwf[] = {"GPATCH_WORKERS=1", "GPATCH_TLS=shared", NULL};
+    h_same_output_env("build/progs/rel_poll_first", one_shared, 30, stock, patched, sizeof stock);
+    h_same_output_env("build/progs/rel_poll_first", one_own, 30, stock, patched, sizeof stock);
+    h_same_output_env("build/progs/rel_poll_first", two_shared, 30, stock, patched, sizeof stock);
+    h_same_output_env("build/progs/rel_poll_first", rwf, 30, stock, patched, sizeof stock);
+}
+
 /* the subject stock against gpatch with one worker, with two and own TLS,
  * and with shared TLS */
 static void same_in_three(const char *prog, int timeout_s)
