@@ -21,7 +21,7 @@ RT_SRC   := $(wildcard runtime/*.c)
 DEBS := libuv1-dev libboost-context-dev libcriterion-dev pkg-config gcc g++ make binutils python3 \
         memcached libmemcached-tools redis-server redis-tools strace liburing-dev
 
-.PHONY: all lib progs deps demo test check-tests install uninstall clean bench bench-build bench-deps profile test-python \
+.PHONY: test-vm test-vm-quick vm-deps all lib progs deps demo test check-tests install uninstall clean bench bench-build bench-deps profile test-python \
         python-deps real-deps test-real stress stress-build test-tsan test-asan soak soak-build
 all: lib progs
 lib: $(BUILD)/libgpatch.so
@@ -312,6 +312,31 @@ test-asan: deps
 	@$(ASAN_ENV) $(BUILD)/tests/gptest -j2 --timeout 240 --filter '!($(ASAN_EXCLUDE))' >build-asan/e2e.log 2>&1; st=$$?; cat build-asan/e2e.log; \
 	if grep -n -E 'ERROR: AddressSanitizer|runtime error:|SUMMARY: (Address|Undefined)|AddressSanitizer: CHECK' build-asan/e2e.log; then \
 	  echo "test-asan: sanitizer reports (build-asan/e2e.log)"; exit 1; fi; exit $$st
+
+# ---- the emulated machine: Debian 12's own kernel, an FSGSBASE CPU (tests/vm) ----
+# `make test-vm`: boots Debian's linux-image-amd64 (6.1) under qemu-system-x86
+# with software emulation, 4 vCPUs, with -cpu max (FSGSBASE: gpatch's defaults
+# are own TLS by wrfsbase, hand-off) and with -cpu max,-fsgsbase, and runs
+# tests/vm/guest.sh in each: the differential, TLS, worker, hand-off and wake
+# suites and a 10,000-connection soak, stock against gpatch. VM_CPUS,
+# VM_SUITES, VM_SOAK_SECS narrow it (tests/vm/check.sh); `make test` runs
+# VM_QUICK's subset. The kernel and busybox are cached in build/vm-cache.
+VM_DEBS := qemu-system-x86
+VM_VARS := VM_CPUS VM_SUITES VM_SOAK_SECS VM_TIMEOUT
+export $(VM_VARS)
+VM_QUICK_SUITES := @(differential|tls|handoff)/*
+vm-deps: deps
+	@missing=""; for p in $(VM_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+test-vm: vm-deps
+	$(MAKE) all $(BUILD)/tests/gptest soak-build
+	tests/vm/check.sh
+test-vm-quick: vm-deps
+	$(MAKE) all $(BUILD)/tests/gptest soak-build
+	VM_SUITES='$(VM_QUICK_SUITES)' VM_SOAK_SECS=30 tests/vm/check.sh
 
 # ---- soak: 10,000 connections churned against a thread-per-connection server
 # under gpatch for SOAK_SECS (default 600; CI: 30); tests/soak/run.py says what it checks.

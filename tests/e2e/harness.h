@@ -112,10 +112,21 @@ static inline void h_forget(pid_t pid)
         if (h_kids[i] == pid) h_kids[i] = 0;
 }
 
+/* GPATCH_TEST_SLOW=N: every deadline the harness keeps is N times longer
+ * (the emulated machine of tests/vm runs programs several times slower;
+ * tests/e2e/slow.c stretches Criterion's own timeouts by as much). */
+static inline int h_slow(void)
+{
+    const char *s = getenv("GPATCH_TEST_SLOW");
+    int n = s ? atoi(s) : 1;
+    return n >= 1 && n <= 100 ? n : 1;
+}
+
 /* Read all of the child's stdout (up to timeout_s), then its exit status;
  * a child still running at the deadline is killed (status -1). */
 static inline int h_collect(struct h_proc *pr, char *out, size_t cap, int timeout_s)
 {
+    timeout_s *= h_slow();
     size_t n = 0;
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -186,7 +197,7 @@ static inline int h_port(struct h_proc *pr, int timeout_s)
     char line[128];
     size_t n = 0;
     struct pollfd pf = {pr->out, POLLIN, 0};
-    while (n < sizeof line - 1 && poll(&pf, 1, timeout_s * 1000) > 0) {
+    while (n < sizeof line - 1 && poll(&pf, 1, timeout_s * h_slow() * 1000) > 0) {
         if (read(pr->out, line + n, 1) != 1) break;
         if (line[n++] == '\n') break;
     }
