@@ -106,8 +106,8 @@ static ssize_t writev_try(struct gp_io *op, int how)
          * kernel has (a bad one is EFAULT, not our crash). A refused
          * RWF_NOWAIT (the reason this fd polls first) imports it first. */
         r = neg(pwritev2(op->fd, iov, cnt, -1, RWF_NOWAIT));
-        if (r != -EOPNOTSUPP) return r;
-        op->len = iov_total(c->iov, c->iovcnt);
+        if (r != -EFAULT) op->len = iov_total(c->iov, c->iovcnt);
+        if (r != -EOPNOTSUPP) return r; /* (taken after all: a try that did not wait) */
     }
     if (how == GP_SMALL && op->len - op->done > PIPE_BUF) { /* the first PIPE_BUF bytes only */
         size_t left = PIPE_BUF;
