@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include "bound.h"
 
 #define N 200
 #define SLOW 8
@@ -59,7 +60,7 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 
 int main(void)
 {
-    alarm(20);
+    alarm(bound_s(20));
     /* created from main and from another thread (which may be on another worker) */
     for (long i = 0; i < N / 2; i++) pthread_create(&tids[i], NULL, child, (void *)i);
     pthread_t c;

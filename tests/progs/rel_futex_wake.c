@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "bound.h"
 
 static uint32_t word; /* never changes */
 static int returned, ret_zero, ret_other;
@@ -49,7 +50,7 @@ static void *waker(void *arg)
 
 int main(void)
 {
-    alarm(20);
+    alarm(bound_s(20));
     setvbuf(stdout, NULL, _IONBF, 0);
     wake("nobody waiting, 1", 1);
     wake("nobody waiting, INT_MAX", INT_MAX);

@@ -34,6 +34,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "bound.h"
 
 static volatile uint64_t sink;
 static int rounds = 150, compute_ms = 4;
@@ -173,7 +174,7 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
-    alarm(60);
+    alarm(bound_s(60));
     if (argc > 1) rounds = atoi(argv[1]);
     if (argc > 2) compute_ms = atoi(argv[2]);
     int req[2], data[2], idle[2];

@@ -34,6 +34,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "bound.h"
 
 static volatile uint64_t sink;
 
@@ -313,7 +314,7 @@ static void round_mask(void)
 
 int main(int argc, char **argv)
 {
-    alarm(20);
+    alarm(bound_s(20));
     pthread_key_create(&key, NULL);
     const char *only = argc > 1 ? argv[1] : NULL;
 #define ROUND(name, call) \

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "bound.h"
 
 static volatile uint64_t sink;
 
@@ -108,7 +109,7 @@ static void round_kind(const char *kind, int robust, int pi, int pshared)
 
 int main(int argc, char **argv)
 {
-    alarm(20);
+    alarm(bound_s(20));
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED) return 1;
     const char *only = argc > 1 ? argv[1] : NULL;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "bound.h"
 
 /* void blind_call(void (*fn)(void)): calls fn, with no unwind information */
 __asm__(".text\n"
@@ -76,7 +77,7 @@ static void *onced(void *arg)
 
 int main(int argc, char **argv)
 {
-    alarm(20);
+    alarm(bound_s(20));
     const char *only = argc > 1 ? argv[1] : NULL;
     if (!only || !strcmp(only, "direct")) {
         pthread_t t;

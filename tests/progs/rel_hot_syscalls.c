@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#include "bound.h"
 
 #define LOCKS 20000
 #define TIMEDWAITS 2000
@@ -116,7 +117,7 @@ static int limit_leaving(int spare)
 
 int main(void)
 {
-    alarm(120);
+    alarm(bound_s(120));
     setvbuf(stdout, NULL, _IOLBF, 0);
     sigset_t block;
     sigemptyset(&block);

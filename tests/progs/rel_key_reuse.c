@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include "bound.h"
 
 static pthread_key_t k1, k2;
 static int old_dtor_calls, new_dtor_calls, stale_seen;
@@ -63,7 +64,7 @@ static void *late(void *arg)
 
 int main(void)
 {
-    alarm(20);
+    alarm(bound_s(20));
     setvbuf(stdout, NULL, _IONBF, 0);
     pthread_barrier_init(&set_done, NULL, 5);
     pthread_barrier_init(&reused, NULL, 5);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "bound.h"
 
 /* The spinner makes no call between its start and its end that would let
  * a green thread change OS thread (all it calls is clock_gettime,
@@ -73,7 +74,7 @@ static void *spinner(void *arg)
 
 int main(void)
 {
-    alarm(20);
+    alarm(bound_s(20));
     mains_probe = &probe;
     pthread_t t;
     pthread_create(&t, NULL, spinner, NULL);

@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include "bound.h"
 
 static void check(const char *what, ssize_t r)
 {
@@ -71,7 +72,7 @@ static void ends(const char *name, int rd, int wr)
 
 int main(void)
 {
-    alarm(20);
+    alarm(bound_s(20));
     if (pipe(other) != 0) return 1;
     pthread_t t;
     pthread_create(&t, NULL, sleeper, NULL);

@@ -28,6 +28,7 @@
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include "bound.h"
 
 #define BIG (1 << 20)
 
@@ -84,7 +85,7 @@ static void pipe_write(int use_writev, char *big)
 
 int main(void)
 {
-    alarm(20);
+    alarm(bound_s(20));
     setvbuf(stdout, NULL, _IOLBF, 0);
     char *big = malloc(BIG);
     for (int i = 0; i < BIG; i++) big[i] = (char)(i * 7 + i / 4096);

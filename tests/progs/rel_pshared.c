@@ -19,6 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "bound.h"
 
 #define ROUNDS 500
 #define SEM_ROUNDS 200
@@ -297,7 +298,7 @@ static int run_parked_holder(void)
 
 int main(void)
 {
-    alarm(120); /* a hang ends as a failure, not as a stuck test */
+    alarm(bound_s(120)); /* a hang ends as a failure, not as a stuck test */
     snprintf(named, sizeof named, "/rel_pshared.%d", (int)getpid());
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED) die("mmap", errno);

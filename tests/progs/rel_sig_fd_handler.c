@@ -16,6 +16,7 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include "bound.h"
 
 #define CHURNERS 3
 #define ROUNDS 20000
@@ -106,7 +107,7 @@ int main(void)
     ev.sigev_signo = SIGKILL;
     timer_t kill_timer;
     if (timer_create(CLOCK_MONOTONIC, &ev, &kill_timer) == 0) {
-        struct itimerspec its = {{0, 0}, {20, 0}};
+        struct itimerspec its = {{0, 0}, {(time_t)bound_s(20), 0}};
         timer_settime(kill_timer, 0, &its, NULL);
     }
 

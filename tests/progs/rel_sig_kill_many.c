@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "bound.h"
 
 #define N 4
 static pthread_t tids[N + 4];
@@ -128,7 +129,7 @@ static void join_report(const char *what, pthread_t t)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    alarm(30); /* a hang ends the run (SIGALRM's default action) */
+    alarm(bound_s(30)); /* a hang ends the run (SIGALRM's default action) */
     sem_init(&started, 0, 0);
     install(SIGUSR1, 0);
 

@@ -16,6 +16,7 @@
 #include <sys/select.h>
 #include <time.h>
 #include <unistd.h>
+#include "bound.h"
 
 static volatile sig_atomic_t hits, hits_in_waiter;
 static pthread_t waiter;
@@ -67,7 +68,7 @@ static void *bystander(void *arg)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    alarm(30); /* a hang ends the run */
+    alarm(bound_s(30)); /* a hang ends the run */
     sem_init(&started, 0, 0);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "bound.h"
 
 #define NT 64
 static int selfpipe[2];
@@ -49,7 +50,7 @@ static void *work(void *arg)
 static int ready[2];
 static int server(void)
 {
-    alarm(10);
+    alarm(bound_s(10));
     if (pipe(selfpipe) != 0) return 3;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "bound.h"
 
 #define N 50000
 #define BATCH 8
@@ -54,7 +55,7 @@ static void round_of(int n)
 
 int main(void)
 {
-    alarm(60);
+    alarm(bound_s(60));
     strcpy(path, "/nonexistent");
     while (strlen(path) < sizeof path - 210) { /* components of 200 (NAME_MAX is 255) */
         strcat(path, "/");

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "bound.h"
 
 static volatile sig_atomic_t hits, hits_in_reader;
 static pthread_t reader_t;
@@ -75,7 +76,7 @@ static void round_(int flags, const char *name)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    alarm(30);
+    alarm(bound_s(30));
     sem_init(&started, 0, 0);
     round_(0, "no SA_RESTART");
     round_(SA_RESTART, "SA_RESTART");

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include "bound.h"
 
 static void *other(void *arg)
 {
@@ -20,7 +21,7 @@ static void *other(void *arg)
 
 int main(void)
 {
-    alarm(20);
+    alarm(bound_s(20));
     const char *e = strerror(100002), *s = strsignal(1002);
     char ecopy[64], scopy[64];
     snprintf(ecopy, sizeof ecopy, "%s", e);

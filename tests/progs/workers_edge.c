@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "bound.h"
 
 static sigset_t main_mask;
 static sem_t first_done; /* the forks take turns: the output's order is fixed */
@@ -114,7 +115,7 @@ static void *sleeper(void *arg)
 
 int main(void)
 {
-    alarm(60); /* a hang ends as a failure */
+    alarm(bound_s(60)); /* a hang ends as a failure */
     sigprocmask(SIG_SETMASK, NULL, &main_mask);
     sem_init(&first_done, 0, 0);
     pthread_t t[3];

@@ -23,7 +23,9 @@ if [ -n "$want" ]; then
   case "$got" in *"$want"*) echo "  ok: $got" ;; *) echo "FAIL: expected '$want', gpatch said '$got'"; st=1 ;; esac
 fi
 
-suites=${VM_SUITES:-@(differential|tls|tls_subjects|workers|workers_e2e|handoff|sched_contract|wakeups)/*}
+# Left out here (they run in the host's suite): thread_exit_frees_glibc_buffers
+# makes 50,000 OS threads stock, which takes minutes under software emulation.
+suites=${VM_SUITES:-@(differential|tls|tls_subjects|workers|workers_e2e|handoff|sched_contract|wakeups)/!(thread_exit_frees_glibc_buffers)}
 echo "== Criterion: $suites (GPATCH_WORKERS=${GPATCH_WORKERS:-default})"
 build/tests/gptest -j2 --timeout $((120 * GPATCH_TEST_SLOW)) --filter "$suites" >/tmp/suite.log 2>&1 || st=1
 grep -E '^\[(FAIL|PASS|SKIP)\]|Synthesis' /tmp/suite.log | grep -v '^\[PASS\]'
@@ -32,7 +34,11 @@ grep -q '^\[FAIL\]' /tmp/suite.log && { echo "-- failures in full:"; grep -B40 '
 secs=${VM_SOAK_SECS:-60}
 if [ "$secs" -gt 0 ]; then
   echo "== 10,000 keep-alive connections churned for ${secs}s (tests/soak)"
-  SOAK_SECS=$secs /usr/bin/python3 tests/soak/run.py 2>&1 | tail -12 || st=1
+  # Its RSS check compares the end with the end of a warm-up (a third of the
+  # run), which under emulation ends before the 10,000 connections are all
+  # open: the growth it would see is the opening, not a leak. Loose here;
+  # the host's soak keeps the bound.
+  SOAK_RSS_SLACK=${SOAK_RSS_SLACK:-4} SOAK_SECS=$secs /usr/bin/python3 tests/soak/run.py 2>&1 | tail -12
   [ "${PIPESTATUS[0]}" = 0 ] || st=1
 fi
 echo "== guest: $([ $st = 0 ] && echo passed || echo FAILED)"
