@@ -137,13 +137,15 @@ check-tests: all $(BUILD)/tests/gptest
 	GPATCH_WORKERS=2 GPATCH_ROOT=$(CURDIR) $(BUILD)/tests/gptest -j2 --timeout 120 || st=1; exit $$st
 
 # `make test` is what CI runs (.ci/run): the Criterion suite, then the short
-# stress (STRESS_QUICK=1, a few minutes) and the 30 s soak; all three run, and
-# it fails if any did. The long versions: `make stress`, `make soak`.
+# stress (STRESS_QUICK=1, a few minutes), the 30 s soak, MariaDB, and the
+# emulated machine's quick run (test-vm-quick); all run, and it fails if any
+# did. The long versions: `make stress`, `make soak`.
 test: deps
 	@st=0; $(MAKE) check-tests || st=1; \
 	$(MAKE) stress STRESS_QUICK=1 || st=1; \
 	$(MAKE) soak SOAK_SECS=30 || st=1; \
 	$(MAKE) test-real || st=1; \
+	$(MAKE) test-vm-quick || st=1; \
 	[ $$st = 0 ] || echo "make test: some part failed (see above)"; exit $$st
 
 demo: deps
@@ -319,8 +321,10 @@ test-asan: deps
 # are own TLS by wrfsbase, hand-off) and with -cpu max,-fsgsbase, and runs
 # tests/vm/guest.sh in each: the differential, TLS, worker, hand-off and wake
 # suites and a 10,000-connection soak, stock against gpatch. VM_CPUS,
-# VM_SUITES, VM_SOAK_SECS narrow it (tests/vm/check.sh); `make test` runs
-# VM_QUICK's subset. The kernel and busybox are cached in build/vm-cache.
+# VM_SUITES, VM_SOAK_SECS narrow it (tests/vm/check.sh). `make test` runs
+# test-vm-quick: the differential suite with 4 workers and a 20 s soak on
+# both CPUs (about 4 minutes here). The kernel and busybox are cached in
+# build/vm-cache.
 VM_DEBS := qemu-system-x86
 VM_VARS := VM_CPUS VM_SUITES VM_SOAK_SECS VM_TIMEOUT
 export $(VM_VARS)
@@ -336,7 +340,7 @@ test-vm: vm-deps
 	tests/vm/check.sh
 test-vm-quick: vm-deps
 	$(MAKE) all $(BUILD)/tests/gptest soak-build
-	VM_SUITES='$(VM_QUICK_SUITES)' VM_SOAK_SECS=20 tests/vm/check.sh
+	GPATCH_WORKERS=4 VM_SUITES='$(VM_QUICK_SUITES)' VM_SOAK_SECS=20 tests/vm/check.sh
 
 # ---- soak: 10,000 connections churned against a thread-per-connection server
 # under gpatch for SOAK_SECS (default 600; CI: 30); tests/soak/run.py says what it checks.
