@@ -83,6 +83,9 @@ PROG_WARN := -Wall -Wno-nonnull -Wno-stringop-overflow -Wno-stringop-overread
 $(BUILD)/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g $(PROG_WARN) -o $@ $< -lpthread
+$(BUILD)/nss/libnss_systemd.so.2: tests/nss/slow_nss.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -shared -fPIC -o $@ $<
 $(BUILD)/progs/static_hello: tests/progs/static_hello.c
 	@mkdir -p $(dir $@)
 	$(CC) -static -O1 -o $@ $<
@@ -117,7 +120,7 @@ $(BUILD)/progs/tls_sys: tests/progs/tls_sys.c
 $(BUILD)/progs/tls_threads $(BUILD)/progs/tls_stdio: $(BUILD)/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g $(PROG_WARN) -o $@ $< -lpthread
-progs: $(PROGS)
+progs: $(PROGS) $(BUILD)/nss/libnss_systemd.so.2
 
 # one Criterion runner: unit tests link the runtime (never the hooks), e2e
 # tests run the progs above with LD_PRELOAD in the child's environment only

@@ -18,6 +18,9 @@
 #include <sys/wait.h>
 #include <sys/epoll.h>
 #include <netdb.h>
+#include <grp.h>
+#include <pwd.h>
+#include <shadow.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/signalfd.h>
@@ -89,6 +92,12 @@ int io_uring_submit_and_wait(struct io_uring *ring, unsigned wait_nr);
     X(getaddrinfo, 1) X(getnameinfo, 1) X(gethostbyname, 1)                  \
     X(gethostbyname2, 1) X(gethostbyaddr, 1) X(gethostbyname_r, 1)           \
     X(gethostbyname2_r, 1) X(gethostbyaddr_r, 1) \
+    X(getpwnam, 1) X(getpwuid, 1) X(getpwnam_r, 1) X(getpwuid_r, 1)          \
+    X(getgrnam, 1) X(getgrgid, 1) X(getgrnam_r, 1) X(getgrgid_r, 1)          \
+    X(getspnam, 1) X(getspnam_r, 1) X(initgroups, 1) X(getgrouplist, 1)     \
+    X(getservbyname, 1) X(getservbyport, 1) X(getservbyname_r, 1)           \
+    X(getservbyport_r, 1) X(getprotobyname, 1) X(getprotobynumber, 1)       \
+    X(getprotobyname_r, 1) X(getprotobynumber_r, 1) \
     X(eventfd, 1) X(timerfd_create, 1) X(signalfd, 1) X(epoll_create, 1)      \
     X(epoll_create1, 1) X(close_range, 0) X(pause, 1) X(sigsuspend, 1)        \
     X(sigwait, 1) X(sigwaitinfo, 1) X(sigtimedwait, 1) X(sendfile, 1) X(raise, 1) \

@@ -199,6 +199,38 @@ Test(differential, poll_first_writes_as_stock, .timeout = 150)
     h_same_output_env("build/progs/rel_poll_first", rwf, 30, stock, patched, sizeof stock);
 }
 
+/* user, group, shadow, service and protocol lookups (shim/nss.c): stock's
+ * results, return values and errno, from threads and main, _r forms from 16
+ * threads at once */
+Test(differential, nss_lookups_as_stock, .timeout = 120)
+{
+    char *one_shared[] = {"GPATCH_WORKERS=1", "GPATCH_TLS=shared", NULL};
+    char *two_own[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=own", NULL};
+    h_same_output_env("build/progs/rel_nss", one_shared, 30, stock, patched, sizeof stock);
+    h_same_output_env("build/progs/rel_nss", two_own, 30, stock, patched, sizeof stock);
+}
+
+/* A user lookup whose next source (after files) answers in 300 ms stops
+ * only its own thread: a ticker on the same worker goes on. The slow source
+ * is tests/nss/slow_nss.c under the name of systemd's module, so this needs
+ * /etc/nsswitch.conf's passwd line to name systemd (Debian 12's default). */
+Test(differential, slow_name_service_stalls_only_its_thread, .timeout = 120)
+{
+    FILE *f = fopen("/etc/nsswitch.conf", "r");
+    char line[256];
+    int systemd = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "passwd:", 7) == 0 && strstr(line, "systemd")) systemd = 1;
+    if (f) fclose(f);
+    if (!systemd) cr_skip_test("/etc/nsswitch.conf's passwd line names no systemd source to stand in for");
+    setenv("LD_LIBRARY_PATH", h_path("build/nss"), 1); /* this test's process: stock and gpatch alike */
+    char *one_shared[] = {"GPATCH_WORKERS=1", "GPATCH_TLS=shared", NULL};
+    char *one_own[] = {"GPATCH_WORKERS=1", "GPATCH_TLS=own", NULL};
+    h_same_output_env("build/progs/rel_nss_slow", one_shared, 30, stock, patched, sizeof stock);
+    cr_assert(strstr(stock, "went on during the slow lookup: yes"), "the slow source was not reached:\n%s", stock);
+    h_same_output_env("build/progs/rel_nss_slow", one_own, 30, stock, patched, sizeof stock);
+}
+
 /* the subject stock against gpatch with one worker, with two and own TLS,
  * and with shared TLS */
 static void same_in_three(const char *prog, int timeout_s)
