@@ -87,7 +87,7 @@ int io_uring_submit_and_wait(struct io_uring *ring, unsigned wait_nr);
     X(pthread_barrier_init, 1) X(pthread_barrier_destroy, 1)                  \
     X(pthread_barrier_wait, 1)                                                \
     X(pthread_setspecific, 1) X(waitpid, 1) X(wait4, 1) X(waitid, 1)        \
-    X(system, 1) X(flock, 1) X(lockf, 1) X(fcntl64, 1) X(dup, 1) X(syscall, 1) \
+    X(system, 1) X(pclose, 1) X(flock, 1) X(lockf, 1) X(fcntl64, 1) X(dup, 1) X(syscall, 1) \
     X(epoll_wait, 1) X(epoll_pwait, 1) X(epoll_pwait2, 0) X(epoll_ctl, 1) \
     X(getaddrinfo, 1) X(getnameinfo, 1) X(gethostbyname, 1)                  \
     X(gethostbyname2, 1) X(gethostbyaddr, 1) X(gethostbyname_r, 1)           \

@@ -1,5 +1,5 @@
 /* proc.c — calls that wait and cannot be polled: waitpid and friends,
- * system, flock, lockf, fcntl's F_SETLKW. A green thread hands them to a
+ * system, pclose, flock, lockf, fcntl's F_SETLKW. A green thread hands them to a
  * helper OS thread (gp_offload) and parks; other callers go straight to libc.
  * fcntl is also where fds get duplicated (F_DUPFD*), like dup.
  *
@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/resource.h>
@@ -39,6 +40,7 @@ OFF_RUN(run_waitpid, o->ret = R(waitpid)((pid_t)o->a[0], (int *)o->a[1], (int)o-
 OFF_RUN(run_wait4, o->ret = R(wait4)((pid_t)o->a[0], (int *)o->a[1], (int)o->a[2], (struct rusage *)o->a[3]))
 OFF_RUN(run_waitid, o->ret = R(waitid)((idtype_t)o->a[0], (id_t)o->a[1], (siginfo_t *)o->a[2], (int)o->a[3]))
 OFF_RUN(run_system, o->ret = R(system)((const char *)o->a[0]))
+OFF_RUN(run_pclose, o->ret = R(pclose)((FILE *)o->a[0]))
 OFF_RUN(run_flock, o->ret = R(flock)((int)o->a[0], (int)o->a[1]))
 OFF_RUN(run_lockf, o->ret = R(lockf)((int)o->a[0], (int)o->a[1], (off_t)o->a[2]))
 OFF_RUN(run_fcntl, o->ret = R(fcntl64)((int)o->a[0], (int)o->a[1], (void *)o->a[2]))
@@ -97,6 +99,17 @@ GP_EXPORT int system(const char *cmd)
     if (!offloading() || !cmd) return R(system)(cmd);
     struct off o = {{(long)cmd}, 0, 0};
     gp_offload(run_system, &o);
+    if (o.ret < 0) errno = o.err;
+    return (int)o.ret;
+}
+
+/* pclose waits for popen's child inside glibc (its own waitpid, which no
+ * preload sees): on a helper, like system */
+GP_EXPORT int pclose(FILE *f)
+{
+    if (!offloading() || !f) return R(pclose)(f);
+    struct off o = {{(long)f}, 0, 0};
+    gp_offload(run_pclose, &o);
     if (o.ret < 0) errno = o.err;
     return (int)o.ret;
 }

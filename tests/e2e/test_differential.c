@@ -231,6 +231,16 @@ Test(differential, slow_name_service_stalls_only_its_thread, .timeout = 120)
     h_same_output_env("build/progs/rel_nss_slow", one_own, 30, stock, patched, sizeof stock);
 }
 
+/* pclose's wait for popen's child (glibc's own waitpid) stops only its
+ * thread; its status and a writer's flush as stock */
+Test(differential, pclose_waits_on_a_helper, .timeout = 120)
+{
+    char *one_shared[] = {"GPATCH_WORKERS=1", "GPATCH_TLS=shared", NULL};
+    char *two_own[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=own", NULL};
+    h_same_output_env("build/progs/rel_pclose", one_shared, 30, stock, patched, sizeof stock);
+    h_same_output_env("build/progs/rel_pclose", two_own, 30, stock, patched, sizeof stock);
+}
+
 /* the subject stock against gpatch with one worker, with two and own TLS,
  * and with shared TLS */
 static void same_in_three(const char *prog, int timeout_s)
