@@ -301,6 +301,8 @@ void gp_file_unlock(void *fp); /* funlockfile's: any thread */
 /* a stdio call on fp (NULL: all streams) waits while another gthread holds
  * its gate; any thread (others return at once) */
 void gp_file_wait(void *fp);
+/* any thread: 1 if the calling gthread holds fp's gate (flockfile) */
+int gp_file_mine(void *fp);
 
 /* ---- dlopen (tls.c) ----------------------------------------------------- */
 /* Does a dlopen on this thread need gp_dlopen (own TLS, on a gthread)? */

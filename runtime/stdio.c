@@ -139,6 +139,17 @@ void gp_file_unlock(void *fp)
 
 /* any thread (only a gthread waits; others return at once): a stdio call on
  * fp (NULL: on every stream) waits while another gthread holds its gate */
+/* any thread: does the calling gthread hold fp's gate (flockfile)? */
+int gp_file_mine(void *fp)
+{
+    if (!gp__w || !on_gthread() || !gp_files_held()) return 0;
+    hl();
+    struct held *h = find(fp);
+    int r = h && mine(h, me());
+    hu();
+    return r;
+}
+
 void gp_file_wait(void *fp)
 {
     if (!on_gthread()) return;

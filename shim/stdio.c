@@ -1,7 +1,8 @@
 /* stdio.c — flockfile, ftrylockfile, funlockfile, and the stdio calls that
  * take a stream's lock: a stream a green thread locked stays its own while
  * it parks (runtime/stdio.c says why and how). Each call waits at the
- * stream's gate, if any gthread holds one, then is glibc's. */
+ * stream's gate, if any gthread holds one, then is glibc's. The reads that
+ * may wait for their fd are in stdio_read.c. */
 #include "../runtime/real.h"
 
 #include <errno.h>
@@ -93,19 +94,6 @@ GP_EXPORT int putc(int c, FILE *f) { GATE(f); return R(putc)(c, f); }
 GP_EXPORT int putchar(int c) { GATE(stdout); return R(putchar)(c); }
 GP_EXPORT size_t fwrite(const void *p, size_t size, size_t n, FILE *f) { GATE(f); return R(fwrite)(p, size, n, f); }
 GP_EXPORT int fflush(FILE *f) { GATE(f); return R(fflush)(f); }
-GP_EXPORT char *fgets(char *s, int n, FILE *f) { GATE(f); return R(fgets)(s, n, f); }
-GP_EXPORT char *__fgets_chk(char *s, size_t size, int n, FILE *f) { GATE(f); return R(__fgets_chk)(s, size, n, f); }
-GP_EXPORT int fgetc(FILE *f) { GATE(f); return R(fgetc)(f); }
-GP_EXPORT int getc(FILE *f) { GATE(f); return R(getc)(f); }
-GP_EXPORT int getchar(void) { GATE(stdin); return R(getchar)(); }
-GP_EXPORT size_t fread(void *p, size_t size, size_t n, FILE *f) { GATE(f); return R(fread)(p, size, n, f); }
-GP_EXPORT size_t __fread_chk(void *p, size_t plen, size_t size, size_t n, FILE *f)
-{
-    GATE(f);
-    return R(__fread_chk)(p, plen, size, n, f);
-}
-GP_EXPORT ssize_t getline(char **l, size_t *n, FILE *f) { GATE(f); return R(getline)(l, n, f); }
-GP_EXPORT ssize_t getdelim(char **l, size_t *n, int d, FILE *f) { GATE(f); return R(getdelim)(l, n, d, f); }
 GP_EXPORT int ungetc(int c, FILE *f) { GATE(f); return R(ungetc)(c, f); }
 GP_EXPORT int fseek(FILE *f, long off, int whence) { GATE(f); return R(fseek)(f, off, whence); }
 GP_EXPORT int fseeko(FILE *f, off_t off, int whence) { GATE(f); return R(fseeko)(f, off, whence); }

@@ -241,6 +241,20 @@ Test(differential, pclose_waits_on_a_helper, .timeout = 120)
     h_same_output_env("build/progs/rel_pclose", two_own, 30, stock, patched, sizeof stock);
 }
 
+/* stdio reads of a pipe written late by another thread (glibc's own read
+ * refills the stream): fgets, getc, fread, getline, getdelim and EOF as
+ * stock, and a ticker thread goes on; the old library deadlocked with shared
+ * TLS (reader and writer on one worker) */
+Test(differential, stdio_reads_of_a_pipe_wait_on_a_helper, .timeout = 150)
+{
+    char *one_shared[] = {"GPATCH_WORKERS=1", "GPATCH_TLS=shared", NULL};
+    char *two_shared[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=shared", NULL};
+    char *one_own[] = {"GPATCH_WORKERS=1", "GPATCH_TLS=own", "GPATCH_HANDOFF_MS=0", NULL};
+    h_same_output_env("build/progs/rel_stdio_pipe", one_shared, 30, stock, patched, sizeof stock);
+    h_same_output_env("build/progs/rel_stdio_pipe", two_shared, 30, stock, patched, sizeof stock);
+    h_same_output_env("build/progs/rel_stdio_pipe", one_own, 30, stock, patched, sizeof stock);
+}
+
 /* the subject stock against gpatch with one worker, with two and own TLS,
  * and with shared TLS */
 static void same_in_three(const char *prog, int timeout_s)

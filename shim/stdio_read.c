@@ -1,0 +1,199 @@
+/* stdio_read.c — stdio reads that would wait: fgets, fgetc, getc, getchar,
+ * fread, getline, getdelim (and the _chk forms). glibc refills a stream's
+ * buffer with its own read, which no preload sees: on an empty pipe,
+ * socket or terminal it blocked the worker, and a writer on the same worker
+ * never ran (a console thread in fgets(stdin) stopped the server).
+ *
+ * A green thread's read stays glibc's, on the green thread, when it cannot
+ * wait: the buffer already holds what the call needs (a whole line within
+ * fgets' limit, the bytes fread asks for, one character), the stream has
+ * seen its end, or its fd is a regular file, a block device or none. Else
+ * the whole call runs on a helper thread (gp_offload) while the green
+ * thread parks: the helper takes the stream's lock and makes glibc's call,
+ * so bytes, return value, errno, the stream's flags and position are
+ * stock's. The look at the buffer is made under the stream's lock (tried:
+ * if another OS thread, say a helper, holds it, the call goes to a helper,
+ * which waits for the lock instead of the worker).
+ *
+ * A stream this green thread locked itself (flockfile) stays here: a helper
+ * could not take its lock. Its reads block the worker as before (README,
+ * Known limits). Each call first waits at the stream's gate (stdio.c). */
+#include "../runtime/real.h"
+#include "../runtime/gp.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define GATE(f)                                                               \
+    do {                                                                      \
+        if (__builtin_expect(gp_files_held(), 0)) gp_file_wait((void *)(f)); \
+    } while (0)
+
+/* what a call needs in the buffer to be answered without a read */
+enum need { CHAR, LINE, BYTES };
+
+/* f's lock is held: can the call be answered without a read that may wait?
+ * (for LINE: a delimiter within max bytes; BYTES: max bytes) */
+static int answered_here(FILE *f, enum need k, int delim, size_t max)
+{
+    size_t avail = f->_IO_read_ptr && f->_IO_read_end > f->_IO_read_ptr
+                       ? (size_t)(f->_IO_read_end - f->_IO_read_ptr) : 0;
+    if (k == CHAR && avail >= 1) return 1;
+    if (k == BYTES && avail >= max) return 1;
+    if (k == LINE && (avail >= max || memchr(f->_IO_read_ptr, delim, avail < max ? avail : max))) return 1;
+    if (f->_flags & 0x10 /* _IO_EOF_SEEN: sticky, glibc reads no more */) return 1;
+    int fd = f->_fileno;
+    if (fd < 0) return 1; /* fmemopen, fopencookie... */
+    struct stat st;
+    if (fstat(fd, &st) != 0) return 1; /* the call says what is wrong */
+    return S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode);
+}
+
+/* 1: the call goes to a helper (f's lock released); 0: make it here, with
+ * f's lock held by *locked (release it after the call) */
+static int to_helper(FILE *f, enum need k, int delim, size_t max, int *locked)
+{
+    *locked = 0;
+    if (!GP_MANAGED() || !f || gp_file_mine(f)) return 0;
+    if (R(ftrylockfile)(f) != 0) return 1; /* another OS thread is in it */
+    if (answered_here(f, k, delim, max)) {
+        *locked = 1;
+        return 0;
+    }
+    R(funlockfile)(f);
+    return 1;
+}
+
+struct rd {
+    FILE *f;
+    void *p;
+    size_t a, b, c;
+    int n, d;
+    long ret;
+    void *ptr;
+    int err_in, err;
+};
+#define RD_RUN(fnname, body)    \
+    static void fnname(void *v) \
+    {                           \
+        struct rd *o = v;       \
+        errno = o->err_in;      \
+        body;                   \
+        o->err = errno;         \
+    }
+
+RD_RUN(run_fgets, o->ptr = R(fgets)(o->p, o->n, o->f))
+RD_RUN(run_fgets_chk, o->ptr = R(__fgets_chk)(o->p, o->a, o->n, o->f))
+RD_RUN(run_fgetc, o->ret = R(fgetc)(o->f))
+RD_RUN(run_fread, o->ret = (long)R(fread)(o->p, o->a, o->b, o->f))
+RD_RUN(run_fread_chk, o->ret = (long)R(__fread_chk)(o->p, o->c, o->a, o->b, o->f))
+RD_RUN(run_getdelim, o->ret = R(getdelim)((char **)o->p, (size_t *)o->ptr, o->d, o->f))
+
+static void offload(void (*fn)(void *), struct rd *o)
+{
+    o->err_in = errno;
+    gp_offload(fn, o);
+    errno = o->err;
+}
+
+static size_t line_max(int n) { return n > 1 ? (size_t)n - 1 : 0; }
+
+GP_EXPORT char *fgets(char *s, int n, FILE *f)
+{
+    GATE(f);
+    int locked = 0;
+    if (to_helper(f, LINE, '\n', line_max(n), &locked)) {
+        struct rd o = {.f = f, .p = s, .n = n};
+        offload(run_fgets, &o);
+        return o.ptr;
+    }
+    char *r = R(fgets)(s, n, f);
+    if (locked) R(funlockfile)(f);
+    return r;
+}
+
+GP_EXPORT char *__fgets_chk(char *s, size_t size, int n, FILE *f)
+{
+    GATE(f);
+    int locked = 0;
+    if (to_helper(f, LINE, '\n', line_max(n), &locked)) {
+        struct rd o = {.f = f, .p = s, .a = size, .n = n};
+        offload(run_fgets_chk, &o);
+        return o.ptr;
+    }
+    char *r = R(__fgets_chk)(s, size, n, f);
+    if (locked) R(funlockfile)(f);
+    return r;
+}
+
+static int one_char(FILE *f, int (*real)(FILE *))
+{
+    int locked = 0;
+    if (to_helper(f, CHAR, 0, 1, &locked)) {
+        struct rd o = {.f = f};
+        offload(run_fgetc, &o);
+        return (int)o.ret;
+    }
+    int r = real(f);
+    if (locked) R(funlockfile)(f);
+    return r;
+}
+
+GP_EXPORT int fgetc(FILE *f) { GATE(f); return one_char(f, R(fgetc)); }
+GP_EXPORT int getc(FILE *f) { GATE(f); return one_char(f, R(getc)); }
+GP_EXPORT int getchar(void) { GATE(stdin); return one_char(stdin, R(getc)); }
+
+GP_EXPORT size_t fread(void *p, size_t size, size_t n, FILE *f)
+{
+    GATE(f);
+    int locked = 0;
+    size_t want = size && n <= (size_t)-1 / size ? size * n : (size_t)-1;
+    if (want && to_helper(f, BYTES, 0, want, &locked)) {
+        struct rd o = {.f = f, .p = p, .a = size, .b = n};
+        offload(run_fread, &o);
+        return (size_t)o.ret;
+    }
+    if (!want) locked = 0; /* nothing to read: glibc answers 0 at once */
+    size_t r = R(fread)(p, size, n, f);
+    if (locked) R(funlockfile)(f);
+    return r;
+}
+
+GP_EXPORT size_t __fread_chk(void *p, size_t plen, size_t size, size_t n, FILE *f)
+{
+    GATE(f);
+    int locked = 0;
+    size_t want = size && n <= (size_t)-1 / size ? size * n : (size_t)-1;
+    if (want && want <= plen && to_helper(f, BYTES, 0, want, &locked)) {
+        struct rd o = {.f = f, .p = p, .a = size, .b = n, .c = plen};
+        offload(run_fread_chk, &o);
+        return (size_t)o.ret;
+    }
+    if (!want || want > plen) locked = 0; /* glibc answers (or aborts) at once */
+    size_t r = R(__fread_chk)(p, plen, size, n, f);
+    if (locked) R(funlockfile)(f);
+    return r;
+}
+
+GP_EXPORT ssize_t getdelim(char **l, size_t *n, int d, FILE *f)
+{
+    GATE(f);
+    int locked = 0;
+    /* a bad argument is glibc's EINVAL at once: let it say so here */
+    if (l && n && to_helper(f, LINE, d, (size_t)-1, &locked)) {
+        struct rd o = {.f = f, .p = l, .ptr = n, .d = d};
+        offload(run_getdelim, &o);
+        return o.ret;
+    }
+    if (!l || !n) locked = 0;
+    ssize_t r = R(getdelim)(l, n, d, f);
+    if (locked) R(funlockfile)(f);
+    return r;
+}
+
+GP_EXPORT ssize_t getline(char **l, size_t *n, FILE *f) { return getdelim(l, n, '\n', f); }
+/* what glibc's inline getline calls (bits/stdio.h, built with optimization) */
+ssize_t __getdelim(char **l, size_t *n, int d, FILE *f);
+GP_EXPORT ssize_t __getdelim(char **l, size_t *n, int d, FILE *f) { return getdelim(l, n, d, f); }
