@@ -379,6 +379,9 @@ void gp_fork_child(void);
 int gp_sigwait_fd(const sigset_t *want, int exact);
 /* is fn a handler the runtime installed itself (the overflow reporter)? */
 int gp_runtime_handler(void *fn);
+/* the handler that stands for sig's default action (--stats: SIGTERM, SIGINT,
+ * SIGHUP print the counters, then die by the signal), or NULL */
+void *gp_default_handler(int sig);
 
 /* ---- settings and diagnostics -------------------------------------------- */
 void gp_configure(size_t default_stack, int debug);

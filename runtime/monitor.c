@@ -181,6 +181,46 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
     R(sigaction)(sig, &d, NULL);
 }
 
+/* --stats and the signals that stop servers: SIGTERM, SIGINT or SIGHUP left
+ * at their default action ends the process without exit handlers, so the
+ * counters atexit would print were lost. Where the program left one at its
+ * default when the runtime started, this handler stands for the default (the
+ * program's sigaction and signal read SIG_DFL: gp_runtime_handler): it
+ * prints the counters, puts the default back and lets the signal end the
+ * process as it would have, by the same signal. A handler the program
+ * installs later replaces it. */
+static const int stop_sigs[] = {SIGTERM, SIGINT, SIGHUP};
+
+static void on_stop(int sig, siginfo_t *si, void *uc)
+{
+    (void)si;
+    (void)uc;
+    print_stats();
+    struct sigaction d;
+    memset(&d, 0, sizeof d);
+    d.sa_handler = SIG_DFL;
+    R(sigaction)(sig, &d, NULL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    R(syscall)(SYS_tgkill, getpid(), R(syscall)(SYS_gettid), sig);
+    R(pthread_sigmask)(SIG_UNBLOCK, &one, NULL); /* pending on this thread: delivered now, default action */
+}
+
+static void stats_at_stop(void)
+{
+    for (size_t i = 0; i < sizeof stop_sigs / sizeof *stop_sigs; i++) {
+        struct sigaction cur;
+        if (R(sigaction)(stop_sigs[i], NULL, &cur) != 0 || cur.sa_handler != SIG_DFL || (cur.sa_flags & SA_SIGINFO))
+            continue;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_stop;
+        sa.sa_flags = SA_SIGINFO | SA_RESTART;
+        R(sigaction)(stop_sigs[i], &sa, NULL);
+    }
+}
+
 /* On the worker at start: an alternate signal stack for the overflow report,
  * the SIGSEGV handler (unless the program has its own), stats, monitor. */
 void gp__monitor_start(struct gp_worker *w)
@@ -197,7 +237,10 @@ void gp__monitor_start(struct gp_worker *w)
         sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
         R(sigaction)(SIGSEGV, &sa, NULL);
     }
-    if (stats_on) atexit(print_stats);
+    if (stats_on) {
+        atexit(print_stats);
+        stats_at_stop();
+    }
     if (monitor_ms > 0) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
@@ -224,7 +267,17 @@ void gp_configure_monitor(int stats, long mon_ms, int trace)
     gp_trace_calls = trace;
 }
 
+/* the handler that stands for sig's default action (on_stop, with --stats,
+ * for the stop signals), or NULL: the default itself */
+void *gp_default_handler(int sig)
+{
+    if (!stats_on) return NULL;
+    for (size_t i = 0; i < sizeof stop_sigs / sizeof *stop_sigs; i++)
+        if (stop_sigs[i] == sig) return (void *)on_stop;
+    return NULL;
+}
+
 int gp_runtime_handler(void *fn)
 {
-    return fn == (void *)on_segv;
+    return fn == (void *)on_segv || fn == (void *)on_stop;
 }

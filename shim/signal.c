@@ -134,6 +134,13 @@ GP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
         user[sig] = in;
         wrapped[sig] = 1;
         r = R(sigaction)(sig, &k, old);
+    } else if (act && in.sa_handler == SIG_DFL && gp_default_handler(sig)) {
+        /* the default, with gpatch's stand-in that prints --stats first */
+        struct sigaction k = in;
+        k.sa_sigaction = (void (*)(int, siginfo_t *, void *))gp_default_handler(sig);
+        k.sa_flags = SA_SIGINFO | SA_RESTART;
+        r = R(sigaction)(sig, &k, old);
+        if (r == 0) wrapped[sig] = 0;
     } else {
         r = R(sigaction)(sig, act, old);
         if (r == 0 && act) wrapped[sig] = 0;

@@ -196,3 +196,28 @@ Test(tools, check_warns_about_io_uring)
     SH("rm -rf %s", dir);
     cr_assert(ok, "exit %d, no io_uring warning: %s", st, report);
 }
+
+/* --stats prints when a stop signal left at its default action (SIGTERM,
+ * SIGINT after the program reset it to SIG_DFL) ends the program; the
+ * program still reads SIG_DFL from sigaction and signal, and dies by the
+ * same signal as stock */
+Test(tools, stats_print_when_a_default_signal_stops_the_program)
+{
+    const char *prog = h_path("build/progs/term_default");
+    const char *lib = h_path("build/libgpatch.so");
+    for (int i = 0; i < 2; i++) {
+        const char *sig = i ? "INT" : "TERM";
+        int st = SH("d=$(mktemp -d); trap 'rm -rf $d' EXIT; "
+                    "%s >$d/stock & p=$!; for i in $(seq 100); do grep -q ready $d/stock && break; sleep 0.05; done; "
+                    "kill -%s $p; wait $p; echo \"stock: $?\"; "
+                    "GPATCH_STATS=1 LD_PRELOAD=%s %s >$d/gp 2>$d/err & p=$!; "
+                    "for i in $(seq 100); do grep -q ready $d/gp && break; sleep 0.05; done; "
+                    "kill -%s $p; wait $p; echo \"gpatch: $?\"; cmp -s $d/stock $d/gp && echo same output; "
+                    "grep -c 'gpatch stats' $d/err",
+                    prog, sig, lib, prog, sig);
+        cr_assert_eq(st, 0, "%s", out);
+        const char *want = i ? "stock: 130\ngpatch: 130\n" : "stock: 143\ngpatch: 143\n";
+        cr_assert(strstr(out, want), "SIG%s: the exit statuses differ:\n%s", sig, out);
+        cr_assert(strstr(out, "same output\n3\n"), "SIG%s: output differs or no stats:\n%s", sig, out);
+    }
+}
