@@ -111,6 +111,7 @@ int io_uring_submit_and_wait(struct io_uring *ring, unsigned wait_nr);
     X(fputs, 1) X(fputc, 1) X(putc, 1) X(putchar, 1) X(fwrite, 1) X(fflush, 1) \
     X(fgets, 1) X(__fgets_chk, 1) X(fgetc, 1) X(getc, 1) X(getchar, 1)       \
     X(fread, 1) X(__fread_chk, 1) X(getline, 1) X(getdelim, 1) X(ungetc, 1)  \
+    X(vfscanf, 1) X(__isoc99_vfscanf, 1)                                      \
     X(fseek, 1) X(fseeko, 1) X(ftell, 1) X(ftello, 1) X(rewind, 1) X(perror, 1)
 
 /* glibc's _FORTIFY_SOURCE entry points (not declared by its headers) */
@@ -118,6 +119,7 @@ int __vprintf_chk(int flag, const char *fmt, va_list ap);
 int __vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap);
 char *__fgets_chk(char *s, size_t size, int n, FILE *f);
 size_t __fread_chk(void *p, size_t plen, size_t size, size_t n, FILE *f);
+int __isoc99_vfscanf(FILE *f, const char *fmt, va_list ap);
 
 #define GP_REAL_DECL(name, required) extern __typeof__(name) *real_##name;
 GP_REAL_LIST(GP_REAL_DECL)

@@ -1,5 +1,5 @@
 /* stdio_read.c — stdio reads that would wait: fgets, fgetc, getc, getchar,
- * fread, getline, getdelim (and the _chk forms). glibc refills a stream's
+ * fread, getline, getdelim, the scanf family (and the _chk forms). glibc refills a stream's
  * buffer with its own read, which no preload sees: on an empty pipe,
  * socket or terminal it blocked the worker, and a writer on the same worker
  * never ran (a console thread in fgets(stdin) stopped the server).
@@ -22,6 +22,7 @@
 #include "../runtime/gp.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,8 +32,9 @@
         if (__builtin_expect(gp_files_held(), 0)) gp_file_wait((void *)(f)); \
     } while (0)
 
-/* what a call needs in the buffer to be answered without a read */
-enum need { CHAR, LINE, BYTES };
+/* what a call needs in the buffer to be answered without a read (SCAN: a
+ * scanf may read any amount, so only a stream that cannot wait stays here) */
+enum need { CHAR, LINE, BYTES, SCAN };
 
 /* f's lock is held: can the call be answered without a read that may wait?
  * (for LINE: a delimiter within max bytes; BYTES: max bytes) */
@@ -71,6 +73,8 @@ struct rd {
     void *p;
     size_t a, b, c;
     int n, d;
+    const char *fmt;
+    va_list ap;
     long ret;
     void *ptr;
     int err_in, err;
@@ -90,6 +94,8 @@ RD_RUN(run_fgetc, o->ret = R(fgetc)(o->f))
 RD_RUN(run_fread, o->ret = (long)R(fread)(o->p, o->a, o->b, o->f))
 RD_RUN(run_fread_chk, o->ret = (long)R(__fread_chk)(o->p, o->c, o->a, o->b, o->f))
 RD_RUN(run_getdelim, o->ret = R(getdelim)((char **)o->p, (size_t *)o->ptr, o->d, o->f))
+RD_RUN(run_vfscanf, o->ret = R(vfscanf)(o->f, o->fmt, o->ap))
+RD_RUN(run_isoc99_vfscanf, o->ret = R(__isoc99_vfscanf)(o->f, o->fmt, o->ap))
 
 static void offload(void (*fn)(void *), struct rd *o)
 {
@@ -197,3 +203,49 @@ GP_EXPORT ssize_t getline(char **l, size_t *n, FILE *f) { return getdelim(l, n, 
 /* what glibc's inline getline calls (bits/stdio.h, built with optimization) */
 ssize_t __getdelim(char **l, size_t *n, int d, FILE *f);
 GP_EXPORT ssize_t __getdelim(char **l, size_t *n, int d, FILE *f) { return getdelim(l, n, d, f); }
+
+/* ---- scanf: how much it reads depends on the input; the helper's copy of
+ * the caller's va_list points into the parked caller's stack, alive ---------- */
+static int scan(FILE *f, const char *fmt, va_list ap, int c99)
+{
+    int locked = 0;
+    if (to_helper(f, SCAN, 0, 0, &locked)) {
+        struct rd o = {.f = f, .fmt = fmt};
+        va_copy(o.ap, ap);
+        offload(c99 ? run_isoc99_vfscanf : run_vfscanf, &o);
+        va_end(o.ap);
+        return (int)o.ret;
+    }
+    int r = c99 ? R(__isoc99_vfscanf)(f, fmt, ap) : R(vfscanf)(f, fmt, ap);
+    if (locked) R(funlockfile)(f);
+    return r;
+}
+
+/* glibc's headers name its C99 forms (__isoc99_*) for scanf and friends: a
+ * program built against them imports those, one built long ago the plain
+ * names. Both are defined here under their symbol names (__asm__). */
+#define SCAN_VARARGS(f, c99)           \
+    va_list ap;                        \
+    va_start(ap, fmt);                 \
+    GATE(f);                           \
+    int r = scan((f), fmt, ap, (c99)); \
+    va_end(ap);                        \
+    return r
+
+GP_EXPORT int plain_vfscanf(FILE *f, const char *fmt, va_list ap) __asm__("vfscanf");
+int plain_vfscanf(FILE *f, const char *fmt, va_list ap) { GATE(f); return scan(f, fmt, ap, 0); }
+GP_EXPORT int plain_vscanf(const char *fmt, va_list ap) __asm__("vscanf");
+int plain_vscanf(const char *fmt, va_list ap) { GATE(stdin); return scan(stdin, fmt, ap, 0); }
+GP_EXPORT int plain_fscanf(FILE *f, const char *fmt, ...) __asm__("fscanf");
+int plain_fscanf(FILE *f, const char *fmt, ...) { SCAN_VARARGS(f, 0); }
+GP_EXPORT int plain_scanf(const char *fmt, ...) __asm__("scanf");
+int plain_scanf(const char *fmt, ...) { SCAN_VARARGS(stdin, 0); }
+
+GP_EXPORT int c99_vfscanf(FILE *f, const char *fmt, va_list ap) __asm__("__isoc99_vfscanf");
+int c99_vfscanf(FILE *f, const char *fmt, va_list ap) { GATE(f); return scan(f, fmt, ap, 1); }
+GP_EXPORT int c99_vscanf(const char *fmt, va_list ap) __asm__("__isoc99_vscanf");
+int c99_vscanf(const char *fmt, va_list ap) { GATE(stdin); return scan(stdin, fmt, ap, 1); }
+GP_EXPORT int c99_fscanf(FILE *f, const char *fmt, ...) __asm__("__isoc99_fscanf");
+int c99_fscanf(FILE *f, const char *fmt, ...) { SCAN_VARARGS(f, 1); }
+GP_EXPORT int c99_scanf(const char *fmt, ...) __asm__("__isoc99_scanf");
+int c99_scanf(const char *fmt, ...) { SCAN_VARARGS(stdin, 1); }

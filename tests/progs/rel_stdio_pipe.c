@@ -3,7 +3,7 @@
  * on the worker would stop the writer (deadlock when both share it) and a
  * ticker thread. Stock: the ticker goes on, the reads get what was written.
  * fgets (whole lines, a line longer than the buffer), getc, fread across
- * several writes, getline, getdelim, EOF and its sticky flag; a regular file
+ * several writes, getline, fscanf, getdelim, EOF and its sticky flag; a regular file
  * read the same way. Output is deterministic; alarm bounds a hang. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -43,6 +43,8 @@ static void *writer(void *arg)
     put("0123456789");
     put("ABCDEFGHIJ");
     put("getline's line\n");
+    put("12 ");
+    put("34");
     put("field one;field two;");
     close(pfd[1]);
     return NULL;
@@ -71,6 +73,9 @@ int main(void)
     size_t cap = 0;
     ssize_t got = getline(&line, &cap, f);
     printf("getline: %zd %s", got, line);
+    int a = 0, b = 0;
+    int k = fscanf(f, "%d %d", &a, &b);
+    printf("fscanf two numbers across writes: %d: %d %d\n", k, a, b);
     got = getdelim(&line, &cap, ';', f);
     printf("getdelim ';': %zd [%s]\n", got, line);
     got = getdelim(&line, &cap, ';', f);
@@ -82,7 +87,7 @@ int main(void)
     printf("getc after the end: %d\n", getc(f));
     pthread_join(wr, NULL);
     long during = ticks - before;
-    /* seven writes 60 ms apart: stock ticks about 80 times; a blocked worker, a few */
+    /* nine writes 60 ms apart: stock ticks about 100 times; a blocked worker, a few */
     printf("the ticker went on while the reads waited: %s\n", during >= 30 ? "yes" : "no");
     fclose(f);
 
