@@ -504,6 +504,21 @@
  *    call on a file that is no socket (ENOTSOCK), an accept on a socket
  *    that does not listen (EINVAL) go to the kernel at once, on every path
  *    (poll-first included, which kernels without RWF_NOWAIT on pipes take).
+ *    Nor does a call wait in the kernel where the wait would hold the
+ *    worker: after a poll that said "writable", a write to a pipe, FIFO or
+ *    terminal moves at most PIPE_BUF bytes per try (a writable pipe always
+ *    takes that much; the whole could wait for a reader on this worker), and
+ *    a call on an anonymous inode waits only in a direction that file can
+ *    wait in (an eventfd's write; the reads of eventfd, timerfd, signalfd,
+ *    inotify): any other goes to the kernel at once.
+ *  - A wait that happens inside glibc, where no preload sees it, runs on a
+ *    helper OS thread while the green thread parks: a stdio read the
+ *    stream's buffer cannot answer on a pipe, socket or terminal (the whole
+ *    call, under the stream's own lock, so its flags and position are
+ *    stock's; a stream the thread locked itself stays on the worker), a
+ *    name-service lookup whose database has a source beyond local files,
+ *    pclose's reaping of its child. A handler for a signal sent meanwhile
+ *    runs on time; the helper's call goes on (as under SA_RESTART).
  *  - runtime/ reaches libc only through the real-function table, never by a
  *    name the shim exports (the link fails if it does: Makefile,
  *    no-hooked-calls); gp_real_init calls nothing hooked while the table is
