@@ -596,10 +596,33 @@ GP_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 }
 
 /* ---- once ----------------------------------------------------------------------- */
-/* glibc's encoding: 0 not run, bit 0 running, 2 done */
+/* glibc's encoding: 0 not run, bit 0 running, 2 done. Ours adds bit 2 while
+ * an OS thread sleeps on the futex word, so the thread that finishes makes
+ * the wake system call only then (a loop of pthread_once on fresh controls
+ * paid one per call). A gthread waits on our own queue instead. */
+#define ONCE_RUNNING 1
+#define ONCE_DONE 2
+#define ONCE_FUTEX_WAITERS 4
+
 static int once_try(void *ctx)
 {
-    return __atomic_load_n((int *)ctx, __ATOMIC_ACQUIRE) == 2 ? 0 : -EAGAIN;
+    /* done, or back to not run (a cancelled initializer): look again */
+    return __atomic_load_n((int *)ctx, __ATOMIC_ACQUIRE) & ONCE_RUNNING ? -EAGAIN : 0;
+}
+
+static void once_wake(int *w, int old)
+{
+    if (old & ONCE_FUTEX_WAITERS) futex(w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, 0);
+    gp_sync_wake(w, INT_MAX);
+}
+
+/* The initializer was cancelled (POSIX: "the effect on once_control shall
+ * be as if pthread_once() was never called"): back to not run, and the
+ * waiters try again, one of them to run it. */
+static void once_cancelled(void *arg)
+{
+    int *w = arg;
+    once_wake(w, __atomic_exchange_n(w, 0, __ATOMIC_RELEASE));
 }
 
 GP_EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
@@ -607,16 +630,28 @@ GP_EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
     int *w = (int *)once;
     for (;;) {
         int v = __atomic_load_n(w, __ATOMIC_ACQUIRE);
-        if (v == 2) return 0;
-        if (v == 0 && __atomic_compare_exchange_n(w, &v, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        if (v == ONCE_DONE) return 0;
+        if (v == 0 && __atomic_compare_exchange_n(w, &v, ONCE_RUNNING, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            /* a cancellation inside fn unwinds through this record (gthreads:
+             * shim/thread.c's cleanup chain; OS threads: glibc's) */
+            pthread_cleanup_push(once_cancelled, w);
             fn();
-            __atomic_store_n(w, 2, __ATOMIC_RELEASE);
-            futex(w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, 0);
-            gp_sync_wake(w, INT_MAX);
+            pthread_cleanup_pop(0);
+            once_wake(w, __atomic_exchange_n(w, ONCE_DONE, __ATOMIC_RELEASE));
+            /* the program's code ran: a point where a thread that keeps the
+             * worker goes round the loop (its signals, timers, the others) */
+            if (gthread()) gp_preempt_point();
             return 0;
         }
-        if (gthread()) gp_sync_wait(w, once_try, w, GP_FOREVER, GP_INTR_NONE, POLL_NS);
-        else futex(w, FUTEX_WAIT_PRIVATE, 1, NULL, 0);
+        if (gthread()) {
+            gp_sync_wait(w, once_try, w, GP_FOREVER, GP_INTR_NONE, POLL_NS);
+        } else if (v == ONCE_RUNNING &&
+                   !__atomic_compare_exchange_n(w, &v, ONCE_RUNNING | ONCE_FUTEX_WAITERS, 0, __ATOMIC_RELAXED,
+                                                __ATOMIC_RELAXED)) {
+            continue; /* it changed: look again */
+        } else {
+            futex(w, FUTEX_WAIT_PRIVATE, ONCE_RUNNING | ONCE_FUTEX_WAITERS, NULL, 0);
+        }
     }
 }
 
