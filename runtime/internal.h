@@ -317,6 +317,9 @@ void gp__thread_finished(struct gp_gthread *g); /* worker: g's stack is released
 void gp__thread_fork_reset(void);
 int gp__on_own_stack(const void *p, size_t n);
 void gp__sigwait_fork_reset(void);
+int gp__on_catcher(void);            /* signal-safe: this OS thread is the signal catcher (sigthread.c) */
+void gp__catcher_fork_reset(void);
+void gp__catcher_left(uint64_t mask); /* a gthread with this mask exited (sigthread.c) */
 
 /* coro.c */
 struct gp_gthread *gp__gthread_alloc(struct gp_worker *home);

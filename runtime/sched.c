@@ -1420,6 +1420,7 @@ void gp_fork_child(void)
     if (!w) w = gp__w; /* a child forked by an OS thread that is not a worker's */
     gp__thread_fork_reset(); /* new thread ids: before anything reads them */
     gp__sigwait_fork_reset();
+    gp__catcher_fork_reset(); /* the signal catcher was the parent's (sigthread.c) */
     gp__handoff_fork_reset(); /* the spares are the parent's */
     gp__files_fork_reset(); /* glibc's fork unlocks every stream in the child */
     gp__tls_fork_reset();

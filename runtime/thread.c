@@ -324,6 +324,7 @@ void gp__thread_dying(struct gp_gthread *g)
     __atomic_store_n(&g->xdone, 1, __ATOMIC_RELEASE);
     gp__rec_unlock();
     free(kept);
+    gp__catcher_left(__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED)); /* the signal catcher narrows */
     if (x) R(syscall)(SYS_futex, &g->xdone, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     if (j) gp_sync_wake(&g->xdone, 1);
 }

@@ -52,6 +52,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
     if (a.sa_flags & SA_RESETHAND) { /* the kernel has reset it: so do we */
         wrapped[sig] = 0;
         user[sig].sa_handler = SIG_DFL;
+        gp_thread_sig_handled(sig, 0);
     }
     gp__tls.in_handler++; /* wakes from the handler (sem_post) must not take locks */
     if (a.sa_flags & SA_SIGINFO) a.sa_sigaction(sig, si, uc);
@@ -143,6 +144,7 @@ GP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
         wrapped[sig] = (unsigned char)prev_wrapped;
         return r;
     }
+    if (act) gp_thread_sig_handled(sig, wrapped[sig]); /* for the signal catcher (runtime/sigthread.c) */
     if (old && prev_wrapped) *old = prev; /* the program's view */
     else if (old && !prev_wrapped &&
              (gp_runtime_handler((void *)old->sa_sigaction) || (void *)old->sa_sigaction == (void *)on_deliver)) {

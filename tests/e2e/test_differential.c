@@ -232,3 +232,12 @@ Test(differential, os_thread_calls_act_where_the_thread_runs) { same_in_three("b
  * waiting in it meanwhile runs its own initializer (Open POSIX Test Suite
  * pthread_once/3-1; before, the control stayed "running" and both hung) */
 Test(differential, once_cancelled_initializer_runs_again) { same_in_three("build/progs/rel_once_cancel", 20); }
+
+/* a process signal that main blocks and only another thread lets in runs
+ * there (gpatch's signal catcher, runtime/sigthread.c); before, no OS
+ * thread's real mask let it in and it stayed pending for good (Open POSIX
+ * pthread_atfork/3-3 and the other "signal stream" tests hung) */
+Test(differential, process_signal_main_blocks_runs_in_the_thread_that_takes_it)
+{
+    same_in_three("build/progs/rel_sig_main_blocks", 20);
+}
