@@ -241,3 +241,8 @@ Test(differential, process_signal_main_blocks_runs_in_the_thread_that_takes_it)
 {
     same_in_three("build/progs/rel_sig_main_blocks", 20);
 }
+
+/* sigpending in a thread other than main: the process's pending signals it
+ * blocks and its own, never main's own (a raise of main's); before, a
+ * green thread on main's OS thread saw main's (Open POSIX pthread_create/8-1) */
+Test(differential, sigpending_of_a_thread_is_not_mains) { same_in_three("build/progs/rel_sigpending_thread", 20); }
