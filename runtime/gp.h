@@ -343,6 +343,7 @@ void gp_owner_forget(const void *obj);
 int gp_owner_holds(const void *obj, int libc_owner);
 /* the current gthread took (+1) or released (-1) a lock glibc manages */
 void gp_foreign_lock(int delta);
+int gp_foreign_held(void); /* gthread: the locks glibc manages it holds now */
 /* an id for the current gthread that no OS thread id can equal */
 int gp_owner_id(void);
 /* the owner id of a caller that is not a gthread (its tid; in a child

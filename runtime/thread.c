@@ -140,6 +140,13 @@ void gp_foreign_lock(int delta)
     gp__update_managed();
 }
 
+/* gthread only: how many locks glibc manages it holds (gp_foreign_lock) */
+int gp_foreign_held(void)
+{
+    struct gp_worker *w = GP_ME();
+    return w && w->cur != &w->sched ? w->cur->foreign : 0;
+}
+
 int gp_is_thread(uintptr_t h)
 {
     struct gp_gthread *g = gp__gthread_from_handle(h);

@@ -108,9 +108,30 @@ static int g_mutex_lock(pthread_mutex_t *m, clockid_t clk, const struct timespec
     return r == -ETIMEDOUT ? ETIMEDOUT : -r;
 }
 
+/* A mutex glibc manages records its owner as the OS thread id, which a
+ * green thread shares with the others of its worker (main's included):
+ * held under this OS thread's id by a green thread that holds no lock glibc
+ * manages (gp_foreign_held), it is another green thread's, though glibc
+ * would take this one for its owner (a recursive trylock succeeded, an
+ * unlock by a thread that does not own it succeeded: Open POSIX
+ * pthread_mutex_trylock/1-2). A green thread that holds one keeps its
+ * worker until it unlocks it, so the one that holds some is that owner
+ * (left: one that holds another such lock and finds this one held by main,
+ * uncounted, takes it for its own). */
+static int held_by_another_gthread(pthread_mutex_t *m)
+{
+    int owner = __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) & 0x3fffffff;
+    /* main may hold it uncounted (locked before the runtime started), and
+     * while any other green thread holds one, main cannot run here */
+    return owner != 0 && owner == gp_os_tid() && !gp_is_main_gthread() && !gp_foreign_held();
+}
+
 static int mutex_unlock_impl(pthread_mutex_t *m)
 {
     if (glibc_handles(m)) {
+        /* not its owner: as glibc answers another thread (a normal mutex
+         * is not checked: glibc unlocks it for anyone) */
+        if (M_TYPE(m) != PTHREAD_MUTEX_NORMAL && gthread() && held_by_another_gthread(m)) return EPERM;
         int r = R(pthread_mutex_unlock)(m);
         if (r == 0) {
             if (gthread()) gp_foreign_lock(-1);
@@ -148,6 +169,7 @@ static int foreign_result(int r)
 
 static int foreign_try(void *m)
 {
+    if (held_by_another_gthread(m)) return -EAGAIN;
     int r = R(pthread_mutex_trylock)(m);
     if (r == 0 || r == EOWNERDEAD) gp_foreign_lock(+1);
     return r == EBUSY ? -EAGAIN : -r;
@@ -166,10 +188,11 @@ static int foreign_try(void *m)
  * clocklock. */
 static int foreign_lock(pthread_mutex_t *m, int how, clockid_t clk, const struct timespec *abst)
 {
-    int r = R(pthread_mutex_trylock)(m);
+    int other = held_by_another_gthread(m);
+    int r = other ? EBUSY : R(pthread_mutex_trylock)(m);
     if (r != EBUSY || how == 1) return foreign_result(r);
     int owner = __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) & 0x3fffffff;
-    int mine = owner == gp_os_tid();
+    int mine = owner == gp_os_tid() && !other;
     if (!(mine || gp_tid_is_worker(owner)) || (mine && M_TYPE(m) == PTHREAD_MUTEX_ERRORCHECK)) {
         if (how == 0) r = R(pthread_mutex_lock)(m);
         else if (how == 2) r = R(pthread_mutex_timedlock)(m, abst);

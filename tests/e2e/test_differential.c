@@ -246,3 +246,9 @@ Test(differential, process_signal_main_blocks_runs_in_the_thread_that_takes_it)
  * blocks and its own, never main's own (a raise of main's); before, a
  * green thread on main's OS thread saw main's (Open POSIX pthread_create/8-1) */
 Test(differential, sigpending_of_a_thread_is_not_mains) { same_in_three("build/progs/rel_sigpending_thread", 20); }
+
+/* a process-shared mutex (glibc's, owner = OS thread id) held by one
+ * thread is not another's: trylock EBUSY, unlock EPERM (recursive and
+ * errorcheck), though green threads share an OS thread id (Open POSIX
+ * pthread_mutex_trylock/1-2) */
+Test(differential, pshared_mutex_owner_is_one_thread) { same_in_three("build/progs/rel_pshared_owner", 20); }
