@@ -207,7 +207,8 @@ int gp_thread_sig_take_unblocked(siginfo_t *info);                   /* gthread:
 uint64_t gp_thread_sig_kept(void);                                   /* gthread: the kept ones (bits) */
 int gp_thread_sigwaiting(uint64_t set);                              /* gthread: in a sigwait for set, or not (0) */
 uint64_t gp_sigwait_all(void);                                       /* what all sigwaits in progress wait for */
-void gp_thread_sig_handled(int sig, int on); /* the shim's sigaction: sig has a program handler (1) or not */
+void gp_thread_sig_handled(int sig, int on);
+uintptr_t gp_thread_sig_taker(int sig); /* gthread: who takes a kill of its process now (0: the kernel decides) */ /* the shim's sigaction: sig has a program handler (1) or not */
 int gp_yield(void);         /* the runtime's own spins: the gthread stays on its worker */
 int gp_yield_movable(void); /* the program's yields: another worker may take it meanwhile */
 /* at a hooked call that did not wait: go round the loop if this gthread has

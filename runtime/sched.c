@@ -1350,6 +1350,7 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
     g->arg = arg;
     g->detached = a->detached;
     g->sigmask = a->sigmask;
+    g->leaving = 0;
     g->id = __atomic_fetch_add(&gp__w->next_id, 1, __ATOMIC_RELAXED);
     g->ctx = make_fcontext((char *)g->stack_lo + g->stack_size, g->stack_size, gthread_entry);
     gp__set_state(g, GT_BIT(GT_FREE), GT_READY);
@@ -1378,6 +1379,7 @@ void gp_thread_exit(void *ret)
     struct gp_worker *w = GP_ME();
     struct gp_gthread *g = w->cur;
     GP_ASSERT(g != &w->sched);
+    gp__signals_before_exit(g); /* what it lets in runs before its exit, as the kernel's (sigthread.c) */
     /* as glibc at a thread's exit: thread_local destructors, then the keys' */
     if (g->tcb) gp__tls_run_dtors();
     if (g->tsd) gp__tsd_run_dtors(g);

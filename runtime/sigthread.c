@@ -19,6 +19,7 @@
 static int exited(struct gp_gthread *g) { return gp__gthread_exited(g); }
 static void catcher_recheck(void);
 static void catcher_poke(void);
+static uint64_t catcher_never(void);
 static uint64_t sig_handled; /* the signals with a handler of the program's (the shim's trampoline): gp_thread_sig_handled */
 static uint64_t catcher_lets; /* what the catcher's real mask lets in now: a hint for the cheap check (below) */
 
@@ -100,7 +101,7 @@ static int keep(uintptr_t h, struct gp_gthread *gw, int sig, const struct gp_sig
     for (;;) {
         gp__rec_lock();
         struct gp_gthread *g = gw ? gw : gp__gthread_from_handle(h);
-        r = !g || exited(g) ? -ESRCH : 0;
+        r = !g || exited(g) || g->leaving ? -ESRCH : 0; /* leaving: gp__signals_before_exit */
         /* main is kept for only what it lets in (its pending set is the OS thread's) */
         int main_ok = g != gp__w->g0 ||
                       (allow_main && (how == KEEP_ROUTED || !(__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & (1ull << (sig - 1)))));
@@ -222,7 +223,7 @@ void gp__signal_route(int sig, const struct gp_redir *rd)
     if (!exited(g0) && !(__atomic_load_n(&g0->sigmask, __ATOMIC_RELAXED) & bit)) t = g0;
     for (struct gp_list *n = gp__w->all.next; !t && n != &gp__w->all; n = n->next) {
         struct gp_gthread *g = gp_container(n, struct gp_gthread, all);
-        if (exited(g) || (__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & bit)) continue;
+        if (exited(g) || g->leaving || (__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & bit)) continue;
         if (__atomic_load_n(&g->in_call, __ATOMIC_RELAXED)) t = g;
         else if (!any) any = g;
     }
@@ -413,7 +414,7 @@ static uint64_t catcher_wants(void)
     struct gp_gthread *g0 = gp__w->g0;
     for (struct gp_list *n = gp__w->all.next; n != &gp__w->all; n = n->next) {
         struct gp_gthread *g = gp_container(n, struct gp_gthread, all);
-        if (g != g0 && !exited(g)) in |= ~__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED);
+        if (g != g0 && !exited(g) && !g->leaving) in |= ~__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED);
     }
     main_blocks = exited(g0) ? ~0ull : __atomic_load_n(&g0->sigmask, __ATOMIC_RELAXED);
     gp__rec_unlock();
@@ -503,4 +504,76 @@ void gp_thread_sig_handled(int sig, int on)
 void gp__catcher_left(uint64_t mask)
 {
     if (~mask & __atomic_load_n(&catcher_lets, __ATOMIC_RELAXED)) catcher_poke();
+}
+
+/* gthread only, at its exit (gp_thread_exit), before anything of it is
+ * torn down. The kernel gives a process signal to a thread that lets it
+ * in at the send, and that thread runs the handler before its code goes
+ * on, so before its exit. Here a signal is routed a little later (worker
+ * 0's scheduler, gp__signals) and run at the target's next park or yield:
+ * a thread that let it in and exited in between took it nowhere (a kept
+ * one went with it; one not yet routed found nobody else letting it in
+ * and was kept for main, which blocks it), and a sender that waited for
+ * what the handler posts waited for good (Open POSIX pthread_cond_signal/
+ * 4-2 and the other "signal stream" tests, at their end). So a thread on
+ * its way out takes the passed-on signals it lets in (the set's bit,
+ * cleared with an exchange after the details are read: a handler writes
+ * them only while the bit is clear), marks itself leaving, and runs every
+ * kept one it lets in. */
+void gp__signals_before_exit(struct gp_gthread *g)
+{
+    struct gp_worker *w0 = gp__w;
+    if (w0 && g != w0->g0) {
+        uint64_t lets = ~__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED);
+        uint64_t set = __atomic_load_n(&w0->redir_set, __ATOMIC_ACQUIRE) & lets & ~catcher_never();
+        while (set) {
+            int sig = __builtin_ctzll(set) + 1;
+            uint64_t bit = 1ull << (sig - 1);
+            set &= set - 1;
+            struct gp_redir rd = w0->redir[sig - 1];
+            if (!(__atomic_fetch_and(&w0->redir_set, ~bit, __ATOMIC_ACQ_REL) & bit)) continue;
+            struct gp_siginfo k = {rd.code, rd.pid, rd.uid, rd.value};
+            keep(0, g, sig, &k, KEEP_ROUTED, 1, rd.mode, NULL, NULL);
+        }
+    }
+    /* from here no sender keeps a signal for it (keep, the route and the
+     * kill's choice look at leaving under the same lock): what was kept
+     * before runs now, and nothing is kept after to go with it */
+    gp__rec_lock();
+    g->leaving = 1;
+    gp__rec_unlock();
+    if (gp__deliverable(g)) gp__deliver_kept(g);
+}
+
+/* any gthread, outside handlers: for a kill of its own process, the green
+ * thread the kernel would pick at the send, when the kernel itself could
+ * only reach it through the catcher (main blocks sig, a green thread but
+ * main lets it in, the program handles it): the caller if it lets it in,
+ * else one inside a blocking call first, else any; its handle, or 0 (send
+ * it the usual way). The kernel chooses the thread when the signal is
+ * sent and that thread runs the handler before its code goes on; through
+ * the catcher the choice came later, after the thread may have exited. */
+uintptr_t gp_thread_sig_taker(int sig)
+{
+    if (sig < 1 || sig > 64 || !gp__w || !gp__w->g0) return 0;
+    uint64_t bit = 1ull << (sig - 1);
+    if (!(__atomic_load_n(&sig_handled, __ATOMIC_RELAXED) & bit) || (catcher_never() & bit)) return 0;
+    struct gp_gthread *g0 = gp__w->g0, *me = running_here(), *t = NULL, *any = NULL;
+    uintptr_t h = 0;
+    /* the common case, without the lock: main lets it in */
+    if (!(__atomic_load_n(&g0->sigmask, __ATOMIC_RELAXED) & bit) && !exited(g0)) return 0;
+    gp__rec_lock();
+    if (!exited(g0) && !(__atomic_load_n(&g0->sigmask, __ATOMIC_RELAXED) & bit)) goto out; /* main takes it */
+    if (me && me != g0 && !me->leaving && !(__atomic_load_n(&me->sigmask, __ATOMIC_RELAXED) & bit)) t = me;
+    for (struct gp_list *n = gp__w->all.next; !t && n != &gp__w->all; n = n->next) {
+        struct gp_gthread *g = gp_container(n, struct gp_gthread, all);
+        if (g == g0 || exited(g) || g->leaving || (__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & bit)) continue;
+        if (__atomic_load_n(&g->in_call, __ATOMIC_RELAXED)) t = g;
+        else if (!any) any = g;
+    }
+    if (!t) t = any;
+    if (t) h = t->handle;
+out:
+    gp__rec_unlock();
+    return h;
 }
