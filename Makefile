@@ -22,7 +22,8 @@ DEBS := libuv1-dev libboost-context-dev libcriterion-dev pkg-config gcc g++ make
         memcached libmemcached-tools redis-server redis-tools strace liburing-dev
 
 .PHONY: test-vm test-vm-quick vm-deps all lib progs deps demo test check-tests install uninstall clean bench bench-build bench-deps profile test-python \
-        python-deps real-deps test-real stress stress-build test-tsan test-asan soak soak-build
+        python-deps real-deps test-real stress stress-build test-tsan test-asan soak soak-build \
+        posix-deps test-posix
 all: lib progs
 lib: $(BUILD)/libgpatch.so
 
@@ -237,6 +238,22 @@ python-deps: deps
 test-python: python-deps
 	$(MAKE) all
 	/usr/bin/python3 tests/python/run.py
+
+# ---- the Open POSIX Test Suite's thread conformance tests, stock vs gpatch ----------
+# Debian's posixtestsuite source, fetched with apt-get source through a private
+# deb-src list in build/posix-cache/ (the system's apt config is untouched);
+# writes docs/posix.md; exits 1 on a difference tests/posix/known.txt does not
+# list. POSIX_WORKERS, POSIX_TLS, POSIX_FILTER, POSIX_TIMEOUT: tests/posix/run.py.
+POSIX_DEBS := dpkg-dev debian-archive-keyring
+posix-deps: deps
+	@missing=""; for p in $(POSIX_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+test-posix: posix-deps
+	$(MAKE) all
+	/usr/bin/python3 tests/posix/run.py
 
 # ---- stress: subjects and CPython under many GPATCH_SHUFFLE seeds (tests/stress/run.py)
 # `make stress` (defaults: about 25 min on the idle 2-core machine, 55 min shared), `make stress STRESS_QUICK=1`

@@ -207,6 +207,8 @@ int gp_thread_sig_take_unblocked(siginfo_t *info);                   /* gthread:
 uint64_t gp_thread_sig_kept(void);                                   /* gthread: the kept ones (bits) */
 int gp_thread_sigwaiting(uint64_t set);                              /* gthread: in a sigwait for set, or not (0) */
 uint64_t gp_sigwait_all(void);                                       /* what all sigwaits in progress wait for */
+void gp_thread_sig_handled(int sig, int on);
+uintptr_t gp_thread_sig_taker(int sig); /* gthread: who takes a kill of its process now (0: the kernel decides) */ /* the shim's sigaction: sig has a program handler (1) or not */
 int gp_yield(void);         /* the runtime's own spins: the gthread stays on its worker */
 int gp_yield_movable(void); /* the program's yields: another worker may take it meanwhile */
 /* at a hooked call that did not wait: go round the loop if this gthread has
@@ -347,6 +349,7 @@ void gp_owner_forget(const void *obj);
 int gp_owner_holds(const void *obj, int libc_owner);
 /* the current gthread took (+1) or released (-1) a lock glibc manages */
 void gp_foreign_lock(int delta);
+int gp_foreign_held(void); /* gthread: the locks glibc manages it holds now */
 /* an id for the current gthread that no OS thread id can equal */
 int gp_owner_id(void);
 /* the owner id of a caller that is not a gthread (its tid; in a child

@@ -73,6 +73,7 @@ struct gp_gthread {
     int in_call;              /* inside a blocking call (gp_io, gp_poll, gp_sleep, a sync wait) */
     int sigpend;              /* a handler ran while it was in that call: 1 SA_RESTART, 2 not */
     uint64_t sigmask;         /* its own signal mask (not main's: main keeps the OS thread's) */
+    int leaving;              /* on its way out: no signal is kept for it any more (record lock; sigthread.c) */
     uint64_t sig_pend;        /* signals sent to it alone that it blocks or sigwaits for, not yet taken (sigthread.c; record lock) */
     struct gp_siginfo *sig_info; /* their senders' details, 64 of them, made at the first one kept or its first sigwait */
     int sigwaiting;           /* in a sigwait for sigwait_set: a post wakes it (GP_X_POKE) */
@@ -317,6 +318,10 @@ void gp__thread_finished(struct gp_gthread *g); /* worker: g's stack is released
 void gp__thread_fork_reset(void);
 int gp__on_own_stack(const void *p, size_t n);
 void gp__sigwait_fork_reset(void);
+int gp__on_catcher(void);            /* signal-safe: this OS thread is the signal catcher (sigthread.c) */
+void gp__catcher_fork_reset(void);
+void gp__catcher_left(uint64_t mask);
+void gp__signals_before_exit(struct gp_gthread *g); /* gthread, at its exit: the process signals it lets in run first (sigthread.c) */ /* a gthread with this mask exited (sigthread.c) */
 
 /* coro.c */
 struct gp_gthread *gp__gthread_alloc(struct gp_worker *home);

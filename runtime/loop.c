@@ -223,7 +223,9 @@ int gp_signal_elsewhere(int sig, const siginfo_t *si, int mode)
                                    sig == SIGTRAP || sig == SIGSYS))
         return 0;
     struct gp_gthread *cur;
-    if (gp__tls.evicted) {
+    if (gp__on_catcher()) {
+        cur = NULL; /* no green thread runs there: always passed on (sigthread.c) */
+    } else if (gp__tls.evicted) {
         cur = gp__tls.evicted;
     } else {
         struct gp_worker *w = gp__tls.worker;

@@ -1365,6 +1365,7 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
     g->arg = arg;
     g->detached = a->detached;
     g->sigmask = a->sigmask;
+    g->leaving = 0;
     g->id = __atomic_fetch_add(&gp__w->next_id, 1, __ATOMIC_RELAXED);
     g->ctx = make_fcontext((char *)g->stack_lo + g->stack_size, g->stack_size, gthread_entry);
     gp__set_state(g, GT_BIT(GT_FREE), GT_READY);
@@ -1393,6 +1394,7 @@ void gp_thread_exit(void *ret)
     struct gp_worker *w = GP_ME();
     struct gp_gthread *g = w->cur;
     GP_ASSERT(g != &w->sched);
+    gp__signals_before_exit(g); /* what it lets in runs before its exit, as the kernel's (sigthread.c) */
     /* as glibc at a thread's exit: thread_local destructors, then the keys' */
     if (g->tcb) gp__tls_run_dtors();
     if (g->tsd) gp__tsd_run_dtors(g);
@@ -1435,6 +1437,7 @@ void gp_fork_child(void)
     if (!w) w = gp__w; /* a child forked by an OS thread that is not a worker's */
     gp__thread_fork_reset(); /* new thread ids: before anything reads them */
     gp__sigwait_fork_reset();
+    gp__catcher_fork_reset(); /* the signal catcher was the parent's (sigthread.c) */
     gp__handoff_fork_reset(); /* the spares are the parent's */
     gp__files_fork_reset(); /* glibc's fork unlocks every stream in the child */
     gp__tls_fork_reset();

@@ -8,12 +8,20 @@
 #include "real.h"
 
 #include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 static int exited(struct gp_gthread *g) { return gp__gthread_exited(g); }
+static void catcher_recheck(void);
+static void catcher_poke(void);
+static uint64_t catcher_never(void);
+static uint64_t sig_handled; /* the signals with a handler of the program's (the shim's trampoline): gp_thread_sig_handled */
+static uint64_t catcher_lets; /* what the catcher's real mask lets in now: a hint for the cheap check (below) */
 
 /* the green thread whose code runs on this OS thread now: one a hand-off
  * left here, or its worker's current one (NULL: the scheduler, or no worker) */
@@ -93,7 +101,7 @@ static int keep(uintptr_t h, struct gp_gthread *gw, int sig, const struct gp_sig
     for (;;) {
         gp__rec_lock();
         struct gp_gthread *g = gw ? gw : gp__gthread_from_handle(h);
-        r = !g || exited(g) ? -ESRCH : 0;
+        r = !g || exited(g) || g->leaving ? -ESRCH : 0; /* leaving: gp__signals_before_exit */
         /* main is kept for only what it lets in (its pending set is the OS thread's) */
         int main_ok = g != gp__w->g0 ||
                       (allow_main && (how == KEEP_ROUTED || !(__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & (1ull << (sig - 1)))));
@@ -215,7 +223,7 @@ void gp__signal_route(int sig, const struct gp_redir *rd)
     if (!exited(g0) && !(__atomic_load_n(&g0->sigmask, __ATOMIC_RELAXED) & bit)) t = g0;
     for (struct gp_list *n = gp__w->all.next; !t && n != &gp__w->all; n = n->next) {
         struct gp_gthread *g = gp_container(n, struct gp_gthread, all);
-        if (exited(g) || (__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & bit)) continue;
+        if (exited(g) || g->leaving || (__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & bit)) continue;
         if (__atomic_load_n(&g->in_call, __ATOMIC_RELAXED)) t = g;
         else if (!any) any = g;
     }
@@ -323,7 +331,8 @@ uint64_t gp_sigwait_all(void)
 void gp_thread_main_mask(uint64_t bits)
 {
     if (!gp__w || !gp__w->g0) return;
-    __atomic_store_n(&gp__w->g0->sigmask, bits, __ATOMIC_RELAXED);
+    uint64_t was = __atomic_exchange_n(&gp__w->g0->sigmask, bits, __ATOMIC_RELAXED);
+    if (bits & ~was) catcher_recheck(); /* main blocks more: another thread may let them in */
 }
 
 int gp_thread_sigmask(int how, const uint64_t *set, uint64_t *old)
@@ -336,7 +345,8 @@ int gp_thread_sigmask(int how, const uint64_t *set, uint64_t *old)
         else if (how == SIG_SETMASK) m = *set;
         else return -EINVAL;
     }
-    if (old) *old = g->sigmask;
+    uint64_t was = g->sigmask;
+    if (old) *old = was;
     /* SIGKILL and SIGSTOP cannot be blocked */
     m &= ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)));
     if (g->sigmask & ~m) { /* it unblocks: ordered with senders (see above) */
@@ -346,5 +356,224 @@ int gp_thread_sigmask(int how, const uint64_t *set, uint64_t *old)
     } else { /* a sender that reads the old mask sends it the usual way */
         __atomic_store_n(&g->sigmask, m, __ATOMIC_RELAXED);
     }
+    /* it lets in now what main blocks and the catcher does not: the kernel
+     * must find an OS thread for it (the catcher, below) */
+    uint64_t opened = was & ~m;
+    if (opened && g != gp__w->g0 &&
+        (opened & __atomic_load_n(&gp__w->g0->sigmask, __ATOMIC_RELAXED) & ~__atomic_load_n(&catcher_lets, __ATOMIC_RELAXED)))
+        catcher_recheck();
+    else if (m & ~was & __atomic_load_n(&catcher_lets, __ATOMIC_RELAXED))
+        catcher_poke(); /* it blocks what the catcher lets in: narrower, maybe */
     return 0;
+}
+
+/* ---- the catcher: process signals main blocks and another thread lets in ----
+ * The kernel gives a process signal to an OS thread whose real mask lets it
+ * in. Worker 0's OS thread has main's mask (main's is the OS thread's own);
+ * the other workers' block everything. So a signal that main blocks and
+ * only some other green thread lets in landed nowhere: it stayed pending on
+ * the process for good (a handler that was to post a semaphore never ran:
+ * Open POSIX pthread_atfork/3-3, pthread_once/6-1...). The catcher is an OS
+ * thread of gpatch's, started the first time a green thread other than main
+ * lets in a signal that main blocks, whose real mask lets in exactly those
+ * (what some live green thread but main lets in, main blocks, and is not
+ * one of gpatch's own). Where one lands on it, the trampoline passes it on
+ * as from any thread that is not the kernel's choice (gp_signal_elsewhere),
+ * and worker 0's scheduler routes it (gp__signal_route) to the green thread
+ * that lets it in. Its mask is looked at again when a green thread other
+ * than main unblocks one of those, when main blocks more, and after each
+ * signal it catches; a mask left wider than needed (a thread blocked it or
+ * exited since) lets in a signal nobody takes, which the route keeps for
+ * main as it does any other. */
+static __thread int on_catcher __attribute__((tls_model("initial-exec")));
+static uint32_t catcher_seq;   /* bumped (release) to have the catcher look again; its futex word */
+static int catcher_started;    /* 0, or 1 once someone started it */
+
+/* signal-safe: this OS thread is the catcher */
+int gp__on_catcher(void) { return on_catcher; }
+
+/* gpatch's own signals and the faults, never let in by the catcher */
+static uint64_t catcher_never(void)
+{
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGKILL, SIGSTOP};
+    uint64_t m = 0;
+    for (size_t i = 0; i < sizeof faults / sizeof *faults; i++) m |= 1ull << (faults[i] - 1);
+    m |= 1ull << (gp__monitor_sig() - 1);
+    m |= 1ull << (gp__handoff_sig() - 1);
+    m |= 1ull << (gp_deliver_sig(GP_SIGMODE_RESTART) - 1);
+    m |= 1ull << (gp_deliver_sig(GP_SIGMODE_NORESTART) - 1);
+    return m;
+}
+
+/* any OS thread, outside handlers: what the catcher should let in now */
+static uint64_t catcher_wants(void)
+{
+    if (!gp__w || !gp__w->g0) return 0;
+    uint64_t in = 0, main_blocks;
+    gp__rec_lock();
+    struct gp_gthread *g0 = gp__w->g0;
+    for (struct gp_list *n = gp__w->all.next; n != &gp__w->all; n = n->next) {
+        struct gp_gthread *g = gp_container(n, struct gp_gthread, all);
+        if (g != g0 && !exited(g) && !g->leaving) in |= ~__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED);
+    }
+    main_blocks = exited(g0) ? ~0ull : __atomic_load_n(&g0->sigmask, __ATOMIC_RELAXED);
+    gp__rec_unlock();
+    /* only signals the shim's trampoline handles: one with the default
+     * action (or a stale mask's) caught here would act on the process from
+     * a thread the program never made (SIG_DFL's SIGRTMIN terminated a
+     * process whose threads sigwaited for it) */
+    return in & main_blocks & __atomic_load_n(&sig_handled, __ATOMIC_RELAXED) & ~catcher_never();
+}
+
+static void *catcher(void *arg)
+{
+    (void)arg;
+    on_catcher = 1;
+    for (;;) {
+        uint32_t seq = __atomic_load_n(&catcher_seq, __ATOMIC_ACQUIRE);
+        uint64_t in = catcher_wants();
+        sigset_t m;
+        sigfillset(&m);
+        for (int sig = 1; sig <= 64; sig++)
+            if (in & (1ull << (sig - 1))) sigdelset(&m, sig);
+        __atomic_store_n(&catcher_lets, in, __ATOMIC_RELAXED);
+        R(pthread_sigmask)(SIG_SETMASK, &m, NULL);
+        /* a signal caught here ends the wait (EINTR): look again after it */
+        R(syscall)(SYS_futex, &catcher_seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
+    }
+    return NULL;
+}
+
+/* any OS thread, outside handlers: a started catcher looks again (its mask
+ * may be wider than needed now) */
+static void catcher_poke(void)
+{
+    if (!__atomic_load_n(&catcher_started, __ATOMIC_ACQUIRE)) return;
+    __atomic_add_fetch(&catcher_seq, 1, __ATOMIC_RELEASE);
+    R(syscall)(SYS_futex, &catcher_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* any OS thread, outside handlers: have the catcher look again, starting it
+ * the first time it is needed */
+static void catcher_recheck(void)
+{
+    if (!(catcher_wants() & ~__atomic_load_n(&catcher_lets, __ATOMIC_RELAXED))) return;
+    __atomic_add_fetch(&catcher_seq, 1, __ATOMIC_RELEASE);
+    if (__atomic_exchange_n(&catcher_started, 1, __ATOMIC_ACQ_REL)) {
+        R(syscall)(SYS_futex, &catcher_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        return;
+    }
+    /* it starts with every signal blocked (a new thread inherits the
+     * creator's real mask), then sets its own */
+    sigset_t all, old;
+    sigfillset(&all);
+    R(pthread_sigmask)(SIG_SETMASK, &all, &old);
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&at, 64u * 1024);
+    pthread_t pt;
+    if (R(pthread_create)(&pt, &at, catcher, NULL) != 0) __atomic_store_n(&catcher_started, 0, __ATOMIC_RELEASE);
+    pthread_attr_destroy(&at);
+    R(pthread_sigmask)(SIG_SETMASK, &old, NULL);
+}
+
+/* in a forked child: the catcher was the parent's */
+void gp__catcher_fork_reset(void)
+{
+    catcher_started = 0;
+    catcher_lets = 0;
+    catcher_seq = 0;
+}
+
+/* the shim, after sigaction: sig has a handler of the program's (on), or
+ * not. In a handler (SA_RESETHAND's reset) only the note. */
+void gp_thread_sig_handled(int sig, int on)
+{
+    if (sig < 1 || sig > 64) return;
+    uint64_t bit = 1ull << (sig - 1);
+    if (on) __atomic_or_fetch(&sig_handled, bit, __ATOMIC_RELAXED);
+    else __atomic_and_fetch(&sig_handled, ~bit, __ATOMIC_RELAXED);
+    if (gp__tls.in_handler || !gp__w || !gp__w->g0) return;
+    if (on) catcher_recheck();
+    else if (__atomic_load_n(&catcher_lets, __ATOMIC_RELAXED) & bit) catcher_poke();
+}
+
+/* the worker, after g's exit (gp__thread_dying): what it let in may no
+ * longer be anyone's */
+void gp__catcher_left(uint64_t mask)
+{
+    if (~mask & __atomic_load_n(&catcher_lets, __ATOMIC_RELAXED)) catcher_poke();
+}
+
+/* gthread only, at its exit (gp_thread_exit), before anything of it is
+ * torn down. The kernel gives a process signal to a thread that lets it
+ * in at the send, and that thread runs the handler before its code goes
+ * on, so before its exit. Here a signal is routed a little later (worker
+ * 0's scheduler, gp__signals) and run at the target's next park or yield:
+ * a thread that let it in and exited in between took it nowhere (a kept
+ * one went with it; one not yet routed found nobody else letting it in
+ * and was kept for main, which blocks it), and a sender that waited for
+ * what the handler posts waited for good (Open POSIX pthread_cond_signal/
+ * 4-2 and the other "signal stream" tests, at their end). So a thread on
+ * its way out takes the passed-on signals it lets in (the set's bit,
+ * cleared with an exchange after the details are read: a handler writes
+ * them only while the bit is clear), marks itself leaving, and runs every
+ * kept one it lets in. */
+void gp__signals_before_exit(struct gp_gthread *g)
+{
+    struct gp_worker *w0 = gp__w;
+    if (w0 && g != w0->g0) {
+        uint64_t lets = ~__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED);
+        uint64_t set = __atomic_load_n(&w0->redir_set, __ATOMIC_ACQUIRE) & lets & ~catcher_never();
+        while (set) {
+            int sig = __builtin_ctzll(set) + 1;
+            uint64_t bit = 1ull << (sig - 1);
+            set &= set - 1;
+            struct gp_redir rd = w0->redir[sig - 1];
+            if (!(__atomic_fetch_and(&w0->redir_set, ~bit, __ATOMIC_ACQ_REL) & bit)) continue;
+            struct gp_siginfo k = {rd.code, rd.pid, rd.uid, rd.value};
+            keep(0, g, sig, &k, KEEP_ROUTED, 1, rd.mode, NULL, NULL);
+        }
+    }
+    /* from here no sender keeps a signal for it (keep, the route and the
+     * kill's choice look at leaving under the same lock): what was kept
+     * before runs now, and nothing is kept after to go with it */
+    gp__rec_lock();
+    g->leaving = 1;
+    gp__rec_unlock();
+    if (gp__deliverable(g)) gp__deliver_kept(g);
+}
+
+/* any gthread, outside handlers: for a kill of its own process, the green
+ * thread the kernel would pick at the send, when the kernel itself could
+ * only reach it through the catcher (main blocks sig, a green thread but
+ * main lets it in, the program handles it): the caller if it lets it in,
+ * else one inside a blocking call first, else any; its handle, or 0 (send
+ * it the usual way). The kernel chooses the thread when the signal is
+ * sent and that thread runs the handler before its code goes on; through
+ * the catcher the choice came later, after the thread may have exited. */
+uintptr_t gp_thread_sig_taker(int sig)
+{
+    if (sig < 1 || sig > 64 || !gp__w || !gp__w->g0) return 0;
+    uint64_t bit = 1ull << (sig - 1);
+    if (!(__atomic_load_n(&sig_handled, __ATOMIC_RELAXED) & bit) || (catcher_never() & bit)) return 0;
+    struct gp_gthread *g0 = gp__w->g0, *me = running_here(), *t = NULL, *any = NULL;
+    uintptr_t h = 0;
+    /* the common case, without the lock: main lets it in */
+    if (!(__atomic_load_n(&g0->sigmask, __ATOMIC_RELAXED) & bit) && !exited(g0)) return 0;
+    gp__rec_lock();
+    if (!exited(g0) && !(__atomic_load_n(&g0->sigmask, __ATOMIC_RELAXED) & bit)) goto out; /* main takes it */
+    if (me && me != g0 && !me->leaving && !(__atomic_load_n(&me->sigmask, __ATOMIC_RELAXED) & bit)) t = me;
+    for (struct gp_list *n = gp__w->all.next; !t && n != &gp__w->all; n = n->next) {
+        struct gp_gthread *g = gp_container(n, struct gp_gthread, all);
+        if (g == g0 || exited(g) || g->leaving || (__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & bit)) continue;
+        if (__atomic_load_n(&g->in_call, __ATOMIC_RELAXED)) t = g;
+        else if (!any) any = g;
+    }
+    if (!t) t = any;
+    if (t) h = t->handle;
+out:
+    gp__rec_unlock();
+    return h;
 }

@@ -140,6 +140,13 @@ void gp_foreign_lock(int delta)
     gp__update_managed();
 }
 
+/* gthread only: how many locks glibc manages it holds (gp_foreign_lock) */
+int gp_foreign_held(void)
+{
+    struct gp_worker *w = GP_ME();
+    return w && w->cur != &w->sched ? w->cur->foreign : 0;
+}
+
 int gp_is_thread(uintptr_t h)
 {
     struct gp_gthread *g = gp__gthread_from_handle(h);
@@ -324,6 +331,7 @@ void gp__thread_dying(struct gp_gthread *g)
     __atomic_store_n(&g->xdone, 1, __ATOMIC_RELEASE);
     gp__rec_unlock();
     free(kept);
+    gp__catcher_left(__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED)); /* the signal catcher narrows */
     if (x) R(syscall)(SYS_futex, &g->xdone, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     if (j) gp_sync_wake(&g->xdone, 1);
 }

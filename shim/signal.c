@@ -12,6 +12,8 @@
 #include "mask.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -52,6 +54,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
     if (a.sa_flags & SA_RESETHAND) { /* the kernel has reset it: so do we */
         wrapped[sig] = 0;
         user[sig].sa_handler = SIG_DFL;
+        gp_thread_sig_handled(sig, 0);
     }
     gp__tls.in_handler++; /* wakes from the handler (sem_post) must not take locks */
     if (a.sa_flags & SA_SIGINFO) a.sa_sigaction(sig, si, uc);
@@ -150,6 +153,7 @@ GP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
         wrapped[sig] = (unsigned char)prev_wrapped;
         return r;
     }
+    if (act) gp_thread_sig_handled(sig, wrapped[sig]); /* for the signal catcher (runtime/sigthread.c) */
     if (old && prev_wrapped) *old = prev; /* the program's view */
     else if (old && !prev_wrapped &&
              (gp_runtime_handler((void *)old->sa_sigaction) || (void *)old->sa_sigaction == (void *)on_deliver)) {
@@ -562,10 +566,41 @@ GP_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 
 /* the kernel's pending set for this OS thread and the process, and what is
  * kept for this green thread alone */
+/* the process's pending set alone (the kernel's ShdPnd): sigpending's
+ * answer for the OS thread adds that thread's own pending set, which on
+ * worker 0 is main's (a raise of main's, a tgkill to its tid), never a
+ * green thread's. -1 when /proc cannot tell. */
+static int process_pending(uint64_t *out)
+{
+    int fd = (int)R(syscall)(SYS_openat, AT_FDCWD, "/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char buf[8192];
+    ssize_t n = R(read)(fd, buf, sizeof buf - 1);
+    R(close)(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    char *p = strstr(buf, "\nShdPnd:");
+    if (!p) return -1;
+    *out = strtoull(p + 8, NULL, 16);
+    return 0;
+}
+
 GP_EXPORT int sigpending(sigset_t *set)
 {
-    int r = R(sigpending)(set);
-    if (r == 0 && own_mask()) {
+    uint64_t shared, mask;
+    int r = R(sigpending)(set); /* a bad pointer: EFAULT, as stock */
+    if (r == 0 && own_mask() && process_pending(&shared) == 0) {
+        /* a green thread other than main: what the process has pending
+         * that it blocks, and what is kept for it alone (as the kernel's
+         * answer: pending for the thread or the process, and blocked) */
+        gp_thread_sigmask(SIG_BLOCK, NULL, &mask);
+        uint64_t p = (shared & mask) | gp_thread_sig_kept();
+        sigemptyset(set);
+        for (int sig = 1; p && sig <= 64; sig++)
+            if (p & (1ull << (sig - 1))) sigaddset(set, sig);
+        return 0;
+    }
+    if (r == 0 && own_mask()) { /* /proc could not tell: the OS thread's answer */
         uint64_t kept = gp_thread_sig_kept();
         for (int sig = 1; kept && sig <= 64; sig++)
             if (kept & (1ull << (sig - 1))) sigaddset(set, sig);

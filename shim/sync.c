@@ -108,9 +108,30 @@ static int g_mutex_lock(pthread_mutex_t *m, clockid_t clk, const struct timespec
     return r == -ETIMEDOUT ? ETIMEDOUT : -r;
 }
 
+/* A mutex glibc manages records its owner as the OS thread id, which a
+ * green thread shares with the others of its worker (main's included):
+ * held under this OS thread's id by a green thread that holds no lock glibc
+ * manages (gp_foreign_held), it is another green thread's, though glibc
+ * would take this one for its owner (a recursive trylock succeeded, an
+ * unlock by a thread that does not own it succeeded: Open POSIX
+ * pthread_mutex_trylock/1-2). A green thread that holds one keeps its
+ * worker until it unlocks it, so the one that holds some is that owner
+ * (left: one that holds another such lock and finds this one held by main,
+ * uncounted, takes it for its own). */
+static int held_by_another_gthread(pthread_mutex_t *m)
+{
+    int owner = __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) & 0x3fffffff;
+    /* main may hold it uncounted (locked before the runtime started), and
+     * while any other green thread holds one, main cannot run here */
+    return owner != 0 && owner == gp_os_tid() && !gp_is_main_gthread() && !gp_foreign_held();
+}
+
 static int mutex_unlock_impl(pthread_mutex_t *m)
 {
     if (glibc_handles(m)) {
+        /* not its owner: as glibc answers another thread (a normal mutex
+         * is not checked: glibc unlocks it for anyone) */
+        if (M_TYPE(m) != PTHREAD_MUTEX_NORMAL && gthread() && held_by_another_gthread(m)) return EPERM;
         int r = R(pthread_mutex_unlock)(m);
         if (r == 0) {
             if (gthread()) gp_foreign_lock(-1);
@@ -148,6 +169,7 @@ static int foreign_result(int r)
 
 static int foreign_try(void *m)
 {
+    if (held_by_another_gthread(m)) return -EAGAIN;
     int r = R(pthread_mutex_trylock)(m);
     if (r == 0 || r == EOWNERDEAD) gp_foreign_lock(+1);
     return r == EBUSY ? -EAGAIN : -r;
@@ -166,10 +188,11 @@ static int foreign_try(void *m)
  * clocklock. */
 static int foreign_lock(pthread_mutex_t *m, int how, clockid_t clk, const struct timespec *abst)
 {
-    int r = R(pthread_mutex_trylock)(m);
+    int other = held_by_another_gthread(m);
+    int r = other ? EBUSY : R(pthread_mutex_trylock)(m);
     if (r != EBUSY || how == 1) return foreign_result(r);
     int owner = __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) & 0x3fffffff;
-    int mine = owner == gp_os_tid();
+    int mine = owner == gp_os_tid() && !other;
     if (!(mine || gp_tid_is_worker(owner)) || (mine && M_TYPE(m) == PTHREAD_MUTEX_ERRORCHECK)) {
         if (how == 0) r = R(pthread_mutex_lock)(m);
         else if (how == 2) r = R(pthread_mutex_timedlock)(m, abst);
@@ -596,10 +619,33 @@ GP_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 }
 
 /* ---- once ----------------------------------------------------------------------- */
-/* glibc's encoding: 0 not run, bit 0 running, 2 done */
+/* glibc's encoding: 0 not run, bit 0 running, 2 done. Ours adds bit 2 while
+ * an OS thread sleeps on the futex word, so the thread that finishes makes
+ * the wake system call only then (a loop of pthread_once on fresh controls
+ * paid one per call). A gthread waits on our own queue instead. */
+#define ONCE_RUNNING 1
+#define ONCE_DONE 2
+#define ONCE_FUTEX_WAITERS 4
+
 static int once_try(void *ctx)
 {
-    return __atomic_load_n((int *)ctx, __ATOMIC_ACQUIRE) == 2 ? 0 : -EAGAIN;
+    /* done, or back to not run (a cancelled initializer): look again */
+    return __atomic_load_n((int *)ctx, __ATOMIC_ACQUIRE) & ONCE_RUNNING ? -EAGAIN : 0;
+}
+
+static void once_wake(int *w, int old)
+{
+    if (old & ONCE_FUTEX_WAITERS) futex(w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, 0);
+    gp_sync_wake(w, INT_MAX);
+}
+
+/* The initializer was cancelled (POSIX: "the effect on once_control shall
+ * be as if pthread_once() was never called"): back to not run, and the
+ * waiters try again, one of them to run it. */
+static void once_cancelled(void *arg)
+{
+    int *w = arg;
+    once_wake(w, __atomic_exchange_n(w, 0, __ATOMIC_RELEASE));
 }
 
 GP_EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
@@ -607,16 +653,28 @@ GP_EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
     int *w = (int *)once;
     for (;;) {
         int v = __atomic_load_n(w, __ATOMIC_ACQUIRE);
-        if (v == 2) return 0;
-        if (v == 0 && __atomic_compare_exchange_n(w, &v, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        if (v == ONCE_DONE) return 0;
+        if (v == 0 && __atomic_compare_exchange_n(w, &v, ONCE_RUNNING, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            /* a cancellation inside fn unwinds through this record (gthreads:
+             * shim/thread.c's cleanup chain; OS threads: glibc's) */
+            pthread_cleanup_push(once_cancelled, w);
             fn();
-            __atomic_store_n(w, 2, __ATOMIC_RELEASE);
-            futex(w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, 0);
-            gp_sync_wake(w, INT_MAX);
+            pthread_cleanup_pop(0);
+            once_wake(w, __atomic_exchange_n(w, ONCE_DONE, __ATOMIC_RELEASE));
+            /* the program's code ran: a point where a thread that keeps the
+             * worker goes round the loop (its signals, timers, the others) */
+            if (gthread()) gp_preempt_point();
             return 0;
         }
-        if (gthread()) gp_sync_wait(w, once_try, w, GP_FOREVER, GP_INTR_NONE, POLL_NS);
-        else futex(w, FUTEX_WAIT_PRIVATE, 1, NULL, 0);
+        if (gthread()) {
+            gp_sync_wait(w, once_try, w, GP_FOREVER, GP_INTR_NONE, POLL_NS);
+        } else if (v == ONCE_RUNNING &&
+                   !__atomic_compare_exchange_n(w, &v, ONCE_RUNNING | ONCE_FUTEX_WAITERS, 0, __ATOMIC_RELAXED,
+                                                __ATOMIC_RELAXED)) {
+            continue; /* it changed: look again */
+        } else {
+            futex(w, FUTEX_WAIT_PRIVATE, ONCE_RUNNING | ONCE_FUTEX_WAITERS, NULL, 0);
+        }
     }
 }
 

@@ -264,6 +264,20 @@ int gp_shim_signal_keep(pthread_t t, int sig, int code, union sigval v)
     return r == 1 ? 1 : r == -ESRCH ? -1 : 0;
 }
 
+/* kill of its own process by a green thread: when the kernel could reach
+ * the thread that lets the signal in only through the signal catcher
+ * (runtime/sigthread.c), that thread is chosen now and the signal kept for
+ * it and run there, as the kernel chooses at the send. Otherwise, and for
+ * any other process, the kernel's kill. */
+GP_EXPORT int kill(pid_t pid, int sig)
+{
+    if (sig >= 1 && sig <= 64 && pid > 0 && !gp__tls.in_handler && gp_started_here() && gp_is_current_gthread()) {
+        uintptr_t h = gp_thread_sig_taker(sig); /* no system call: the pid is looked at only then */
+        if (h && pid == getpid() && gp_shim_signal_send((pthread_t)h, sig, SI_USER, (union sigval){0}) == 1) return 0;
+    }
+    return (int)R(syscall)(SYS_kill, pid, sig);
+}
+
 GP_EXPORT int pthread_kill(pthread_t t, int sig)
 {
     pthread_t os;

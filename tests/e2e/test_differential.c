@@ -300,3 +300,29 @@ Test(differential, strerror_text_stays_the_threads_own)
  * OS thread's it runs on: a spinner's clock shows its spin, what main sets
  * on it is what it sees of itself */
 Test(differential, os_thread_calls_act_where_the_thread_runs) { same_in_three("build/progs/rel_os_thread_ops", 20); }
+
+/* pthread_once whose initializer is cancelled (deferred, and with the
+ * asynchronous type set) leaves the control as if never called: a thread
+ * waiting in it meanwhile runs its own initializer (Open POSIX Test Suite
+ * pthread_once/3-1; before, the control stayed "running" and both hung) */
+Test(differential, once_cancelled_initializer_runs_again) { same_in_three("build/progs/rel_once_cancel", 20); }
+
+/* a process signal that main blocks and only another thread lets in runs
+ * there (gpatch's signal catcher, runtime/sigthread.c); before, no OS
+ * thread's real mask let it in and it stayed pending for good (Open POSIX
+ * pthread_atfork/3-3 and the other "signal stream" tests hung) */
+Test(differential, process_signal_main_blocks_runs_in_the_thread_that_takes_it)
+{
+    same_in_three("build/progs/rel_sig_main_blocks", 20);
+}
+
+/* sigpending in a thread other than main: the process's pending signals it
+ * blocks and its own, never main's own (a raise of main's); before, a
+ * green thread on main's OS thread saw main's (Open POSIX pthread_create/8-1) */
+Test(differential, sigpending_of_a_thread_is_not_mains) { same_in_three("build/progs/rel_sigpending_thread", 20); }
+
+/* a process-shared mutex (glibc's, owner = OS thread id) held by one
+ * thread is not another's: trylock EBUSY, unlock EPERM (recursive and
+ * errorcheck), though green threads share an OS thread id (Open POSIX
+ * pthread_mutex_trylock/1-2) */
+Test(differential, pshared_mutex_owner_is_one_thread) { same_in_three("build/progs/rel_pshared_owner", 20); }
