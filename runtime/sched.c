@@ -440,6 +440,28 @@
  *    the handler is not run there: the signal is passed to worker 0's
  *    scheduler, which keeps it for the thread the rule picks and has it run
  *    there as above.
+ *  - A process signal that main blocks and only another green thread lets
+ *    in must still land on some OS thread: worker 0's has main's mask and
+ *    the others block everything. The catcher (sigthread.c), an OS thread
+ *    started at first need, lets in exactly what some live non-main green
+ *    thread lets in, main blocks and the program handles; it never runs a
+ *    handler, it passes the signal on to worker 0's routing. Its mask is
+ *    recomputed at every such unblock, block, exit and handler change, and
+ *    after each signal it catches; a mask briefly wider than needed only
+ *    lets in a signal the routing then keeps for main.
+ *  - A green thread's kill of its own process, for a signal only the
+ *    catcher could take, chooses the receiver at the send, as the kernel
+ *    does: the caller if it lets it in, else a thread in a blocking call,
+ *    else any; the signal is kept for it as pthread_kill keeps one. A green
+ *    thread on its way out first claims the passed-on process signals it
+ *    lets in, then marks itself leaving under the record lock (nothing is
+ *    kept for it after that), then runs every kept signal it lets in, as
+ *    the kernel's thread runs a taken signal before its code goes on. Left:
+ *    with 2 workers a thread that exits right after can still miss one
+ *    (tests/progs/sig_stream_exit, about 3 runs in 10).
+ *  - sigpending of a green thread other than main answers the process's
+ *    pending signals that it blocks, plus those kept for it; never main's
+ *    own pending set, which the kernel reports for worker 0's OS thread.
  *  - What a handler may call: a handler runs with the shim's hooks turned
  *    off for its thread (hooked calls go straight to libc: no handler ever
  *    parks or switches), and the runtime code it reaches takes no lock and
@@ -479,6 +501,14 @@
  *
  * Threads' edges (sync.c, thread.c, tls.c, fdtable.c)
  * ----------------------------------------------------
+ *  - A lock glibc manages (process-shared, robust, PI) records its owner
+ *    as the OS thread id, which green threads share. Held under the
+ *    caller's id by a non-main green thread that holds no such lock, it
+ *    belongs to another green thread: trylock is EBUSY, lock parks, and the
+ *    unlock of a recursive or errorcheck one is EPERM.
+ *  - pthread_once runs the initializer inside a cleanup record: a
+ *    cancelled initializer leaves the control unrun and wakes the waiters,
+ *    one of which runs it.
  *  - pthread_create stores the new pthread_t into the caller's variable
  *    before the new green thread is queued anywhere, as glibc stores it
  *    before its clone.
@@ -517,8 +547,11 @@
  *    call, under the stream's own lock, so its flags and position are
  *    stock's; a stream the thread locked itself stays on the worker), a
  *    name-service lookup whose database has a source beyond local files,
- *    pclose's reaping of its child. A handler for a signal sent meanwhile
- *    runs on time; the helper's call goes on (as under SA_RESTART).
+ *    pclose's reaping of its child. A stdio read first waits for its fd's
+ *    first bytes on the green thread (a parked read's wait, which a signal
+ *    ends or restarts as the kernel would); on the helper, a handler for a
+ *    signal sent meanwhile runs on time and the call goes on (as under
+ *    SA_RESTART).
  *  - runtime/ reaches libc only through the real-function table, never by a
  *    name the shim exports (the link fails if it does: Makefile,
  *    no-hooked-calls); gp_real_init calls nothing hooked while the table is

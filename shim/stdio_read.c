@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
 
 #define GATE(f)                                                               \
@@ -53,19 +54,52 @@ static int answered_here(FILE *f, enum need k, int delim, size_t max)
     return S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode);
 }
 
+/* The wait for the fd's first bytes, made on the green thread as read()'s
+ * own (gp_io: parked on the fd's watcher), so that a signal interrupts it as
+ * it would the kernel's read: a handler with SA_RESTART lets it go on, one
+ * without ends it with EINTR. 0: readable; -errno. */
+static ssize_t readable_try(struct gp_io *op, int how)
+{
+    (void)how;
+    struct pollfd p = {op->fd, POLLIN, 0};
+    int r = R(poll)(&p, 1, 0);
+    return r > 0 ? 0 : r == 0 ? -EAGAIN : -errno;
+}
+
+static int wait_readable(int fd)
+{
+    struct gp_io op = {.attempt = readable_try, .fd = fd, .events = GP_IN, .len = 1};
+    return (int)gp_io(&op);
+}
+
 /* 1: the call goes to a helper (f's lock released); 0: make it here, with
- * f's lock held by *locked (release it after the call) */
+ * f's lock held by *locked (release it after the call); -1: a signal ended
+ * the wait for data, as it would have ended glibc's read: the stream's
+ * error flag is set and errno is EINTR, the call fails. */
 static int to_helper(FILE *f, enum need k, int delim, size_t max, int *locked)
 {
     *locked = 0;
     if (!GP_MANAGED() || !f || gp_file_mine(f)) return 0;
     if (R(ftrylockfile)(f) != 0) return 1; /* another OS thread is in it */
+    int before = errno; /* answered_here's fstat may change it */
     if (answered_here(f, k, delim, max)) {
+        errno = before;
         *locked = 1;
         return 0;
     }
+    errno = before;
     R(funlockfile)(f);
-    return 1;
+    /* Wait here for the first bytes: interruptible as stock. What more the
+     * call needs (the rest of a line) the helper waits for. */
+    int saved = errno; /* what the program had: the call starts with it */
+    int r = wait_readable(f->_fileno);
+    if (r == -EINTR) {
+        __atomic_or_fetch(&f->_flags, 0x20 /* _IO_ERR_SEEN */, __ATOMIC_RELAXED);
+        errno = EINTR;
+        return -1;
+    }
+    errno = saved;
+    return r == -EAGAIN ? 0 : 1; /* EAGAIN: a non-blocking fd, glibc's call answers at once */
 }
 
 struct rd {
@@ -110,7 +144,9 @@ GP_EXPORT char *fgets(char *s, int n, FILE *f)
 {
     GATE(f);
     int locked = 0;
-    if (to_helper(f, LINE, '\n', line_max(n), &locked)) {
+    int h = to_helper(f, LINE, '\n', line_max(n), &locked);
+    if (h < 0) return NULL;
+    if (h) {
         struct rd o = {.f = f, .p = s, .n = n};
         offload(run_fgets, &o);
         return o.ptr;
@@ -124,7 +160,9 @@ GP_EXPORT char *__fgets_chk(char *s, size_t size, int n, FILE *f)
 {
     GATE(f);
     int locked = 0;
-    if (to_helper(f, LINE, '\n', line_max(n), &locked)) {
+    int h = to_helper(f, LINE, '\n', line_max(n), &locked);
+    if (h < 0) return NULL;
+    if (h) {
         struct rd o = {.f = f, .p = s, .a = size, .n = n};
         offload(run_fgets_chk, &o);
         return o.ptr;
@@ -137,7 +175,9 @@ GP_EXPORT char *__fgets_chk(char *s, size_t size, int n, FILE *f)
 static int one_char(FILE *f, int (*real)(FILE *))
 {
     int locked = 0;
-    if (to_helper(f, CHAR, 0, 1, &locked)) {
+    int h = to_helper(f, CHAR, 0, 1, &locked);
+    if (h < 0) return EOF;
+    if (h) {
         struct rd o = {.f = f};
         offload(run_fgetc, &o);
         return (int)o.ret;
@@ -155,8 +195,10 @@ GP_EXPORT size_t fread(void *p, size_t size, size_t n, FILE *f)
 {
     GATE(f);
     int locked = 0;
-    size_t want = size && n <= (size_t)-1 / size ? size * n : (size_t)-1;
-    if (want && to_helper(f, BYTES, 0, want, &locked)) {
+    size_t want = !size || !n ? 0 : n <= (size_t)-1 / size ? size * n : (size_t)-1;
+    int h = want ? to_helper(f, BYTES, 0, want, &locked) : 0;
+    if (h < 0) return 0;
+    if (h) {
         struct rd o = {.f = f, .p = p, .a = size, .b = n};
         offload(run_fread, &o);
         return (size_t)o.ret;
@@ -171,8 +213,10 @@ GP_EXPORT size_t __fread_chk(void *p, size_t plen, size_t size, size_t n, FILE *
 {
     GATE(f);
     int locked = 0;
-    size_t want = size && n <= (size_t)-1 / size ? size * n : (size_t)-1;
-    if (want && want <= plen && to_helper(f, BYTES, 0, want, &locked)) {
+    size_t want = !size || !n ? 0 : n <= (size_t)-1 / size ? size * n : (size_t)-1;
+    int h = want && want <= plen ? to_helper(f, BYTES, 0, want, &locked) : 0;
+    if (h < 0) return 0;
+    if (h) {
         struct rd o = {.f = f, .p = p, .a = size, .b = n, .c = plen};
         offload(run_fread_chk, &o);
         return (size_t)o.ret;
@@ -188,7 +232,9 @@ GP_EXPORT ssize_t getdelim(char **l, size_t *n, int d, FILE *f)
     GATE(f);
     int locked = 0;
     /* a bad argument is glibc's EINVAL at once: let it say so here */
-    if (l && n && to_helper(f, LINE, d, (size_t)-1, &locked)) {
+    int h = l && n ? to_helper(f, LINE, d, (size_t)-1, &locked) : 0;
+    if (h < 0) return -1;
+    if (h) {
         struct rd o = {.f = f, .p = l, .ptr = n, .d = d};
         offload(run_getdelim, &o);
         return o.ret;
@@ -209,7 +255,9 @@ GP_EXPORT ssize_t __getdelim(char **l, size_t *n, int d, FILE *f) { return getde
 static int scan(FILE *f, const char *fmt, va_list ap, int c99)
 {
     int locked = 0;
-    if (to_helper(f, SCAN, 0, 0, &locked)) {
+    int h = to_helper(f, SCAN, 0, 0, &locked);
+    if (h < 0) return EOF;
+    if (h) {
         struct rd o = {.f = f, .fmt = fmt};
         va_copy(o.ap, ap);
         offload(c99 ? run_isoc99_vfscanf : run_vfscanf, &o);
