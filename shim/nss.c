@@ -81,14 +81,14 @@ static void read_nsswitch(void)
     __atomic_store_n(&db_read, 1, __ATOMIC_RELEASE);
 }
 
-/* Does this lookup go to a helper? Only a green thread's, on a database that
- * may reach beyond local files. */
-static int offloading(int db)
+static int reaches_beyond_files(int db)
 {
-    if (!GP_MANAGED()) return 0;
     if (!__atomic_load_n(&db_read, __ATOMIC_ACQUIRE)) read_nsswitch();
     return !db_local[db];
 }
+/* Does this lookup go to a helper? Only a green thread's, on a database that
+ * may reach beyond local files. (A macro: GP_MANAGED names the export.) */
+#define offloading(db) (GP_MANAGED() && reaches_beyond_files(db))
 
 /* ---- the calls, on a helper --------------------------------------------------- */
 struct nss {

@@ -76,10 +76,11 @@ static int wait_readable(int fd)
  * f's lock held by *locked (release it after the call); -1: a signal ended
  * the wait for data, as it would have ended glibc's read: the stream's
  * error flag is set and errno is EINTR, the call fails. */
-static int to_helper(FILE *f, enum need k, int delim, size_t max, int *locked)
+static int to_helper(FILE *f, enum need k, int delim, size_t max, int *locked, const char *name)
 {
     *locked = 0;
-    if (!GP_MANAGED() || !f || gp_file_mine(f)) return 0;
+    /* (not GP_MANAGED: a read the buffer answers is no call of ours to trace) */
+    if (!gp_managed() || !f || gp_file_mine(f)) return 0;
     if (R(ftrylockfile)(f) != 0) return 1; /* another OS thread is in it */
     int before = errno; /* answered_here's fstat may change it */
     if (answered_here(f, k, delim, max)) {
@@ -89,6 +90,8 @@ static int to_helper(FILE *f, enum need k, int delim, size_t max, int *locked)
     }
     errno = before;
     R(funlockfile)(f);
+    gp__tls.last = name; /* a call that may wait: the monitor's and --debug's name for it */
+    if (__builtin_expect(gp_trace_calls, 0)) gp_trace_call(name);
     /* Wait here for the first bytes: interruptible as stock. What more the
      * call needs (the rest of a line) the helper waits for. */
     int saved = errno; /* what the program had: the call starts with it */
@@ -144,7 +147,7 @@ GP_EXPORT char *fgets(char *s, int n, FILE *f)
 {
     GATE(f);
     int locked = 0;
-    int h = to_helper(f, LINE, '\n', line_max(n), &locked);
+    int h = to_helper(f, LINE, '\n', line_max(n), &locked, "fgets");
     if (h < 0) return NULL;
     if (h) {
         struct rd o = {.f = f, .p = s, .n = n};
@@ -160,7 +163,7 @@ GP_EXPORT char *__fgets_chk(char *s, size_t size, int n, FILE *f)
 {
     GATE(f);
     int locked = 0;
-    int h = to_helper(f, LINE, '\n', line_max(n), &locked);
+    int h = to_helper(f, LINE, '\n', line_max(n), &locked, "__fgets_chk");
     if (h < 0) return NULL;
     if (h) {
         struct rd o = {.f = f, .p = s, .a = size, .n = n};
@@ -175,7 +178,7 @@ GP_EXPORT char *__fgets_chk(char *s, size_t size, int n, FILE *f)
 static int one_char(FILE *f, int (*real)(FILE *))
 {
     int locked = 0;
-    int h = to_helper(f, CHAR, 0, 1, &locked);
+    int h = to_helper(f, CHAR, 0, 1, &locked, "fgetc");
     if (h < 0) return EOF;
     if (h) {
         struct rd o = {.f = f};
@@ -196,7 +199,7 @@ GP_EXPORT size_t fread(void *p, size_t size, size_t n, FILE *f)
     GATE(f);
     int locked = 0;
     size_t want = !size || !n ? 0 : n <= (size_t)-1 / size ? size * n : (size_t)-1;
-    int h = want ? to_helper(f, BYTES, 0, want, &locked) : 0;
+    int h = want ? to_helper(f, BYTES, 0, want, &locked, "fread") : 0;
     if (h < 0) return 0;
     if (h) {
         struct rd o = {.f = f, .p = p, .a = size, .b = n};
@@ -214,7 +217,7 @@ GP_EXPORT size_t __fread_chk(void *p, size_t plen, size_t size, size_t n, FILE *
     GATE(f);
     int locked = 0;
     size_t want = !size || !n ? 0 : n <= (size_t)-1 / size ? size * n : (size_t)-1;
-    int h = want && want <= plen ? to_helper(f, BYTES, 0, want, &locked) : 0;
+    int h = want && want <= plen ? to_helper(f, BYTES, 0, want, &locked, "__fread_chk") : 0;
     if (h < 0) return 0;
     if (h) {
         struct rd o = {.f = f, .p = p, .a = size, .b = n, .c = plen};
@@ -232,7 +235,7 @@ GP_EXPORT ssize_t getdelim(char **l, size_t *n, int d, FILE *f)
     GATE(f);
     int locked = 0;
     /* a bad argument is glibc's EINVAL at once: let it say so here */
-    int h = l && n ? to_helper(f, LINE, d, (size_t)-1, &locked) : 0;
+    int h = l && n ? to_helper(f, LINE, d, (size_t)-1, &locked, "getdelim") : 0;
     if (h < 0) return -1;
     if (h) {
         struct rd o = {.f = f, .p = l, .ptr = n, .d = d};
@@ -255,7 +258,7 @@ GP_EXPORT ssize_t __getdelim(char **l, size_t *n, int d, FILE *f) { return getde
 static int scan(FILE *f, const char *fmt, va_list ap, int c99)
 {
     int locked = 0;
-    int h = to_helper(f, SCAN, 0, 0, &locked);
+    int h = to_helper(f, SCAN, 0, 0, &locked, "scanf");
     if (h < 0) return EOF;
     if (h) {
         struct rd o = {.f = f, .fmt = fmt};
