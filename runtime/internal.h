@@ -179,6 +179,8 @@ extern struct gp_worker *gp__w;
 extern struct gp_worker *gp__workers[GP_MAX_WORKERS];
 extern int gp__nworkers;
 extern int gp__nlive; /* gthreads alive on every worker (atomic) */
+/* how many may be alive at once: pthread_create fails with EAGAIN past it (thread.c) */
+long gp__thread_limit(void);
 extern int gp__naway; /* gthreads in GT_AWAY on every worker (atomic; hand-off) */
 extern int gp__steal_on; /* own TLS and several workers, unless GPATCH_STEAL=0 */
 extern int gp__workers_want; /* GPATCH_WORKERS, 0 for the default */

@@ -1372,6 +1372,8 @@ int gp_thread_create(uintptr_t *out, const struct gp_thread_attr *a, void *(*fn)
             return -ENOSYS; /* the shim falls back to the real pthread_create */
         }
     }
+    /* EAGAIN past the limit, as stock at RLIMIT_NPROC or the kernel's task limits */
+    if (__atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) >= gp__thread_limit()) return -EAGAIN;
     struct gp_worker *me = GP_ME();
     struct gp_worker *w = gp__place();
     struct gp_gthread *g = gp__gthread_alloc(w);

@@ -530,3 +530,63 @@ int gp_is_main_gthread(void)
     struct gp_worker *w = GP_ME();
     return w && w->cur == gp__w->g0;
 }
+
+/* ---- how many green threads may be alive at once ---------------------------
+ * Stock, pthread_create fails with EAGAIN at RLIMIT_NPROC (for a user the
+ * kernel holds to it) or when the kernel runs out of tasks (pid_max,
+ * threads-max: 32,418 threads on our 2-core machine). A green thread is no
+ * task, so none of those would stop a program that creates threads until one
+ * fails: it went on to the OOM killer (100,000 in 9.6 s and still going).
+ * gpatch fails it with EAGAIN, as stock, at
+ *  - RLIMIT_NPROC where it is finite and the kernel applies it (not to root,
+ *    whose limit the kernel does not enforce), counting this process's green
+ *    threads (stock counts all of the user's tasks: a limit no tighter);
+ *  - else one thread per 16 KiB of the memory available when the first
+ *    thread is made (MemAvailable, or the cgroup's memory.max if lower): a
+ *    blocked green thread costs about 4.5 KiB resident, so the limit comes
+ *    with most of that memory still free (24 GB: about 1.5 million).
+ * Counted: green threads alive, main included (gp__nlive). */
+#include <fcntl.h>
+#include <sys/resource.h>
+
+static long thread_limit; /* 0: not computed yet (a race computes it twice, alike) */
+
+/* a number after key in a small file (key NULL: the file's first token);
+ * -1 when absent or not a number ("max") */
+static long long file_number(const char *path, const char *key)
+{
+    char buf[8192];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = R(read)(fd, buf, sizeof buf - 1);
+    R(close)(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    const char *p = buf;
+    if (key) {
+        p = strstr(buf, key);
+        if (!p) return -1;
+        p += strlen(key);
+    }
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p < '0' || *p > '9') return -1;
+    return strtoll(p, NULL, 10);
+}
+
+long gp__thread_limit(void)
+{
+    long l = __atomic_load_n(&thread_limit, __ATOMIC_RELAXED);
+    if (l) return l;
+    struct rlimit rl;
+    if (geteuid() != 0 && getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        l = rl.rlim_cur > 0x7fffffff ? 0x7fffffff : (long)rl.rlim_cur;
+    } else {
+        long long avail = file_number("/proc/meminfo", "MemAvailable:"); /* KiB */
+        long long cg = file_number("/sys/fs/cgroup/memory.max", NULL);   /* bytes */
+        if (cg > 0 && (avail < 0 || cg / 1024 < avail)) avail = cg / 1024;
+        l = avail > 0 ? (long)(avail / 16) : 1L << 20;
+    }
+    if (l < 16) l = 16;
+    __atomic_store_n(&thread_limit, l, __ATOMIC_RELAXED);
+    return l;
+}

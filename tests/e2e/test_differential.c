@@ -255,6 +255,26 @@ Test(differential, stdio_reads_of_a_pipe_wait_on_a_helper, .timeout = 150)
     h_same_output_env("build/progs/rel_stdio_pipe", one_own, 30, stock, patched, sizeof stock);
 }
 
+/* A program that creates threads until pthread_create fails gets EAGAIN
+ * at RLIMIT_NPROC, as stock, instead of going on to the OOM killer: run as
+ * nobody (the kernel does not hold root to the limit) with a limit of 300 */
+Test(differential, thread_limit_is_eagain_at_rlimit_nproc, .timeout = 120)
+{
+    if (geteuid() != 0) cr_skip_test("needs root, to run the subject as nobody under prlimit");
+    char lib[600];
+    snprintf(lib, sizeof lib, "LD_PRELOAD=%s", h_path("build/libgpatch.so"));
+    char *argv_stock[] = {"prlimit", "--nproc=300", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                          h_path("build/progs/thread_limit"), "300", NULL};
+    char *argv_gp[] = {"prlimit", "--nproc=300", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                       "env", lib, h_path("build/progs/thread_limit"), "300", NULL};
+    int a = h_run(argv_stock, 0, stock, sizeof stock, 60);
+    int b = h_run(argv_gp, 0, patched, sizeof patched, 60);
+    cr_assert_eq(a, 0, "stock exited %d:\n%s", a, stock);
+    cr_assert(strstr(stock, "failed with: EAGAIN\nthreads made: within 5 of 299: yes"), "stock:\n%s", stock);
+    cr_assert_eq(b, 0, "gpatch exited %d:\n%s", b, patched);
+    cr_assert_str_eq(patched, stock);
+}
+
 /* the subject stock against gpatch with one worker, with two and own TLS,
  * and with shared TLS */
 static void same_in_three(const char *prog, int timeout_s)
