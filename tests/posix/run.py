@@ -347,18 +347,18 @@ root, pid_max 32768, threads-max 192735):
 | | threads created | then | time | max RSS |
 |---|---|---|---|---|
 | stock | 32,418 | EAGAIN (pid_max) | 7.0 s | 263 MiB |
-| gpatch (defaults, shared TLS) | 100,000 (stopped there) | no failure yet | 9.6 s | 452 MiB |
+| gpatch before its limit (defaults, shared TLS) | 100,000 (stopped there) | no failure yet | 9.6 s | 452 MiB |
 
-gpatch applies no limit today: a green thread costs about 4.5 KiB resident
-(an 8 MiB stack reserved, a few pages touched), and stacks are reserved with
-overcommit, so such a program goes on until memory or the address space runs
-out (about 5 million threads in 24 GB; 16 million 8 MiB stacks fill the
-47-bit address space), i.e. to the OOM killer instead of EAGAIN. A bound a
-user would expect: fail with EAGAIN, as stock does, at a limit that says
-why; e.g. RLIMIT_NPROC when it is finite, else a GPATCH_MAX_THREADS whose
-default is derived from memory (MemAvailable / the per-thread cost, with
-room to spare) rather than pid_max (which exists for kernel threads that
-gpatch does not make).
+A green thread costs about 4.5 KiB resident (an 8 MiB stack reserved, a few
+pages touched), with overcommit, so without a limit such a program went on
+toward the OOM killer instead of EAGAIN. gpatch now fails pthread_create
+with EAGAIN, as stock, when its live green threads (main included) reach
+RLIMIT_NPROC where that is finite and the kernel applies it (not to root);
+else one thread per 16 KiB of the memory available at the first thread
+(MemAvailable, or the cgroup's memory.max if lower: about 1.5 million on
+24 GB). pid_max and threads-max exist for kernel tasks, which green threads
+are not. (differential::thread_limit_is_eagain_at_rlimit_nproc: as nobody
+with a limit of 300, stock and gpatch both fail after 299 threads.)
 """
 
 
