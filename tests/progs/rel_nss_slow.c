@@ -60,7 +60,8 @@ int main(void)
         printf("the lookup was quick: no slow source to wait on (not checked)\n");
         return 0;
     }
-    /* 300 ms of 5 ms ticks: stock counts about 50; a blocked worker, 0 or 1 */
-    printf("the ticker went on during the slow lookup: %s\n", during >= 10 ? "yes" : "no");
+    /* 300 ms of 5 ms ticks: stock counts up to 60 (fewer on a loaded machine); a
+     * blocked worker, 0 or 1 */
+    printf("the ticker went on during the slow lookup: %s\n", during >= 4 ? "yes" : "no");
     return 0;
 }

@@ -45,8 +45,9 @@ int main(void)
     long during = ticks - before;
     done = 1;
     pthread_join(tk, NULL);
-    /* 300 ms of 5 ms ticks: stock counts about 50; a blocked worker, 0 or 1 */
-    printf("the ticker went on during pclose: %s\n", during >= 10 ? "yes" : "no");
+    /* 300 ms of 5 ms ticks: stock counts up to 60 (fewer on a loaded machine); a
+     * blocked worker, 0 or 1 */
+    printf("the ticker went on during pclose: %s\n", during >= 4 ? "yes" : "no");
 
     int st = pclose(popen("exit 7", "r"));
     printf("pclose of exit 7: exited %d, code %d\n", WIFEXITED(st), WEXITSTATUS(st));

@@ -82,11 +82,13 @@ for m in /mods/*.ko; do /bin/busybox insmod "$m" || echo "gpvm: insmod $m failed
 o="trans=virtio,version=9p2000.L,msize=512000,cache=loose"
 /bin/busybox mount -t 9p -o "ro,$o" hostroot /newroot || { echo "gpvm: no host root"; /bin/busybox poweroff -f; }
 repo=$(/bin/busybox sed -n 's/.*gpvm.repo=\([^ ]*\).*/\1/p' /proc/cmdline)
-/bin/busybox mount -t 9p -o "rw,$o" repo "/newroot$repo" || { echo "gpvm: no repo"; /bin/busybox poweroff -f; }
 /bin/busybox mount -t proc proc /newroot/proc
 /bin/busybox mount -t sysfs sys /newroot/sys
 /bin/busybox mount -t devtmpfs dev /newroot/dev
 for d in /tmp /run /var/tmp; do /bin/busybox mount -t tmpfs -o mode=1777 tmpfs "/newroot$d"; done
+# the repository last, over the fresh tmpfs where it lies under one (a clone in /tmp)
+/bin/busybox mkdir -p "/newroot$repo" 2>/dev/null
+/bin/busybox mount -t 9p -o "rw,$o" repo "/newroot$repo" || { echo "gpvm: no repo"; /bin/busybox poweroff -f; }
 /bin/busybox mkdir -p /newroot/dev/shm /newroot/dev/pts
 /bin/busybox mount -t tmpfs -o mode=1777 tmpfs /newroot/dev/shm
 /bin/busybox mount -t devpts devpts /newroot/dev/pts
