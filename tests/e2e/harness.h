@@ -145,7 +145,9 @@ static inline int h_collect(struct h_proc *pr, char *out, size_t cap, int timeou
     close(pr->out);
     int st = 0;
     pid_t w = waitpid(pr->pid, &st, WNOHANG);
-    if (w == 0) { /* still running past the deadline */
+    /* its output ended: give its exit a moment (more on a slow machine,
+     * where a process with threads takes longer to go) */
+    for (int i = 0; w == 0 && i < h_slow(); i++) {
         usleep(200000);
         w = waitpid(pr->pid, &st, WNOHANG);
     }
