@@ -11,19 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "bound.h"
+#include "ticker.h"
 
-static volatile int done;
-static volatile long ticks;
-
-static void *ticker(void *arg)
-{
-    (void)arg;
-    while (!done) {
-        usleep(5000);
-        ticks++;
-    }
-    return NULL;
-}
 
 static double now(void)
 {
@@ -54,7 +43,7 @@ int main(void)
     pthread_create(&lk, NULL, lookup, &took);
     pthread_join(lk, NULL);
     long during = ticks - before;
-    done = 1;
+    ticker_done = 1;
     pthread_join(tk, NULL);
     if (took < 0.2) {
         printf("the lookup was quick: no slow source to wait on (not checked)\n");

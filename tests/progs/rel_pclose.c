@@ -9,19 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "bound.h"
+#include "ticker.h"
 
-static volatile int done;
-static volatile long ticks;
-
-static void *ticker(void *arg)
-{
-    (void)arg;
-    while (!done) {
-        usleep(5000);
-        ticks++;
-    }
-    return NULL;
-}
 
 static void *closer(void *arg)
 {
@@ -43,7 +32,7 @@ int main(void)
     pthread_create(&cl, NULL, closer, NULL);
     pthread_join(cl, NULL);
     long during = ticks - before;
-    done = 1;
+    ticker_done = 1;
     pthread_join(tk, NULL);
     /* 300 ms of 5 ms ticks: stock counts up to 60 (fewer on a loaded machine); a
      * blocked worker, 0 or 1 */

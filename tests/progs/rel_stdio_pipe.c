@@ -13,20 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 #include "bound.h"
+#include "ticker.h"
 
-static volatile int done;
-static volatile long ticks;
 static int pfd[2];
 
-static void *ticker(void *arg)
-{
-    (void)arg;
-    while (!done) {
-        usleep(5000);
-        ticks++;
-    }
-    return NULL;
-}
 
 static void put(const char *s)
 {
@@ -110,7 +100,7 @@ int main(void)
     printf("getline NULL: %zd errno %d\n", getline(NULL, &cap, stdin), errno);
     printf("fread size 0: %zu\n", fread(twenty, 0, 5, stdin));
     free(line);
-    done = 1;
+    ticker_done = 1;
     pthread_join(tk, NULL);
     return 0;
 }
