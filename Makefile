@@ -83,7 +83,7 @@ $(BUILD)/tests/gptest: $(BUILD)/tests/libgpatch-absent.so
 PROG_WARN := -Wall -Wno-nonnull -Wno-stringop-overflow -Wno-stringop-overread
 $(BUILD)/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O1 -g $(PROG_WARN) -o $@ $< -lpthread
+	$(CC) -std=gnu11 -O1 -g $(PROG_WARN) -o $@ $< -lpthread -lm
 $(BUILD)/nss/libnss_systemd.so.2: tests/nss/slow_nss.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -shared -fPIC -o $@ $<

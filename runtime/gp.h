@@ -399,6 +399,13 @@ void gp_configure_tls(int want);
  * call; with own TLS only (handoff.c) */
 void gp_configure_handoff(long ms);
 #define GP_HANDOFF_MS_DEFAULT 10
+/* GPATCH_PREEMPT_MS: a green thread computing that long without a call is
+ * preempted at a safe point (runtime/preempt.c); 0 off */
+void gp_configure_preempt(long ms);
+#define GP_PREEMPT_MS_DEFAULT 10
+#define GP_PREEMPT_SIG (SIGRTMIN + 10) /* the preemption signal */
+int gp_preempt_sig(void);   /* GP_PREEMPT_SIG, or 0 where preemption is configured off */
+void gp_preempt_taken(void); /* the program installs its own handler for it: preemption stops */
 /* GPATCH_WORKERS: run green threads on n worker OS threads (sched.c, "Workers") */
 void gp_configure_workers(int n);
 /* the count without GPATCH_WORKERS: 0 would mean the CPUs the process may

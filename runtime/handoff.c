@@ -27,7 +27,7 @@
  * the program's, and no frame of gpatch's or libuv's may lie between it and
  * the bottom of the stack, but the green thread's entry (walk_step: the
  * runtime is at work, maybe inside a library it called -- a malloc that is
- * not libc's -- or a callback it runs). Signal handlers running (in_handler) and a
+ * not libc's -- or a callback it runs; walk.c). Signal handlers running (in_handler) and a
  * thread that is not on the worker (worker == 0) are refused too. A refusal
  * costs nothing: the monitor asks again at its next look.
  *
@@ -66,7 +66,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <link.h>
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +74,6 @@
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
-#include <unwind.h>
 
 #include "real.h"
 
@@ -141,134 +139,6 @@ static void slock(void)
 }
 static void sunlock(void) { __atomic_store_n(&spare_lock, 0, __ATOMIC_RELEASE); }
 
-/* ---- which code is whose ---------------------------------------------------- */
-struct range { uintptr_t lo, hi; };
-static struct range own_r[8], pass_r[16];
-static int n_own, n_pass;
-
-static int in_ranges(const struct range *r, int n, uintptr_t a)
-{
-    for (int i = 0; i < n; i++)
-        if (a >= r[i].lo && a < r[i].hi) return 1;
-    return 0;
-}
-
-static int note_module(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    (void)arg;
-    uintptr_t me = (uintptr_t)gp__evict, uv = (uintptr_t)uv_run, vdso = getauxval(AT_SYSINFO_EHDR);
-    const char *name = info->dlpi_name ? info->dlpi_name : "";
-    int own = 0, pass = strstr(name, "/libc.so") || strstr(name, "ld-linux") || strstr(name, "libpthread") ||
-                        strstr(name, "/libdl.");
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *p = &info->dlpi_phdr[i];
-        if (p->p_type != PT_LOAD) continue;
-        uintptr_t lo = info->dlpi_addr + p->p_vaddr, hi = lo + p->p_memsz;
-        if ((me >= lo && me < hi) || (uv >= lo && uv < hi)) own = 1;
-        if (vdso && vdso >= lo && vdso < hi) pass = 1;
-    }
-    if (!own && !pass) return 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *p = &info->dlpi_phdr[i];
-        if (p->p_type != PT_LOAD || !(p->p_flags & PF_X)) continue;
-        struct range r = {info->dlpi_addr + p->p_vaddr, info->dlpi_addr + p->p_vaddr + p->p_memsz};
-        if (own && n_own < 8) own_r[n_own++] = r;
-        else if (!own && n_pass < 16) pass_r[n_pass++] = r;
-    }
-    return 0;
-}
-
-/* main's thread at the start (gp__start), outside handlers: where gpatch's
- * code (libgpatch, libuv) and the code passed over (libc, the loader) lie */
-void gp__code_ranges_init(void)
-{
-    if (n_own) return;
-    n_pass = 0;
-    dl_iterate_phdr(note_module, NULL);
-}
-
-/* signal-safe */
-int gp__pc_is_runtime(uintptr_t pc) { return in_ranges(own_r, n_own, pc); }
-
-/* The interrupted stack, innermost frame first, each frame gpatch's own
- * (O: libgpatch, libuv), passed over (P: libc, the loader, libpthread, the
- * vDSO) or another's (X: the program and its libraries). Safe to hand off
- * when the first frame that is not P is X (the program's code is running)
- * and no O frame has an X frame outside it: gpatch's code is not on the
- * stack at all, except for its own frames at the very bottom of a green
- * thread's stack (gthread_entry, which called the thread's function). An O
- * frame with X frames outside it is the runtime at work -- called by the
- * program, and now inside a library it calls (a malloc that is not libc's,
- * a sanitizer's runtime) or a callback it runs (a destructor at exit): not
- * now. A walk that cannot be finished (no unwind data, deeper than MAX_WALK)
- * before reaching those bottom frames decides nothing: not now either. */
-#define MAX_WALK 512
-struct walk {
-    uintptr_t pc;  /* the interrupted instruction */
-    int found;     /* reached its frame */
-    int n;
-    int first;     /* the first category that is not P (0 none yet) */
-    int own_seen;  /* an O frame was met */
-    int mixed;     /* an X frame outside an O frame */
-    int cut;       /* stopped at MAX_WALK */
-    int blind;     /* reached a frame with no unwind information */
-};
-
-/* libgcc's own look-up of a pc's unwind information (unwind-dw2-fde.h) */
-struct fde_bases { void *tbase, *dbase, *func; };
-extern const void *_Unwind_Find_FDE(void *pc, struct fde_bases *bases);
-
-enum { CAT_O = 1, CAT_P, CAT_X };
-
-static _Unwind_Reason_Code walk_step(struct _Unwind_Context *ctx, void *arg)
-{
-    struct walk *k = arg;
-    int before = 0;
-    uintptr_t ip = _Unwind_GetIPInfo(ctx, &before);
-    if (!k->found) {
-        if (ip != k->pc) return ++k->n > 64 ? _URC_END_OF_STACK : _URC_NO_REASON; /* the handler's own frames */
-        k->found = 1;
-        k->n = 0;
-    } else if (!before && ip) {
-        ip--; /* a return address: the call is the instruction before it */
-    }
-    if (++k->n > MAX_WALK) {
-        k->cut = 1;
-        return _URC_END_OF_STACK;
-    }
-    if (!ip) return _URC_NO_REASON;
-    int cat = in_ranges(own_r, n_own, ip) ? CAT_O : in_ranges(pass_r, n_pass, ip) ? CAT_P : CAT_X;
-    if (!k->first && cat != CAT_P) k->first = cat;
-    if (cat == CAT_O) k->own_seen = 1;
-    else if (cat == CAT_X && k->own_seen) {
-        k->mixed = 1;
-        return _URC_END_OF_STACK; /* decided: not now */
-    }
-    /* Code with no unwind information (hand-written assembly, a program built
-     * with -fno-asynchronous-unwind-tables): libgcc cannot find its caller
-     * and answers "end of stack", which is not the end: gpatch's frames may
-     * lie further out (a hook that runs the program's code, pthread_once's
-     * init routine). Undecided, unless gpatch's bottom frames were reached:
-     * not now (rel_handoff_unwind). */
-    struct fde_bases b;
-    if (cat != CAT_O && !_Unwind_Find_FDE((void *)ip, &b)) {
-        if (!k->first) k->first = cat;
-        k->blind = 1;
-        return _URC_END_OF_STACK;
-    }
-    return _URC_NO_REASON;
-}
-
-/* the walk's verdict: 1 the program's code, and gpatch's frames only at the bottom */
-static int walk_safe(const struct walk *k, _Unwind_Reason_Code end)
-{
-    if (!k->found || k->cut || k->mixed || k->first != CAT_X || (k->blind && !k->own_seen)) return 0;
-    /* the unwinder stopped by itself: at the end of the stack, or unable to
-     * go further -- which is fine once gpatch's bottom frames were reached */
-    return end == _URC_END_OF_STACK || k->own_seen;
-}
-
 /* ---- the handler: on the owner OS thread ------------------------------------------- */
 static void on_handoff(int sig, siginfo_t *si, void *ucv)
 {
@@ -308,11 +178,7 @@ static void on_handoff(int sig, siginfo_t *si, void *ucv)
              !gp__dl_locked_by(w->tid) &&
              g->state == GT_RUNNING && g->tcb && g->tcb == gp__tls_current() && __atomic_load_n(&gp__nlive, __ATOMIC_RELAXED) > 1 && since &&
              gp_now() - since >= threshold_ms * 1000000LL;
-    if (ok) {
-        struct walk k = {.pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP]};
-        _Unwind_Reason_Code end = _Unwind_Backtrace(walk_step, &k);
-        ok = walk_safe(&k, end);
-    }
+    if (ok) ok = gp__walk_handoff((uintptr_t)uc->uc_mcontext.gregs[REG_RIP]); /* walk.c */
     /* claim the carrier: the monitor publishes at most one at a time */
     if (ok && __atomic_compare_exchange_n(&k0->to, &c, NULL, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
         /* the kernel fills only the first 8 bytes of the interrupted mask */
@@ -461,13 +327,21 @@ static long read_file(const char *path, char *buf, size_t n)
  * as if nothing happened: a signal now. TIMER: anything else: a CPU-time
  * timer, whose signal comes only as the thread returns to its own code. */
 enum { SEND = 1, TIMER };
-static int how_to_interrupt(pid_t tid)
+
+/* thread tid's state letter (R running, S or D asleep in the kernel...), 0 unknown */
+static char task_state(pid_t tid)
 {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-    if (read_file(path, buf, sizeof buf) < 0) return TIMER;
+    if (read_file(path, buf, sizeof buf) < 0) return 0;
     char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ' || (p[2] != 'S' && p[2] != 'D')) return TIMER;
+    return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static int how_to_interrupt(pid_t tid, char state)
+{
+    char path[64], buf[512];
+    if (state != 'S' && state != 'D') return TIMER;
     snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
     if (read_file(path, buf, sizeof buf) < 0) return TIMER;
     unsigned long a[7] = {0};
@@ -558,7 +432,15 @@ static void look_at(struct gp_worker *w)
             gp_debugf("hand-off off: the program handles SIGRTMIN+6 itself (gpatch's hand-off signal)");
         return;
     }
-    if (how_to_interrupt(owner->tid) == SEND) {
+    char state = task_state(owner->tid);
+    /* Preemption is for computing (preempt.c), hand-off for a thread blocked
+     * in the kernel: an owner that runs gets three slices more, in which a
+     * thread in its own code is preempted; one computing inside libc (a long
+     * qsort), where preemption never stops it, is handed off after them. */
+    if (state == 'R' && __atomic_load_n(&gp__preempt_on, __ATOMIC_RELAXED) &&
+        now - since < (threshold_ms + 3 * gp__preempt_ms) * 1000000LL)
+        return;
+    if (how_to_interrupt(owner->tid, state) == SEND) {
         R(syscall)(SYS_tgkill, getpid(), owner->tid, HANDOFF_SIG);
     } else if (__atomic_load_n(&no_timers, __ATOMIC_RELAXED) || arm_timer(k, w->index, owner->tid) != 0) {
         return;
@@ -607,8 +489,7 @@ static int first_carrier(struct gp_worker *w, void *idle_tcb)
     c->idle_tcb = idle_tcb;
     c->w = w;
     c->rec.ctx = make_fcontext((char *)stack + IDLE_STACK, IDLE_STACK, first_carrier_entry);
-    struct walk k = {.pc = 1};
-    _Unwind_Backtrace(walk_step, &k); /* load and set up the unwinder now, not in the handler */
+    gp__walk_warm(); /* load and set up the unwinder now, not in the handler */
     /* release: the monitor that sees the carrier sees it whole */
     __atomic_store_n(&w->carrier, c, __ATOMIC_RELEASE);
     return 0;

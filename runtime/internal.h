@@ -169,6 +169,12 @@ struct gp_worker {
     int deferred;                /* this loop turn left an fd wake's gthreads for later (gp__run_ready) */
     uv_timer_t *spare_timers;    /* timers on this loop lent to gthreads that moved here (their
                                   * data links the spare ones; under the record lock) */
+    /* preemption (preempt.c): the OS thread whose timer is made, and what
+     * the last ticks saw running (its owner's handler only) */
+    pid_t ptimer_tid;
+    struct gp_gthread *pre_g;
+    unsigned long pre_switches;
+    int pre_ticks;
 };
 /* the runtime's first worker (main's), NULL before the runtime starts and
  * in a forked child: "is there a runtime?" for any thread */
@@ -213,6 +219,7 @@ struct gp_stats {
     unsigned long handoffs, peak_os; /* hand-offs; most OS threads carrying gthreads at once */
     unsigned long steals;            /* gthreads moved to a hungry worker (sched.c, "Stealing") */
     unsigned long steals_offered;    /* of them, offered at a call's end (gp_offer_self) */
+    unsigned long preempts;          /* green threads preempted after a time slice (preempt.c) */
     int64_t longest_stall_ns;
     const char *reason[GP_STAT_REASONS];
     unsigned long parks[GP_STAT_REASONS];
@@ -278,8 +285,22 @@ static inline int gp__deliverable(struct gp_gthread *g)
     return (__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED) & ~__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED)) != 0;
 }
 void gp__poke_os(int tid, int mode);   /* the deliver signal to OS thread tid (sigthread.c) */
-int gp__pc_is_runtime(uintptr_t pc);   /* pc is in libgpatch's or libuv's code (handoff.c) */
+/* preempt.c */
+extern long gp__preempt_ms;
+extern int gp__preempt_on;
+void gp__preempt_start(struct gp_worker *w);   /* main's thread, in gp__start */
+void gp__preempt_arm(struct gp_worker *w, pid_t tid); /* w's scheduler on tid: its timer */
+void gp__preempt_yield(void);                  /* sched.c: the handler's switch away */
+int gp__preempt_handler(void *fn);             /* fn is preempt.c's handler */
+void gp__preempt_fork_reset(void);
+
+/* walk.c: whose code a pc is in, and the handlers' walks of an interrupted stack */
+int gp__pc_is_runtime(uintptr_t pc);   /* pc is in libgpatch's or libuv's code */
+int gp__pc_is_program(uintptr_t pc);   /* neither gpatch's nor libc's, the loader's, the vDSO's, the unwinder's */
 void gp__code_ranges_init(void);       /* once, at the start, outside handlers */
+int gp__walk_handoff(uintptr_t pc);    /* signal-safe: the owner of this stack may be handed off */
+int gp__walk_preempt(uintptr_t pc, int is_main); /* signal-safe: the green thread may be preempted here */
+void gp__walk_warm(void);              /* outside handlers: set the unwinder up */
 void gp__signal_route(int sig, const struct gp_redir *rd); /* worker 0's scheduler */
 /* a park readied to run signal handlers (never returned by gp__park) */
 #define GP_EDELIVER 4097

@@ -67,9 +67,10 @@ static void print_stats(void)
     char buf[1536];
     int n = snprintf(buf, sizeof buf,
                      "gpatch stats [%d]: gthreads created %lu, peak alive %lu; switches %lu; loop turns %lu; "
-                     "pool jobs %lu; longest worker stall %.1f ms; hand-offs %lu, peak OS threads %lu; moved by stealing %lu (%lu at a call's end)\n",
+                     "pool jobs %lu; longest worker stall %.1f ms; preemptions %lu; hand-offs %lu, peak OS threads %lu; moved by stealing %lu (%lu at a call's end)\n",
                      (int)getpid(), gp__stats.created, gp__stats.peak_alive, gp__stats_switches(), gp__stats.turns,
-                     gp__stats.pool_jobs, __atomic_load_n(&gp__stats.longest_stall_ns, __ATOMIC_RELAXED) / 1e6, gp__stats.handoffs,
+                     gp__stats.pool_jobs, __atomic_load_n(&gp__stats.longest_stall_ns, __ATOMIC_RELAXED) / 1e6,
+                     __atomic_load_n(&gp__stats.preempts, __ATOMIC_RELAXED), gp__stats.handoffs,
                      gp__stats.peak_os ? gp__stats.peak_os : (unsigned long)(gp__nworkers > 0 ? gp__nworkers : 1), __atomic_load_n(&gp__stats.steals, __ATOMIC_RELAXED),
                      __atomic_load_n(&gp__stats.steals_offered, __ATOMIC_RELAXED));
     n += snprintf(buf + n, sizeof buf - (size_t)n, "gpatch stats [%d]: parks by reason:", (int)getpid());
@@ -279,5 +280,5 @@ void *gp_default_handler(int sig)
 
 int gp_runtime_handler(void *fn)
 {
-    return fn == (void *)on_segv || fn == (void *)on_stop;
+    return fn == (void *)on_segv || fn == (void *)on_stop || gp__preempt_handler(fn);
 }

@@ -306,6 +306,53 @@
  * With shared TLS nobody is handed off: a gthread's frames may hold the
  * worker's TLS addresses.
  *
+ * Preemption (GPATCH_PREEMPT_MS, default 10; preempt.c, walk.c)
+ * -------------------------------------------------------------
+ * A gthread that computes without coming back to the scheduler is preempted,
+ * in both TLS modes and with any number of workers: preemption is for
+ * computing, hand-off for a gthread blocked in the kernel in a call gpatch
+ * cannot see.
+ *  - When. Every OS thread that owns a worker has a periodic CPU-time timer
+ *    (half a slice of its CPU time); a gthread its handler sees running at
+ *    three ticks in a row, with no switch of the worker's between, has had a
+ *    slice. The slice is CPU time, at the kernel's tick (4 ms at HZ=250):
+ *    a 10 ms slice ends after 10 to 24 ms of computing. A worker asleep in
+ *    epoll_wait uses no CPU time and is never woken by it.
+ *  - Where, only: the gthread runs on its worker, in no hooked call, no
+ *    signal handler of the program's, holding no lock glibc manages
+ *    (foreign); the interrupted instruction is the program's (or another
+ *    library's, not libc, the loader, the vDSO, the unwinder, libgpatch or
+ *    libuv), and no frame of those lies between it and the bottom of its
+ *    stack (gthread_entry for a gthread; __libc_start_main and _start for
+ *    main): so glibc is never inside malloc, stdio, the loader or a lock of
+ *    its own, and gpatch never inside a callback it runs (a comparator
+ *    qsort calls, a once routine, an atexit handler, a C++ destructor the
+ *    unwinder runs are not preempted). A frame with no unwind information
+ *    before the bottom decides nothing. Otherwise the next tick tries again.
+ *  - Never EINTR. The timer's signal is generated as the thread returns to
+ *    user mode, after any system call it was in has its result, and it is
+ *    installed with SA_RESTART. Its handler preempts only the program's own
+ *    code, never a call.
+ *  - What it saves. The handler's frame and the kernel's signal frame under
+ *    it stay on the gthread's stack while it waits: when it runs again the
+ *    handler returns and sigreturn restores every register the kernel saved
+ *    (general, x87, SSE, AVX, AVX-512, MXCSR and the x87 control word);
+ *    errno is restored by the switch. The signal mask it gets back is the
+ *    one of the OS thread it resumes on (another after a steal), and so is
+ *    the alternate signal stack: the handler writes both into the saved
+ *    context before it returns.
+ *  - Where it goes: the tail of its run queue, movable (with own TLS
+ *    another worker may steal it, as any ready gthread at a clean point);
+ *    what was kept for it meanwhile (a signal's handler) runs as it
+ *    resumes, as after a yield.
+ *  - Hand-off waits for it: an owner OS thread that is running (not asleep
+ *    in the kernel) is handed off only after three slices more than the
+ *    hand-off threshold, by when a gthread in its own code has been
+ *    preempted; one computing inside libc (a long qsort) is handed off then.
+ *  - The signal is SIGRTMIN+10. Main's real mask never blocks it (what main
+ *    asked is kept and answered by the shim); the catcher never takes it. A
+ *    program that installs its own handler for it turns preemption off.
+ *
  * Workers (GPATCH_WORKERS; worker.c)
  * ----------------------------------
  * Everything above describes one worker. There are N of them (GPATCH_WORKERS,
@@ -1217,6 +1264,9 @@ static _Noreturn void sched_main(transfer_t t)
     after_switch(t);
     struct gp_worker *w = GP_ME();
     for (;;) {
+        /* the OS thread that owns the worker now has its preemption timer */
+        pid_t owner = w->carrier ? w->carrier->tid : w->tid;
+        if (GP_UNLIKELY(owner != w->ptimer_tid)) gp__preempt_arm(w, owner);
         if (GP_UNLIKELY(__atomic_load_n(&gp__hungry, __ATOMIC_RELAXED)) && gp__steal_on) gp__give_away(w);
         if (run_head(w)) {
             if (!gp_list_empty(&w->runq)) {
@@ -1329,6 +1379,7 @@ int gp__start(void)
     w->away_since = gp_now(); /* main is running, away from the loop */
     gp__tls.worker = w;
     gp__update_managed();
+    gp__preempt_start(w); /* before the workers: their schedulers make their timers */
     int want = gp__workers_wanted();
     if (want > 1) gp__workers_start(want);
     gp__monitor_start(w);
@@ -1474,6 +1525,7 @@ void gp_fork_child(void)
     gp__sigwait_fork_reset();
     gp__catcher_fork_reset(); /* the signal catcher was the parent's (sigthread.c) */
     gp__handoff_fork_reset(); /* the spares are the parent's */
+    gp__preempt_fork_reset(); /* and the preemption timers (none is inherited) */
     gp__files_fork_reset(); /* glibc's fork unlocks every stream in the child */
     gp__tls_fork_reset();
     if (!w) return;
@@ -1532,6 +1584,27 @@ void gp_preempt_check(void)
     runq_push(w, g);
     w->budget = 0;
     switch_to(&w->sched);
+}
+
+/* gthread only, in preempt.c's signal handler: the current gthread,
+ * interrupted at a safe point after a time slice, goes to the run queue's
+ * tail, movable (it holds nothing of its worker's: it was in its own code,
+ * in no call), and the scheduler runs the others and turns the loop. It
+ * comes back here when its turn comes, perhaps on another worker's OS
+ * thread (stealing), and runs what was kept for it meanwhile, as a yield
+ * does. */
+void gp__preempt_yield(void)
+{
+    struct gp_worker *w = GP_ME();
+    struct gp_gthread *g = w->cur;
+    __atomic_add_fetch(&gp__stats.preempts, 1, __ATOMIC_RELAXED);
+    if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d is preempted after its time slice", g->id);
+    gp__set_state(g, GT_BIT(GT_RUNNING), GT_READY);
+    g->movable = 1;
+    runq_push(w, g);
+    w->budget = 0;
+    switch_to(&w->sched);
+    if (GP_UNLIKELY(gp__deliverable(g))) gp__deliver_kept(g);
 }
 
 /* gthread only, at a preemption point while a worker is hungry (the

@@ -402,6 +402,7 @@ static uint64_t catcher_never(void)
     m |= 1ull << (gp__handoff_sig() - 1);
     m |= 1ull << (gp_deliver_sig(GP_SIGMODE_RESTART) - 1);
     m |= 1ull << (gp_deliver_sig(GP_SIGMODE_NORESTART) - 1);
+    m |= 1ull << (GP_PREEMPT_SIG - 1); /* preemption's (preempt.c), even when off */
     return m;
 }
 

@@ -97,6 +97,7 @@ void gp__workers_start(int n)
     /* and the deliver signals: a green thread computing there runs its kept handlers (sigthread.c) */
     sigdelset(&all, gp_deliver_sig(GP_SIGMODE_RESTART));
     sigdelset(&all, gp_deliver_sig(GP_SIGMODE_NORESTART));
+    if (gp_preempt_sig()) sigdelset(&all, gp_preempt_sig()); /* its time slice's end (preempt.c) */
     R(pthread_sigmask)(SIG_SETMASK, &all, &old);
     for (int i = 1; i < n; i++) {
         struct gp_worker *w = calloc(1, sizeof *w);

@@ -129,6 +129,14 @@ __attribute__((constructor)) static void gp_init(void)
         if (*end || v < 0) say("gpatch: GPATCH_HANDOFF_MS must be a number of milliseconds (0: off); hand-off off\n");
         else gp_configure_handoff(v);
     }
+    const char *pm = env("GPATCH_PREEMPT_MS");
+    if (pm && *pm) {
+        char *end;
+        long v = strtol(pm, &end, 10);
+        if (*end || v < 0 || v > 60000)
+            say("gpatch: GPATCH_PREEMPT_MS must be a number of milliseconds up to 60000 (0: off); using the default\n");
+        else gp_configure_preempt(v);
+    }
     const char *wk = env("GPATCH_WORKERS");
     if (wk && *wk) {
         char *end;

@@ -65,6 +65,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 }
 
 static void deliver_unblocked_cb(void);
+static void main_preempt_mask(void);
 /* The deliver signals' handler (runtime/sigthread.c): on the OS thread a
  * green thread runs on, which has signals kept for it to run. Only ours
  * (a tgkill from this process); nothing unless that green thread runs here
@@ -87,6 +88,7 @@ void gp_shim_signals_start(void)
     if (done) return;
     done = 1;
     gp_set_deliverer(deliver_unblocked_cb);
+    main_preempt_mask();
     for (int m = GP_SIGMODE_RESTART; m <= GP_SIGMODE_NORESTART; m++) {
         int sig = gp_deliver_sig(m);
         struct sigaction cur, a;
@@ -120,6 +122,7 @@ GP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
     if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP) return R(sigaction)(sig, act, old);
     if (act && (sig == gp_deliver_sig(GP_SIGMODE_RESTART) || sig == gp_deliver_sig(GP_SIGMODE_NORESTART)))
         __atomic_store_n(&gp_deliver_taken, 1, __ATOMIC_RELAXED); /* the program's own now: no pokes */
+    if (act && sig == GP_PREEMPT_SIG) gp_preempt_taken(); /* the program's own now: no preemption */
     struct sigaction in, prev = user[sig];
     int prev_wrapped = wrapped[sig];
     if (act) {
@@ -527,11 +530,55 @@ static void note_main_mask(void)
 
 void gp_shim_note_main_mask(void) { note_main_mask(); }
 
+/* Main's OS thread's real mask never blocks the preemption signal: the
+ * green threads of worker 0 are preempted through it (runtime/preempt.c).
+ * Whether main asked to block it is kept here, and answered. */
+static int main_blocks_preempt;
+
+static int is_main_os_thread(void)
+{
+    return !gp__tls.in_handler && (gp_started_here() ? gp_is_main_gthread() : getpid() == gettid());
+}
+
+/* fn (the real pthread_sigmask or sigprocmask) for main, with the
+ * preemption signal left out of the real mask and kept in the answer */
+static int main_mask_call(int (*fn)(int, const sigset_t *, sigset_t *), int how, const sigset_t *set, sigset_t *old)
+{
+    int ps = gp_preempt_sig(), before = main_blocks_preempt, after = before;
+    sigset_t in;
+    if (ps <= 0 || !is_main_os_thread() || (set && gp_copy_in(&in, set, sizeof in) != 0)) return fn(how, set, old);
+    if (set) {
+        int has = sigismember(&in, ps) == 1;
+        if (how == SIG_SETMASK) after = has;
+        else if (how == SIG_BLOCK) after = before || has;
+        else if (how == SIG_UNBLOCK) after = before && !has;
+        sigdelset(&in, ps);
+        set = &in;
+    }
+    int r = fn(how, set, old);
+    if (r != 0) return r;
+    main_blocks_preempt = after;
+    if (old && before) sigaddset(old, ps);
+    return 0;
+}
+
+/* main's thread as the runtime starts: its real mask lets the preemption
+ * signal in from now on (what it had is the program's view) */
+static void main_preempt_mask(void)
+{
+    if (gp_preempt_sig() <= 0) return;
+    sigset_t one, old;
+    sigemptyset(&one);
+    sigaddset(&one, gp_preempt_sig());
+    if (R(pthread_sigmask)(SIG_UNBLOCK, &one, &old) == 0 && sigismember(&old, gp_preempt_sig()) == 1)
+        main_blocks_preempt = 1;
+}
+
 GP_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
     if (!own_mask()) {
         if (set) main_mask_known = 0;
-        int r = R(pthread_sigmask)(how, set, old);
+        int r = main_mask_call(R(pthread_sigmask), how, set, old);
         if (set && r == 0) note_main_mask();
         return r;
     }
@@ -552,7 +599,7 @@ GP_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
     if (!own_mask()) {
         if (set) main_mask_known = 0;
-        int r = R(sigprocmask)(how, set, old);
+        int r = main_mask_call(R(sigprocmask), how, set, old);
         if (set && r == 0) note_main_mask();
         return r;
     }

@@ -4,7 +4,9 @@
  * the other threads. Stock-built subjects, stock against gpatch with own TLS
  * and GPATCH_HANDOFF_MS=10; each also runs with hand-off off (or with shared
  * TLS, where green threads never move), where it must visibly stall: that is
- * what these tests would catch if hand-off broke. The hand-off runs use
+ * what these tests would catch if hand-off broke. Preemption is off in
+ * them all (GPATCH_PREEMPT_MS=0): it would take a spinner first, which is
+ * test_preempt.c's to check. The hand-off runs use
  * the pass's worker count (`make check-tests` runs one and two); the runs
  * that must stall pin one worker, except the two-worker ones below, whose
  * subject keeps both workers stuck. */
@@ -14,11 +16,11 @@ TestSuite(handoff, .fini = h_cleanup, .timeout = 120);
 
 #define CAP 4096
 
-static char *on_env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", NULL};
-static char *on2_env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", "GPATCH_WORKERS=2", NULL};
-static char *off2_env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=0", "GPATCH_WORKERS=2", NULL};
-static char *off_env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=0", "GPATCH_WORKERS=1", NULL};
-static char *shared_env[] = {"GPATCH_TLS=shared", "GPATCH_HANDOFF_MS=10", "GPATCH_WORKERS=1", NULL};
+static char *on_env[] = {"GPATCH_PREEMPT_MS=0", "GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", NULL};
+static char *on2_env[] = {"GPATCH_PREEMPT_MS=0", "GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", "GPATCH_WORKERS=2", NULL};
+static char *off2_env[] = {"GPATCH_PREEMPT_MS=0", "GPATCH_TLS=own", "GPATCH_HANDOFF_MS=0", "GPATCH_WORKERS=2", NULL};
+static char *off_env[] = {"GPATCH_PREEMPT_MS=0", "GPATCH_TLS=own", "GPATCH_HANDOFF_MS=0", "GPATCH_WORKERS=1", NULL};
+static char *shared_env[] = {"GPATCH_PREEMPT_MS=0", "GPATCH_TLS=shared", "GPATCH_HANDOFF_MS=10", "GPATCH_WORKERS=1", NULL};
 
 static int run_env(char *const argv[], int preload, char **env, char *out, int timeout_s)
 {
@@ -150,7 +152,7 @@ static void stats_run(const char *workers, const char *mode, const char *mode2, 
     int fd = mkstemp(path);
     cr_assert(fd >= 0);
     char out[CAP];
-    char *env[] = {"GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", (char *)workers, "GPATCH_STATS=1", NULL};
+    char *env[] = {"GPATCH_PREEMPT_MS=0", "GPATCH_TLS=own", "GPATCH_HANDOFF_MS=10", (char *)workers, "GPATCH_STATS=1", NULL};
     char *argv[] = {"/bin/sh", "-c", "exec \"$0\" \"$2\" ${3:+\"$3\"} 2>\"$1\"", h_path("build/progs/stuck_spin"), path,
                     (char *)mode, (char *)mode2, NULL};
     int r = run_env(argv, 1, env, out, 30);
@@ -186,7 +188,7 @@ Test(handoff, stats_count_handoffs_of_two_workers)
 /* Issue 19. Each subject is stock-built and its output is the
  * specification; each runs with hand-off on (the pass's worker count, then
  * two workers) and with shared TLS (no hand-off: must not break either). */
-static char *shared2_env[] = {"GPATCH_TLS=shared", "GPATCH_HANDOFF_MS=10", "GPATCH_WORKERS=2", NULL};
+static char *shared2_env[] = {"GPATCH_PREEMPT_MS=0", "GPATCH_TLS=shared", "GPATCH_HANDOFF_MS=10", "GPATCH_WORKERS=2", NULL};
 
 static void same_everywhere(const char *prog)
 {
