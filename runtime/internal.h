@@ -172,6 +172,8 @@ struct gp_worker {
     /* preemption (preempt.c): the OS thread whose timer is made, and what
      * the last ticks saw running (its owner's handler only) */
     pid_t ptimer_tid;
+    struct gp_list batch;        /* preempted gthreads, READY, behind the run queue (sched.c, batch_turn) */
+    gp_deadline batch_since;     /* when batch's head last waited from */
     struct gp_gthread *pre_g;
     unsigned long pre_switches;
     int pre_ticks;

@@ -13,7 +13,11 @@
  *
  * The handler, on that thread: a green thread seen running at three ticks
  * in a row (the same one, no switch of the worker's between: w->pre_*) has
- * had a slice; it is preempted if it stands at a safe point:
+ * had a slice -- at two already (half a slice) when another gthread of its
+ * worker waits to run or an fd event, a due timer or a wake waits in its
+ * loop (others_wait): the preempted queue after the ready (sched.c,
+ * batch_turn), and this, are how a request is not kept waiting behind a
+ * computation for long. It is preempted if it stands at a safe point:
  *  - it runs on its worker (not a handler's code, not left behind by a
  *    hand-off, gp__tls.managed == 1: more than one green thread alive);
  *  - it is not inside a hooked call (in_call) and holds no lock glibc
@@ -47,7 +51,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -77,6 +83,24 @@ static pid_t slot_tid(int slot)
     return slot >= 0 && slot < MAX_TIMERS ? __atomic_load_n(&timers[slot].tid, __ATOMIC_ACQUIRE) : 0;
 }
 
+/* signal-safe, on w's owner with its gthread in the program's code: is
+ * anyone else of w's waiting to run -- ready, or readied as soon as the loop
+ * is polled (an fd event, a due timer, a wake from another thread)? The
+ * peek at the loop's epoll set takes nothing from it (level-triggered). */
+static int others_wait(struct gp_worker *w)
+{
+    if (!gp_list_empty(&w->runq) || __atomic_load_n(&w->inbox_pending, __ATOMIC_RELAXED) ||
+        __atomic_load_n(&w->remote_pending, __ATOMIC_RELAXED) || __atomic_load_n(&w->rejoin, __ATOMIC_RELAXED))
+        return 1;
+    int t = uv_backend_timeout(&w->loop);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    if (t == 0 || (t > 0 && uv_now(&w->loop) + (uint64_t)t <= (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000))
+        return 1;
+    struct epoll_event ev;
+    return R(syscall)(SYS_epoll_wait, w->loop.backend_fd, &ev, 1, 0) > 0;
+}
+
 /* the handler's look, on the OS thread the timer's slot names: may the
  * green thread it interrupted at uc be preempted now? */
 static int may_preempt(struct gp_worker *w, int slot, const ucontext_t *uc)
@@ -92,7 +116,9 @@ static int may_preempt(struct gp_worker *w, int slot, const ucontext_t *uc)
         w->pre_ticks = 1;
         return 0;
     }
-    if (++w->pre_ticks < 3) return 0; /* seen at 3 ticks in a row: a slice (2 half slices) at least */
+    /* seen at 3 ticks in a row: a slice (2 half slices) at least; at 2 (half
+     * a slice) already when another gthread waits to run */
+    if (++w->pre_ticks < 2 || (w->pre_ticks < 3 && !others_wait(w))) return 0;
     if (g->in_call || g->foreign || g->skipping || (g != w->g0 && !__atomic_load_n(&g->in_fn, __ATOMIC_RELAXED)))
         return 0;
     /* hooked calls made by the unwinder (its own locks) pass through to libc */

@@ -1258,6 +1258,8 @@ void gp__run_ready(void)
 }
 
 
+static void batch_turn(struct gp_worker *w);
+
 /* the scheduler context itself: runs the ready, turns the loop */
 static _Noreturn void sched_main(transfer_t t)
 {
@@ -1267,9 +1269,10 @@ static _Noreturn void sched_main(transfer_t t)
         /* the OS thread that owns the worker now has its preemption timer */
         pid_t owner = w->carrier ? w->carrier->tid : w->tid;
         if (GP_UNLIKELY(owner != w->ptimer_tid)) gp__preempt_arm(w, owner);
+        batch_turn(w);
         if (GP_UNLIKELY(__atomic_load_n(&gp__hungry, __ATOMIC_RELAXED)) && gp__steal_on) gp__give_away(w);
         if (run_head(w)) {
-            if (!gp_list_empty(&w->runq)) {
+            if (!gp_list_empty(&w->runq) || !gp_list_empty(&w->batch)) {
                 loop_turn(w, UV_RUN_NOWAIT);
                 gp__signals();
             }
@@ -1316,6 +1319,7 @@ static void gthread_entry(transfer_t t)
 int gp__worker_init(struct gp_worker *w, int index)
 {
     gp_list_init(&w->runq);
+    gp_list_init(&w->batch);
     gp_list_init(&w->all);
     gp_list_init(&w->remote_ready);
     w->index = index;
@@ -1601,10 +1605,30 @@ void gp__preempt_yield(void)
     if (GP_UNLIKELY(gp_debug_on)) gp_debugf("gthread %d is preempted after its time slice", g->id);
     gp__set_state(g, GT_BIT(GT_RUNNING), GT_READY);
     g->movable = 1;
-    runq_push(w, g);
+    if (gp_list_empty(&w->batch)) w->batch_since = gp_now();
+    gp_list_push(&w->batch, &g->runq);
     w->budget = 0;
     switch_to(&w->sched);
     if (GP_UNLIKELY(gp__deliverable(g))) gp__deliver_kept(g);
+}
+
+/* scheduler context, before it picks who runs: the preempted (w->batch)
+ * come after every other ready gthread, as the kernel lets a thread that
+ * wakes run before one that computes -- so a request readied by the loop is
+ * not queued behind a slice of computing. The oldest of them joins the run
+ * queue's head when nothing else is ready, or once it has waited a slice
+ * (no computing thread starves under a stream of requests), or all of them
+ * the tail when another worker is hungry (stealing takes from there). */
+static void batch_turn(struct gp_worker *w)
+{
+    if (GP_LIKELY(gp_list_empty(&w->batch))) return;
+    if (GP_UNLIKELY(__atomic_load_n(&gp__hungry, __ATOMIC_RELAXED)) && gp__steal_on) {
+        for (struct gp_list *n; (n = gp_list_pop(&w->batch));) gp_list_push(&w->runq, n);
+        return;
+    }
+    if (!gp_list_empty(&w->runq) && gp_now() - w->batch_since < gp__preempt_ms * 1000000LL) return;
+    gp_list_push(w->runq.next, gp_list_pop(&w->batch));
+    w->batch_since = gp_now();
 }
 
 /* gthread only, at a preemption point while a worker is hungry (the

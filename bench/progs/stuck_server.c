@@ -6,7 +6,10 @@
  * each round trip from its scheduled send time (so a stalled server is not
  * hidden by fewer requests). After 2 s it writes the pipe, which ends the
  * stuck read. Prints "p50_ms=... p99_ms=... max_ms=... n=..." over the 2 s.
- * Used by bench/run.py (stock against gpatch, with and without hand-off). */
+ * Used by bench/run.py (stock against gpatch, with and without hand-off).
+ * With the argument "compute", instead of the stuck read two threads compute
+ * in a loop that makes no call for the 2 s (until main reads the client's
+ * "go" on the pipe): the fairness of preemption (GPATCH_PREEMPT_MS). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -141,8 +144,24 @@ static void *stuck(void *arg)
     return (void *)r;
 }
 
-int main(void)
+static volatile int stop;
+
+/* (also ends 3 s after it began: without preemption, main, which would
+ * set stop, may never run; clock_gettime is the vDSO's, no system call) */
+static void *compute(void *arg)
 {
+    unsigned long x = (unsigned long)arg;
+    long long end = now_ns() + 3 * 1000000000LL;
+    for (int i = 0; !stop; i++) {
+        x = x * 6364136223846793005UL + 1442695040888963407UL;
+        if (!(i & 0xfffff) && now_ns() > end) break;
+    }
+    return (void *)x;
+}
+
+int main(int argc, char **argv)
+{
+    int computing = argc > 1 && strcmp(argv[1], "compute") == 0;
     lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof a;
@@ -155,10 +174,18 @@ int main(void)
         client(ntohs(a.sin_port), pfd[1]);
     }
     close(pfd[1]);
-    pthread_t s, t;
+    pthread_t s, t, c[2];
     pthread_create(&t, NULL, acceptor, NULL);
-    pthread_create(&s, NULL, stuck, NULL);
-    pthread_join(s, NULL);
+    if (computing) {
+        for (int i = 0; i < 2; i++) pthread_create(&c[i], NULL, compute, (void *)(long)(i + 1));
+        char b[8];
+        if (read(pfd[0], b, sizeof b) <= 0) return 1;
+        stop = 1;
+        for (int i = 0; i < 2; i++) pthread_join(c[i], NULL);
+    } else {
+        pthread_create(&s, NULL, stuck, NULL);
+        pthread_join(s, NULL);
+    }
     int st;
     waitpid(kid, &st, 0);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
