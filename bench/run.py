@@ -807,6 +807,135 @@ PROFILE_TARGET = 960  # instructions per request: 1.2x the native server's 800
 profile_result = {}   # what profile() measured, for standing()
 
 
+def callgrind_per_request(name, mode, argv, extra=None):
+    """A server under callgrind, 10 connections: after 1 s of wrk to warm up,
+    the counters are zeroed and 3 s of wrk counted. (instructions per
+    request, requests, the top 10 functions by their own count)"""
+    out = f"/tmp/gpatch-cg.{name.replace(' ', '_')}.{os.getpid()}"
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--max-stackframe=20000000"] + argv
+    pre = "".join(f"{k}={v} " for k, v in (extra or {}).items())
+    commands.append(pre + ("LD_PRELOAD=build/libgpatch.so " if mode == "gpatch" else "") + " ".join(cmd[:3] + argv))
+    env = env_for(mode)
+    env.update(extra or {})
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    port = int(p.stdout.readline().split()[1])
+    url = f"http://127.0.0.1:{port}/"
+    subprocess.run(["wrk", "-t1", "-c10", "-d1s", url], capture_output=True, text=True)
+    subprocess.run(["callgrind_control", "-z", str(p.pid)], capture_output=True, text=True)
+    w = subprocess.run(["wrk", "-t1", "-c10", "-d3s", url], capture_output=True, text=True)
+    reqs = int(re.search(r"(\d+) requests in", w.stdout).group(1))
+    subprocess.run(["callgrind_control", "-d", str(p.pid)], capture_output=True, text=True)
+    p.send_signal(signal.SIGTERM)  # not SIGINT: a background job ignores it
+    p.wait()
+    dumps = sorted((f for f in os.listdir("/tmp") if f.startswith(os.path.basename(out) + ".")),
+                   key=lambda f: int(f.rsplit(".", 1)[1]))
+    if dumps:  # the dump after the counted run; the one at exit holds only the shutdown
+        os.unlink(out)
+        os.rename(os.path.join("/tmp", dumps[0]), out)
+        for f in dumps[1:]:
+            os.unlink(os.path.join("/tmp", f))
+    total = 0
+    for line in open(out):
+        if line.startswith(("summary:", "totals:")):
+            total = int(line.split()[1])
+            break
+    top = [(ir / reqs, fn, ob) for (fn, ob), ir in callgrind_self(out)[:10]]
+    os.unlink(out)
+    return total / reqs, reqs, top
+
+
+# ---- preemption (GPATCH_PREEMPT_MS) ---------------------------------------------
+def preempt():
+    """Fairness: the stuck-thread server's client (16 connections, a request
+    each every 10 ms, latency from the scheduled send) while two of the
+    server's threads compute for the 2 s (`stuck_server compute`), server not
+    pinned: stock; gpatch cooperative (GPATCH_PREEMPT_MS=0); gpatch's
+    defaults; and own TLS. Cost: the keep-alive server (CPU 0, wrk on CPU 1,
+    50 connections) with preemption off and on, requests/s, alternating; and
+    callgrind's instructions per request for both."""
+    fair = {
+        "stock": {},
+        "gpatch, cooperative (GPATCH_PREEMPT_MS=0)": {"LD_PRELOAD": LIB, "GPATCH_PREEMPT_MS": "0"},
+        "gpatch, defaults (preemption on, 10 ms)": {"LD_PRELOAD": LIB},
+        "gpatch, defaults, GPATCH_TLS=own": {"LD_PRELOAD": LIB, "GPATCH_TLS": "own"},
+    }
+    fres = {k: {"p50": [], "p99": [], "max": [], "n": []} for k in fair}
+    cost = {"preemption off": {"GPATCH_PREEMPT_MS": "0"}, "preemption on": {}}
+    cres = {k: [] for k in cost}
+    for _ in range(RUNS):
+        for name, extra in fair.items():
+            e = dict(os.environ)
+            e.pop("LD_PRELOAD", None)
+            e.update(extra)
+            cmd = [B + "/bench/stuck_server", "compute"]
+            commands.append(" ".join(f"{k}={v}" for k, v in extra.items()).replace(ROOT + "/", "") + " " + " ".join(cmd))
+            try:
+                out = subprocess.run(cmd, env=e, capture_output=True, text=True, timeout=60).stdout
+                d = dict(kv.split("=") for kv in out.split())
+                for k in ("p50", "p99", "max"):
+                    fres[name][k].append(float(d[k + "_ms"]))
+                fres[name]["n"].append(int(d["n"]))
+            except Exception as ex:
+                print(f"bench: computing server, {name}: {ex}", flush=True)
+        for name, extra in cost.items():
+            s = Server("gpatch", [B + "/bench/http_keepalive", "0"], extra=extra)
+            try:
+                cres[name].append(wrk(s.port, 50)[0])
+            except Exception as ex:
+                print(f"bench: keep-alive, {name}: {ex}", flush=True)
+            s.stop()
+    ipr = {}
+    for name, extra in cost.items():
+        try:
+            ipr[name] = callgrind_per_request(name, "gpatch", [B + "/bench/http_keepalive", "0"], extra)[0]
+        except Exception as ex:
+            print(f"bench: callgrind, {name}: {ex}", flush=True)
+    return fres, cres, ipr
+
+
+def preempt_lines(res):
+    fres, cres, ipr = res
+    L = ["## Preemption: two threads compute beside 16 connections\n",
+         "Fairness: `bench/progs/stuck_server.c compute`: 16 connections, one 64-byte request each every 10 ms, "
+         "latency from the scheduled send, over the 2 s two of the server's threads compute in a loop that makes no "
+         "call; the server is not pinned (2 cores, shared with the client). Target: the defaults' p99 within 2× "
+         "stock's.\n",
+         "| server | p50 ms | p99 ms | max ms | answers in the 2 s |", "|---|---|---|---|---|"]
+    for name, r in fres.items():
+        L.append(f"| {name} | {fmt_range(r['p50'], '{:.2f}')} | {fmt_range(r['p99'], '{:.2f}')} | "
+                 f"{fmt_range(r['max'], '{:.1f}')} | {fmt_range(r['n'], '{:.0f}')} |")
+    off, on = cres["preemption off"], cres["preemption on"]
+    L.append("")
+    L.append("Cost: the keep-alive server under gpatch (CPU 0; `wrk -t1 -c50` on CPU 1), preemption off "
+             "(`GPATCH_PREEMPT_MS=0`) and on, alternating; and instructions per request under callgrind "
+             "(10 connections, as `make profile`). Target: ≤ 2 % apart.\n")
+    L.append("| | requests/s | instructions per request |")
+    L.append("|---|---|---|")
+    for name in ("preemption off", "preemption on"):
+        L.append(f"| {name} | {fmt_range(cres[name], '{:.0f}')} | "
+                 f"{ipr[name]:.0f} |" if name in ipr else f"| {name} | {fmt_range(cres[name], '{:.0f}')} | - |")
+    L.append("")
+    s, d = fres["stock"]["p99"], fres["gpatch, defaults (preemption on, 10 ms)"]["p99"]
+    if s and d:
+        r = med(d) / med(s)
+        L.append(f"- **Fairness, defaults' p99 within 2× stock's: {'met' if r <= 2 else 'not met'} ({r:.2f}×; "
+                 f"{med(d):.1f} ms against {med(s):.1f} ms; cooperative "
+                 f"{med(fres['gpatch, cooperative (GPATCH_PREEMPT_MS=0)']['p99']) if fres['gpatch, cooperative (GPATCH_PREEMPT_MS=0)']['p99'] else float('nan'):.0f} ms).** "
+                 "The slice is counted in CPU time at the kernel's tick (HZ=250 here: 4 ms): a request that arrives "
+                 "while a thread computes waits for the next tick after it has run half a slice, then behind the "
+                 "ready; stock's scheduler preempts the computing thread at the wake-up.")
+    if off and on:
+        r = med(on) / med(off)
+        L.append(f"- **Cost, throughput with preemption on against off: {(r - 1) * 100:+.1f} %** "
+                 f"({med(on):.0f} against {med(off):.0f} requests/s, medians of {len(on)}).")
+    if len(ipr) == 2:
+        r = ipr["preemption on"] / ipr["preemption off"]
+        L.append(f"- **Cost, instructions per request: {(r - 1) * 100:+.2f} %** "
+                 f"({ipr['preemption on']:.0f} against {ipr['preemption off']:.0f}).")
+    L.append("")
+    return L
+
+
 def profile():
     """The keep-alive server under callgrind, 10 connections: after 1 s of
     wrk to warm up (connections made, threads created, the loader's and the
@@ -816,35 +945,9 @@ def profile():
     rows = {}
     for name, mode, argv in (("native", "stock", [B + "/bench/uv_http", "0"]),
                              ("gpatch", "gpatch", [B + "/bench/http_keepalive", "0"])):
-        out = f"/tmp/gpatch-cg.{name}.{os.getpid()}"
-        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--max-stackframe=20000000"] + argv
-        commands.append(("LD_PRELOAD=build/libgpatch.so " if mode == "gpatch" else "") + " ".join(cmd[:3] + argv))
-        p = subprocess.Popen(cmd, env=env_for(mode), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        port = int(p.stdout.readline().split()[1])
-        url = f"http://127.0.0.1:{port}/"
-        subprocess.run(["wrk", "-t1", "-c10", "-d1s", url], capture_output=True, text=True)
-        subprocess.run(["callgrind_control", "-z", str(p.pid)], capture_output=True, text=True)
-        w = subprocess.run(["wrk", "-t1", "-c10", "-d3s", url], capture_output=True, text=True)
-        reqs = int(re.search(r"(\d+) requests in", w.stdout).group(1))
-        subprocess.run(["callgrind_control", "-d", str(p.pid)], capture_output=True, text=True)
-        p.send_signal(signal.SIGTERM)  # not SIGINT: a background job ignores it
-        p.wait()
-        dumps = sorted((f for f in os.listdir("/tmp") if f.startswith(os.path.basename(out) + ".")),
-                       key=lambda f: int(f.rsplit(".", 1)[1]))
-        if dumps:  # the dump after the counted run; the one at exit holds only the shutdown
-            os.unlink(out)
-            os.rename(os.path.join("/tmp", dumps[0]), out)
-            for f in dumps[1:]:
-                os.unlink(os.path.join("/tmp", f))
-        total = 0
-        for line in open(out):
-            if line.startswith(("summary:", "totals:")):
-                total = int(line.split()[1])
-                break
-        top = [(ir / reqs, fn, ob) for (fn, ob), ir in callgrind_self(out)[:10]]
-        os.unlink(out)
-        rows[name] = (total / reqs, reqs, top)
+        rows[name] = callgrind_per_request(name, mode, argv)
     profile_result.update(native=rows["native"][0], gpatch=rows["gpatch"][0])
+
     L = ["## Profile: instructions per request (callgrind)\n",
          "The keep-alive server under `valgrind --tool=callgrind`, `wrk -t1 -c10 -d3s` against it, counted after "
          "1 s of the same to warm up (`make profile` makes just this section); counts "
@@ -1041,6 +1144,11 @@ def main():
         put_alone(L, "--workers-only", f"{RUNS} rounds", "## Workers: green threads on every core", "## MariaDB")
         print("\n".join(L))
         return
+    if sys.argv[1:] == ["--preempt-only"]:  # measure preemption's fairness and cost, put it into RESULTS.md
+        L = preempt_lines(preempt())
+        put_alone(L, "--preempt-only", f"{RUNS} rounds", "## Preemption", before="## The stuck-thread server")
+        print("\n".join(L))
+        return
     if sys.argv[1:] == ["--stuck-only"]:  # measure the stuck-thread server, put it into RESULTS.md
         st, L = stuck()
         stand = stuck_standing(st)[0].rstrip("\n")
@@ -1200,6 +1308,7 @@ def main():
     L.append("")
     L += seed_lines(sd, seed_levels)
     L += st_lines
+    L += preempt_lines(preempt())
     L += workers.section(wk)
     L += md_lines
     L += standing(mi, mem, server_ratios, mg, nmany)

@@ -2,22 +2,26 @@
  * default 10; 0 off), in both TLS modes and with any number of workers.
  *
  * The clock: every OS thread that runs a worker's scheduler has a periodic
- * CPU-time timer of its own (made the first time it does: gp__preempt_arm),
- * every half slice of the CPU time it uses. Its signal, PREEMPT_SIG, comes
- * only while that thread computes -- one that sleeps in epoll_wait uses no
- * CPU time and is never woken by it -- and, being a CPU-time timer's, it is
- * generated on the thread's way back to user mode (posix-cpu-timers task
- * work, Linux >= 5.11 on x86_64): after any system call the thread was in
- * has its own result, so it interrupts the program's code and never makes
- * a call return EINTR (handoff.c's arm_timer, the same reasoning).
+ * CPU-time timer of its own (made the first time it does: gp__preempt_arm):
+ * a period is half a slice of the CPU time it uses, or 2 ms if that is less
+ * (the kernel looks at CPU-time timers at its tick: every 4 ms at HZ=250).
+ * Its signal, PREEMPT_SIG, comes only while that thread computes -- one
+ * that sleeps in epoll_wait uses no CPU time and is never woken by it --
+ * and, being a CPU-time timer's, it is generated on the thread's way back
+ * to user mode (posix-cpu-timers task work, Linux >= 5.11 on x86_64): after
+ * any system call the thread was in has its own result, so it interrupts
+ * the program's code and never makes a call return EINTR (handoff.c's
+ * arm_timer, the same reasoning).
  *
- * The handler, on that thread: a green thread seen running at three ticks
- * in a row (the same one, no switch of the worker's between: w->pre_*) has
- * had a slice -- at two already (half a slice) when another gthread of its
- * worker waits to run or an fd event, a due timer or a wake waits in its
- * loop (others_wait): the preempted queue after the ready (sched.c,
- * batch_turn), and this, are how a request is not kept waiting behind a
- * computation for long. It is preempted if it stands at a safe point:
+ * The handler, on that thread, counts the ticks at which it finds the same
+ * green thread running with no switch of the worker's between (w->pre_*).
+ * One more than a slice has periods: it has had its slice. Sooner when
+ * someone else waits to run -- another gthread ready, or an fd event, a
+ * due timer or a wake waiting in the loop (others_wait) -- as soon as it
+ * has run a period (seen at two ticks, or the loop not polled for a
+ * period). That, and the preempted waiting behind the ready (sched.c,
+ * batch_turn), keep a request from waiting long behind a computation. It
+ * is preempted if it stands at a safe point:
  *  - it runs on its worker (not a handler's code, not left behind by a
  *    hand-off, gp__tls.managed == 1: more than one green thread alive);
  *  - it is not inside a hooked call (in_call) and holds no lock glibc
@@ -30,8 +34,8 @@
  *    loader or a lock of its own, and gpatch is not running a callback.
  * Otherwise it tries again at the next tick.
  *
- * Preempted, the thread goes to the back of its run queue (movable: with
- * own TLS another worker may steal it) and the handler switches to the
+ * Preempted, the thread goes to the back of its run queue, behind every
+ * other ready one (movable: with own TLS another worker may steal it) and the handler switches to the
  * scheduler, with the OS thread's signal mask put back to the interrupted
  * one first (the handler's own blocks everything). The handler's frame,
  * with the kernel's signal frame under it, stays on the green thread's
@@ -65,6 +69,11 @@
 
 long gp__preempt_ms = GP_PREEMPT_MS_DEFAULT;
 int gp__preempt_on;     /* running: the handler is installed and timers may be made */
+/* the timers' period: half a slice, at most 2 ms (a kernel tick at HZ=250
+ * rounds it up to 4 ms); a slice is ticks_per_slice periods */
+#define MAX_PERIOD_NS 2000000L
+static long period_ns;
+static int ticks_per_slice;
 static int taken;       /* the program handles PREEMPT_SIG itself: off for good */
 
 /* one timer per OS thread that ran a scheduler; slots are never reused */
@@ -113,12 +122,17 @@ static int may_preempt(struct gp_worker *w, int slot, const ucontext_t *uc)
     if (w->pre_g != g || w->pre_switches != w->switches) { /* it switched since the last tick */
         w->pre_g = g;
         w->pre_switches = w->switches;
-        w->pre_ticks = 1;
-        return 0;
+        w->pre_ticks = 0;
     }
-    /* seen at 3 ticks in a row: a slice (2 half slices) at least; at 2 (half
-     * a slice) already when another gthread waits to run */
-    if (++w->pre_ticks < 2 || (w->pre_ticks < 3 && !others_wait(w))) return 0;
+    /* Seen at ticks_per_slice + 1 ticks in a row: a slice at least. Sooner
+     * when another gthread waits to run: once it has run a period (seen at
+     * two ticks), or the worker has not polled its loop for a period (it
+     * began after a poll, so it has run that long) */
+    if (++w->pre_ticks <= ticks_per_slice) {
+        gp_deadline away = __atomic_load_n(&w->away_since, __ATOMIC_RELAXED);
+        int ran = w->pre_ticks >= 2 || (away && gp_now() - away >= period_ns);
+        if (!ran || !others_wait(w)) return 0;
+    }
     if (g->in_call || g->foreign || g->skipping || (g != w->g0 && !__atomic_load_n(&g->in_fn, __ATOMIC_RELAXED)))
         return 0;
     /* hooked calls made by the unwinder (its own locks) pass through to libc */
@@ -172,8 +186,8 @@ void gp__preempt_arm(struct gp_worker *w, pid_t tid)
     clockid_t clk = (clockid_t)(~(unsigned)tid << 3 | 4 | 2); /* the thread's CPU clock (CPUCLOCK_SCHED) */
     int id;
     if (R(syscall)(SYS_timer_create, clk, &ev, &id) == 0) {
-        long half = gp__preempt_ms * 1000000L / 2;
-        struct itimerspec its = {{half / GP_NSEC, half % GP_NSEC}, {half / GP_NSEC, half % GP_NSEC}};
+        long p = period_ns;
+        struct itimerspec its = {{p / GP_NSEC, p % GP_NSEC}, {p / GP_NSEC, p % GP_NSEC}};
         timers[ntimers].id = id;
         __atomic_store_n(&timers[ntimers].tid, tid, __ATOMIC_RELEASE);
         ntimers++;
@@ -203,6 +217,9 @@ void gp__preempt_start(struct gp_worker *w)
             gp_debugf("preemption off: the program handles SIGRTMIN+10 (gpatch's preemption signal) itself");
         return;
     }
+    long slice = gp__preempt_ms * 1000000L;
+    period_ns = slice / 2 < MAX_PERIOD_NS ? slice / 2 : MAX_PERIOD_NS;
+    ticks_per_slice = (int)((slice + period_ns - 1) / period_ns);
     gp__code_ranges_init();
     gp__walk_warm();
     struct sigaction sa;

@@ -313,11 +313,14 @@
  * computing, hand-off for a gthread blocked in the kernel in a call gpatch
  * cannot see.
  *  - When. Every OS thread that owns a worker has a periodic CPU-time timer
- *    (half a slice of its CPU time); a gthread its handler sees running at
- *    three ticks in a row, with no switch of the worker's between, has had a
- *    slice. The slice is CPU time, at the kernel's tick (4 ms at HZ=250):
- *    a 10 ms slice ends after 10 to 24 ms of computing. A worker asleep in
- *    epoll_wait uses no CPU time and is never woken by it.
+ *    (a period: half a slice of its CPU time, at most 2 ms); a gthread its
+ *    handler sees running at one tick more than a slice has periods, with
+ *    no switch of the worker's between, has had its slice; one that has run
+ *    a period while another gthread is ready, or an fd event, a due timer or
+ *    a wake waits in the loop, is preempted already. Time is CPU time, at
+ *    the kernel's tick (4 ms at HZ=250): a 10 ms slice ends after 10 to
+ *    16 ms of computing, a waiting request is seen within a tick or two. A
+ *    worker asleep in epoll_wait uses no CPU time and is never woken by it.
  *  - Where, only: the gthread runs on its worker, in no hooked call, no
  *    signal handler of the program's, holding no lock glibc manages
  *    (foreign); the interrupted instruction is the program's (or another
@@ -341,10 +344,12 @@
  *    one of the OS thread it resumes on (another after a steal), and so is
  *    the alternate signal stack: the handler writes both into the saved
  *    context before it returns.
- *  - Where it goes: the tail of its run queue, movable (with own TLS
- *    another worker may steal it, as any ready gthread at a clean point);
- *    what was kept for it meanwhile (a signal's handler) runs as it
- *    resumes, as after a yield.
+ *  - Where it goes: behind every other ready gthread (w->batch, taken by
+ *    batch_turn when nothing else is ready, once it has waited a slice, or
+ *    when a worker is hungry), as the kernel runs a thread that wakes before
+ *    one that computes; movable (with own TLS another worker may steal it,
+ *    as any ready gthread at a clean point). What was kept for it meanwhile
+ *    (a signal's handler) runs as it resumes, as after a yield.
  *  - Hand-off waits for it: an owner OS thread that is running (not asleep
  *    in the kernel) is handed off only after three slices more than the
  *    hand-off threshold, by when a gthread in its own code has been
