@@ -528,8 +528,8 @@
  *    deliver signals are two, with and without SA_RESTART, sent as the
  *    program's handler has it, so a system call they interrupt is restarted
  *    or fails exactly as it would for the program's own signal.
- *  - gpatch's own signals (hand-off, the monitor's, the deliver signals)
- *    never change what a program's call returns: the deliver signal is sent
+ *  - gpatch's own signals (hand-off, the monitor's, preemption's, the
+ *    deliver signals) never change what a program's call returns: the deliver signal is sent
  *    only for a signal of the program's that would interrupt that call
  *    anyway, and its handler runs nothing unless the thread it is for runs
  *    there in its own code (gp_deliver_here; in the runtime's code, its

@@ -25,7 +25,7 @@ fi
 
 # Left out here (they run in the host's suite): thread_exit_frees_glibc_buffers
 # makes 50,000 OS threads stock, which takes minutes under software emulation.
-suites=${VM_SUITES:-@(differential|tls|tls_subjects|workers|workers_e2e|handoff|sched_contract|wakeups)/!(thread_exit_frees_glibc_buffers)}
+suites=${VM_SUITES:-@(differential|tls|tls_subjects|workers|workers_e2e|handoff|preempt|sched_contract|wakeups)/!(thread_exit_frees_glibc_buffers)}
 echo "== Criterion: $suites (GPATCH_WORKERS=${GPATCH_WORKERS:-default})"
 build/tests/gptest -j2 --timeout $((120 * GPATCH_TEST_SLOW)) --filter "$suites" >/tmp/suite.log 2>&1 || st=1
 grep -E '^\[(FAIL|PASS|SKIP)\]|Synthesis' /tmp/suite.log | grep -v '^\[PASS\]'
