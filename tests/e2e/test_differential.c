@@ -255,6 +255,18 @@ Test(differential, stdio_reads_of_a_pipe_wait_on_a_helper, .timeout = 150)
     h_same_output_env("build/progs/rel_stdio_pipe", one_own, 30, stock, patched, sizeof stock);
 }
 
+/* stdin a terminal (a pty's slave) typed into late by another thread:
+ * fgets, getchar, scanf, getline on stdin and the terminal's EOF, with a
+ * ticker going on (rel_stdio_pty) */
+Test(differential, stdio_reads_of_a_terminal_as_stock)
+{
+    static char stock[4096], patched[4096];
+    char *one_shared[] = {"GPATCH_WORKERS=1", "GPATCH_TLS=shared", NULL};
+    char *one_own[] = {"GPATCH_WORKERS=1", "GPATCH_TLS=own", "GPATCH_HANDOFF_MS=0", NULL};
+    h_same_output_env("build/progs/rel_stdio_pty", one_shared, 30, stock, patched, sizeof stock);
+    h_same_output_env("build/progs/rel_stdio_pty", one_own, 30, stock, patched, sizeof stock);
+}
+
 /* A program that creates threads until pthread_create fails gets EAGAIN
  * at RLIMIT_NPROC, as stock, instead of going on to the OOM killer: run as
  * nobody (the kernel does not hold root to the limit) with a limit of 300 */
