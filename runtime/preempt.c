@@ -68,6 +68,11 @@ static int ntimers, tlock;
 /* the preemption signal, or 0 where preemption is configured off */
 int gp_preempt_sig(void) { return gp__preempt_ms > 0 ? PREEMPT_SIG : 0; }
 
+/* any thread, signal-safe: the preemption signal while preemption runs (its
+ * handler is in, the program has not taken it), else 0 -- before the
+ * runtime starts the signal is the program's as stock (shim/signal.c) */
+int gp_preempt_running(void) { return __atomic_load_n(&gp__preempt_on, __ATOMIC_ACQUIRE) ? PREEMPT_SIG : 0; }
+
 /* any thread, once, before the runtime starts (the shim's constructor) */
 void gp_configure_preempt(long ms) { gp__preempt_ms = ms; }
 
