@@ -383,3 +383,19 @@ Test(differential, preemption_signal_blocked_by_the_program_pends)
     char *dflt[] = {NULL};
     h_same_output_env("build/progs/rel_preempt_own_sig", dflt, 20, stock, patched, sizeof stock);
 }
+
+/* C++ exceptions thrown, rethrown and caught in loops by four threads,
+ * two workers, own TLS, with hand-off's walks and preemption: the hand-off
+ * walk never starts inside the unwinder's own code (before: a SIGSEGV in
+ * libgcc's _Unwind_Backtrace about 1 run in 5; six runs per setting) */
+Test(differential, exceptions_in_loops_survive_handoff_walks)
+{
+    char *off[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=own", "GPATCH_PREEMPT_MS=0", NULL};
+    char *dflt[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=own", NULL};
+    char *often[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=own", "GPATCH_PREEMPT_MS=1", NULL};
+    for (int i = 0; i < 6; i++) {
+        h_same_output_env("build/progs/rel_cxx_throw", off, 30, stock, patched, sizeof stock);
+        h_same_output_env("build/progs/rel_cxx_throw", dflt, 30, stock, patched, sizeof stock);
+        h_same_output_env("build/progs/rel_cxx_throw", often, 30, stock, patched, sizeof stock);
+    }
+}
