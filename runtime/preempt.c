@@ -189,6 +189,14 @@ void gp__preempt_start(struct gp_worker *w)
     sa.sa_sigaction = on_preempt;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigfillset(&sa.sa_mask);
+    /* but a fault in the handler itself -- its frames and the walk's land on
+     * the green thread's stack, and run off a nearly full one -- must reach
+     * the overflow report (monitor.c's on_segv, on the altstack): blocked,
+     * the kernel kills the process with no word (tinystack: 16 KiB stack) */
+    sigdelset(&sa.sa_mask, SIGSEGV);
+    sigdelset(&sa.sa_mask, SIGBUS);
+    sigdelset(&sa.sa_mask, SIGILL);
+    sigdelset(&sa.sa_mask, SIGFPE);
     R(sigaction)(PREEMPT_SIG, &sa, NULL);
     __atomic_store_n(&gp__preempt_on, 1, __ATOMIC_RELEASE);
     gp__preempt_arm(w, w->tid);
