@@ -15,6 +15,7 @@ BOOST_A := /usr/lib/x86_64-linux-gnu/libboost_context.a
 PROG_SRC := $(wildcard tests/progs/*.c)
 PROGS    := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(filter-out tests/progs/fortified.c,$(PROG_SRC))) \
             $(BUILD)/progs/fortified $(BUILD)/progs/cxx_threads $(BUILD)/progs/tls_cxx
+PROGS    += $(BUILD)/progs/rel_cxx_throw
 TEST_SRC := $(wildcard tests/unit/*.c) $(wildcard tests/e2e/*.c)
 RT_SRC   := $(wildcard runtime/*.c)
 
@@ -104,6 +105,9 @@ $(BUILD)/progs/cxx_threads: tests/progs/cxx/cxx_threads.cpp
 $(BUILD)/progs/tls_cxx: tests/progs/cxx/tls_cxx.cpp
 	@mkdir -p $(dir $@)
 	g++ -std=c++17 -O2 -Wall -o $@ $< -pthread
+$(BUILD)/progs/rel_cxx_throw: tests/progs/cxx/rel_cxx_throw.cpp
+	@mkdir -p $(dir $@)
+	g++ -std=c++17 -O1 -g -Wall -o $@ $< -pthread
 # own TLS subjects (issue 10) at -O2; tls_dlopen loads the two builds of
 # tests/progs/tlsmod/tls_mod.c (global-dynamic and initial-exec TLS)
 $(BUILD)/progs/tls_dlopen: tests/progs/tls_dlopen.c $(BUILD)/progs/libtls_gd.so $(BUILD)/progs/libtls_ie.so

@@ -406,6 +406,7 @@ void gp_configure_preempt(long ms);
 #define GP_PREEMPT_SIG (SIGRTMIN + 10) /* the preemption signal */
 int gp_preempt_sig(void);   /* GP_PREEMPT_SIG, or 0 where preemption is configured off */
 void gp_preempt_taken(void); /* the program installs its own handler for it: preemption stops */
+int gp_preempt_running(void); /* GP_PREEMPT_SIG while its handler is in and preemption on, else 0 */
 /* GPATCH_WORKERS: run green threads on n worker OS threads (sched.c, "Workers") */
 void gp_configure_workers(int n);
 /* the count without GPATCH_WORKERS: 0 would mean the CPUs the process may

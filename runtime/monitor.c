@@ -173,7 +173,12 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 #elif defined(__aarch64__)
         sp = (const char *)((ucontext_t *)uc)->uc_mcontext.sp;
 #endif
-        if (g && g != &w->sched && gp__stack_overflowed(g, si->si_addr, sp)) overflow_say(g);
+        /* SI_KERNEL, no address: the kernel could not write a signal's
+         * frame (a preemption's, 3-4 KiB with AVX-512 state) under the
+         * stack pointer; near the bottom of a stack of ours, an overflow */
+        int no_frame = si->si_code == SI_KERNEL && g && g != &w->sched && g->arena && sp &&
+                       sp >= (const char *)g->stack_lo && sp < (const char *)g->stack_lo + 8192;
+        if (g && g != &w->sched && (no_frame || gp__stack_overflowed(g, si->si_addr, sp))) overflow_say(g);
     }
     /* die as stock would: default action, the fault happens again on return */
     struct sigaction d;

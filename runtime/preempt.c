@@ -83,6 +83,11 @@ static int ntimers, tlock;
 /* the preemption signal, or 0 where preemption is configured off */
 int gp_preempt_sig(void) { return gp__preempt_ms > 0 ? PREEMPT_SIG : 0; }
 
+/* any thread, signal-safe: the preemption signal while preemption runs (its
+ * handler is in, the program has not taken it), else 0 -- before the
+ * runtime starts the signal is the program's as stock (shim/signal.c) */
+int gp_preempt_running(void) { return __atomic_load_n(&gp__preempt_on, __ATOMIC_ACQUIRE) ? PREEMPT_SIG : 0; }
+
 /* any thread, once, before the runtime starts (the shim's constructor) */
 void gp_configure_preempt(long ms) { gp__preempt_ms = ms; }
 
@@ -227,6 +232,14 @@ void gp__preempt_start(struct gp_worker *w)
     sa.sa_sigaction = on_preempt;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigfillset(&sa.sa_mask);
+    /* but a fault in the handler itself -- its frames and the walk's land on
+     * the green thread's stack, and run off a nearly full one -- must reach
+     * the overflow report (monitor.c's on_segv, on the altstack): blocked,
+     * the kernel kills the process with no word (tinystack: 16 KiB stack) */
+    sigdelset(&sa.sa_mask, SIGSEGV);
+    sigdelset(&sa.sa_mask, SIGBUS);
+    sigdelset(&sa.sa_mask, SIGILL);
+    sigdelset(&sa.sa_mask, SIGFPE);
     R(sigaction)(PREEMPT_SIG, &sa, NULL);
     __atomic_store_n(&gp__preempt_on, 1, __ATOMIC_RELEASE);
     gp__preempt_arm(w, w->tid);

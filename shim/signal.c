@@ -66,6 +66,8 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 
 static void deliver_unblocked_cb(void);
 static void main_preempt_mask(void);
+static void preempt_taken(void);
+static void main_preempt_view_back(void);
 /* The deliver signals' handler (runtime/sigthread.c): on the OS thread a
  * green thread runs on, which has signals kept for it to run. Only ours
  * (a tgkill from this process); nothing unless that green thread runs here
@@ -88,7 +90,6 @@ void gp_shim_signals_start(void)
     if (done) return;
     done = 1;
     gp_set_deliverer(deliver_unblocked_cb);
-    main_preempt_mask();
     for (int m = GP_SIGMODE_RESTART; m <= GP_SIGMODE_NORESTART; m++) {
         int sig = gp_deliver_sig(m);
         struct sigaction cur, a;
@@ -122,7 +123,7 @@ GP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
     if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP) return R(sigaction)(sig, act, old);
     if (act && (sig == gp_deliver_sig(GP_SIGMODE_RESTART) || sig == gp_deliver_sig(GP_SIGMODE_NORESTART)))
         __atomic_store_n(&gp_deliver_taken, 1, __ATOMIC_RELAXED); /* the program's own now: no pokes */
-    if (act && sig == GP_PREEMPT_SIG) gp_preempt_taken(); /* the program's own now: no preemption */
+    if (act && sig == GP_PREEMPT_SIG) preempt_taken(); /* the program's own now: no preemption */
     struct sigaction in, prev = user[sig];
     int prev_wrapped = wrapped[sig];
     if (act) {
@@ -287,7 +288,10 @@ GP_EXPORT int sigsuspend(const sigset_t *mask)
         errno = EFAULT;
         return -1;
     }
-    /* for the wait the worker's real mask is set: every green thread sees it */
+    /* for the wait the worker's real mask is set: every green thread sees it;
+     * never blocking preemption's signal, or the others that run meanwhile
+     * are never preempted (rel_preempt_waitmask) */
+    if (gp_preempt_running()) sigdelset(&m, gp_preempt_running());
     R(pthread_sigmask)(SIG_SETMASK, &m, &old); /* the real one: let them in */
     gp_sleep(GP_FOREVER);
     R(pthread_sigmask)(SIG_SETMASK, &old, NULL);
@@ -449,6 +453,9 @@ int gp_wait_mask_enter(const sigset_t *mask, struct gp_wait_mask *m)
          * the one that takes it (gp_signal_elsewhere): this one. */
         if (gp__tls.managed == 1) {
             sigdelset(&in, SIGKILL);
+            /* nor preemption's: the others that run on the worker meanwhile
+             * are preempted through it (rel_preempt_waitmask) */
+            if (gp_preempt_running()) sigdelset(&in, gp_preempt_running());
             R(pthread_sigmask)(SIG_SETMASK, &in, &m->os_saved);
             m->os_swapped = 1;
         }
@@ -528,7 +535,13 @@ static void note_main_mask(void)
     deliver_unblocked(); /* a process signal kept for main that it now lets in */
 }
 
-void gp_shim_note_main_mask(void) { note_main_mask(); }
+/* after a pthread_create: main's mask may have changed (the runtime's start
+ * lets the preemption signal through it) */
+void gp_shim_note_main_mask(void)
+{
+    main_preempt_mask();
+    note_main_mask();
+}
 
 /* Main's OS thread's real mask never blocks the preemption signal: the
  * green threads of worker 0 are preempted through it (runtime/preempt.c).
@@ -544,7 +557,13 @@ static int is_main_os_thread(void)
  * preemption signal left out of the real mask and kept in the answer */
 static int main_mask_call(int (*fn)(int, const sigset_t *, sigset_t *), int how, const sigset_t *set, sigset_t *old)
 {
-    int ps = gp_preempt_sig(), before = main_blocks_preempt, after = before;
+    /* Only while preemption runs: before the runtime starts (a program that
+     * never makes a thread), with it off, or once the program has taken the
+     * signal, the mask is the program's own, as stock (rel_preempt_own_sig:
+     * blocked, it stays pending; let through, SIG_DFL would end the process) */
+    int ps = gp_preempt_running();
+    if (!ps) main_preempt_view_back();
+    int before = main_blocks_preempt, after = before;
     sigset_t in;
     if (ps <= 0 || !is_main_os_thread() || (set && gp_copy_in(&in, set, sizeof in) != 0)) return fn(how, set, old);
     if (set) {
@@ -562,16 +581,42 @@ static int main_mask_call(int (*fn)(int, const sigset_t *, sigset_t *), int how,
     return 0;
 }
 
-/* main's thread as the runtime starts: its real mask lets the preemption
- * signal in from now on (what it had is the program's view) */
+/* main's thread, once preemption runs (after the runtime's start, in the
+ * pthread_create that started it; again in a forked child's): its real mask
+ * lets the preemption signal in from now on (what it had is the program's
+ * view) */
 static void main_preempt_mask(void)
 {
-    if (gp_preempt_sig() <= 0) return;
+    static pid_t done_in;
+    int ps = gp_preempt_running();
+    if (!ps || !is_main_os_thread()) return;
+    pid_t me = getpid();
+    if (done_in == me) return;
+    done_in = me;
     sigset_t one, old;
     sigemptyset(&one);
-    sigaddset(&one, gp_preempt_sig());
-    if (R(pthread_sigmask)(SIG_UNBLOCK, &one, &old) == 0 && sigismember(&old, gp_preempt_sig()) == 1)
-        main_blocks_preempt = 1;
+    sigaddset(&one, ps);
+    if (R(pthread_sigmask)(SIG_UNBLOCK, &one, &old) == 0 && sigismember(&old, ps) == 1) main_blocks_preempt = 1;
+}
+
+/* main's OS thread, preemption no longer running: the signal blocked in
+ * main's real mask again if main asked so, which is its view from now on */
+static void main_preempt_view_back(void)
+{
+    if (!main_blocks_preempt || !is_main_os_thread()) return;
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, GP_PREEMPT_SIG);
+    if (R(pthread_sigmask)(SIG_BLOCK, &one, NULL) == 0) main_blocks_preempt = 0;
+}
+
+/* the program installs a handler for the preemption signal: preemption
+ * stops (on another OS thread than main's, main's next mask call blocks it
+ * again if main asked so) */
+static void preempt_taken(void)
+{
+    gp_preempt_taken();
+    main_preempt_view_back();
 }
 
 GP_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)

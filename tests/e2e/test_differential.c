@@ -367,3 +367,47 @@ Test(differential, sigpending_of_a_thread_is_not_mains) { same_in_three("build/p
  * errorcheck), though green threads share an OS thread id (Open POSIX
  * pthread_mutex_trylock/1-2) */
 Test(differential, pshared_mutex_owner_is_one_thread) { same_in_three("build/progs/rel_pshared_owner", 20); }
+
+/* preemption (runtime/preempt.c) in four settings: one and two workers,
+ * own and shared TLS, a 1 ms slice (preempted often) */
+static void same_preempting(const char *prog, int timeout_s)
+{
+    char *e[4][4] = {{"GPATCH_WORKERS=1", "GPATCH_TLS=own", "GPATCH_PREEMPT_MS=1", NULL},
+                     {"GPATCH_WORKERS=1", "GPATCH_TLS=shared", "GPATCH_PREEMPT_MS=1", NULL},
+                     {"GPATCH_WORKERS=2", "GPATCH_TLS=own", "GPATCH_PREEMPT_MS=1", NULL},
+                     {"GPATCH_WORKERS=2", "GPATCH_TLS=shared", "GPATCH_PREEMPT_MS=1", NULL}};
+    for (int i = 0; i < 4; i++) h_same_output_env(prog, e[i], timeout_s, stock, patched, sizeof stock);
+}
+
+/* a wait with a mask of its own that blocks nearly everything (sigsuspend
+ * in a thread and in main, ppoll) leaves preemption's signal out of the
+ * worker's real mask: the others there are still preempted (before: the
+ * spinners beside it never were, a hang in every setting) */
+Test(differential, wait_mask_leaves_preemption_on) { same_preempting("build/progs/rel_preempt_waitmask", 30); }
+
+/* a program that blocks SIGRTMIN+10 (preemption's) and takes it with
+ * sigwaitinfo or a signalfd before any thread, and one that installs a
+ * handler for it while main blocks it: pending, as stock (before: the
+ * first sigqueue ended the process, SIG_DFL, though it never made a thread) */
+Test(differential, preemption_signal_blocked_by_the_program_pends)
+{
+    same_preempting("build/progs/rel_preempt_own_sig", 20);
+    char *dflt[] = {NULL};
+    h_same_output_env("build/progs/rel_preempt_own_sig", dflt, 20, stock, patched, sizeof stock);
+}
+
+/* C++ exceptions thrown, rethrown and caught in loops by four threads,
+ * two workers, own TLS, with hand-off's walks and preemption: the hand-off
+ * walk never starts inside the unwinder's own code (before: a SIGSEGV in
+ * libgcc's _Unwind_Backtrace about 1 run in 5; six runs per setting) */
+Test(differential, exceptions_in_loops_survive_handoff_walks)
+{
+    char *off[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=own", "GPATCH_PREEMPT_MS=0", NULL};
+    char *dflt[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=own", NULL};
+    char *often[] = {"GPATCH_WORKERS=2", "GPATCH_TLS=own", "GPATCH_PREEMPT_MS=1", NULL};
+    for (int i = 0; i < 6; i++) {
+        h_same_output_env("build/progs/rel_cxx_throw", off, 30, stock, patched, sizeof stock);
+        h_same_output_env("build/progs/rel_cxx_throw", dflt, 30, stock, patched, sizeof stock);
+        h_same_output_env("build/progs/rel_cxx_throw", often, 30, stock, patched, sizeof stock);
+    }
+}

@@ -117,3 +117,23 @@ Test(preempt, a_bad_setting_is_refused_with_the_default)
     cr_assert(strstr(out, "GPATCH_PREEMPT_MS must be"), "%s", out);
     cr_assert(strstr(out, "computing for 10 ms"), "%s", out);
 }
+
+/* a thread deep in a 16 KiB stack, preempted every millisecond: where the
+ * preemption's signal frame or its handler's walk runs off the stack, the
+ * process dies of SIGSEGV (as stock at that depth) with the overflow report
+ * (before: SIGSEGV with no word -- the handler blocked SIGSEGV, and the
+ * kernel's failed frame is a fault with no address) */
+Test(preempt, overflow_in_the_preemption_handler_is_named)
+{
+    char out[CAP];
+    char *env[] = {"GPATCH_PREEMPT_MS=1", "GPATCH_WORKERS=1", "GPATCH_STACK_GUARD=guard", NULL};
+    for (int depth = 11; depth <= 13; depth++) {
+        char d[8];
+        snprintf(d, sizeof d, "%d", depth);
+        char *argv[] = {"/bin/sh", "-c", "exec \"$0\" \"$1\" 2>&1", h_path("build/progs/preempt_deep"), d, NULL};
+        struct h_proc pr = h_spawn(argv, 1, env);
+        int r = h_collect(&pr, out, CAP, 60);
+        cr_assert_eq(r, 128 + SIGSEGV, "depth %d: exited %d:\n%s", depth, r, out);
+        cr_assert(strstr(out, "green thread 1 overflowed its 16 KiB stack"), "depth %d:\n%s", depth, out);
+    }
+}
