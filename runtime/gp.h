@@ -211,6 +211,7 @@ void gp_thread_sig_handled(int sig, int on);
 uintptr_t gp_thread_sig_taker(int sig); /* gthread: who takes a kill of its process now (0: the kernel decides) */ /* the shim's sigaction: sig has a program handler (1) or not */
 int gp_yield(void);         /* the runtime's own spins: the gthread stays on its worker */
 int gp_yield_movable(void); /* the program's yields: another worker may take it meanwhile */
+int gp_yield_program(void); /* sched_yield: gp_yield_movable, and the OS thread's yield when nobody else was ready */
 /* at a hooked call that did not wait: go round the loop if this gthread has
  * kept the worker for a whole time slice (the clock is read at one call in
  * eight, in gp_preempt_check) */

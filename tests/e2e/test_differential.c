@@ -365,3 +365,16 @@ Test(differential, process_signal_nobody_lets_in_goes_to_the_first_that_does)
 {
     every_mode("build/progs/rel_sig_stream_exit", 30);
 }
+
+/* PTHREAD_EXPLICIT_SCHED: the thread gets the SCHED_FIFO/SCHED_RR policy and
+ * priority its attribute names (an OS thread of its own under gpatch), or
+ * pthread_create fails as the kernel decides (EPERM unprivileged, EINVAL
+ * out of range); it starts with its creator's mask; a green thread joining
+ * it parks (cancellable, timed); pthread_setschedparam's bad inputs. Before,
+ * the attribute was ignored and the thread reported SCHED_OTHER (Open POSIX
+ * pthread_attr_setinheritsched/2-2, pthread_attr_setschedparam/1-3, 1-4,
+ * pthread_create/3-2) */
+Test(differential, explicit_scheduling_is_applied_or_refused_as_stock)
+{
+    every_mode("build/progs/rel_sched_explicit", 30);
+}
