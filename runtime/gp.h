@@ -367,6 +367,9 @@ uintptr_t gp_inherited_self(void);
 /* ---- helper threads (pool.c) ------------------------------------------------ */
 /* Run fn(ctx) on a helper OS thread while the calling gthread parks. */
 int gp_offload(void (*fn)(void *ctx), void *ctx);
+/* The same, a cancellation point: on a cancel, on_cancel(ctx) makes fn end,
+ * and -ECANCELED once it has (pool.c) */
+int gp_offload_cancellable(void (*fn)(void *ctx), void *ctx, void (*on_cancel)(void *ctx));
 
 /* ---- signals, fork ------------------------------------------------------- */
 /* From a signal handler trampoline (async-signal-safe): a handler ran;

@@ -378,3 +378,13 @@ Test(differential, explicit_scheduling_is_applied_or_refused_as_stock)
 {
     every_mode("build/progs/rel_sched_explicit", 30);
 }
+
+/* a process-shared condition variable between threads of one process, with
+ * normal, errorcheck and recursive mutexes (shared or not): woken, timed
+ * out or cancelled, the waiter owns the mutex again (main's trylock is
+ * EBUSY while its cleanup handler runs); a wait with a mutex the caller
+ * does not hold is EPERM. Before: a wait with an errorcheck or recursive
+ * mutex blocked the worker (one worker: a hang), a cancel did not end it,
+ * and main took a waiter's recursive mutex for its own (Open POSIX
+ * pthread_cond_wait/2-2, 2-3, pthread_cond_signal/1-2, ...) */
+Test(differential, pshared_cond_waits_own_the_mutex_after) { every_mode("build/progs/rel_pshared_cond", 30); }
