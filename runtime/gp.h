@@ -348,6 +348,7 @@ void gp_owner_forget(const void *obj);
  * id of the OS thread it runs on, and no gthread noted obj (main locked it
  * before the runtime started); else 0 */
 int gp_owner_holds(const void *obj, int libc_owner);
+int gp_owner_anyone(const void *obj); /* some gthread of ours noted obj (holds it) */
 /* the current gthread took (+1) or released (-1) a lock glibc manages */
 void gp_foreign_lock(int delta);
 int gp_foreign_held(void); /* gthread: the locks glibc manages it holds now */

@@ -36,7 +36,11 @@
  * errorcheck mutexes keep their meaning between green threads.
  *
  * Robust, priority-inheritance/protect and process-shared mutexes keep
- * glibc's implementation (a wait on them blocks the worker; README). */
+ * glibc's implementation: a green thread waiting for one that another
+ * process or an OS thread holds waits in glibc, blocking its worker
+ * (README); for one a green thread of ours holds, it parks. The holder of
+ * a robust or priority one keeps its worker until it lets go; of a plain
+ * process-shared one, it parks as with any lock (foreign_taken). */
 #include "../runtime/real.h"
 #include "../runtime/gp.h"
 
@@ -127,6 +131,34 @@ static int held_by_another_gthread(pthread_mutex_t *m)
     return owner != 0 && owner == gp_os_tid() && !gp_owner_holds(m, owner);
 }
 
+/* A gthread took (foreign_taken) or let go (foreign_released) a mutex
+ * glibc keeps: it is noted as its holder (held_by_another_gthread), and,
+ * for a robust, priority-inheritance or priority-protect one, which glibc
+ * and the kernel tie to the OS thread beyond its owner word (the robust
+ * list, the kernel's PI state), it keeps its worker until it lets go
+ * (gp_foreign_lock: it does not park, move or get handed off). A plain
+ * process-shared one is only a futex word and an owner id: its holder parks
+ * as with any lock, and a green thread of ours that finds it held by
+ * another of ours parks too (foreign_lock), so nothing waits in glibc for
+ * a holder parked on the same worker. */
+static int tied_to_os_thread(pthread_mutex_t *m)
+{
+    int k = m->__data.__kind;
+    return k < 0 || (k & 0x70);
+}
+
+static void foreign_taken(pthread_mutex_t *m)
+{
+    if (tied_to_os_thread(m)) gp_foreign_lock(+1);
+    (void)gp_owner_note(m); /* (no memory: not noted, glibc's view of its owner stands) */
+}
+
+static void foreign_released(pthread_mutex_t *m)
+{
+    if (tied_to_os_thread(m)) gp_foreign_lock(-1);
+    gp_owner_forget(m);
+}
+
 static int mutex_unlock_impl(pthread_mutex_t *m)
 {
     if (glibc_handles(m)) {
@@ -135,7 +167,7 @@ static int mutex_unlock_impl(pthread_mutex_t *m)
         if (M_TYPE(m) != PTHREAD_MUTEX_NORMAL && gthread() && held_by_another_gthread(m)) return EPERM;
         int r = R(pthread_mutex_unlock)(m);
         if (r == 0) {
-            if (gthread()) gp_foreign_lock(-1), gp_owner_forget(m);
+            if (gthread()) foreign_released(m);
             gp_sync_wake(m, 1); /* a gthread parked in foreign_lock */
         }
         return r;
@@ -160,14 +192,6 @@ static int mutex_unlock_impl(pthread_mutex_t *m)
     return 0;
 }
 
-/* glibc keeps robust/PI/shared mutexes; while a gthread holds one it must
- * not park (gp_foreign_lock) */
-static void foreign_taken(pthread_mutex_t *m)
-{
-    gp_foreign_lock(+1);
-    (void)gp_owner_note(m); /* (no memory: not noted, glibc's view of its owner stands) */
-}
-
 static int foreign_result(pthread_mutex_t *m, int r)
 {
     if (r == 0 || r == EOWNERDEAD) foreign_taken(m);
@@ -184,15 +208,16 @@ static int foreign_try(void *m)
 
 /* A gthread locks a mutex glibc manages. Uncontended: glibc's trylock.
  * Held by another process or OS thread: glibc's blocking lock (the holder
- * needs nothing from this worker to let go). Held under a worker's thread
- * id (this one's, or another worker's: GPATCH_WORKERS), that is by a green
- * thread of ours, maybe parked or waiting for one of this worker's (it was
- * made to wait for something while it held the lock): blocking here could
- * stop the worker for good, so park and try again at every unlock by a
- * gthread of ours (gp_sync_wake in mutex_unlock_impl), and often. An
- * errorcheck mutex held under our own id goes to glibc too: EDEADLK, as
- * glibc answers its own OS thread. how: 0 lock, 1 trylock, 2 timedlock, 3
- * clocklock. */
+ * needs nothing from this worker to let go). Held by a green thread of
+ * ours -- under a worker's thread id (this one's, or another worker's:
+ * GPATCH_WORKERS), or noted as its holder (gp_owner_anyone: after a
+ * hand-off it holds it under an old carrier's id), or on its way to a
+ * helper's condition wait (M_HANDED) -- maybe parked or waiting for one of
+ * this worker's: blocking here could stop the worker for good, so park and
+ * try again at every unlock by a gthread of ours (gp_sync_wake in
+ * mutex_unlock_impl), and often. An errorcheck mutex the caller holds goes
+ * to glibc too: EDEADLK, as glibc answers its own OS thread. how: 0 lock,
+ * 1 trylock, 2 timedlock, 3 clocklock. */
 static int foreign_lock(pthread_mutex_t *m, int how, clockid_t clk, const struct timespec *abst)
 {
     int other = held_by_another_gthread(m);
@@ -200,7 +225,8 @@ static int foreign_lock(pthread_mutex_t *m, int how, clockid_t clk, const struct
     if (r != EBUSY || how == 1) return foreign_result(m, r);
     int owner = __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) & 0x3fffffff;
     int mine = owner == gp_os_tid() && !other;
-    if (!(mine || gp_tid_is_worker(owner) || owner == M_HANDED) || (mine && M_TYPE(m) == PTHREAD_MUTEX_ERRORCHECK)) {
+    int ours = mine || other || gp_tid_is_worker(owner) || owner == M_HANDED || gp_owner_anyone(m);
+    if (!ours || (mine && M_TYPE(m) == PTHREAD_MUTEX_ERRORCHECK)) {
         if (how == 0) r = R(pthread_mutex_lock)(m);
         else if (how == 2) r = R(pthread_mutex_timedlock)(m, abst);
         else r = R(pthread_mutex_clocklock)(m, clk, abst);
@@ -370,7 +396,7 @@ static int shared_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock_giv
      * (foreign_lock) rather than take the worker's id for its own */
     if (w.take_owner) __atomic_store_n(&m->__data.__owner, M_HANDED, __ATOMIC_RELAXED);
     int foreign = glibc_handles(m);
-    if (foreign) gp_foreign_lock(-1), gp_owner_forget(m); /* the helper holds it from here on */
+    if (foreign) foreign_released(m); /* the helper holds it from here on */
     int e = gp_offload_cancellable(shared_wait_job, &w, shared_wait_cancel); /* a cancellation point */
     if (e < 0 && e != -ECANCELED) {
         if (foreign) foreign_taken(m);

@@ -12,8 +12,12 @@
  * cleanup handler held the mutex, main's recursive trylock succeeded
  * (glibc records the owner as the OS thread id, which green threads
  * share). Open POSIX pthread_cond_wait/2-2, 2-3, pthread_cond_signal/1-2,
- * pthread_cond_broadcast/2-3, pthread_cond_timedwait/2-4, 2-5, 2-6. Stock
- * is the specification; alarm(20) turns a hang into a failure. */
+ * pthread_cond_broadcast/2-3, pthread_cond_timedwait/2-4, 2-5, 2-6. Also a
+ * thread that holds a process-shared mutex while it waits for others (a
+ * yield loop, a pipe read) and one that waits for that mutex meanwhile:
+ * under gpatch such a holder kept its worker (it could not park), so the
+ * others never ran (pthread_cond_destroy/2-1). Stock is the specification;
+ * alarm(20) turns a hang into a failure. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -185,6 +189,91 @@ static void scenario(const char *name, int type, int mutex_shared)
     fini();
 }
 
+/* a thread that holds a process-shared mutex and waits for another:
+ * main holds m2 while it yields until three threads came in (Open POSIX
+ * pthread_cond_destroy/2-1), and a holder reads a pipe another thread
+ * writes, while a third thread waits for the mutex */
+static pthread_mutex_t m2;
+static int came;
+static int pipefd[2];
+
+static void *comes(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&m);
+    came++;
+    pthread_mutex_unlock(&m);
+    return NULL;
+}
+
+static void *holder_reads(void *arg)
+{
+    (void)arg;
+    char b = 0;
+    pthread_mutex_lock(&m2);
+    ssize_t n = read(pipefd[0], &b, 1);
+    pthread_mutex_unlock(&m2);
+    snprintf(result[0], sizeof result[0], "the holder read %zd byte(s) while it held the mutex", n);
+    return NULL;
+}
+
+static void *writes(void *arg)
+{
+    (void)arg;
+    usleep(20000);
+    (void)!write(pipefd[1], "x", 1);
+    return NULL;
+}
+
+static void *contender(void *arg)
+{
+    (void)arg;
+    usleep(10000);
+    int r = pthread_mutex_lock(&m2);
+    snprintf(result[1], sizeof result[1], "a thread waiting for it got it: %s", err(r));
+    if (r == 0) pthread_mutex_unlock(&m2);
+    return NULL;
+}
+
+static void holders(const char *name, int type)
+{
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, type);
+    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+    pthread_mutex_init(&m2, &ma);
+    pthread_mutexattr_destroy(&ma);
+    init(type, 1);
+    printf("%s process-shared mutex held while waiting for other threads:\n", name);
+    pthread_mutex_lock(&m2);
+    came = 0;
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, comes, NULL);
+    int n;
+    do {
+        pthread_mutex_lock(&m);
+        n = came;
+        pthread_mutex_unlock(&m);
+        if (n < 3) sched_yield();
+    } while (n < 3);
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    printf("  main, holding it, saw all three threads come\n");
+    int r = pthread_mutex_trylock(&m2);
+    printf("  main's trylock of the mutex it holds: %s\n", err(r));
+    if (r == 0) pthread_mutex_unlock(&m2);
+    pthread_mutex_unlock(&m2);
+    (void)!pipe(pipefd);
+    pthread_create(&t[0], NULL, holder_reads, NULL);
+    pthread_create(&t[1], NULL, writes, NULL);
+    pthread_create(&t[2], NULL, contender, NULL);
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    printf("  %s\n  %s\n", result[0], result[1]);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    fini();
+    pthread_mutex_destroy(&m2);
+}
+
 static void *not_owner(void *arg)
 {
     (void)arg;
@@ -204,6 +293,10 @@ int main(void)
     scenario("recursive", PTHREAD_MUTEX_RECURSIVE, 1);
     scenario("errorcheck", PTHREAD_MUTEX_ERRORCHECK, 0);
     scenario("recursive", PTHREAD_MUTEX_RECURSIVE, 0);
+
+    holders("normal", PTHREAD_MUTEX_NORMAL);
+    holders("errorcheck", PTHREAD_MUTEX_ERRORCHECK);
+    holders("recursive", PTHREAD_MUTEX_RECURSIVE);
 
     init(PTHREAD_MUTEX_ERRORCHECK, 1);
     pthread_mutex_lock(&m);
