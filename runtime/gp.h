@@ -211,6 +211,7 @@ void gp_thread_sig_handled(int sig, int on);
 uintptr_t gp_thread_sig_taker(int sig); /* gthread: who takes a kill of its process now (0: the kernel decides) */ /* the shim's sigaction: sig has a program handler (1) or not */
 int gp_yield(void);         /* the runtime's own spins: the gthread stays on its worker */
 int gp_yield_movable(void); /* the program's yields: another worker may take it meanwhile */
+int gp_yield_program(void); /* sched_yield: gp_yield_movable, and the OS thread's yield when nobody else was ready */
 /* at a hooked call that did not wait: go round the loop if this gthread has
  * kept the worker for a whole time slice (the clock is read at one call in
  * eight, in gp_preempt_check) */
@@ -347,6 +348,7 @@ void gp_owner_forget(const void *obj);
  * id of the OS thread it runs on, and no gthread noted obj (main locked it
  * before the runtime started); else 0 */
 int gp_owner_holds(const void *obj, int libc_owner);
+int gp_owner_anyone(const void *obj); /* some gthread of ours noted obj (holds it) */
 /* the current gthread took (+1) or released (-1) a lock glibc manages */
 void gp_foreign_lock(int delta);
 int gp_foreign_held(void); /* gthread: the locks glibc manages it holds now */
@@ -366,6 +368,9 @@ uintptr_t gp_inherited_self(void);
 /* ---- helper threads (pool.c) ------------------------------------------------ */
 /* Run fn(ctx) on a helper OS thread while the calling gthread parks. */
 int gp_offload(void (*fn)(void *ctx), void *ctx);
+/* The same, a cancellation point: on a cancel, on_cancel(ctx) makes fn end,
+ * and -ECANCELED once it has (pool.c) */
+int gp_offload_cancellable(void (*fn)(void *ctx), void *ctx, void (*on_cancel)(void *ctx));
 
 /* ---- signals, fork ------------------------------------------------------- */
 /* From a signal handler trampoline (async-signal-safe): a handler ran;

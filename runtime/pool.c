@@ -125,13 +125,16 @@ static int spawn(void)
 }
 
 /* gthread only */
-int gp_offload(void (*fn)(void *ctx), void *ctx)
+/* gthread only: j queued for a helper (0), or, with no helper to be had, run
+ * here already (1) */
+static int submit(struct job *j)
 {
-    struct job j = {fn, ctx, NULL, 0};
+    void (*fn)(void *ctx) = j->fn;
+    void *ctx = j->ctx;
     __atomic_add_fetch(&gp__stats.pool_jobs, 1, __ATOMIC_RELAXED);
     plock();
-    *tail = &j;
-    tail = &j.next;
+    *tail = j;
+    tail = &j->next;
     int claim = idle > 0;
     if (claim) { /* this sleeper is ours: the next job counts one fewer */
         idle--;
@@ -147,10 +150,10 @@ int gp_offload(void (*fn)(void *ctx), void *ctx)
         plock();
         nthreads--;
         struct job **p = &head; /* still queued? (a helper that finished may have taken it) */
-        while (*p && *p != &j) p = &(*p)->next;
+        while (*p && *p != j) p = &(*p)->next;
         int mine = *p != NULL;
         if (mine) {
-            *p = j.next;
+            *p = j->next;
             if (!*p) tail = p;
         }
         punlock();
@@ -160,10 +163,34 @@ int gp_offload(void (*fn)(void *ctx), void *ctx)
                 (void)!R(write)(2, note, sizeof note - 1);
             }
             fn(ctx);
-            return 0;
+            return 1;
         }
     }
+    return 0;
+}
+
+int gp_offload(void (*fn)(void *ctx), void *ctx)
+{
+    struct job j = {fn, ctx, NULL, 0};
+    if (submit(&j)) return 0;
     return gp_sync_wait(&j, job_done, &j, GP_FOREVER, GP_INTR_NONE, 0);
+}
+
+/* gthread only: gp_offload whose wait is a cancellation point. A cancel
+ * (pending, and enabled) while fn runs on its helper calls on_cancel(ctx) on
+ * this gthread, which must make fn return soon; the wait then goes on until
+ * fn has returned (its record is on this stack), and -ECANCELED tells the
+ * caller to act on the cancel once it has put things back. 0 otherwise. A
+ * job run here for want of a helper is not cancelled. */
+int gp_offload_cancellable(void (*fn)(void *ctx), void *ctx, void (*on_cancel)(void *ctx))
+{
+    struct job j = {fn, ctx, NULL, 0};
+    if (submit(&j)) return 0;
+    int r = gp_sync_wait(&j, job_done, &j, GP_FOREVER, GP_INTR_NONE | GP_CANCELPT | GP_CANCEL_RETURN, 0);
+    if (r != -ECANCELED) return r;
+    on_cancel(ctx);
+    gp_sync_wait(&j, job_done, &j, GP_FOREVER, GP_INTR_NONE, 0);
+    return -ECANCELED;
 }
 
 /* the child after fork (its only thread) */

@@ -63,6 +63,57 @@ static struct gp_gthread *running_here(void)
  * number (stock queues real-time ones). */
 struct gp_siginfo { int code, pid; unsigned uid; union sigval value; };
 
+/* ---- a process signal nobody lets in ------------------------------------
+ * The kernel keeps a process signal that every thread blocks pending for
+ * the process: the first thread that unblocks it, or sigwaits for it, takes
+ * it. The route (gp__signal_route) keeps such a one for main (main's
+ * pending set is the OS thread's, and main runs it once it unblocks it);
+ * main_routed marks which of main's kept signals are these, so that a green
+ * thread that lets one in first, or waits for it, takes it from main
+ * (adopt_locked), as the kernel would give it to that thread. Else a signal
+ * sent while the thread that handles it was still starting (created with
+ * main's mask, about to unblock it) waited for main, which never unblocks it,
+ * and the sender that waited for the handler's post waited for good. Under
+ * the record lock; a bit is cleared when main takes the signal. */
+static uint64_t main_routed;
+
+/* under the record lock: a live green thread but main lets bit in, or
+ * sigwaits for it */
+static int someone_lets_in_locked(uint64_t bit)
+{
+    struct gp_gthread *g0 = gp__w->g0;
+    for (struct gp_list *n = gp__w->all.next; n != &gp__w->all; n = n->next) {
+        struct gp_gthread *g = gp_container(n, struct gp_gthread, all);
+        if (g == g0 || exited(g) || g->leaving) continue;
+        if (!(__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & bit) || (g->sigwaiting && (g->sigwait_set & bit)))
+            return 1;
+    }
+    return 0;
+}
+
+/* under the record lock, g not main: the process signals of bits kept for
+ * main while main blocks them become g's (kept for g, details and all).
+ * 1 when there are some and g has no room for their details yet (the
+ * caller makes it outside the lock and comes again), else 0. */
+static int adopt_locked(struct gp_gthread *g, uint64_t bits)
+{
+    struct gp_gthread *g0 = gp__w ? gp__w->g0 : NULL;
+    if (!g0 || g == g0 || !g0->sig_info) return 0;
+    uint64_t m = main_routed & bits & __atomic_load_n(&g0->sig_pend, __ATOMIC_RELAXED) &
+                 __atomic_load_n(&g0->sigmask, __ATOMIC_RELAXED);
+    if (m && !g->sig_info) return 1;
+    while (m) {
+        int sig = __builtin_ctzll(m) + 1;
+        uint64_t bit = 1ull << (sig - 1);
+        m &= m - 1;
+        if (!(__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED) & bit)) g->sig_info[sig - 1] = g0->sig_info[sig - 1];
+        __atomic_or_fetch(&g->sig_pend, bit, __ATOMIC_RELAXED);
+        __atomic_and_fetch(&g0->sig_pend, ~bit, __ATOMIC_RELAXED);
+        main_routed &= ~bit;
+    }
+    return 0;
+}
+
 /* under the record lock: does g keep sig (it waits for it in sigwait, or,
  * unless waiting_only, blocks it)? Not while g's calls go straight to the
  * kernel (it alone is alive, or it holds a lock glibc keeps): a sigwait of
@@ -105,12 +156,22 @@ static int keep(uintptr_t h, struct gp_gthread *gw, int sig, const struct gp_sig
         /* main is kept for only what it lets in (its pending set is the OS thread's) */
         int main_ok = g != gp__w->g0 ||
                       (allow_main && (how == KEEP_ROUTED || !(__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & (1ull << (sig - 1)))));
+        /* a process signal for main that main blocks is the process's
+         * pending one: a green thread that lets it in since the route's
+         * choice (it unblocked it, adopt_locked found nothing yet) is
+         * chosen again instead (the route looks again) */
+        if (!r && g == gp__w->g0 && how == KEEP_ROUTED && sig >= 1 && sig <= 64 &&
+            (__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & (1ull << (sig - 1))) &&
+            someone_lets_in_locked(1ull << (sig - 1)))
+            r = -EAGAIN;
         if (!r && main_ok && sig >= 1 && sig <= 64 && keeps(g, sig, how)) {
             if (!g->sig_info && spare) g->sig_info = spare, spare = NULL;
             if (g->sig_info) {
                 uint64_t bit = 1ull << (sig - 1);
                 if (!(__atomic_load_n(&g->sig_pend, __ATOMIC_RELAXED) & bit)) g->sig_info[sig - 1] = *k;
                 __atomic_or_fetch(&g->sig_pend, bit, __ATOMIC_RELAXED);
+                if (g == gp__w->g0 && how == KEEP_ROUTED && (__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & bit))
+                    main_routed |= bit; /* the process's, nobody lets it in: the first that does takes it */
                 r = 1;
                 int held = (g->sigwaiting && (g->sigwait_set & bit)) ||
                            (__atomic_load_n(&g->sigmask, __ATOMIC_RELAXED) & bit);
@@ -218,7 +279,12 @@ int gp_deliver_here(uintptr_t pc)
 void gp__signal_route(int sig, const struct gp_redir *rd)
 {
     uint64_t bit = 1ull << (sig - 1);
-    struct gp_gthread *g0 = gp__w->g0, *t = NULL, *any = NULL;
+    struct gp_gthread *g0 = gp__w->g0, *t, *any;
+    struct gp_siginfo k = {rd->code, rd->pid, rd->uid, rd->value};
+    int blocked, r;
+    struct gp_gthread *kg;
+again:
+    t = NULL, any = NULL;
     gp__rec_lock();
     if (!exited(g0) && !(__atomic_load_n(&g0->sigmask, __ATOMIC_RELAXED) & bit)) t = g0;
     for (struct gp_list *n = gp__w->all.next; !t && n != &gp__w->all; n = n->next) {
@@ -227,16 +293,25 @@ void gp__signal_route(int sig, const struct gp_redir *rd)
         if (__atomic_load_n(&g->in_call, __ATOMIC_RELAXED)) t = g;
         else if (!any) any = g;
     }
+    /* nobody lets it in: a sigwait for it takes it, as the kernel's does */
+    for (struct gp_list *n = gp__w->all.next; !t && !any && n != &gp__w->all; n = n->next) {
+        struct gp_gthread *g = gp_container(n, struct gp_gthread, all);
+        if (g != g0 && !exited(g) && !g->leaving && g->sigwaiting && (g->sigwait_set & bit)) t = g;
+    }
     if (!t) t = any ? any : !exited(g0) ? g0 : NULL;
     gp__rec_unlock();
     if (!t) return;
-    struct gp_siginfo k = {rd->code, rd->pid, rd->uid, rd->value};
-    int blocked = 0;
-    struct gp_gthread *g = NULL;
-    /* records are never unmapped: keep() looks at t again under the lock */
-    if (keep(0, t, sig, &k, KEEP_ROUTED, 1, rd->mode, &blocked, &g) != 1 || blocked) return;
+    blocked = 0;
+    kg = NULL;
+    /* records are never unmapped: keep() looks at t again under the lock;
+     * one that began its exit since it was chosen (leaving) is passed over
+     * for the next choice, which no longer sees it, and main is passed over
+     * for one that let the signal in meanwhile (-EAGAIN: keep) */
+    r = keep(0, t, sig, &k, KEEP_ROUTED, 1, rd->mode, &blocked, &kg);
+    if (r == -EAGAIN || (r == -ESRCH && t != g0)) goto again;
+    if (r != 1 || blocked) return;
     int poke = 0;
-    interrupt(g, rd->mode, &poke);
+    interrupt(kg, rd->mode, &poke);
     if (poke) gp__poke_os(poke, rd->mode);
 }
 
@@ -258,6 +333,7 @@ static int take_locked(struct gp_gthread *g, uint64_t bits, struct gp_siginfo *k
     if (!m) return 0;
     int sig = __builtin_ctzll(m) + 1;
     __atomic_and_fetch(&g->sig_pend, ~(1ull << (sig - 1)), __ATOMIC_RELAXED);
+    if (g == gp__w->g0) main_routed &= ~(1ull << (sig - 1));
     *k = g->sig_info[sig - 1];
     return sig;
 }
@@ -309,6 +385,7 @@ int gp_thread_sigwaiting(uint64_t set)
     if (!g->sig_info && spare) g->sig_info = spare, spare = NULL;
     g->sigwaiting = set != 0;
     g->sigwait_set = set;
+    adopt_locked(g, set); /* a process signal nobody let in: this wait takes it */
     gp__rec_unlock();
     free(spare);
     return 0;
@@ -350,9 +427,18 @@ int gp_thread_sigmask(int how, const uint64_t *set, uint64_t *old)
     /* SIGKILL and SIGSTOP cannot be blocked */
     m &= ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)));
     if (g->sigmask & ~m) { /* it unblocks: ordered with senders (see above) */
-        gp__rec_lock();
-        __atomic_store_n(&g->sigmask, m, __ATOMIC_RELAXED);
-        gp__rec_unlock();
+        struct gp_siginfo *spare = NULL;
+        for (;;) {
+            gp__rec_lock();
+            if (!g->sig_info && spare) g->sig_info = spare, spare = NULL;
+            __atomic_store_n(&g->sigmask, m, __ATOMIC_RELAXED);
+            /* a process signal nobody let in: it takes it (the caller's take runs it) */
+            int room = adopt_locked(g, was & ~m);
+            gp__rec_unlock();
+            /* without room the signal stays main's, as if it came later */
+            if (!room || spare || !(spare = calloc(64, sizeof *spare))) break;
+        }
+        free(spare);
     } else { /* a sender that reads the old mask sends it the usual way */
         __atomic_store_n(&g->sigmask, m, __ATOMIC_RELAXED);
     }
@@ -437,8 +523,15 @@ static void *catcher(void *arg)
         sigfillset(&m);
         for (int sig = 1; sig <= 64; sig++)
             if (in & (1ull << (sig - 1))) sigdelset(&m, sig);
-        __atomic_store_n(&catcher_lets, in, __ATOMIC_RELAXED);
+        __atomic_store_n(&catcher_lets, in, __ATOMIC_SEQ_CST);
         R(pthread_sigmask)(SIG_SETMASK, &m, NULL);
+        /* A green thread that unblocked one since our look, and read the
+         * old catcher_lets (which let it in: no recheck, no new seq), would
+         * leave its signal pending for good: look once more. Its mask
+         * change and this look are ordered by the record lock: either this
+         * look sees it, or its read of catcher_lets comes after the store
+         * above and its recheck bumps seq (the wait below returns). */
+        if (catcher_wants() & ~in) continue;
         /* a signal caught here ends the wait (EINTR): look again after it */
         R(syscall)(SYS_futex, &catcher_seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
     }
@@ -485,6 +578,7 @@ void gp__catcher_fork_reset(void)
     catcher_started = 0;
     catcher_lets = 0;
     catcher_seq = 0;
+    main_routed = 0;
 }
 
 /* the shim, after sigaction: sig has a handler of the program's (on), or

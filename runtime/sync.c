@@ -446,6 +446,18 @@ int gp_owner_holds(const void *obj, int libc_owner)
     return !other;
 }
 
+/* any gthread: does some gthread of ours list obj (it holds it, wherever
+ * it is: running, parked, away)? The slow path of a contended lock only. */
+int gp_owner_anyone(const void *obj)
+{
+    int any = 0;
+    gp__rec_lock();
+    for (struct gp_list *n = gp__w->all.next; n != &gp__w->all && !any; n = n->next)
+        any = owns(gp_container(n, struct gp_gthread, all), obj) >= 0;
+    gp__rec_unlock();
+    return any;
+}
+
 /* gthread only (the exiting one): it may exit holding locks, as under glibc
  * they stay held; its list goes */
 void gp__owner_drop(struct gp_gthread *g)

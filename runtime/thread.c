@@ -511,17 +511,26 @@ int gp_thread_os_tid(uintptr_t h)
     if (!gp__w) return -ESRCH;
     gp__rec_lock();
     struct gp_gthread *g = gp__gthread_from_handle(h);
+    struct gp_worker *w = NULL;
     int r = -ESRCH;
     if (g && !exited(g)) {
         struct gp_carrier *c = __atomic_load_n(&g->carrier, __ATOMIC_RELAXED);
         if (__atomic_load_n(&g->state, __ATOMIC_RELAXED) == GT_AWAY && c) {
             r = c->tid;
         } else {
-            struct gp_worker *w = __atomic_load_n(&g->home, __ATOMIC_RELAXED);
+            w = __atomic_load_n(&g->home, __ATOMIC_RELAXED);
             r = __atomic_load_n(&w->tid, __ATOMIC_ACQUIRE);
         }
     }
     gp__rec_unlock();
+    /* a worker whose OS thread has not yet begun (a gthread placed there
+     * at the runtime's start) stores its id first thing (worker_thread,
+     * release): wait for it, outside the lock (workers are never freed),
+     * rather than answer ESRCH for a thread that lives */
+    while (w && r == 0) {
+        R(sched_yield)();
+        r = __atomic_load_n(&w->tid, __ATOMIC_ACQUIRE);
+    }
     return r;
 }
 

@@ -335,3 +335,20 @@ void gp__xdrain(void)
 }
 
 /* the process's main thread, once, at its first pthread_create */
+
+/* gthread only: the program's sched_yield. The worker's other ready green
+ * threads run first (gp_yield_movable); with none ready (its run queue is
+ * its own: no lock to look), its OS thread yields the CPU too, as the
+ * program's thread would stock: under SCHED_FIFO an OS thread runs until it
+ * blocks or yields, and a peer of the same priority on that CPU (another
+ * worker, another process) runs only then. A yield that had others to run
+ * costs no system call. */
+int gp_yield_program(void)
+{
+    struct gp_worker *w = GP_ME();
+    if (!w || w->cur == &w->sched) return R(sched_yield)(), 0;
+    int alone = gp_list_empty(&w->runq);
+    gp_yield_movable();
+    if (alone) R(sched_yield)();
+    return 0;
+}

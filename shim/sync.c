@@ -36,7 +36,11 @@
  * errorcheck mutexes keep their meaning between green threads.
  *
  * Robust, priority-inheritance/protect and process-shared mutexes keep
- * glibc's implementation (a wait on them blocks the worker; README). */
+ * glibc's implementation: a green thread waiting for one that another
+ * process or an OS thread holds waits in glibc, blocking its worker
+ * (README); for one a green thread of ours holds, it parks. The holder of
+ * a robust or priority one keeps its worker until it lets go; of a plain
+ * process-shared one, it parks as with any lock (foreign_taken). */
 #include "../runtime/real.h"
 #include "../runtime/gp.h"
 
@@ -63,6 +67,7 @@ static long futex(void *addr, int op, int val, const struct timespec *ts, int va
 #define M_TYPE(m) ((m)->__data.__kind & 3) /* normal, recursive, errorcheck, adaptive */
 #define M_SPECIAL 0xf0                     /* robust, PI, PP, process-shared */
 #define M_FAKE_OWNER(o) (((o) & 0x40000000) != 0)
+#define M_HANDED 0x3fffffff /* an errorcheck/recursive mutex on its way to a helper's wait: no tid is this large */
 
 static int glibc_handles(pthread_mutex_t *m)
 {
@@ -110,20 +115,48 @@ static int g_mutex_lock(pthread_mutex_t *m, clockid_t clk, const struct timespec
 
 /* A mutex glibc manages records its owner as the OS thread id, which a
  * green thread shares with the others of its worker (main's included):
- * held under this OS thread's id by a green thread that holds no lock glibc
- * manages (gp_foreign_held), it is another green thread's, though glibc
- * would take this one for its owner (a recursive trylock succeeded, an
- * unlock by a thread that does not own it succeeded: Open POSIX
- * pthread_mutex_trylock/1-2). A green thread that holds one keeps its
- * worker until it unlocks it, so the one that holds some is that owner
- * (left: one that holds another such lock and finds this one held by main,
- * uncounted, takes it for its own). */
+ * held under this OS thread's id, it may be another green thread's, though
+ * glibc would take this one for its owner (a recursive trylock succeeded,
+ * an unlock by a thread that does not own it succeeded: Open POSIX
+ * pthread_mutex_trylock/1-2). So the runtime lists which green thread holds
+ * which (gp_owner_note at every lock a green thread takes, gp_owner_forget
+ * at its unlock, as for rwlocks' writers) and asks the list: the caller's
+ * own, or main's from before the runtime started (held under its id and
+ * nobody's noted: gp_owner_holds). A holder may park meanwhile (a sem_wait
+ * in a cancelled wait's cleanup handler, Open POSIX pthread_cond_wait/2-3),
+ * and another green thread of its worker, main included, then runs. */
 static int held_by_another_gthread(pthread_mutex_t *m)
 {
     int owner = __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) & 0x3fffffff;
-    /* main may hold it uncounted (locked before the runtime started), and
-     * while any other green thread holds one, main cannot run here */
-    return owner != 0 && owner == gp_os_tid() && !gp_is_main_gthread() && !gp_foreign_held();
+    return owner != 0 && owner == gp_os_tid() && !gp_owner_holds(m, owner);
+}
+
+/* A gthread took (foreign_taken) or let go (foreign_released) a mutex
+ * glibc keeps: it is noted as its holder (held_by_another_gthread), and,
+ * for a robust, priority-inheritance or priority-protect one, which glibc
+ * and the kernel tie to the OS thread beyond its owner word (the robust
+ * list, the kernel's PI state), it keeps its worker until it lets go
+ * (gp_foreign_lock: it does not park, move or get handed off). A plain
+ * process-shared one is only a futex word and an owner id: its holder parks
+ * as with any lock, and a green thread of ours that finds it held by
+ * another of ours parks too (foreign_lock), so nothing waits in glibc for
+ * a holder parked on the same worker. */
+static int tied_to_os_thread(pthread_mutex_t *m)
+{
+    int k = m->__data.__kind;
+    return k < 0 || (k & 0x70);
+}
+
+static void foreign_taken(pthread_mutex_t *m)
+{
+    if (tied_to_os_thread(m)) gp_foreign_lock(+1);
+    (void)gp_owner_note(m); /* (no memory: not noted, glibc's view of its owner stands) */
+}
+
+static void foreign_released(pthread_mutex_t *m)
+{
+    if (tied_to_os_thread(m)) gp_foreign_lock(-1);
+    gp_owner_forget(m);
 }
 
 static int mutex_unlock_impl(pthread_mutex_t *m)
@@ -134,7 +167,7 @@ static int mutex_unlock_impl(pthread_mutex_t *m)
         if (M_TYPE(m) != PTHREAD_MUTEX_NORMAL && gthread() && held_by_another_gthread(m)) return EPERM;
         int r = R(pthread_mutex_unlock)(m);
         if (r == 0) {
-            if (gthread()) gp_foreign_lock(-1);
+            if (gthread()) foreign_released(m);
             gp_sync_wake(m, 1); /* a gthread parked in foreign_lock */
         }
         return r;
@@ -159,11 +192,9 @@ static int mutex_unlock_impl(pthread_mutex_t *m)
     return 0;
 }
 
-/* glibc keeps robust/PI/shared mutexes; while a gthread holds one it must
- * not park (gp_foreign_lock) */
-static int foreign_result(int r)
+static int foreign_result(pthread_mutex_t *m, int r)
 {
-    if (r == 0 || r == EOWNERDEAD) gp_foreign_lock(+1);
+    if (r == 0 || r == EOWNERDEAD) foreign_taken(m);
     return r;
 }
 
@@ -171,33 +202,35 @@ static int foreign_try(void *m)
 {
     if (held_by_another_gthread(m)) return -EAGAIN;
     int r = R(pthread_mutex_trylock)(m);
-    if (r == 0 || r == EOWNERDEAD) gp_foreign_lock(+1);
+    if (r == 0 || r == EOWNERDEAD) foreign_taken(m);
     return r == EBUSY ? -EAGAIN : -r;
 }
 
 /* A gthread locks a mutex glibc manages. Uncontended: glibc's trylock.
  * Held by another process or OS thread: glibc's blocking lock (the holder
- * needs nothing from this worker to let go). Held under a worker's thread
- * id (this one's, or another worker's: GPATCH_WORKERS), that is by a green
- * thread of ours, maybe parked or waiting for one of this worker's (it was
- * made to wait for something while it held the lock): blocking here could
- * stop the worker for good, so park and try again at every unlock by a
- * gthread of ours (gp_sync_wake in mutex_unlock_impl), and often. An
- * errorcheck mutex held under our own id goes to glibc too: EDEADLK, as
- * glibc answers its own OS thread. how: 0 lock, 1 trylock, 2 timedlock, 3
- * clocklock. */
+ * needs nothing from this worker to let go). Held by a green thread of
+ * ours -- under a worker's thread id (this one's, or another worker's:
+ * GPATCH_WORKERS), or noted as its holder (gp_owner_anyone: after a
+ * hand-off it holds it under an old carrier's id), or on its way to a
+ * helper's condition wait (M_HANDED) -- maybe parked or waiting for one of
+ * this worker's: blocking here could stop the worker for good, so park and
+ * try again at every unlock by a gthread of ours (gp_sync_wake in
+ * mutex_unlock_impl), and often. An errorcheck mutex the caller holds goes
+ * to glibc too: EDEADLK, as glibc answers its own OS thread. how: 0 lock,
+ * 1 trylock, 2 timedlock, 3 clocklock. */
 static int foreign_lock(pthread_mutex_t *m, int how, clockid_t clk, const struct timespec *abst)
 {
     int other = held_by_another_gthread(m);
     int r = other ? EBUSY : R(pthread_mutex_trylock)(m);
-    if (r != EBUSY || how == 1) return foreign_result(r);
+    if (r != EBUSY || how == 1) return foreign_result(m, r);
     int owner = __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) & 0x3fffffff;
     int mine = owner == gp_os_tid() && !other;
-    if (!(mine || gp_tid_is_worker(owner)) || (mine && M_TYPE(m) == PTHREAD_MUTEX_ERRORCHECK)) {
+    int ours = mine || other || gp_tid_is_worker(owner) || owner == M_HANDED || gp_owner_anyone(m);
+    if (!ours || (mine && M_TYPE(m) == PTHREAD_MUTEX_ERRORCHECK)) {
         if (how == 0) r = R(pthread_mutex_lock)(m);
         else if (how == 2) r = R(pthread_mutex_timedlock)(m, abst);
         else r = R(pthread_mutex_clocklock)(m, clk, abst);
-        return foreign_result(r);
+        return foreign_result(m, r);
     }
     gp_deadline dl = GP_FOREVER;
     if (abst) {
@@ -257,9 +290,16 @@ static int mutex_lock_any(pthread_mutex_t *m)
  * running meanwhile. A condition wait hands glibc a mutex its own code
  * releases and takes again on the helper; the helper then releases it and
  * the gthread takes it back itself (a waiter competes for the mutex after
- * its wake-up either way). That is only right for mutexes whose unlock does
- * not check the owner (normal and adaptive, not robust/PI/PP); with the
- * others the gthread waits in glibc itself, blocking its worker. */
+ * its wake-up either way). glibc's unlock of an errorcheck or recursive
+ * mutex checks that its owner is the thread unlocking, the helper: the
+ * gthread owns it (checked first: one it does not own, or a recursive one
+ * it holds more than once, goes to glibc's wait here, which answers EPERM
+ * or waits as stock would), so the helper records itself as the owner
+ * before it waits (only the holder writes the owner word; the lock word is
+ * untouched), and the gthread's own id goes back if glibc refused the wait.
+ * Robust, priority-inheritance and priority-protect mutexes tie more than
+ * that word to the thread (the robust list, the kernel's PI state): with
+ * them the gthread waits in glibc itself, blocking its worker. */
 /* The helper fills r and released before the pool marks the job done (a
  * release store the parked gthread's wake-up check reads with acquire, in
  * gp_offload): the gthread reads them only after gp_offload returns. */
@@ -272,6 +312,7 @@ struct shared_wait {
     const struct timespec *abst;
     int r;
     int released; /* the helper has let go of m again */
+    int take_owner; /* an errorcheck or recursive mutex: the helper owns it for glibc's wait */
 };
 
 static void shared_wait_job(void *ctx)
@@ -281,6 +322,7 @@ static void shared_wait_job(void *ctx)
         w->r = R(pthread_barrier_wait)(w->b);
         return;
     }
+    if (w->take_owner) __atomic_store_n(&w->m->__data.__owner, (int)R(syscall)(SYS_gettid), __ATOMIC_RELAXED);
     if (!w->abst) w->r = R(pthread_cond_wait)(w->c, w->m);
     else if (w->clock_given) w->r = R(pthread_cond_clockwait)(w->c, w->m, w->clk, w->abst);
     else w->r = R(pthread_cond_timedwait)(w->c, w->m, w->abst);
@@ -290,34 +332,85 @@ static void shared_wait_job(void *ctx)
     }
 }
 
+/* the gthread waiting on the helper's wait is cancelled: the helper's wait
+ * must end. Any thread may wake it: under the mutex, so that a helper not
+ * yet inside glibc's wait (it holds the mutex until then) is in it before
+ * the broadcast. Every waiter of the condition wakes (a spurious wake-up,
+ * which every waiter allows); the helper's returns, and the cancelled
+ * gthread takes the mutex back before its cleanup handlers run, as
+ * glibc's cancelled wait does. */
+static void shared_wait_cancel(void *ctx)
+{
+    struct shared_wait *w = ctx;
+    int r = pthread_mutex_lock(w->m);
+    R(pthread_cond_broadcast)(w->c);
+    if (r == 0) pthread_mutex_unlock(w->m);
+}
+
+static int owner_checked(pthread_mutex_t *m)
+{
+    return M_TYPE(m) == PTHREAD_MUTEX_ERRORCHECK || M_TYPE(m) == PTHREAD_MUTEX_RECURSIVE;
+}
+
+/* a gthread: does it hold m (once, if recursive), as glibc's unlock checks? */
+static int held_by_caller(pthread_mutex_t *m)
+{
+    if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0) return 0;
+    int owner = __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED);
+    if (glibc_handles(m)) return (owner & 0x3fffffff) == gp_os_tid() && !held_by_another_gthread(m);
+    return owner == gp_owner_id();
+}
+
+static int held_once_by_caller(pthread_mutex_t *m)
+{
+    return held_by_caller(m) && (M_TYPE(m) != PTHREAD_MUTEX_RECURSIVE || m->__data.__count == 1);
+}
+
 static int offloadable_mutex(pthread_mutex_t *m)
 {
     int k = m->__data.__kind;
-    return k >= 0 && !(k & 0x70) && (M_TYPE(m) == PTHREAD_MUTEX_NORMAL || M_TYPE(m) == PTHREAD_MUTEX_ADAPTIVE_NP);
+    if (k < 0 || (k & 0x70)) return 0; /* robust, PI, PP */
+    return M_TYPE(m) == PTHREAD_MUTEX_NORMAL || M_TYPE(m) == PTHREAD_MUTEX_ADAPTIVE_NP || held_once_by_caller(m);
 }
 
 /* a gthread's wait on a process-shared condition variable: glibc's answer */
 static int shared_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock_given, clockid_t clk,
                             const struct timespec *abst)
 {
+    /* glibc's unlock inside its wait refuses an errorcheck or recursive
+     * mutex its caller does not hold (after its checks of the time), but
+     * would take the worker's id for the caller's: answered here */
+    if (gthread() && owner_checked(m) && !held_by_caller(m) &&
+        (!abst || (abst->tv_nsec >= 0 && abst->tv_nsec < GP_NSEC)) &&
+        (!clock_given || clk == CLOCK_MONOTONIC || clk == CLOCK_REALTIME))
+        return EPERM;
     if (!gthread() || !offloadable_mutex(m)) {
         if (!abst) return R(pthread_cond_wait)(c, m);
         return clock_given ? R(pthread_cond_clockwait)(c, m, clk, abst) : R(pthread_cond_timedwait)(c, m, abst);
     }
     struct shared_wait w = {.c = c, .m = m, .clock_given = clock_given, .clk = clk, .abst = abst};
+    w.take_owner = owner_checked(m);
+    int owner = m->__data.__owner; /* (the holder's, ours: nobody else writes it meanwhile) */
+    /* until the helper writes its own id: an owner that is nobody's, so
+     * that a green thread of this worker that locks it meanwhile waits
+     * (foreign_lock) rather than take the worker's id for its own */
+    if (w.take_owner) __atomic_store_n(&m->__data.__owner, M_HANDED, __ATOMIC_RELAXED);
     int foreign = glibc_handles(m);
-    if (foreign) gp_foreign_lock(-1); /* the helper holds it from here on */
-    int e = gp_offload(shared_wait_job, &w);
-    if (e < 0) {
-        if (foreign) gp_foreign_lock(+1);
+    if (foreign) foreign_released(m); /* the helper holds it from here on */
+    int e = gp_offload_cancellable(shared_wait_job, &w, shared_wait_cancel); /* a cancellation point */
+    if (e < 0 && e != -ECANCELED) {
+        if (foreign) foreign_taken(m);
         return -e;
     }
     if (w.released) { /* take it back, as the wait's return promises */
         int r = pthread_mutex_lock(m);
         if (r != 0) return r;
-    } else if (foreign) {
-        gp_foreign_lock(+1); /* glibc refused the wait: still ours */
+    } else {
+        /* glibc refused the wait, or the helper could not let go: still ours */
+        if (w.take_owner) __atomic_store_n(&m->__data.__owner, owner, __ATOMIC_RELAXED);
+        if (foreign) foreign_taken(m);
     }
+    if (e == -ECANCELED) gp_test_cancel(); /* with the mutex held: the cleanup handlers run */
     return w.r;
 }
 

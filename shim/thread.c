@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -45,9 +47,58 @@ void gp_shim_deliver_now(void);        /* shim/signal.c */
 void gp_shim_signals_start(void);      /* shim/signal.c */
 void gp_shim_note_main_mask(void);     /* shim/signal.c */
 
+/* ---- a thread with scheduling of its own ---------------------------------------
+ * Real-time scheduling (SCHED_FIFO, SCHED_RR) is the kernel's: it orders OS
+ * threads, and a green thread shares its worker's OS thread with every other
+ * green thread there, so a policy set on that OS thread would be every one's,
+ * and gone from the thread that asked once it runs on another worker. So a
+ * thread created with PTHREAD_EXPLICIT_SCHED whose policy or priority
+ * differ from the creating OS thread's (a real-time one, SCHED_BATCH,
+ * SCHED_IDLE) is made an OS thread of its own, by glibc's pthread_create
+ * with the program's attribute: the kernel applies them, or refuses as stock
+ * does (EPERM without the privilege, EINVAL for a priority outside the
+ * policy's range), and pthread_getschedparam reports what it applied. Such a
+ * thread is one gpatch does not manage: its calls go to libc as they would
+ * stock (it blocks only itself), gpatch's mutexes, conditions and other
+ * objects work between it and green threads, and its handle is glibc's. It
+ * starts with its creator's signal mask, as POSIX says (the creating OS
+ * thread's real mask is the worker's, not the green thread's). A green
+ * thread that joins it parks meanwhile (pthread_join_os). A thread
+ * that inherits its scheduling, or asks for what its creator has, is a green
+ * thread as ever. */
+static long sys(long n, long a, long b, long c);
+
+static int sched_of_its_own(const pthread_attr_t *attr)
+{
+    int inherit = PTHREAD_INHERIT_SCHED, pol = SCHED_OTHER;
+    struct sched_param sp = {0}, cur = {0};
+    if (pthread_attr_getinheritsched(attr, &inherit) != 0 || inherit != PTHREAD_EXPLICIT_SCHED) return 0;
+    pthread_attr_getschedpolicy(attr, &pol);
+    pthread_attr_getschedparam(attr, &sp);
+    long now = sys(SYS_sched_getscheduler, 0, 0, 0);
+    if (now < 0 || sys(SYS_sched_getparam, 0, (long)&cur, 0) < 0) return 1; /* glibc's answers */
+    return pol != (int)(now & ~(long)SCHED_RESET_ON_FORK) || sp.sched_priority != cur.sched_priority;
+}
+
+static int create_os_thread(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg, uint64_t mask)
+{
+    sigset_t want, old;
+    sigemptyset(&want);
+    for (int sig = 1; sig <= 64; sig++)
+        if ((mask & (1ull << (sig - 1))) && sig != SIGKILL && sig != SIGSTOP) sigaddset(&want, sig);
+    R(pthread_sigmask)(SIG_SETMASK, &want, &old); /* the new thread inherits it */
+    int r = R(pthread_create)(t, attr, fn, arg);
+    R(pthread_sigmask)(SIG_SETMASK, &old, NULL);
+    return r;
+}
+
 GP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
     if (!gp_can_spawn()) return R(pthread_create)(t, attr, fn, arg);
+    if (attr && sched_of_its_own(attr)) {
+        extern uint64_t gp_shim_current_mask(void);
+        return create_os_thread(t, attr, fn, arg, gp_shim_current_mask());
+    }
     extern uint64_t gp_shim_current_mask(void);
     struct gp_thread_attr a = {0, NULL, 0, gp_shim_current_mask()};
     if (attr) {
@@ -111,10 +162,48 @@ static int kind(pthread_t t, pthread_t *os)
     return k;
 }
 
+/* A green thread joining an OS thread (one with scheduling of its own, or
+ * one made by an OS thread) parks while it waits, so its worker's other
+ * green threads go on meanwhile: the thread joined may be waiting for one
+ * of them. The kernel's wake at that thread's end (its descriptor's id
+ * cleared) reaches no green thread, so it looks with glibc's tryjoin, now
+ * and after sleeps that grow from 50 us to 10 ms: an end is seen at most
+ * that late, and a long wait costs a hundred looks a second. The sleeps are
+ * cancellation points, as pthread_join is (the thread joined stays
+ * joinable); a detached one is EINVAL, as glibc answers; a timed one ends
+ * with ETIMEDOUT at its time (a bad clock is EINVAL first, a bad time once
+ * the thread is found running, as glibc's). */
+static int pthread_join_os(pthread_t os, void **ret, clockid_t clk, const struct timespec *abst)
+{
+    if (!GP_MANAGED()) return abst ? R(pthread_clockjoin_np)(os, ret, clk, abst) : R(pthread_join)(os, ret);
+    if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) return EINVAL; /* glibc's first look */
+    pthread_attr_t a;
+    int ds = PTHREAD_CREATE_JOINABLE;
+    if (R(pthread_getattr_np)(os, &a) == 0) {
+        pthread_attr_getdetachstate(&a, &ds);
+        pthread_attr_destroy(&a);
+    }
+    if (ds == PTHREAD_CREATE_DETACHED) return EINVAL;
+    gp_deadline dl = GP_FOREVER;
+    int64_t step = 50 * 1000;
+    for (int first = 1;; first = 0) {
+        int r = R(pthread_tryjoin_np)(os, ret);
+        if (r != EBUSY) return r;
+        if (first && abst) { /* read only for a thread that has not ended, as glibc */
+            int e = gp_user_abstime(clk, abst, &dl);
+            if (e) return e;
+        }
+        if (dl >= 0 && gp_now() >= dl) return ETIMEDOUT;
+        gp_deadline next = gp_after_ns(step);
+        gp_sleep(dl >= 0 && dl < next ? dl : next); /* a handler's EINTR: join goes on */
+        if (step < 10 * 1000 * 1000) step *= 2;
+    }
+}
+
 GP_EXPORT int pthread_join(pthread_t t, void **ret)
 {
     pthread_t os;
-    if (kind(t, &os) == GP_H_OS) return R(pthread_join)(os, ret);
+    if (kind(t, &os) == GP_H_OS) return pthread_join_os(os, ret, CLOCK_REALTIME, NULL);
     return -gp_thread_join((uintptr_t)t, ret, GP_FOREVER);
 }
 
@@ -139,14 +228,14 @@ static int join_until(pthread_t t, void **ret, clockid_t clk, const struct times
 GP_EXPORT int pthread_timedjoin_np(pthread_t t, void **ret, const struct timespec *abst)
 {
     pthread_t os;
-    if (kind(t, &os) == GP_H_OS) return R(pthread_timedjoin_np)(os, ret, abst);
+    if (kind(t, &os) == GP_H_OS) return pthread_join_os(os, ret, CLOCK_REALTIME, abst);
     return join_until(t, ret, CLOCK_REALTIME, abst);
 }
 
 GP_EXPORT int pthread_clockjoin_np(pthread_t t, void **ret, clockid_t clk, const struct timespec *abst)
 {
     pthread_t os;
-    if (kind(t, &os) == GP_H_OS) return R(pthread_clockjoin_np)(os, ret, clk, abst);
+    if (kind(t, &os) == GP_H_OS) return pthread_join_os(os, ret, clk, abst);
     return join_until(t, ret, clk, abst);
 }
 
@@ -445,10 +534,14 @@ GP_EXPORT int pthread_getaffinity_np(pthread_t t, size_t n, cpu_set_t *set)
     return 0;
 }
 
+/* A green thread's yield lets the other green threads of its worker run;
+ * with none ready there, its OS thread yields the CPU, as stock's thread
+ * would: a SCHED_FIFO peer of the same priority on that CPU (another
+ * worker, another process) runs only then (gp_yield_program). */
 GP_EXPORT int sched_yield(void)
 {
     if (!GP_MANAGED()) return R(sched_yield)();
-    return gp_yield_movable();
+    return gp_yield_program();
 }
 
 /* ---- cleanup handlers (pthread_cleanup_push/pop, C's version) ------------------

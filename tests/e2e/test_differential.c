@@ -411,3 +411,35 @@ Test(differential, exceptions_in_loops_survive_handoff_walks)
         h_same_output_env("build/progs/rel_cxx_throw", often, 30, stock, patched, sizeof stock);
     }
 }
+/* a process signal every thread blocks pends for the process: the thread
+ * that unblocks it first runs it, as the kernel's. The "signal stream"
+ * pattern with a new taker each round: before, one caught by the signal
+ * catcher's stale mask was kept for main, which never unblocks it, and the
+ * sender waited for its post for good (2 workers, about 3 runs in 10) */
+Test(differential, process_signal_nobody_lets_in_goes_to_the_first_that_does)
+{
+    every_mode("build/progs/rel_sig_stream_exit", 30);
+}
+
+/* PTHREAD_EXPLICIT_SCHED: the thread gets the SCHED_FIFO/SCHED_RR policy and
+ * priority its attribute names (an OS thread of its own under gpatch), or
+ * pthread_create fails as the kernel decides (EPERM unprivileged, EINVAL
+ * out of range); it starts with its creator's mask; a green thread joining
+ * it parks (cancellable, timed); pthread_setschedparam's bad inputs. Before,
+ * the attribute was ignored and the thread reported SCHED_OTHER (Open POSIX
+ * pthread_attr_setinheritsched/2-2, pthread_attr_setschedparam/1-3, 1-4,
+ * pthread_create/3-2) */
+Test(differential, explicit_scheduling_is_applied_or_refused_as_stock)
+{
+    every_mode("build/progs/rel_sched_explicit", 30);
+}
+
+/* a process-shared condition variable between threads of one process, with
+ * normal, errorcheck and recursive mutexes (shared or not): woken, timed
+ * out or cancelled, the waiter owns the mutex again (main's trylock is
+ * EBUSY while its cleanup handler runs); a wait with a mutex the caller
+ * does not hold is EPERM. Before: a wait with an errorcheck or recursive
+ * mutex blocked the worker (one worker: a hang), a cancel did not end it,
+ * and main took a waiter's recursive mutex for its own (Open POSIX
+ * pthread_cond_wait/2-2, 2-3, pthread_cond_signal/1-2, ...) */
+Test(differential, pshared_cond_waits_own_the_mutex_after) { every_mode("build/progs/rel_pshared_cond", 30); }

@@ -1,15 +1,17 @@
-/* sig_stream_exit — the Open POSIX Test Suite's "signal stream"
- * pattern: a sender thread kill()s the process, then waits on a semaphore
- * that the handler posts; the one thread that lets the signal in loops on
- * cheap calls until told to stop, then exits. The kernel runs the handler
- * in that thread as soon as the signal is sent, so the sender's last wait
- * always ends. Under gpatch the signal was routed and run a little later:
- * a thread that exited in between took it nowhere and the sender waited
- * for good (pthread_cond_signal/4-2, pthread_once/6-1). 20 rounds. Not a
- * rel_ subject (tests/stress would run it under GPATCH_SHUFFLE): with 2
- * workers it still hangs in about 3 runs in 10 (a race left open, so no
- * Criterion test either: see docs/posix.md). Stock
- * is the specification; alarm(20) turns a hang into a failure. */
+/* rel_sig_stream_exit — the Open POSIX Test Suite's "signal stream"
+ * pattern (pthread_cond_signal/4-2, pthread_once/6-1 and the others, at
+ * their end): a sender thread kill()s the process, then waits on a
+ * semaphore that the handler posts; main and the sender block the signal,
+ * and the one thread that lets it in loops on cheap calls until told to
+ * stop, then exits; 40 rounds, each with a new pair. The kernel gives a
+ * process signal to a thread that lets it in, and keeps one that every
+ * thread blocks pending for the process until one unblocks it: the
+ * sender's first kill of a round, made before the new thread has unblocked
+ * the signal, runs in that thread once it does. Under gpatch such a one,
+ * caught by gpatch's catcher thread while its mask still let in what the
+ * last round's thread had, was kept for main, which never unblocks it, and
+ * the sender waited for good (with 2 workers, about 3 runs in 10). Stock is
+ * the specification; alarm(20) turns a hang into a failure. */
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -56,7 +58,7 @@ int main(void)
     sigaddset(&s, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &s, NULL); /* main and the sender block it */
     int done = 0;
-    for (int round = 0; round < 20; round++) {
+    for (int round = 0; round < 40; round++) {
         stop = 0;
         sem_init(&posted, 0, 1);
         pthread_t t, snd;
