@@ -79,9 +79,11 @@ static void drop_from_ld_preload(void)
     }
 }
 
+void gp_shim_signals_fork_child(void); /* shim/signal.c */
 static void child_after_fork(void)
 {
     gp_fork_child();
+    gp_shim_signals_fork_child();
 }
 
 __attribute__((constructor)) static void gp_init(void)

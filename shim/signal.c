@@ -585,19 +585,22 @@ static int main_mask_call(int (*fn)(int, const sigset_t *, sigset_t *), int how,
  * pthread_create that started it; again in a forked child's): its real mask
  * lets the preemption signal in from now on (what it had is the program's
  * view) */
+static int main_mask_done; /* in this process (a forked child's starts at 0: gp_shim_signals_fork_child) */
 static void main_preempt_mask(void)
 {
-    static pid_t done_in;
+    if (main_mask_done) return; /* (no system call per pthread_create: syscall_budget) */
     int ps = gp_preempt_running();
     if (!ps || !is_main_os_thread()) return;
-    pid_t me = getpid();
-    if (done_in == me) return;
-    done_in = me;
+    main_mask_done = 1;
     sigset_t one, old;
     sigemptyset(&one);
     sigaddset(&one, ps);
     if (R(pthread_sigmask)(SIG_UNBLOCK, &one, &old) == 0 && sigismember(&old, ps) == 1) main_blocks_preempt = 1;
 }
+
+/* the child of a fork: its main thread lets the preemption signal in anew
+ * once its own runtime runs */
+void gp_shim_signals_fork_child(void) { main_mask_done = 0; }
 
 /* main's OS thread, preemption no longer running: the signal blocked in
  * main's real mask again if main asked so, which is its view from now on */
