@@ -470,7 +470,8 @@ int gp_thread_sigmask(int how, const uint64_t *set, uint64_t *old)
  * than main unblocks one of those, when main blocks more, and after each
  * signal it catches; a mask left wider than needed (a thread blocked it or
  * exited since) lets in a signal nobody takes, which the route keeps for
- * main as it does any other. */
+ * main as the process's pending one: the first green thread that lets it
+ * in or sigwaits for it takes it (main_routed, above). */
 static __thread int on_catcher __attribute__((tls_model("initial-exec")));
 static uint32_t catcher_seq;   /* bumped (release) to have the catcher look again; its futex word */
 static int catcher_started;    /* 0, or 1 once someone started it */

@@ -390,10 +390,16 @@ int gp_thread_cancel(uintptr_t h)
     gp__rec_lock();
     struct gp_gthread *g = gp__gthread_from_handle(h);
     int live = g && !exited(g), id = g ? g->id : 0; /* the id under the lock: the record may be reused after */
-    if (live) __atomic_store_n(&g->cancelled, 1, __ATOMIC_RELEASE);
+    int again = live && __atomic_exchange_n(&g->cancelled, 1, __ATOMIC_ACQ_REL);
     gp__rec_unlock();
     if (!g) return -ESRCH;
     if (!live) return 0; /* it exits anyway */
+    /* cancelled already: the first request's message or ready did all
+     * there is to do (a later park in a cancellation point looks at the
+     * flag itself). A loop of pthread_cancel calls on a thread of another
+     * worker posted one message each, faster than that worker drained them
+     * (Open POSIX pthread_cancel/5-2 with 2 workers: its timers never ran). */
+    if (again) return 0;
     /* another worker's gthread: its worker looks at its state (the message
      * names it by id: the record may be reused by then) */
     struct gp_worker *home = __atomic_load_n(&g->home, __ATOMIC_ACQUIRE); /* only its home moves it */

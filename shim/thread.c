@@ -46,6 +46,7 @@ int gp_shim_signal_keep(pthread_t t, int sig, int code, union sigval v);
 void gp_shim_deliver_now(void);        /* shim/signal.c */
 void gp_shim_signals_start(void);      /* shim/signal.c */
 void gp_shim_note_main_mask(void);     /* shim/signal.c */
+uint64_t gp_shim_current_mask(void);   /* shim/signal.c */
 
 /* ---- a thread with scheduling of its own ---------------------------------------
  * Real-time scheduling (SCHED_FIFO, SCHED_RR) is the kernel's: it orders OS
@@ -53,8 +54,9 @@ void gp_shim_note_main_mask(void);     /* shim/signal.c */
  * green thread there, so a policy set on that OS thread would be every one's,
  * and gone from the thread that asked once it runs on another worker. So a
  * thread created with PTHREAD_EXPLICIT_SCHED whose policy or priority
- * differ from the creating OS thread's (a real-time one, SCHED_BATCH,
- * SCHED_IDLE) is made an OS thread of its own, by glibc's pthread_create
+ * differ from the creating OS thread's (a real-time one: glibc's attribute
+ * takes SCHED_OTHER, SCHED_FIFO and SCHED_RR) is made an OS thread of its
+ * own, by glibc's pthread_create
  * with the program's attribute: the kernel applies them, or refuses as stock
  * does (EPERM without the privilege, EINVAL for a priority outside the
  * policy's range), and pthread_getschedparam reports what it applied. Such a
@@ -95,11 +97,7 @@ static int create_os_thread(pthread_t *t, const pthread_attr_t *attr, void *(*fn
 GP_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
     if (!gp_can_spawn()) return R(pthread_create)(t, attr, fn, arg);
-    if (attr && sched_of_its_own(attr)) {
-        extern uint64_t gp_shim_current_mask(void);
-        return create_os_thread(t, attr, fn, arg, gp_shim_current_mask());
-    }
-    extern uint64_t gp_shim_current_mask(void);
+    if (attr && sched_of_its_own(attr)) return create_os_thread(t, attr, fn, arg, gp_shim_current_mask());
     struct gp_thread_attr a = {0, NULL, 0, gp_shim_current_mask()};
     if (attr) {
         int ds = PTHREAD_CREATE_JOINABLE;
