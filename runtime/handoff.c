@@ -165,14 +165,15 @@ static void on_handoff(int sig, siginfo_t *si, void *ucv)
     /* a gthread other than main only between the call of its start
      * routine and its return (gthread_entry's own calls -- a sanitizer's
      * runtime, before gp_thread_exit -- are no program code) */
-    /* Nor while it holds a mutex glibc handles (robust, priority-inheritance,
-     * process-shared: g->foreign): it would keep its OS thread's id but, at
+    /* Nor while it holds a mutex glibc ties to its OS thread (robust,
+     * priority-inheritance, priority-protect: g->foreign): it would keep its OS thread's id but, at
      * its first call back into gpatch, not its OS thread, and the kernel
      * ties a priority-inheritance mutex to the thread (FUTEX_UNLOCK_PI from
      * another is refused, its waiters boost the wrong one: rel_handoff_locks
      * pi-shared, where the process-shared lock's next owner then found it
      * "owner died"). Such a holder does not park either: it keeps its worker
-     * until it unlocks, as a wait on such a mutex blocks it (README). */
+     * until it unlocks, as a wait on such a mutex blocks it (README). A plain
+     * process-shared mutex's holder parks and moves like any lock's. */
     int ok = c && gp__tls.worker && !gp__tls.evicted && !gp__tls.in_handler && g != &w->sched && !g->foreign &&
              (g == w->g0 || __atomic_load_n(&g->in_fn, __ATOMIC_RELAXED)) &&
              !gp__dl_locked_by(w->tid) &&

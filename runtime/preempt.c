@@ -25,8 +25,9 @@
  *  - it runs on its worker (not a handler's code, not left behind by a
  *    hand-off, gp__tls.managed == 1: more than one green thread alive);
  *  - it is not inside a hooked call (in_call) and holds no lock glibc
- *    manages (foreign: robust, priority-inheritance, process-shared; the
- *    others of its worker would wait for it in glibc, on this OS thread);
+ *    ties to its OS thread (foreign: robust, priority-inheritance,
+ *    priority-protect; the others of its worker would wait for it in
+ *    glibc, on this OS thread);
  *  - the interrupted instruction is the program's (or a library's that is
  *    not libc, the loader, the vDSO, the unwinder, libgpatch or libuv), and
  *    no frame of those lies between it and the bottom of the stack

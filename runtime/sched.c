@@ -322,8 +322,8 @@
  *    16 ms of computing, a waiting request is seen within a tick or two. A
  *    worker asleep in epoll_wait uses no CPU time and is never woken by it.
  *  - Where, only: the gthread runs on its worker, in no hooked call, no
- *    signal handler of the program's, holding no lock glibc manages
- *    (foreign); the interrupted instruction is the program's (or another
+ *    signal handler of the program's, holding no lock glibc ties to its
+ *    OS thread (foreign: robust, PI, PP); the interrupted instruction is the program's (or another
  *    library's, not libc, the loader, the vDSO, the unwinder, libgpatch or
  *    libuv), and no frame of those lies between it and the bottom of its
  *    stack (gthread_entry for a gthread; __libc_start_main and _start for
@@ -508,9 +508,17 @@
  *    thread on its way out first claims the passed-on process signals it
  *    lets in, then marks itself leaving under the record lock (nothing is
  *    kept for it after that), then runs every kept signal it lets in, as
- *    the kernel's thread runs a taken signal before its code goes on. Left:
- *    with 2 workers a thread that exits right after can still miss one
- *    (tests/progs/sig_stream_exit, about 3 runs in 10).
+ *    the kernel's thread runs a taken signal before its code goes on.
+ *  - A process signal that every green thread blocks is the process's
+ *    pending signal: the router keeps it for main, marked main_routed, and
+ *    the first green thread that unblocks it or sigwaits for it takes it
+ *    from main (adopt_locked), as the kernel hands a pending process signal
+ *    to the first thread that lets it in. The router chooses again when its
+ *    choice has begun to exit, or when it chose main (which blocks it) and
+ *    another green thread has let it in since; with nobody letting it in,
+ *    a sigwaiter comes before main. The catcher checks its mask once more
+ *    after setting it, so an unblock that read a stale catcher_lets cannot
+ *    leave a signal pending in the kernel (rel_sig_stream_exit).
  *  - sigpending of a green thread other than main answers the process's
  *    pending signals that it blocks, plus those kept for it; never main's
  *    own pending set, which the kernel reports for worker 0's OS thread.
@@ -554,10 +562,24 @@
  * Threads' edges (sync.c, thread.c, tls.c, fdtable.c)
  * ----------------------------------------------------
  *  - A lock glibc manages (process-shared, robust, PI) records its owner
- *    as the OS thread id, which green threads share. Held under the
- *    caller's id by a non-main green thread that holds no such lock, it
- *    belongs to another green thread: trylock is EBUSY, lock parks, and the
- *    unlock of a recursive or errorcheck one is EPERM.
+ *    as the OS thread id, which green threads share. Every such mutex a
+ *    green thread holds is noted in its owner list, so the runtime tells
+ *    which green thread holds it: held under the caller's id by another
+ *    green thread, trylock is EBUSY, lock parks, and the unlock of a
+ *    recursive or errorcheck one is EPERM. Only robust, priority-
+ *    inheritance and priority-protect mutexes keep their holder on its
+ *    worker (foreign); a plain process-shared mutex's holder parks like
+ *    any lock's. A wait on a process-shared condition runs on a pool
+ *    helper and is a cancellation point; with an errorcheck or recursive
+ *    mutex the helper records itself as its owner for glibc's wait.
+ *  - A thread created with PTHREAD_EXPLICIT_SCHED whose policy or priority
+ *    differ from its creator's OS thread's is an OS thread of its own, made
+ *    by glibc: only the kernel orders threads by real-time priority. A
+ *    green thread joining it parks and polls glibc's tryjoin (a
+ *    cancellation point). A green thread's sched_yield with nobody else
+ *    ready on its worker also yields the OS thread.
+ *  - pthread_cancel acts on a thread's first request only; later ones post
+ *    nothing (a park at a cancellation point reads the flag itself).
  *  - pthread_once runs the initializer inside a cleanup record: a
  *    cancelled initializer leaves the control unrun and wakes the waiters,
  *    one of which runs it.
