@@ -399,3 +399,30 @@ Test(differential, exceptions_in_loops_survive_handoff_walks)
         h_same_output_env("build/progs/rel_cxx_throw", often, 30, stock, patched, sizeof stock);
     }
 }
+
+/* main blocks every signal before its first thread and one thread takes
+ * them with sigwait: threads still preempted, and every thread's mask
+ * reads back full (before: threads made after the runtime's start had
+ * SIGRTMIN+10 missing from theirs, inherited from main's real mask) */
+Test(differential, full_masks_stay_full_under_preemption) { same_preempting("build/progs/rel_preempt_blockall", 30); }
+
+/* guards, which held on e32bc09 too: no call returns EINTR because of
+ * preemption (raw system calls and libc's), and children made by fork,
+ * posix_spawn and system() while threads compute exit with their own
+ * status (a forked child that makes threads preempts its own) */
+Test(differential, preemption_never_makes_eintr) { same_preempting("build/progs/rel_preempt_eintr", 40); }
+Test(differential, children_made_while_computing_keep_their_status) { same_preempting("build/progs/rel_preempt_fork", 40); }
+
+/* main raises a signal it blocks, then unblocks it: the handler runs before
+ * sigprocmask / pthread_sigmask returns (before, on every version, the
+ * runtime's stale copy of main's mask routed it and it ran later) */
+Test(differential, main_unblocking_runs_its_pending_handler_at_once)
+{
+    same_in_three("build/progs/rel_sig_unblock_raise", 20);
+}
+
+/* guard: the program's code that libc calls back (qsort's and bsearch's
+ * comparators, a dl_iterate_phdr callback under the loader's lock, an
+ * atexit handler) computing beside computing, sleeping and dlopen-ing
+ * threads: never preempted inside, nothing hangs or differs */
+Test(differential, callbacks_from_libc_compute_safely) { same_preempting("build/progs/rel_preempt_callbacks", 60); }
