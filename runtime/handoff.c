@@ -459,7 +459,11 @@ static void look_at(struct gp_worker *w)
                 k->run_tid = owner->tid;
                 k->run_cpu = cpu;
             }
-            if (cpu - k->run_cpu < 3 * gp__preempt_ms * 1000000LL) return;
+            /* a slice ends at the kernel's tick (4 ms at HZ=250: three
+             * expiries of the half-slice timer), so a slice under 10 ms
+             * (GPATCH_PREEMPT_MS=1) lasts longer than it says */
+            long slice_ms = gp__preempt_ms < 10 ? 10 : gp__preempt_ms;
+            if (cpu - k->run_cpu < 3 * slice_ms * 1000000LL) return;
         } else if (now - since < (threshold_ms + 3 * gp__preempt_ms) * 1000000LL) {
             return;
         }

@@ -426,3 +426,13 @@ Test(differential, main_unblocking_runs_its_pending_handler_at_once)
  * atexit handler) computing beside computing, sleeping and dlopen-ing
  * threads: never preempted inside, nothing hangs or differs */
 Test(differential, callbacks_from_libc_compute_safely) { same_preempting("build/progs/rel_preempt_callbacks", 60); }
+
+/* guard: computing threads preempted and moved (own TLS, up to four
+ * workers) keep their __thread values and addresses, errno, pthread_self,
+ * rounding mode and signal mask */
+Test(differential, preempted_threads_keep_their_own_state)
+{
+    same_preempting("build/progs/rel_preempt_steal", 60);
+    char *four[] = {"GPATCH_WORKERS=4", "GPATCH_TLS=own", NULL};
+    h_same_output_env("build/progs/rel_preempt_steal", four, 60, stock, patched, sizeof stock);
+}
