@@ -121,6 +121,12 @@ static struct watch {
     gp_deadline sig_sent_at;
     int timer;      /* the kernel's id of the CPU-time timer on the owner (timer_tid), when timer_tid */
     pid_t timer_tid;
+    /* the running owner's CPU time when a look first saw this away_since
+     * (run_since): preemption's slices are CPU time, and so is the wait
+     * for them (look_at) */
+    gp_deadline run_since;
+    pid_t run_tid;
+    int64_t run_cpu;
 } watch[GP_MAX_WORKERS];
 #define TIMER_COOKIE 0x68616e00 /* the timer's si_value: | the worker's index */
 static int no_timers; /* timer_create refused: computing owners are never interrupted */
@@ -438,9 +444,31 @@ static void look_at(struct gp_worker *w)
      * in the kernel: an owner that runs gets three slices more, in which a
      * thread in its own code is preempted; one computing inside libc (a long
      * qsort), where preemption never stops it, is handed off after them. */
-    if (state == 'R' && __atomic_load_n(&gp__preempt_on, __ATOMIC_RELAXED) &&
-        now - since < (threshold_ms + 3 * gp__preempt_ms) * 1000000LL)
-        return;
+    /* Counted in the owner's CPU time, as preemption counts: in wall time,
+     * on a machine busier than its cores (more workers than CPUs, other
+     * processes) the owner had used less than three slices of CPU when the
+     * wait ran out, and the computing thread was handed off instead of
+     * preempted (preempt/stats_count_preemptions_before_handoffs failed
+     * most runs at a load of 4-10 on 2 cores) */
+    if (state == 'R' && __atomic_load_n(&gp__preempt_on, __ATOMIC_RELAXED)) {
+        struct timespec ts;
+        clockid_t clk = (clockid_t)(~(unsigned)owner->tid << 3 | 4 | 2); /* its CPU clock (CPUCLOCK_SCHED) */
+        if (clock_gettime(clk, &ts) == 0) {
+            int64_t cpu = (int64_t)ts.tv_sec * GP_NSEC + ts.tv_nsec;
+            if (k->run_since != since || k->run_tid != owner->tid) {
+                k->run_since = since;
+                k->run_tid = owner->tid;
+                k->run_cpu = cpu;
+            }
+            /* a slice ends at the kernel's tick (4 ms at HZ=250: three
+             * expiries of the half-slice timer), so a slice under 10 ms
+             * (GPATCH_PREEMPT_MS=1) lasts longer than it says */
+            long slice_ms = gp__preempt_ms < 10 ? 10 : gp__preempt_ms;
+            if (cpu - k->run_cpu < 3 * slice_ms * 1000000LL) return;
+        } else if (now - since < (threshold_ms + 3 * gp__preempt_ms) * 1000000LL) {
+            return;
+        }
+    }
     if (how_to_interrupt(owner->tid, state) == SEND) {
         R(syscall)(SYS_tgkill, getpid(), owner->tid, HANDOFF_SIG);
     } else if (__atomic_load_n(&no_timers, __ATOMIC_RELAXED) || arm_timer(k, w->index, owner->tid) != 0) {

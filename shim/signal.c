@@ -535,6 +535,23 @@ static void note_main_mask(void)
     deliver_unblocked(); /* a process signal kept for main that it now lets in */
 }
 
+/* main is about to let in what set takes out of its mask (how: SIG_UNBLOCK
+ * or SIG_SETMASK): the runtime's copy loses those first, so that a pending
+ * one the real call delivers before it returns runs its handler here, in
+ * main, at once, as stock -- with the old copy the trampoline took it for
+ * another thread's and routed it, and it ran later (unblock_raise: a
+ * raise while blocked, then the unblock). What main blocks anew is noted
+ * after the call, as before. */
+static void note_main_unblock_ahead(int how, const sigset_t *set)
+{
+    sigset_t in;
+    if ((how != SIG_UNBLOCK && how != SIG_SETMASK) || gp__tls.in_handler || !gp_started_here() ||
+        !gp_is_main_gthread() || gp_copy_in(&in, set, sizeof in) != 0)
+        return;
+    uint64_t cur = gp_shim_current_mask(), bits = to_bits(&in);
+    gp_thread_main_mask(how == SIG_UNBLOCK ? cur & ~bits : cur & bits);
+}
+
 /* after a pthread_create: main's mask may have changed (the runtime's start
  * lets the preemption signal through it) */
 void gp_shim_note_main_mask(void)
@@ -625,6 +642,7 @@ static void preempt_taken(void)
 GP_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
     if (!own_mask()) {
+        if (set) note_main_unblock_ahead(how, set);
         if (set) main_mask_known = 0;
         int r = main_mask_call(R(pthread_sigmask), how, set, old);
         if (set && r == 0) note_main_mask();
@@ -646,6 +664,7 @@ GP_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 GP_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
     if (!own_mask()) {
+        if (set) note_main_unblock_ahead(how, set);
         if (set) main_mask_known = 0;
         int r = main_mask_call(R(sigprocmask), how, set, old);
         if (set && r == 0) note_main_mask();
@@ -717,5 +736,10 @@ uint64_t gp_shim_current_mask(void)
         main_mask = to_bits(&cur);
         main_mask_known = 1;
     }
+    /* main's view: the preemption signal its real mask never blocks
+     * (main_mask_call), as main asked; a thread it creates inherits that
+     * (rel_preempt_blockall: every mask full, but SIGRTMIN+10) */
+    if (main_blocks_preempt && gp_preempt_running() && is_main_os_thread())
+        return main_mask | 1ull << (GP_PREEMPT_SIG - 1);
     return main_mask;
 }

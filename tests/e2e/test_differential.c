@@ -443,3 +443,40 @@ Test(differential, explicit_scheduling_is_applied_or_refused_as_stock)
  * and main took a waiter's recursive mutex for its own (Open POSIX
  * pthread_cond_wait/2-2, 2-3, pthread_cond_signal/1-2, ...) */
 Test(differential, pshared_cond_waits_own_the_mutex_after) { every_mode("build/progs/rel_pshared_cond", 30); }
+
+/* main blocks every signal before its first thread and one thread takes
+ * them with sigwait: threads still preempted, and every thread's mask
+ * reads back full (before: threads made after the runtime's start had
+ * SIGRTMIN+10 missing from theirs, inherited from main's real mask) */
+Test(differential, full_masks_stay_full_under_preemption) { same_preempting("build/progs/rel_preempt_blockall", 30); }
+
+/* guards, which held on e32bc09 too: no call returns EINTR because of
+ * preemption (raw system calls and libc's), and children made by fork,
+ * posix_spawn and system() while threads compute exit with their own
+ * status (a forked child that makes threads preempts its own) */
+Test(differential, preemption_never_makes_eintr) { same_preempting("build/progs/rel_preempt_eintr", 40); }
+Test(differential, children_made_while_computing_keep_their_status) { same_preempting("build/progs/rel_preempt_fork", 40); }
+
+/* main raises a signal it blocks, then unblocks it: the handler runs before
+ * sigprocmask / pthread_sigmask returns (before, on every version, the
+ * runtime's stale copy of main's mask routed it and it ran later) */
+Test(differential, main_unblocking_runs_its_pending_handler_at_once)
+{
+    same_in_three("build/progs/rel_sig_unblock_raise", 20);
+}
+
+/* guard: the program's code that libc calls back (qsort's and bsearch's
+ * comparators, a dl_iterate_phdr callback under the loader's lock, an
+ * atexit handler) computing beside computing, sleeping and dlopen-ing
+ * threads: never preempted inside, nothing hangs or differs */
+Test(differential, callbacks_from_libc_compute_safely) { same_preempting("build/progs/rel_preempt_callbacks", 60); }
+
+/* guard: computing threads preempted and moved (own TLS, up to four
+ * workers) keep their __thread values and addresses, errno, pthread_self,
+ * rounding mode and signal mask */
+Test(differential, preempted_threads_keep_their_own_state)
+{
+    same_preempting("build/progs/rel_preempt_steal", 60);
+    char *four[] = {"GPATCH_WORKERS=4", "GPATCH_TLS=own", NULL};
+    h_same_output_env("build/progs/rel_preempt_steal", four, 60, stock, patched, sizeof stock);
+}
