@@ -453,3 +453,14 @@ Test(differential, static_init_guards_wait_under_preemption)
  * soon, a process signal only one thread lets in runs there, and main's
  * SIGALRM handler (setitimer) runs while they compute */
 Test(differential, signals_reach_computing_threads) { same_preempting("build/progs/rel_preempt_kill", 20); }
+
+/* a thread that holds stdout's lock (flockfile) while it computes is not
+ * preempted: feof, ferror and fputws, which no stream gate covers, wait
+ * for it as stock (before, with one worker and shared TLS, they went in:
+ * fputws made stdout wide and the holder's lines were lost) */
+Test(differential, stream_lock_holder_is_not_preempted)
+{
+    same_preempting("build/progs/rel_preempt_flockfile", 30);
+    char *shared[] = {"GPATCH_WORKERS=1", "GPATCH_TLS=shared", NULL};
+    h_same_output_env("build/progs/rel_preempt_flockfile", shared, 30, stock, patched, sizeof stock);
+}
