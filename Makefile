@@ -15,7 +15,7 @@ BOOST_A := /usr/lib/x86_64-linux-gnu/libboost_context.a
 PROG_SRC := $(wildcard tests/progs/*.c)
 PROGS    := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(filter-out tests/progs/fortified.c,$(PROG_SRC))) \
             $(BUILD)/progs/fortified $(BUILD)/progs/cxx_threads $(BUILD)/progs/tls_cxx
-PROGS    += $(BUILD)/progs/rel_cxx_throw
+PROGS    += $(BUILD)/progs/rel_cxx_throw $(BUILD)/progs/rel_cxx_static
 TEST_SRC := $(wildcard tests/unit/*.c) $(wildcard tests/e2e/*.c)
 RT_SRC   := $(wildcard runtime/*.c)
 
@@ -105,7 +105,7 @@ $(BUILD)/progs/cxx_threads: tests/progs/cxx/cxx_threads.cpp
 $(BUILD)/progs/tls_cxx: tests/progs/cxx/tls_cxx.cpp
 	@mkdir -p $(dir $@)
 	g++ -std=c++17 -O2 -Wall -o $@ $< -pthread
-$(BUILD)/progs/rel_cxx_throw: tests/progs/cxx/rel_cxx_throw.cpp
+$(BUILD)/progs/rel_cxx_throw $(BUILD)/progs/rel_cxx_static: $(BUILD)/progs/%: tests/progs/cxx/%.cpp
 	@mkdir -p $(dir $@)
 	g++ -std=c++17 -O1 -g -Wall -o $@ $< -pthread
 # own TLS subjects (issue 10) at -O2; tls_dlopen loads the two builds of

@@ -83,6 +83,7 @@ struct gp_gthread {
     int tid_kept;             /* its block's glibc id may be one it holds locks under (sched.c, sync_tid) */
     int in_fn;                /* inside its start routine (gthread_entry): the program's code may run */
     int foreign;              /* glibc-handled locks it holds: while > 0 it never parks */
+    int streams;              /* stream gates it holds (flockfile; stdio.c): never preempted meanwhile */
     void *cleanup_top;        /* pthread_cleanup_push records, innermost first (shim's format) */
     void *exit_value;         /* what it exits with once its cleanup handlers have run */
     const char *reason;       /* why it is parked: traces and the monitor */
@@ -295,6 +296,7 @@ void gp__preempt_arm(struct gp_worker *w, pid_t tid); /* w's scheduler on tid: i
 void gp__preempt_yield(void);                  /* sched.c: the handler's switch away */
 int gp__preempt_handler(void *fn);             /* fn is preempt.c's handler */
 void gp__preempt_fork_reset(void);
+int gp__holds_stream(const struct gp_gthread *g); /* stdio.c, signal-safe: g holds a stream's lock */
 
 /* walk.c: whose code a pc is in, and the handlers' walks of an interrupted stack */
 int gp__pc_is_runtime(uintptr_t pc);   /* pc is in libgpatch's or libuv's code */

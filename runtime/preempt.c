@@ -141,6 +141,7 @@ static int may_preempt(struct gp_worker *w, int slot, const ucontext_t *uc)
     }
     if (g->in_call || g->foreign || g->skipping || (g != w->g0 && !__atomic_load_n(&g->in_fn, __ATOMIC_RELAXED)))
         return 0;
+    if (gp__holds_stream(g)) return 0; /* a stream's lock, glibc's too (stdio.c) */
     /* hooked calls made by the unwinder (its own locks) pass through to libc */
     gp__tls.managed = 0;
     int ok = gp__walk_preempt((uintptr_t)uc->uc_mcontext.gregs[REG_RIP], g == w->g0);

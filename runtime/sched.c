@@ -652,6 +652,7 @@
 #include <string.h>
 #include <netdb.h>
 #include <sys/mman.h>
+#include <sys/single_threaded.h>
 
 #include "real.h"
 #ifdef GP_TSAN
@@ -1375,6 +1376,14 @@ int gp__start(void)
     uintptr_t inherited = gp_inherited_self();
     struct gp_worker *w = &the_worker;
     memset(w, 0, sizeof *w);
+    /* The process has threads from now on, as glibc's pthread_create says
+     * to the code that reads this (libstdc++'s static-init guards and
+     * shared_ptr counts, inlined into the program: non-atomic, and a
+     * guard found busy throws recursive_init_error, when it reads 1). Only
+     * our own OS threads, where some are made (workers, a monitor), set it
+     * before: with one worker and shared TLS it stayed 1, and preempted
+     * green threads met there (rel_cxx_static: abort). */
+    __libc_single_threaded = 0;
     int r = gp__worker_init(w, 0);
     if (r) return r;
     w->os_thread = (uintptr_t)R(pthread_self)();

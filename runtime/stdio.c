@@ -61,6 +61,23 @@ static struct held *find(const void *fp)
 static const void *key(const void *fp) { return (const char *)fp + 1; }
 static const void *any_key(void) { return &gp__files_held; }
 
+/* gates held by main before the runtime started (owner NULL), under hl() */
+static int held_by_main_before;
+
+/* Signal-safe, on g's own OS thread (preempt.c): does g hold a stream's
+ * lock (flockfile)? glibc's lock is then held in the program's own code,
+ * and preempting it there lets another green thread of its worker at the
+ * stream through the stdio calls no gate covers (feof, ferror, the wide
+ * ones, fclose...): with shared TLS glibc takes it for the holder (one
+ * thread pointer) and goes in, with own TLS it waits in the kernel and
+ * stops the worker. Such a holder is not preempted, as before preemption
+ * (rel_preempt_flockfile). */
+int gp__holds_stream(const struct gp_gthread *g)
+{
+    return __atomic_load_n(&g->streams, __ATOMIC_RELAXED) > 0 ||
+           (gp__w && g == gp__w->g0 && __atomic_load_n(&held_by_main_before, __ATOMIC_RELAXED) > 0);
+}
+
 /* gthread only, a gp_sync_wait try: take fp's gate, or -EAGAIN */
 static int take(void *fp)
 {
@@ -74,6 +91,8 @@ static int take(void *fp)
         h->depth++;
     } else if (gp__files_held < HELD_MAX) {
         held[gp__files_held] = (struct held){fp, m, 1};
+        if (m) m->streams++;
+        else held_by_main_before++;
         /* release: a hook that reads the count without the lock sees the entry */
         __atomic_store_n(&gp__files_held, gp__files_held + 1, __ATOMIC_RELEASE);
     } /* else: more than HELD_MAX streams locked at once: this one goes ungated */
@@ -124,6 +143,8 @@ void gp_file_unlock(void *fp)
     hl();
     struct held *h = find(fp);
     if (h && mine(h, m) && --h->depth == 0) {
+        if (h->owner) h->owner->streams--;
+        else held_by_main_before--;
         *h = held[gp__files_held - 1];
         __atomic_store_n(&gp__files_held, gp__files_held - 1, __ATOMIC_RELEASE);
         open = 1;
@@ -170,5 +191,6 @@ void gp__files_fork_reset(void)
             memset(f->_lock, 0, 2 * sizeof(int) + sizeof(void *));
     }
     __atomic_store_n(&gp__files_held, 0, __ATOMIC_RELAXED);
+    held_by_main_before = 0;
     __atomic_store_n(&hlock, 0, __ATOMIC_RELAXED);
 }

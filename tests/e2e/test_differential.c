@@ -480,3 +480,31 @@ Test(differential, preempted_threads_keep_their_own_state)
     char *four[] = {"GPATCH_WORKERS=4", "GPATCH_TLS=own", NULL};
     h_same_output_env("build/progs/rel_preempt_steal", four, 60, stock, patched, sizeof stock);
 }
+
+/* C++ function-local statics with computing constructors, reached by six
+ * threads: one constructs, the others wait in the guard. The runtime says
+ * the process has threads (__libc_single_threaded 0) as glibc would; with
+ * one worker and shared TLS it stayed 1, libstdc++'s guard took a busy
+ * guard for recursion and a preempted constructor meant abort */
+Test(differential, static_init_guards_wait_under_preemption)
+{
+    same_preempting("build/progs/rel_cxx_static", 60);
+    char *shared[] = {"GPATCH_WORKERS=1", "GPATCH_TLS=shared", NULL};
+    h_same_output_env("build/progs/rel_cxx_static", shared, 60, stock, patched, sizeof stock);
+}
+
+/* guard: pthread_kill to computing threads runs each one's handler in it
+ * soon, a process signal only one thread lets in runs there, and main's
+ * SIGALRM handler (setitimer) runs while they compute */
+Test(differential, signals_reach_computing_threads) { same_preempting("build/progs/rel_preempt_kill", 20); }
+
+/* a thread that holds stdout's lock (flockfile) while it computes is not
+ * preempted: feof, ferror and fputws, which no stream gate covers, wait
+ * for it as stock (before, with one worker and shared TLS, they went in:
+ * fputws made stdout wide and the holder's lines were lost) */
+Test(differential, stream_lock_holder_is_not_preempted)
+{
+    same_preempting("build/progs/rel_preempt_flockfile", 30);
+    char *shared[] = {"GPATCH_WORKERS=1", "GPATCH_TLS=shared", NULL};
+    h_same_output_env("build/progs/rel_preempt_flockfile", shared, 30, stock, patched, sizeof stock);
+}
