@@ -52,6 +52,7 @@
  * stops (the timers are deleted) and the signal is the program's.
  */
 #include "internal.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -217,6 +218,17 @@ void gp__preempt_start(struct gp_worker *w)
 #ifdef GP_TSAN
     return; /* ThreadSanitizer's own signal handling and fibers: not here */
 #endif
+    /* Shared TLS with a module's thread-local variables (GPATCH_TLS=shared
+     * forced; the default gives such a program own TLS): a thread preempted
+     * between two instructions would leave them half-used to the others of
+     * its worker (a __thread accumulator, libstdc++'s exception state) */
+    const char *user = gp__tls_mode == GP_TLS_SHARED ? gp__tls_user() : NULL;
+    if (user) {
+        if (GP_UNLIKELY(gp_debug_on))
+            gp_debugf("preemption off: green threads share their worker's TLS and %s has thread-local variables "
+                      "(GPATCH_TLS=own preempts)", user);
+        return;
+    }
     struct sigaction cur;
     if (R(sigaction)(PREEMPT_SIG, NULL, &cur) != 0 || (cur.sa_handler != SIG_DFL && cur.sa_sigaction != on_preempt)) {
         taken = 1;

@@ -354,9 +354,23 @@
  *    in the kernel) is handed off only after three slices more than the
  *    hand-off threshold, by when a gthread in its own code has been
  *    preempted; one computing inside libc (a long qsort) is handed off then.
- *  - The signal is SIGRTMIN+10. Main's real mask never blocks it (what main
- *    asked is kept and answered by the shim); the catcher never takes it. A
- *    program that installs its own handler for it turns preemption off.
+ *  - The signal is SIGRTMIN+10. While preemption runs, main's real mask
+ *    never blocks it (what main asked is kept and answered by the shim, and
+ *    threads inherit main's view), nor does a wait's own mask (sigsuspend,
+ *    ppoll...); before the runtime starts, with preemption off, or once the
+ *    program installs its own handler for it (which turns preemption off),
+ *    the mask is exactly the program's. The catcher never takes it.
+ *  - Never preempted either: a thread holding a stream's lock (flockfile:
+ *    glibc's lock, held in the program's own code; stdio.c counts the gates
+ *    each thread holds). Preemption is off where green threads share TLS
+ *    and a loaded module has thread-local variables (GPATCH_TLS=shared
+ *    forced): preempted mid-use, they would be seen half-used by the others
+ *    of the worker. The runtime's start sets __libc_single_threaded to 0, as
+ *    glibc's pthread_create would (libstdc++'s static-init guards and
+ *    shared_ptr read it in the program's own code).
+ *  - The handler leaves fault signals unblocked: a fault in it, or a signal
+ *    frame the kernel cannot write near a stack's bottom, gets the overflow
+ *    report. Hand-off never walks a stack from inside the unwinder.
  *
  * Workers (GPATCH_WORKERS; worker.c)
  * ----------------------------------

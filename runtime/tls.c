@@ -379,6 +379,15 @@ static int find_tls_user(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+/* main's thread, outside handlers: a loaded module (not libc, the loader
+ * or gpatch) with thread-local variables, or NULL (preempt.c) */
+const char *gp__tls_user(void)
+{
+    struct tls_user u = {NULL};
+    dl_iterate_phdr(find_tls_user, &u);
+    return u.name;
+}
+
 int gp__tls_setup(int want)
 {
     gp__tls_mode = GP_TLS_SHARED;

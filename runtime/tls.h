@@ -24,6 +24,7 @@ extern ptrdiff_t gp__tls_gp_off; /* where gp__tls lies from a thread pointer */
  * decide the mode from the setting (want: -1 auto, 0 shared, 1 own) and what
  * this glibc and CPU offer. Returns the mode. */
 int gp__tls_setup(int want);
+const char *gp__tls_user(void); /* a loaded module with thread-local variables, or NULL */
 /* A new thread control block for a green thread, initialised as glibc
  * initialises a new thread's: every module's TLS image, fresh DTV, the
  * worker's canary and pointer guard. NULL when out of memory. Gthread or
