@@ -922,12 +922,12 @@ def preempt_lines(res):
                  f"{med(d):.1f} ms against {med(s):.1f} ms; cooperative "
                  f"{med(fres['gpatch, cooperative (GPATCH_PREEMPT_MS=0)']['p99']) if fres['gpatch, cooperative (GPATCH_PREEMPT_MS=0)']['p99'] else float('nan'):.0f} ms).** "
                  "The slice is counted in CPU time at the kernel's tick (HZ=250 here: 4 ms): a request that arrives "
-                 "while a thread computes waits for the next tick after it has run half a slice, then behind the "
-                 "ready; stock's scheduler preempts the computing thread at the wake-up.")
+                 "while a thread computes waits until that thread has run a period (2 ms) and the next tick comes, "
+                 "then runs before the preempted; stock's scheduler preempts the computing thread at the wake-up.")
     if off and on:
-        r = med(on) / med(off)
-        L.append(f"- **Cost, throughput with preemption on against off: {(r - 1) * 100:+.1f} %** "
-                 f"({med(on):.0f} against {med(off):.0f} requests/s, medians of {len(on)}).")
+        r = med([a / b for a, b in zip(on, off) if b])  # each round's on against the off run beside it
+        L.append(f"- **Cost, throughput with preemption on against off: {(r - 1) * 100:+.1f} %** (the median of "
+                 f"{min(len(on), len(off))} rounds' ratios; {med(on):.0f} against {med(off):.0f} requests/s, medians).")
     if len(ipr) == 2:
         r = ipr["preemption on"] / ipr["preemption off"]
         L.append(f"- **Cost, instructions per request: {(r - 1) * 100:+.2f} %** "
