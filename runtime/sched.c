@@ -323,9 +323,10 @@
  *    worker asleep in epoll_wait uses no CPU time and is never woken by it.
  *  - Where, only: the gthread runs on its worker, in no hooked call, no
  *    signal handler of the program's, holding no lock glibc ties to its
- *    OS thread (foreign: robust, PI, PP); the interrupted instruction is the program's (or another
- *    library's, not libc, the loader, the vDSO, the unwinder, libgpatch or
- *    libuv), and no frame of those lies between it and the bottom of its
+ *    OS thread (foreign: robust, PI, PP) and no stream's lock (flockfile);
+ *    the interrupted instruction is the program's (or another library's,
+ *    not libc, the loader, the vDSO, the unwinder, libgpatch or libuv),
+ *    and no frame of those lies between it and the bottom of its
  *    stack (gthread_entry for a gthread; __libc_start_main and _start for
  *    main): so glibc is never inside malloc, stdio, the loader or a lock of
  *    its own, and gpatch never inside a callback it runs (a comparator
