@@ -236,6 +236,14 @@ void gp__preempt_start(struct gp_worker *w)
             gp_debugf("preemption off: the program handles SIGRTMIN+10 (gpatch's preemption signal) itself");
         return;
     }
+    /* At least 4 ms: with a slice of 1-3 ms (one period of the timer), a
+     * computing thread stopped being preempted for good in rel_preempt_fork
+     * (the handler no longer ran; the cause is not found yet). Slices end at
+     * the kernel's tick (4 ms at HZ=250) anyway. */
+    if (gp__preempt_ms < 4) {
+        if (GP_UNLIKELY(gp_debug_on)) gp_debugf("preemption: a slice of %ld ms is taken as 4 ms", gp__preempt_ms);
+        gp__preempt_ms = 4;
+    }
     long slice = gp__preempt_ms * 1000000L;
     period_ns = slice / 2 < MAX_PERIOD_NS ? slice / 2 : MAX_PERIOD_NS;
     ticks_per_slice = (int)((slice + period_ns - 1) / period_ns);
